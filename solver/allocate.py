@@ -1,0 +1,311 @@
+"""Solve a Problem: choose engines, combine components and explain the result."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .flow import CostRangeError, solve_flow
+from .geo import haversine_km
+from .instance import BoolArray, Instance, IntArray, build_instance, ineligibility
+from .mip import MipOutcome, solve_mip
+from .problem import Problem, ProblemError
+
+RESULT_FORMAT = "placement-result/1"
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+def solve(problem: Problem, progress: Progress | None = None) -> dict[str, Any]:
+    """Allocate learners to offers and return a `placement-result/1` dict.
+
+    `progress`, when given, is called (possibly from a solver thread) with
+    dicts holding `level` (one of "mandated_placed", "placed", "moved",
+    "rank_cost"), `objective` (best value found on that level), `bound`
+    (proven best possible value), `elapsed_s` (seconds since the call) and
+    `engine` ("flow" or the integer engine's name). Nothing is shared
+    between calls, so concurrent calls from background threads are safe.
+    """
+    start = time.perf_counter()
+    inst = build_instance(problem)
+    deadline = start + problem.settings.time_limit_s
+    chosen, status, gap = _allocate(inst, start, deadline, progress)
+    result = _result(inst, chosen, status, gap)
+    result["summary"]["solve_seconds"] = round(time.perf_counter() - start, 3)
+    return result
+
+
+def _report(
+    progress: Progress | None, inst: Instance, chosen: BoolArray, start: float, engine: str
+) -> None:
+    """Report the levels of a proven-optimal allocation."""
+    if progress is None:
+        return
+    for level, value in _levels(inst, chosen).items():
+        progress({"level": level, "objective": value, "bound": value,
+                  "elapsed_s": round(time.perf_counter() - start, 3), "engine": engine})
+
+
+def _levels(inst: Instance, chosen: BoolArray) -> dict[str, int]:
+    """Compute the objective levels of an allocation (locked learners included)."""
+    locked = inst.locked_offer >= 0
+    arc_l = inst.arc_learner[chosen]
+    levels = {
+        "mandated_placed": int(inst.mandated[arc_l].sum() + inst.mandated[locked].sum()),
+        "placed": int(arc_l.size + locked.sum()),
+    }
+    if inst.problem.previous is not None:
+        levels["moved"] = _moved(inst, chosen)
+    levels["rank_cost"] = int(inst.arc_cost[chosen].sum())
+    return levels
+
+
+def _moved(inst: Instance, chosen: BoolArray) -> int:
+    """Count previous pairs whose learner is not at that offer any more."""
+    final = inst.locked_offer.copy()
+    final[inst.arc_learner[chosen]] = inst.arc_offer[chosen]
+    previous = inst.problem.previous or ()
+    kept = 0
+    for pair in previous:
+        li = inst.learner_index.get(pair.learner)
+        oi = inst.offer_index.get(pair.offer)
+        if li is not None and oi is not None and final[li] == oi:
+            kept += 1
+    return len(previous) - kept
+
+
+def _employer_violations(inst: Instance, chosen: BoolArray) -> IntArray:
+    """Return the constrained employers whose limits an allocation breaks."""
+    n_e = inst.employer_max.size
+    if n_e == 0:
+        return np.zeros(0, np.int64)
+    emp = inst.offer_employer[inst.arc_offer[chosen]]
+    count = np.bincount(emp[emp >= 0], minlength=n_e)
+    over = (inst.employer_max >= 0) & (count > inst.employer_max)
+    total = count + inst.employer_locked
+    under = (inst.employer_min > 0) & (total > 0) & (total < inst.employer_min)
+    return np.flatnonzero(over | under)
+
+
+def components(n_nodes: int, u: IntArray, v: IntArray) -> IntArray:
+    """Label connected components of an undirected graph (vectorised hooking)."""
+    label = np.arange(n_nodes, dtype=np.int64)
+    while True:
+        lu, lv = label[u], label[v]
+        low = np.minimum(lu, lv)
+        new = label.copy()
+        np.minimum.at(new, lu, low)
+        np.minimum.at(new, lv, low)
+        while True:
+            jumped = new[new]
+            if np.array_equal(jumped, new):
+                break
+            new = jumped
+        if np.array_equal(new, label):
+            return label
+        label = new
+
+
+def _arc_components(inst: Instance) -> IntArray:
+    """Label each arc with its component: learners, offers and employer ties joined."""
+    n_l, n_o = inst.mandated.size, inst.residual.size
+    u = [inst.arc_learner]
+    v = [n_l + inst.arc_offer]
+    emp = inst.offer_employer
+    has = np.flatnonzero(emp >= 0)
+    if has.size:
+        order = has[np.argsort(emp[has], kind="stable")]
+        same = emp[order[1:]] == emp[order[:-1]]
+        u.append(n_l + order[:-1][same])
+        v.append(n_l + order[1:][same])
+    label = components(n_l + n_o, np.concatenate(u), np.concatenate(v))
+    return label[inst.arc_learner]
+
+
+def _flow(inst: Instance, sel: IntArray) -> BoolArray:
+    """Solve the flow relaxation on a subset of arcs."""
+    return solve_flow(
+        inst.arc_learner[sel], inst.arc_offer[sel], inst.arc_cost[sel],
+        inst.arc_stay[sel], inst.mandated, inst.residual,
+    )
+
+
+def _allocate(
+    inst: Instance, start: float, deadline: float, progress: Progress | None
+) -> tuple[BoolArray, str, float | None]:
+    """Return chosen arcs, status and gap, using the flow wherever it is exact."""
+    _check_locked_minimums(inst)
+    every = np.arange(inst.n_arcs)
+    try:
+        chosen = _flow(inst, every)
+    except CostRangeError:
+        chosen = None
+    if chosen is not None and _employer_violations(inst, chosen).size == 0:
+        _report(progress, inst, chosen, start, "flow")
+        return chosen, "optimal", None
+
+    label = _arc_components(inst)
+    result = np.zeros(inst.n_arcs, np.bool_)
+    hard: list[IntArray] = []
+    if chosen is not None:
+        # Only components holding an employer whose limits the flow broke need more work.
+        result = chosen.copy()
+        bad = np.isin(inst.offer_employer[inst.arc_offer], _employer_violations(inst, chosen))
+        for comp in np.unique(label[bad]).tolist():
+            hard.append(np.flatnonzero(label == comp))
+    else:
+        order = np.argsort(label, kind="stable")
+        for part in np.split(order, np.flatnonzero(np.diff(label[order])) + 1):
+            try:
+                local = _flow(inst, part)
+            except CostRangeError:
+                hard.append(part)
+                continue
+            result[part] = local
+            mask = np.zeros(inst.n_arcs, np.bool_)
+            mask[part[local]] = True
+            if _employer_violations(inst, mask).size:
+                hard.append(part)
+    status, gap = "optimal", None
+    for part in hard:
+        outcome: MipOutcome = solve_mip(inst, part, result[part], deadline, start, progress)
+        result[part] = outcome.chosen
+        if outcome.status != "optimal":
+            status = "feasible"
+            gap = max(gap or 0.0, outcome.gap)
+    if _employer_violations(inst, result).size:
+        raise ProblemError("locked: employer limits cannot all hold with these locks")
+    if status == "optimal":
+        _report(progress, inst, result, start, "combined")
+    return result, status, gap
+
+
+def _check_locked_minimums(inst: Instance) -> None:
+    """Reject locks that leave an employer below `min_if_any` with no way to catch up."""
+    need = np.flatnonzero((inst.employer_locked > 0) & (inst.employer_min > inst.employer_locked))
+    for e in need.tolist():
+        offers = np.flatnonzero(inst.offer_employer == e)
+        arcs = np.isin(inst.arc_offer, offers)
+        room = min(int(inst.residual[offers].sum()), np.unique(inst.arc_learner[arcs]).size)
+        if inst.employer_max[e] >= 0:
+            room = min(room, int(inst.employer_max[e]))
+        if inst.employer_locked[e] + room < inst.employer_min[e]:
+            raise ProblemError(
+                f"employer '{inst.employer_ids[e]}': {inst.employer_locked[e]} locked learners "
+                f"are below min_if_any {inst.employer_min[e]} and no other learner can join"
+            )
+
+
+def _result(
+    inst: Instance, chosen: BoolArray, status: str, gap: float | None
+) -> dict[str, Any]:
+    """Build the result document with explanations for every unplaced learner."""
+    problem = inst.problem
+    k = problem.settings.max_preferences
+    offers, learners = problem.offers, problem.learners
+    placed_arc = np.full(len(learners), -1, np.int64)
+    idx = np.flatnonzero(chosen)
+    placed_arc[inst.arc_learner[idx]] = idx
+    assignments: list[dict[str, Any]] = []
+    unplaced: list[dict[str, Any]] = []
+    histogram: Counter[int] = Counter()
+    rank_total = fallback = mandated_placed = 0
+    has_limits = inst.employer_max.size > 0
+    for li, learner in enumerate(learners):
+        lock = int(inst.locked_offer[li])
+        arc = int(placed_arc[li])
+        if lock >= 0:
+            offer = offers[lock]
+            km = haversine_km(learner.lat, learner.lon, offer.lat, offer.lon)
+            assignments.append({"learner": learner.id, "offer": offer.id, "rank": None,
+                                "km": round(km, 1), "locked": True})
+        elif arc >= 0:
+            rank = int(inst.arc_rank[arc])
+            histogram[rank] += 1
+            rank_total += int(inst.arc_cost[arc])
+            fallback += rank > k
+            assignments.append({"learner": learner.id,
+                                "offer": offers[int(inst.arc_offer[arc])].id,
+                                "rank": rank, "km": round(float(inst.arc_km[arc]), 1),
+                                "locked": False})
+        else:
+            reason, detail = _explain(inst, li, has_limits)
+            unplaced.append({"learner": learner.id, "mandated": learner.mandated,
+                             "reason": reason, "detail": detail})
+            continue
+        mandated_placed += learner.mandated
+    summary: dict[str, Any] = {
+        "learners": len(learners),
+        "mandated": int(inst.mandated.sum()),
+        "mandated_placed": mandated_placed,
+        "placed": len(assignments),
+        "rank_cost": rank_total,
+        "rank_histogram": {str(r): histogram[r] for r in sorted(histogram)},
+        "fallback": fallback,
+    }
+    if problem.previous is not None:
+        summary["moved"] = _moved(inst, chosen)
+    if status != "optimal":
+        summary["gap"] = round(gap or 0.0, 6)
+    summary["solve_seconds"] = 0.0
+    return {
+        "format": RESULT_FORMAT,
+        "status": status,
+        "assignments": assignments,
+        "unplaced": unplaced,
+        "warnings": inst.warnings,
+        "summary": summary,
+    }
+
+
+def _explain(inst: Instance, li: int, has_limits: bool) -> tuple[str, str]:
+    """Give the reason code and a plain sentence for an unplaced learner."""
+    problem = inst.problem
+    learner = problem.learners[li]
+    uses_fallback = learner.mandated and problem.settings.fallback
+    limits = " or their employers had reached their limits" if has_limits else ""
+    if uses_fallback:
+        if inst.any_eligible[li]:
+            return "capacity", (
+                f"Every {learner.sector} offer you could take, listed or not, was already "
+                f"full{limits}."
+            )
+        return "no-eligible-offer", _why_nothing(inst, li)
+    if inst.counted[li] > 0:
+        return "capacity", f"Every offer you listed and could take was already full{limits}."
+    if not learner.preferences:
+        return "no-preferences", (
+            "You did not list any offers, so there was nothing to place you in."
+        )
+    return "no-eligible-offer", (
+        "None of the offers you listed could be used (see the warnings for each one)."
+    )
+
+
+def _why_nothing(inst: Instance, li: int) -> str:
+    """Say why no offer at all is eligible for a learner."""
+    problem = inst.problem
+    learner = problem.learners[li]
+    same = [o for o in problem.offers if o.sector == learner.sector]
+    if not same:
+        return f"There are no {learner.sector} offers in this round."
+    near = [
+        o for o in same
+        if learner.max_km is None
+        or haversine_km(learner.lat, learner.lon, o.lat, o.lon) <= learner.max_km
+    ]
+    if not near:
+        return f"There is no {learner.sector} offer within {learner.max_km:g} km of you."
+    for offer in near:
+        why = ineligibility(learner, offer, 0.0)
+        if why is not None:
+            tags = sorted(set(offer.requires) - set(learner.has))
+            return (
+                f"Every {learner.sector} offer within reach requires something you do not "
+                f"hold yet (for example {', '.join(tags)})."
+            )
+    return f"No {learner.sector} offer within reach could be used."
