@@ -1,0 +1,75 @@
+"""Placements: work placements for HTQ learners. The Flask application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from placements import config
+from placements.extensions import csrf, db, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure the app: settings, extensions, blueprints, CLI and errors."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.from_mapping(config.defaults(Path(app.instance_path)))
+    app.config.from_prefixed_env("PLACEMENTS")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    _configure_sqlite(app)
+
+    from placements import auth, errors, frontend, navigation, security
+
+    frontend.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    navigation.init_app(app)
+    app.register_blueprint(auth.bp)
+
+    from placements.admin import bp as admin_bp
+    from placements.employers import bp as employers_bp
+    from placements.learners import bp as learners_bp
+    from placements.officers import bp as officers_bp
+
+    for blueprint in (admin_bp, officers_bp, employers_bp, learners_bp):
+        app.register_blueprint(blueprint)
+
+    from placements import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _configure_sqlite(app: Flask) -> None:
+    """Put SQLite in WAL mode with a busy timeout and foreign keys on."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+
+    with app.app_context():
+        engine = db.engine
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=15000")
+            if ":memory:" not in app.config["SQLALCHEMY_DATABASE_URI"]:
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()

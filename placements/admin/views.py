@@ -1,0 +1,88 @@
+"""Administrator pages: providers, their officers, inviting an officer."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
+from wtforms import EmailField, SelectField, StringField, SubmitField
+from wtforms.validators import Email, InputRequired, Length, ValidationError
+
+from placements import audit
+from placements.auth.services import create_invitation
+from placements.extensions import db
+from placements.models import Provider, Role, User
+from placements.navigation import render_form
+from placements.security import role_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@role_required(Role.ADMIN)
+def _admins_only() -> None:
+    """Every page here is for administrators only."""
+
+
+class OfficerForm(FlaskForm):
+    """Invite a placement officer for a provider."""
+
+    name = StringField("Full name", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the officer's full name"), Length(max=200)])
+    email = EmailField("Email address", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the officer's email address"),
+        Email(message="Enter an email address in the correct format, like name@example.com"),
+        Length(max=254)])
+    provider = SelectField("Provider", coerce=int, widget=GovSelect(), validators=[
+        InputRequired(message="Select a provider")])
+    submit = SubmitField("Invite officer", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.provider.choices = [(p.id, p.name) for p in db.session.scalars(
+            sa.select(Provider).order_by(Provider.name))]
+
+    def validate_email(self, field) -> None:
+        if db.session.scalar(sa.select(User.id).where(
+                sa.func.lower(User.email) == field.data.strip().lower())):
+            raise ValidationError("An account with this email address already exists")
+
+    def validate_provider(self, field) -> None:
+        if db.session.get(Provider, field.data) is None:
+            raise ValidationError("Select a provider")
+
+
+@bp.get("/")
+def dashboard():
+    """Show providers and the number of accounts of each role."""
+    counts = dict(db.session.execute(sa.select(User.role, sa.func.count(User.id)).group_by(
+        User.role)).all())
+    return render_template("admin/dashboard.html", counts=counts)
+
+
+@bp.get("/providers")
+def providers():
+    """List providers with their officers."""
+    rows = db.session.scalars(sa.select(Provider).order_by(Provider.name)).all()
+    officers = db.session.scalars(sa.select(User).where(User.role == Role.OFFICER).order_by(
+        User.name)).all()
+    return render_template("admin/providers.html", providers=rows, officers=officers)
+
+
+@bp.route("/officers/new", methods=["GET", "POST"])
+def new_officer():
+    """Invite a placement officer for a provider."""
+    form = OfficerForm()
+    if form.validate_on_submit():
+        officer = User(name=form.name.data.strip(), email=form.email.data.strip().lower(),
+                       role=Role.OFFICER, provider_id=form.provider.data)
+        db.session.add(officer)
+        db.session.flush()
+        audit.record(current_user, "officer.created", officer, email=officer.email)
+        create_invitation(officer, current_user)
+        db.session.commit()
+        flash(f"{officer.name} has been invited.", "success")
+        return redirect(url_for(".providers"), 303)
+    return render_form("admin/officer_new.html", form)

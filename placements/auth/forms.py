@@ -1,0 +1,107 @@
+"""Forms for signing in, passwords, invitations and employer registration."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovPasswordInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextInput,
+)
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import Email, EqualTo, InputRequired, Length, ValidationError
+
+from placements.extensions import db
+from placements.geo import PostcodeError, locate
+from placements.models import Employer, User
+from placements.reference import sector_choices
+
+MIN_PASSWORD = 10
+
+
+def _password_field(label: str) -> PasswordField:
+    return PasswordField(label, widget=GovPasswordInput(), validators=[
+        InputRequired(message=f"Enter {label.lower()}"),
+        Length(min=MIN_PASSWORD, max=128,
+               message=f"{label} must be between {MIN_PASSWORD} and 128 characters"),
+    ])
+
+
+class LoginForm(FlaskForm):
+    """Sign in with e-mail and password."""
+
+    email = EmailField("Email address", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter your email address")])
+    password = PasswordField("Password", widget=GovPasswordInput(), validators=[
+        InputRequired(message="Enter your password")])
+    submit = SubmitField("Sign in", widget=GovSubmitInput())
+
+
+class SetPasswordForm(FlaskForm):
+    """Choose a password (from an invitation link)."""
+
+    password = _password_field("New password")
+    confirm = PasswordField("Confirm new password", widget=GovPasswordInput(), validators=[
+        InputRequired(message="Confirm your new password"),
+        EqualTo("password", message="The passwords do not match")])
+    submit = SubmitField("Set password", widget=GovSubmitInput())
+
+
+class ChangePasswordForm(SetPasswordForm):
+    """Change a password, proving the current one."""
+
+    current = PasswordField("Current password", widget=GovPasswordInput(), validators=[
+        InputRequired(message="Enter your current password")])
+    submit = SubmitField("Change password", widget=GovSubmitInput())
+
+
+class EmptyForm(FlaskForm):
+    """A button-only POST, which still carries the CSRF token."""
+
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class EmployerRegistrationForm(FlaskForm):
+    """An employer creates an account and its organisation."""
+
+    organisation = StringField("Organisation name", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter your organisation's name"), Length(max=200)])
+    sector = SelectField("Main sector", widget=GovSelect(), validators=[
+        InputRequired(message="Select your main sector")])
+    postcode = StringField("Postcode of your main site", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter a postcode")])
+    name = StringField("Your full name", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter your full name"), Length(max=200)])
+    email = EmailField("Your work email address", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter your email address"),
+        Email(message="Enter an email address in the correct format, like name@example.com"),
+        Length(max=254)])
+    password = _password_field("Password")
+    confirm = PasswordField("Confirm password", widget=GovPasswordInput(), validators=[
+        InputRequired(message="Confirm your password"),
+        EqualTo("password", message="The passwords do not match")])
+    submit = SubmitField("Create account", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sector.choices = [("", "Select a sector")] + sector_choices()
+
+    def validate_organisation(self, field) -> None:
+        name = field.data.strip()
+        if db.session.scalar(sa.select(Employer.id).where(
+                sa.func.lower(Employer.name) == name.lower())):
+            raise ValidationError("An organisation with this name is already registered: "
+                                  "ask a colleague there to invite you")
+
+    def validate_email(self, field) -> None:
+        if db.session.scalar(sa.select(User.id).where(
+                sa.func.lower(User.email) == field.data.strip().lower())):
+            raise ValidationError("An account with this email address already exists")
+
+    def validate_postcode(self, field) -> None:
+        try:
+            self.located = locate(field.data)
+        except PostcodeError as exc:
+            raise ValidationError(str(exc)) from exc

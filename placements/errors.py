@@ -1,0 +1,66 @@
+"""Error pages: a plain-language page for each HTTP error, and 503 when the database is down."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+from placements.extensions import db
+
+MESSAGES = {
+    400: ("Something was wrong with that request", "Go back, check what you entered and try again."),
+    403: ("You do not have access to this page",
+          "This page belongs to someone else or needs a different account."),
+    404: ("Page not found", "Check the address, or go back to your home page."),
+    405: ("That action is not allowed here", "Go back and use the buttons on the page."),
+    413: ("The file is too large", "Upload a smaller file (the limit is shown on the page)."),
+    429: ("Too many attempts", "Wait a minute, then try again."),
+    500: ("Sorry, there is a problem with the service", "Try again later."),
+    503: ("Sorry, the service is unavailable",
+          "The database cannot be reached just now. Try again in a minute."),
+}
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(sa.exc.OperationalError, handle_database_down)
+    app.register_error_handler(sa.exc.InterfaceError, handle_database_down)
+
+
+def render_error(code: int, message: str | None = None):
+    """Render the error page for an HTTP status code."""
+    title, default = MESSAGES.get(code, (f"Error {code}", ""))
+    if request.accept_mimetypes.best == "application/json":
+        return {"error": title, "message": message or default}, code
+    return render_template("errors/error.html", code=code, title=title,
+                           message=message or default), code
+
+
+def handle_http_error(exc: HTTPException):
+    """Render a friendly page for any HTTP error."""
+    if exc.code is None or exc.code < 400:
+        return exc
+    description = exc.description if exc.code in (400, 413) and exc.description and \
+        exc.description != type(exc).description else None
+    response = render_error(exc.code, description)
+    if exc.code == 405 and exc.valid_methods:
+        return response[0], 405, {"Allow": ", ".join(exc.valid_methods)}
+    return response
+
+
+def handle_database_down(exc: Exception):
+    """Answer 503 when the database cannot be reached, and drop the broken session."""
+    db.session.rollback()
+    db.session.remove()
+    message = str(exc).lower()
+    transient = any(s in message for s in ("database is locked", "could not connect",
+                                           "connection", "server closed", "terminating"))
+    if not transient:
+        raise exc
+    response = render_error(503)
+    return response[0], 503, {"Retry-After": "30"}
+
+
+__all__ = ["ServiceUnavailable", "init_app", "render_error"]

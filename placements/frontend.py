@@ -1,0 +1,169 @@
+"""The look and feel layer: GOV.UK Frontend templates, asset URLs, CSP nonce and filters.
+
+Templates resolve from three places, in order:
+
+- our own ``templates/`` folder (``app.jinja_loader``), e.g. ``base.html``;
+- ``govuk_frontend_jinja/...``: the GOV.UK Frontend macros ported to Jinja, e.g.
+  ``{% from "govuk_frontend_jinja/components/button/macro.html" import govukButton %}``;
+- ``govuk_frontend_wtf/...``: the templates behind ``govuk_frontend_wtf.wtforms_widgets``.
+
+Front-end assets are built by ``npm ci && npm run build`` into ``placements/static/dist/``;
+templates link them with ``asset_url("app.css")``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, g, url_for
+from govuk_frontend_wtf.main import WTFormsHelpers
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+
+#: Dates and times are stored in UTC and shown in UK local time.
+UK_TIME = ZoneInfo("Europe/London")
+
+#: Folder (under the app's static folder) that ``npm run build`` writes to.
+DIST = "dist"
+
+
+def init_app(app: Flask) -> None:
+    """Wire GOV.UK Frontend templates, template globals and filters into app."""
+    app.config.setdefault("SERVICE_NAME", "Placements")
+    app.jinja_loader = ChoiceLoader(
+        [
+            loader
+            for loader in (
+                app.jinja_loader,
+                PrefixLoader(
+                    {
+                        "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                        "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                    }
+                ),
+            )
+            if loader is not None
+        ]
+    )
+    # Jinja caches the loader on the environment if it was already created.
+    if "jinja_env" in app.__dict__:
+        app.jinja_env.loader = app.jinja_loader
+
+    WTFormsHelpers(app)  # registers the wtforms_errors(form) template global
+    app.add_template_global(csp_nonce)
+    app.add_template_global(asset_url)
+    app.add_template_global(endpoint_exists)
+    app.add_template_global(form_error_list)
+    app.add_template_filter(date_uk)
+    app.add_template_filter(datetime_uk)
+    app.add_template_filter(km)
+
+    @app.context_processor
+    def inject_service_name() -> dict[str, str]:
+        return {"service_name": app.config["SERVICE_NAME"]}
+
+
+def csp_nonce() -> str:
+    """Return this request's Content-Security-Policy nonce, creating it on first use."""
+    nonce = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = secrets.token_urlsafe(16)
+    return nonce
+
+
+def asset_url(path: str) -> str:
+    """Return the URL of a built asset in static/dist/ with a cache-busting version."""
+    static_folder = current_app.static_folder
+    filename = f"{DIST}/{path.lstrip('/')}"
+    version = None
+    if static_folder is not None:
+        try:
+            version = int(Path(static_folder, filename).stat().st_mtime)
+        except OSError:
+            version = None
+    if version is None:
+        return url_for("static", filename=filename)
+    return url_for("static", filename=filename, v=version)
+
+
+def endpoint_exists(endpoint: str) -> bool:
+    """Return True if endpoint is registered, so templates can link to optional features."""
+    return endpoint in current_app.view_functions
+
+
+def form_error_list(form: Any) -> list[dict[str, str]]:
+    """List form errors for the GOV.UK error summary: field errors linked to their inputs.
+
+    Each field contributes its first error, linked to the element the govuk-frontend-wtf
+    widget renders first (``name-day`` for dates, ``name`` for radios and checkboxes,
+    otherwise the field id). Errors on hidden fields (e.g. an expired CSRF token) and
+    ``form.form_errors`` are listed without a link.
+    """
+    items: list[dict[str, str]] = []
+    for field in form:
+        items.extend(_field_errors(field))
+    items.extend({"text": str(error)} for error in getattr(form, "form_errors", []) or [])
+    return items
+
+
+def _field_errors(field: Any) -> list[dict[str, str]]:
+    if field.type == "FormField":
+        return [item for sub in field for item in _field_errors(sub)]
+    if field.type == "FieldList":
+        return [item for entry in field.entries for item in _field_errors(entry)]
+    errors = [e for e in field.errors if isinstance(e, str)]
+    if not errors:
+        return []
+    if field.type in {"HiddenField", "CSRFTokenField"}:
+        message = errors[0]
+        if field.type == "CSRFTokenField":
+            message = "Your session has expired. Submit the form again."
+        return [{"text": message}]
+    widget = type(field.widget).__name__
+    if widget == "GovDateInput":
+        anchor = f"{field.name}-day"
+    elif widget in {"GovRadioInput", "GovCheckboxesInput", "GovCheckboxInput"}:
+        anchor = field.name
+    else:
+        anchor = field.id
+    return [{"text": errors[0], "href": f"#{anchor}"}]
+
+
+def _to_uk(value: datetime) -> datetime:
+    if value.tzinfo is None:  # naive datetimes are UTC by house rule
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(UK_TIME)
+
+
+def date_uk(value: date | datetime | None) -> str:
+    """Format a date as GOV.UK style, e.g. 1 September 2026 ('' for None)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = _to_uk(value)
+    return f"{value.day} {value:%B %Y}"
+
+
+def datetime_uk(value: datetime | None) -> str:
+    """Format a datetime in UK time as GOV.UK style, e.g. 1 September 2026 at 2:05pm."""
+    if value is None:
+        return ""
+    local = _to_uk(value)
+    hour = local.hour % 12 or 12
+    if local.hour == 0 and local.minute == 0:
+        clock = "midnight"
+    elif local.hour == 12 and local.minute == 0:
+        clock = "midday"
+    else:
+        clock = f"{hour}:{local.minute:02d}{'am' if local.hour < 12 else 'pm'}"
+    return f"{local.day} {local:%B %Y} at {clock}"
+
+
+def km(value: float | int | None) -> str:
+    """Format a distance in kilometres to one decimal place, e.g. 12.3 km."""
+    if value is None:
+        return ""
+    return f"{float(value):,.1f} km"

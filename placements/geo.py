@@ -1,0 +1,95 @@
+"""Offline postcode lookup from the bundled postcode-district centroids."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DATA_FILE = Path(__file__).resolve().parent.parent / "seed" / "data" / "postcode-districts.csv"
+
+# Outward code: area letters, district digit(s), optional letter (e.g. M1, M60, SW1A, EC1V).
+_OUTWARD = r"[A-Z]{1,2}[0-9][A-Z0-9]?"
+# Inward code: sector digit and unit letters (e.g. 4BT).
+_INWARD = r"[0-9][A-Z]{2}"
+_FULL_RE = re.compile(rf"^({_OUTWARD}) ?({_INWARD})$")
+_OUTWARD_RE = re.compile(rf"^({_OUTWARD})$")
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+class PostcodeError(ValueError):
+    """A postcode that is malformed or not in the bundled district list."""
+
+
+@dataclass(frozen=True, slots=True)
+class District:
+    """A postcode district with its centroid and place names."""
+
+    district: str
+    lat: float
+    lon: float
+    town: str
+    area: str
+    region: str
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A normalised postcode and where it is."""
+
+    postcode: str
+    district: District
+
+    @property
+    def lat(self) -> float:
+        return self.district.lat
+
+    @property
+    def lon(self) -> float:
+        return self.district.lon
+
+
+@cache
+def districts() -> dict[str, District]:
+    """Load the postcode districts once, keyed by district code."""
+    with DATA_FILE.open(newline="", encoding="utf-8") as fh:
+        # Non-geographic districts (e.g. EH77) have no centroid and cannot be located.
+        return {
+            row["district"]: District(row["district"], float(row["lat"]), float(row["lon"]),
+                                      row["town"], row["area"], row["region"])
+            for row in csv.DictReader(fh) if row["lat"] and row["lon"]
+        }
+
+
+def normalise_postcode(raw: str) -> str:
+    """Upper-case a postcode and put one space before the inward code."""
+    text = re.sub(r"\s+", "", (raw or "").upper())
+    match = _FULL_RE.match(text)
+    if match:
+        return f"{match.group(1)} {match.group(2)}"
+    if _OUTWARD_RE.match(text):
+        return text
+    raise PostcodeError("Enter a real UK postcode, like M1 4BT")
+
+
+def locate(raw: str) -> Located:
+    """Turn a full postcode (or a district such as M1) into a location, offline."""
+    postcode = normalise_postcode(raw)
+    outward = postcode.split(" ")[0]
+    district = districts().get(outward)
+    if district is None:
+        raise PostcodeError(f"We do not know the postcode district {outward}: check the postcode")
+    return Located(postcode, district)
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Return the great-circle distance in km between two points."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dphi = p2 - p1
+    dlmb = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))

@@ -1,0 +1,100 @@
+"""Officer forms: adding a learner."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextInput,
+)
+from wtforms import (
+    EmailField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from placements.extensions import db
+from placements.geo import PostcodeError, locate
+from placements.models import REQUIREMENTS, Learner, Programme, User
+
+AGE_BANDS = ["18-20", "21-24", "25-29", "30-39", "40+"]
+PRIOR_QUALIFICATIONS = ["A levels", "BTEC / T level", "Access to HE", "Apprenticeship",
+                        "Level 4+ qualification", "Other", "None"]
+YES_NO_UNKNOWN = [("", "Prefer not to say"), ("yes", "Yes"), ("no", "No")]
+
+
+def tri_state(value: str | None) -> bool | None:
+    """Turn a yes/no/blank radio value into True/False/None."""
+    return {"yes": True, "no": False}.get(value or "")
+
+
+class LearnerForm(FlaskForm):
+    """Add a learner, who is then invited to set a password."""
+
+    name = StringField("Full name", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the learner's full name"), Length(max=200)])
+    email = EmailField("Email address", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the learner's email address"),
+        Email(message="Enter an email address in the correct format, like name@example.com"),
+        Length(max=254)])
+    student_ref = StringField("Student number", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the student number"), Length(max=40)])
+    programme = SelectField("Programme", coerce=int, widget=GovSelect(), validators=[
+        InputRequired(message="Select a programme")])
+    home_postcode = StringField("Home postcode", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the learner's home postcode")])
+    max_travel_km = IntegerField("Furthest they can travel, in km", default=25,
+                                 widget=GovTextInput(), validators=[
+        InputRequired(message="Enter how far the learner can travel, in km"),
+        NumberRange(min=1, max=500, message="Travel distance must be between 1 and 500 km")])
+    credentials = SelectMultipleField("Checks and licences held",
+                                      choices=list(REQUIREMENTS.items()),
+                                      widget=GovCheckboxesInput(), validators=[Optional()])
+    in_work_employer = StringField("Employer, if already in work (upskiller or apprentice)",
+                                   widget=GovTextInput(),
+                                   validators=[Optional(), Length(max=200)])
+    first_in_family_he = RadioField("First in family to go to higher education",
+                                    choices=YES_NO_UNKNOWN, default="", widget=GovRadioInput(),
+                                    validators=[Optional()])
+    age_band = SelectField("Age band", choices=[("", "Prefer not to say")] +
+                           [(a, a) for a in AGE_BANDS], default="", widget=GovSelect(),
+                           validators=[Optional()])
+    prior_qualification = SelectField("Prior qualification", choices=[("", "Prefer not to say")]
+                                      + [(q, q) for q in PRIOR_QUALIFICATIONS], default="",
+                                      widget=GovSelect(), validators=[Optional()])
+    disability_declared = RadioField("Disability declared", choices=YES_NO_UNKNOWN, default="",
+                                     widget=GovRadioInput(), validators=[Optional()])
+    submit = SubmitField("Add learner and send invitation", widget=GovSubmitInput())
+
+    def __init__(self, provider_id: int, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.provider_id = provider_id
+        programmes = db.session.scalars(sa.select(Programme).where(
+            Programme.provider_id == provider_id).order_by(Programme.title)).all()
+        self.programme.choices = [(p.id, f"{p.title} (level {p.level})") for p in programmes]
+
+    def validate_email(self, field) -> None:
+        if db.session.scalar(sa.select(User.id).where(
+                sa.func.lower(User.email) == field.data.strip().lower())):
+            raise ValidationError("An account with this email address already exists")
+
+    def validate_student_ref(self, field) -> None:
+        if db.session.scalar(sa.select(Learner.id).where(
+                Learner.provider_id == self.provider_id,
+                Learner.student_ref == field.data.strip())):
+            raise ValidationError("A learner with this student number already exists")
+
+    def validate_home_postcode(self, field) -> None:
+        try:
+            self.located = locate(field.data)
+        except PostcodeError as exc:
+            raise ValidationError(str(exc)) from exc

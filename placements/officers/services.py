@@ -1,0 +1,90 @@
+"""Officer services: approve employers, add learners."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from placements import audit
+from placements.auth.services import create_invitation
+from placements.domain import DomainError, NotAllowed
+from placements.extensions import db
+from placements.geo import Located
+from placements.models import Employer, Learner, Programme, Role, User, utcnow
+
+
+def approve_employer(officer: User, employer: Employer) -> None:
+    """Approve an employer so its open offers become visible to learners."""
+    if employer.approved:
+        raise DomainError(f"{employer.name} is already approved")
+    employer.approved = True
+    employer.approved_at = utcnow()
+    employer.approved_by_id = officer.id
+    audit.record(officer, "employer.approved", employer, name=employer.name)
+
+
+def suspend_employer(officer: User, employer: Employer, reason: str) -> None:
+    """Withdraw an employer's approval, hiding its offers from learners."""
+    if not employer.approved:
+        raise DomainError(f"{employer.name} is not approved")
+    employer.approved = False
+    audit.record(officer, "employer.suspended", employer, name=employer.name, reason=reason)
+
+
+@dataclass(frozen=True)
+class NewLearner:
+    """What an officer (or an import) knows about a new learner."""
+
+    name: str
+    email: str
+    student_ref: str
+    programme_id: int
+    home: Located
+    max_travel_km: int = 25
+    credentials: tuple[str, ...] = ()
+    in_work_employer: str | None = None
+    first_in_family_he: bool | None = None
+    age_band: str | None = None
+    prior_qualification: str | None = None
+    disability_declared: bool | None = None
+
+
+def create_learner(officer: User, data: NewLearner, *, invite: bool = True) -> Learner:
+    """Create a learner account on one of the officer's programmes and invite them."""
+    programme = db.session.get(Programme, data.programme_id)
+    if programme is None or programme.provider_id != officer.provider_id:
+        raise NotAllowed("Choose one of your provider's programmes", field="programme")
+    user = User(email=data.email.strip().lower(), name=data.name.strip(), role=Role.LEARNER)
+    learner = Learner(
+        user=user, provider_id=programme.provider_id, programme=programme,
+        student_ref=data.student_ref.strip(), home_postcode=data.home.postcode,
+        lat=data.home.lat, lon=data.home.lon, max_travel_km=data.max_travel_km,
+        credentials=sorted(set(data.credentials)),
+        in_work_employer=(data.in_work_employer or "").strip() or None,
+        first_in_family_he=data.first_in_family_he, age_band=data.age_band or None,
+        prior_qualification=data.prior_qualification or None,
+        disability_declared=data.disability_declared,
+    )
+    db.session.add_all([user, learner])
+    db.session.flush()
+    audit.record(officer, "learner.created", learner, student_ref=learner.student_ref)
+    if invite:
+        create_invitation(user, officer)
+    return learner
+
+
+def reinvite_learner(officer: User, learner: Learner) -> str:
+    """Send a fresh invitation link to a learner (earlier links still expire as set)."""
+    return create_invitation(learner.user, officer)
+
+
+def learners_query(officer: User, search: str = "") -> sa.Select:
+    """Select the learners the officer's provider is responsible for."""
+    stmt = sa.select(Learner).join(Learner.user).where(
+        Learner.provider_id == officer.provider_id).order_by(User.name)
+    if search:
+        like = f"%{search.strip().lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like),
+                                 sa.func.lower(Learner.student_ref).like(like)))
+    return stmt

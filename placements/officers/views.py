@@ -1,0 +1,157 @@
+"""Officer pages: dashboard, employer approval, learners, outbox."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from placements.auth.forms import EmptyForm
+from placements.domain import DomainError
+from placements.extensions import db
+from placements.models import (
+    Employer,
+    Learner,
+    OutboxMessage,
+    PlacementOffer,
+    Programme,
+    Role,
+    User,
+)
+from placements.navigation import render_form
+from placements.officers import services
+from placements.officers.forms import LearnerForm, tri_state
+from placements.security import role_required
+
+bp = Blueprint("officers", __name__, url_prefix="/officer")
+
+PAGE_SIZE = 50
+
+
+@bp.before_request
+@role_required(Role.OFFICER)
+def _officers_only() -> None:
+    """Every page here is for placement officers only."""
+
+
+def get_learner_or_404(learner_id: int) -> Learner:
+    """Return one of the officer's own learners, or 404 (never another provider's)."""
+    learner = db.session.get(Learner, learner_id)
+    if learner is None or learner.provider_id != current_user.provider_id:
+        abort(404)
+    return learner
+
+
+@bp.get("/")
+def dashboard():
+    """Show the officer's overview: learners, programmes, employers awaiting approval."""
+    provider_id = current_user.provider_id
+    counts = {
+        "learners": db.session.scalar(sa.select(sa.func.count(Learner.id)).where(
+            Learner.provider_id == provider_id)),
+        "programmes": db.session.scalar(sa.select(sa.func.count(Programme.id)).where(
+            Programme.provider_id == provider_id)),
+        "pending_employers": db.session.scalar(sa.select(sa.func.count(Employer.id)).where(
+            Employer.approved.is_(False))),
+        "open_places": db.session.scalar(sa.select(
+            sa.func.coalesce(sa.func.sum(PlacementOffer.capacity), 0)).join(
+            PlacementOffer.employer).where(Employer.approved.is_(True),
+                                           PlacementOffer.status == "open")),
+    }
+    programmes = db.session.scalars(sa.select(Programme).where(
+        Programme.provider_id == provider_id).order_by(Programme.title)).all()
+    return render_template("officers/dashboard.html", counts=counts, programmes=programmes)
+
+
+@bp.get("/employers")
+def employers():
+    """List employers, those awaiting approval first."""
+    rows = db.session.scalars(sa.select(Employer).order_by(
+        Employer.approved, Employer.name)).all()
+    return render_template("officers/employers.html", employers=rows, form=EmptyForm())
+
+
+@bp.post("/employers/<int:employer_id>/approve")
+def approve_employer(employer_id: int):
+    """Approve an employer so learners can see its offers."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    employer = db.get_or_404(Employer, employer_id)
+    try:
+        services.approve_employer(current_user, employer)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".employers"), 303)
+    db.session.commit()
+    flash(f"{employer.name} is approved.", "success")
+    return redirect(url_for(".employers"), 303)
+
+
+@bp.get("/learners")
+def learners():
+    """List the provider's learners, with a search by name or student number."""
+    search = request.args.get("q", "")[:100]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    pagination = db.paginate(services.learners_query(current_user, search), page=page,
+                             per_page=PAGE_SIZE, error_out=False)
+    return render_template("officers/learners.html", pagination=pagination, search=search)
+
+
+@bp.route("/learners/new", methods=["GET", "POST"])
+def new_learner():
+    """Add a learner and send them an invitation to set a password."""
+    form = LearnerForm(current_user.provider_id)
+    if form.validate_on_submit():
+        data = services.NewLearner(
+            name=form.name.data, email=form.email.data, student_ref=form.student_ref.data,
+            programme_id=form.programme.data, home=form.located,
+            max_travel_km=form.max_travel_km.data, credentials=tuple(form.credentials.data),
+            in_work_employer=form.in_work_employer.data,
+            first_in_family_he=tri_state(form.first_in_family_he.data),
+            age_band=form.age_band.data or None,
+            prior_qualification=form.prior_qualification.data or None,
+            disability_declared=tri_state(form.disability_declared.data))
+        try:
+            learner = services.create_learner(current_user, data)
+        except DomainError as exc:
+            getattr(form, exc.field or "name").errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"{learner.user.name} has been added and sent an invitation.", "success")
+            return redirect(url_for(".learner_detail", learner_id=learner.id), 303)
+    return render_form("officers/learner_new.html", form)
+
+
+@bp.get("/learners/<int:learner_id>")
+def learner_detail(learner_id: int):
+    """Show one of the provider's learners."""
+    learner = get_learner_or_404(learner_id)
+    return render_template("officers/learner_detail.html", learner=learner, form=EmptyForm())
+
+
+@bp.post("/learners/<int:learner_id>/invite")
+def reinvite_learner(learner_id: int):
+    """Send a learner a fresh invitation link."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    learner = get_learner_or_404(learner_id)
+    services.reinvite_learner(current_user, learner)
+    db.session.commit()
+    flash(f"A new invitation has been sent to {learner.user.email}.", "success")
+    return redirect(url_for(".learner_detail", learner_id=learner.id), 303)
+
+
+@bp.get("/outbox")
+def outbox():
+    """Show the e-mails the service has sent for this provider (development mail backend)."""
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    stmt = sa.select(OutboxMessage).where(
+        sa.or_(OutboxMessage.provider_id == current_user.provider_id,
+               OutboxMessage.to_address.in_(
+                   sa.select(User.email).join(Learner, Learner.user_id == User.id).where(
+                       Learner.provider_id == current_user.provider_id)))
+    ).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    pagination = db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
+    return render_template("officers/outbox.html", pagination=pagination)
