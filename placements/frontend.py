@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, url_for
+from govuk_frontend_wtf import wtforms_widgets as gov
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
@@ -167,3 +168,51 @@ def km(value: float | int | None) -> str:
     if value is None:
         return ""
     return f"{float(value):,.1f} km"
+
+
+# --- govuk-frontend-wtf 3.2.0 fixes -------------------------------------------------------
+# Drop-in replacements for three widgets whose output is slightly wrong with
+# govuk-frontend 6.3.0 / WTForms 3.3. Import them from here instead of
+# govuk_frontend_wtf.wtforms_widgets; every other widget is fine to use as it is.
+
+
+class _OmitEmptyHint:
+    """Leave out the hint when the field has no description.
+
+    GovIterableBase always passes ``{"text": field.description}``, so radios and
+    checkboxes get an empty hint <div> that the fieldset's aria-describedby points to.
+    """
+
+    def map_gov_params(self, field: Any, **kwargs: Any) -> dict[str, Any]:
+        params = super().map_gov_params(field, **kwargs)  # type: ignore[misc]
+        hint = params.get("hint")
+        if isinstance(hint, dict) and not (hint.get("text") or hint.get("html")):
+            params.pop("hint")
+        return params
+
+
+class GovRadioInput(_OmitEmptyHint, gov.GovRadioInput):
+    """Radios with the field label as legend and no empty hint."""
+
+
+class GovCheckboxesInput(_OmitEmptyHint, gov.GovCheckboxesInput):
+    """Checkboxes (SelectMultipleField) with the field label as legend and no empty hint."""
+
+
+class GovCheckboxInput(_OmitEmptyHint, gov.GovCheckboxInput):
+    """A single checkbox (BooleanField) with no empty hint."""
+
+
+class GovDateInput(gov.GovDateInput):
+    """Day, month and year inputs; use with ``DateField(format="%d %m %Y")``.
+
+    Fixes two upstream problems: a crash when the request has no value for the
+    field (``raw_data == []``), and ``required`` ending up on the wrapper <div>.
+    """
+
+    def map_gov_params(self, field: Any, **kwargs: Any) -> dict[str, Any]:
+        if field.raw_data is not None and len(field.raw_data) != 3:
+            field.raw_data = [*list(field.raw_data)[:3], "", "", ""][:3]
+        params = super().map_gov_params(field, **kwargs)
+        params.get("attributes", {}).pop("required", None)
+        return params

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.models import Role, User
+from placements.models import REQUIREMENTS, Role, User
 
 bp = Blueprint("main", __name__)
 
@@ -93,3 +93,4 @@ def init_app(app: Flask) -> None:
     """Register the start page and the navigation context processor."""
     app.register_blueprint(bp)
     app.context_processor(_nav_items)
+    app.add_template_filter(lambda tag: REQUIREMENTS.get(tag, tag), "requirement_name")

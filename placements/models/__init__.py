@@ -1,5 +1,14 @@
 """All models, importable from one place (Alembic and the services import from here)."""
 
+from placements.models.allocation import (
+    ACTIVE_RUN_STATUSES,
+    AllocationRun,
+    Placement,
+    PlacementLock,
+    PlacementStatus,
+    RunKind,
+    RunStatus,
+)
 from placements.models.base import Base, UTCDateTime, utcnow
 from placements.models.core import (
     REQUIREMENTS,
@@ -28,6 +37,13 @@ from placements.models.core import (
 )
 
 __all__ = [
+    "ACTIVE_RUN_STATUSES",
+    "AllocationRun",
+    "Placement",
+    "PlacementLock",
+    "PlacementStatus",
+    "RunKind",
+    "RunStatus",
     "REQUIREMENTS",
     "AllocationRound",
     "AuditEvent",

@@ -1,0 +1,57 @@
+# Placements: two commands do everything on a fresh machine (Python 3.11+, Node/npm, make).
+#   make run    - install, build assets, migrate the SQLite database, load demo data, serve
+#   make test   - install with test tools, build assets, run the whole test suite
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install install-test assets db seed lint bench clean
+
+$(VENV)/.stamp-install: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp-install pyproject.toml
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+placements/static/dist/.stamp: node_modules/.stamp $(shell find assets-src -type f 2>/dev/null)
+	npm run --silent build
+	touch $@
+
+install: $(VENV)/.stamp-install
+install-test: $(VENV)/.stamp-test
+assets: placements/static/dist/.stamp
+
+db: install
+	$(FLASK) db upgrade
+
+seed: db
+	$(FLASK) seed demo
+
+run: install assets seed
+	@echo "Serving Placements on http://$(HOST):$(PORT)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install-test assets
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(VENV)/bin/ruff check placements solver seed tests bench
+	$(VENV)/bin/mypy
+
+bench: install-test
+	$(PY) bench/solver.py
+
+clean:
+	rm -rf $(VENV) node_modules placements/static/dist instance/placements.sqlite*

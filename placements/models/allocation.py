@@ -1,0 +1,144 @@
+"""Allocation models: solver runs, the placements they produce, officers' locks."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from placements.models.base import Base, utcnow
+from placements.models.core import AllocationRound, Learner, PlacementOffer, User
+
+
+class RunStatus(enum.StrEnum):
+    """Lifecycle of one solver run."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_RUN_STATUSES = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+
+
+class RunKind(enum.StrEnum):
+    """Why a run was made."""
+
+    FULL = "full"
+    REPAIR = "repair"
+    WHAT_IF = "what-if"
+
+
+class PlacementStatus(enum.StrEnum):
+    """Where a placement stands with the learner and the world."""
+
+    PROPOSED = "proposed"  # from the latest run, not yet published
+    PUBLISHED = "published"  # visible to learner and employer
+    ACCEPTED = "accepted"  # learner accepted
+    DECLINED = "declined"  # learner declined (with a reason)
+    WITHDRAWN = "withdrawn"  # offer withdrawn/shrunk or officer removed it
+
+
+class AllocationRun(Base):
+    """One solve of a round's problem file: its input, progress and result."""
+
+    __tablename__ = "allocation_run"
+    __table_args__ = (
+        # At most one queued or running run per round, enforced by the database.
+        sa.Index("uq_allocation_run_active_round", "round_id", unique=True,
+                 sqlite_where=sa.text("status IN ('queued', 'running')"),
+                 postgresql_where=sa.text("status IN ('queued', 'running')")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[RunKind] = mapped_column(sa.Enum(RunKind, native_enum=False, length=20),
+                                          default=RunKind.FULL)
+    status: Mapped[RunStatus] = mapped_column(
+        sa.Enum(RunStatus, native_enum=False, length=20), default=RunStatus.QUEUED)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    #: The `placement-problem/1` document the run solved.
+    problem: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    #: The `placement-result/1` document the solver returned.
+    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    #: Latest progress report: level, objective, bound, elapsed_s.
+    progress: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    #: Process/thread that owns the run, to detect crashed workers.
+    worker: Mapped[str | None] = mapped_column(sa.String(100))
+    heartbeat_at: Mapped[datetime | None]
+
+    round: Mapped[AllocationRound] = relationship()
+    started_by: Mapped[User | None] = relationship()
+
+
+class Placement(Base):
+    """A learner's placement at an offer in a round (the round's current allocation)."""
+
+    __tablename__ = "placement"
+    __table_args__ = (sa.UniqueConstraint("round_id", "learner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
+    learner_id: Mapped[int] = mapped_column(sa.ForeignKey("learner.id", ondelete="CASCADE"),
+                                            index=True)
+    offer_id: Mapped[int] = mapped_column(sa.ForeignKey("placement_offer.id"), index=True)
+    #: Run that produced it (None for an officer's manual placement).
+    run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("allocation_run.id"))
+    #: 1-based rank in the learner's list; K+1 for a fallback; None when locked/manual.
+    rank: Mapped[int | None]
+    #: Distance from home, in metres.
+    distance_m: Mapped[int | None]
+    #: "solver", "lock" or "override".
+    source: Mapped[str] = mapped_column(sa.String(20), default="solver")
+    status: Mapped[PlacementStatus] = mapped_column(
+        sa.Enum(PlacementStatus, native_enum=False, length=20),
+        default=PlacementStatus.PROPOSED)
+    published_at: Mapped[datetime | None]
+    responded_at: Mapped[datetime | None]
+    decline_reason: Mapped[str | None] = mapped_column(sa.Text)
+    #: Employer's answer once published: "pending", "accepted" or "concern".
+    employer_response: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    employer_note: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    round: Mapped[AllocationRound] = relationship()
+    learner: Mapped[Learner] = relationship()
+    offer: Mapped[PlacementOffer] = relationship()
+    run: Mapped[AllocationRun | None] = relationship()
+
+    @property
+    def is_visible(self) -> bool:
+        """Published placements (and what learners did with them) are visible to both sides."""
+        return self.status in (PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED,
+                               PlacementStatus.DECLINED)
+
+
+class PlacementLock(Base):
+    """An officer's decision that a learner goes to an offer whatever the solver says."""
+
+    __tablename__ = "placement_lock"
+    __table_args__ = (sa.UniqueConstraint("round_id", "learner_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
+    learner_id: Mapped[int] = mapped_column(sa.ForeignKey("learner.id", ondelete="CASCADE"))
+    offer_id: Mapped[int] = mapped_column(sa.ForeignKey("placement_offer.id"))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+
+    learner: Mapped[Learner] = relationship()
+    offer: Mapped[PlacementOffer] = relationship()

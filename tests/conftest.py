@@ -1,0 +1,146 @@
+"""Shared fixtures: an app on a fresh SQLite database, a client, and sign-in helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from placements import create_app
+from placements.extensions import db
+from placements.geo import locate
+from placements.models import (
+    AllocationRound,
+    Employer,
+    EmployerSite,
+    Learner,
+    OccupationalStandard,
+    Partnership,
+    PlacementOffer,
+    Programme,
+    Provider,
+    ProviderKind,
+    Role,
+    User,
+)
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app(tmp_path) -> Iterator[Flask]:
+    """An app with its own SQLite file, tables created from the models."""
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": "localhost",
+    })
+    with app.app_context():
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Sign in and out through the real forms."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self._client = client
+
+    def login(self, email: str, password: str = PASSWORD, **kwargs):
+        return self._client.post("/auth/login", data={"email": email, "password": password},
+                                 **kwargs)
+
+    def logout(self):
+        return self._client.post("/auth/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+def make_user(email: str, role: Role, **kwargs) -> User:
+    """Add a user with the test password (a fast hash: tests do not need scrypt's cost)."""
+    from werkzeug.security import generate_password_hash
+
+    user = User(email=email, name=kwargs.pop("name", email.split("@")[0].title()), role=role,
+                password_hash=generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000"),
+                **kwargs)
+    db.session.add(user)
+    return user
+
+
+@pytest.fixture
+def world(app: Flask) -> dict:
+    """Two providers in a partnership, two employers, offers, learners, a round."""
+    standard = OccupationalStandard(reference="ST0116", title="Software developer", level=4,
+                                    route="Digital")
+    health = OccupationalStandard(reference="ST0215", title="Healthcare assistant practitioner",
+                                  level=5, route="Health and science")
+    partnership = Partnership(name="Test partnership")
+    p1 = Provider(name="College One", kind=ProviderKind.COLLEGE, partnership=partnership)
+    p2 = Provider(name="University Two", kind=ProviderKind.UNIVERSITY, partnership=partnership)
+    prog1 = Programme(provider=p1, title="HTQ Software", level=4, standard=standard,
+                      route="Digital", placement_mandated=True, required_placement_hours=150,
+                      planned_total_hours=1200, start_date=date(2026, 9, 1),
+                      end_date=date(2027, 7, 1))
+    prog2 = Programme(provider=p2, title="HTQ Health", level=5, standard=health,
+                      route="Health and science", placement_mandated=False,
+                      planned_total_hours=1200, start_date=date(2026, 9, 1),
+                      end_date=date(2027, 7, 1))
+    e1 = Employer(name="Acme Digital", sector="Digital", region="North West", approved=True)
+    e2 = Employer(name="Beta Care", sector="Health and science", region="North West",
+                  approved=True)
+    m1 = locate("M1 1AA")
+    s1 = EmployerSite(employer=e1, name="HQ", postcode=m1.postcode, lat=m1.lat, lon=m1.lon)
+    s2 = EmployerSite(employer=e2, name="Clinic", postcode=m1.postcode, lat=m1.lat, lon=m1.lon)
+    o1 = PlacementOffer(employer=e1, site=s1, title="Junior developer", sector="Digital",
+                        capacity=2, start_date=date(2027, 2, 1), end_date=date(2027, 5, 1),
+                        hours_per_week=30, requirements=[])
+    o2 = PlacementOffer(employer=e2, site=s2, title="Care assistant",
+                        sector="Health and science", capacity=1, start_date=date(2027, 2, 1),
+                        end_date=date(2027, 5, 1), hours_per_week=30, requirements=["dbs"])
+    db.session.add_all([standard, health, partnership, p1, p2, prog1, prog2, e1, e2, s1, s2,
+                        o1, o2])
+    db.session.flush()
+    admin = make_user("admin@example.test", Role.ADMIN)
+    officer1 = make_user("officer1@example.test", Role.OFFICER, provider=p1)
+    officer2 = make_user("officer2@example.test", Role.OFFICER, provider=p2)
+    emp1 = make_user("emp1@example.test", Role.EMPLOYER, employer=e1)
+    emp2 = make_user("emp2@example.test", Role.EMPLOYER, employer=e2)
+    lu1 = make_user("learner1@example.test", Role.LEARNER)
+    lu2 = make_user("learner2@example.test", Role.LEARNER)
+    l1 = Learner(user=lu1, provider=p1, programme=prog1, student_ref="A1",
+                 home_postcode="M1 1AA", lat=m1.lat, lon=m1.lon, max_travel_km=20)
+    l2 = Learner(user=lu2, provider=p2, programme=prog2, student_ref="B1",
+                 home_postcode="M1 1AA", lat=m1.lat, lon=m1.lon, max_travel_km=20,
+                 credentials=["dbs"])
+    db.session.add_all([l1, l2])
+    round_ = AllocationRound(name="Spring", provider=p1, providers=[p1, p2],
+                             programmes=[prog1, prog2],
+                             preference_deadline=datetime.now(UTC) + timedelta(days=30),
+                             max_preferences=3)
+    db.session.add(round_)
+    db.session.commit()
+    return {
+        "p1": p1, "p2": p2, "prog1": prog1, "prog2": prog2, "e1": e1, "e2": e2, "s1": s1,
+        "s2": s2, "o1": o1, "o2": o2, "admin": admin, "officer1": officer1,
+        "officer2": officer2, "emp1": emp1, "emp2": emp2, "l1": l1, "l2": l2, "round": round_,
+    }
