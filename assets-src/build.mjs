@@ -15,10 +15,12 @@ const src = join(root, "assets-src");
 const modules = join(root, "node_modules");
 const dist = join(root, "placements", "static", "dist");
 
-rmSync(dist, { recursive: true, force: true });
 if (process.argv.includes("--clean")) {
+  rmSync(dist, { recursive: true, force: true });
   process.exit(0);
 }
+// Files are overwritten in place (not rm -rf first) so a running dev server
+// never sees the folder missing.
 mkdirSync(join(dist, "images"), { recursive: true });
 
 const copy = (from, to) => {

@@ -15,9 +15,6 @@ from flask import Flask, flash, g, render_template, render_template_string, requ
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from govuk_frontend_wtf.wtforms_widgets import (
-    GovCheckboxesInput,
-    GovDateInput,
-    GovRadioInput,
     GovSelect,
     GovSubmitInput,
     GovTextArea,
@@ -37,6 +34,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length
 
 from placements import frontend
+from placements.frontend import GovCheckboxesInput, GovDateInput, GovRadioInput
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "placements" / "static" / "dist"
@@ -110,7 +108,8 @@ FORM_PAGE = """
 
 UI_PAGE = """
 {% extends "base.html" %}
-{% from "macros/ui.html" import summary_list, data_table, status_tag, chart, pagination %}
+{% from "macros/ui.html" import summary_list, data_table, status_tag, chart, pagination,
+    rank_list %}
 {% macro page_url(n) %}/list?page={{ n }}{% endmacro %}
 {% block page_title %}Insights{% endblock %}
 {% block content %}
@@ -122,6 +121,7 @@ UI_PAGE = """
            "Rank of allocated placement", "How many learners got their 1st, 2nd or 3rd choice") }}
   {{ data_table("Shortfalls", ["Employer", "Places short"], [[employer, 2]], numeric=[1]) }}
   {{ pagination(2, 5, page_url) }}
+  <form method="post">{{ rank_list([(7, employer), (9, "Beta Robotics")]) }}</form>
 {% endblock %}
 """
 
@@ -157,8 +157,8 @@ def make_app(tmp_path: Path | None = None) -> Flask:
     @app.route("/form", methods=["GET", "POST"])
     def form_page():
         form = ExampleForm()
-        if request.method == "POST":
-            form.validate_on_submit()
+        if request.method == "POST" or request.args.get("invalid"):
+            form.validate()
         if request.args.get("flash"):
             flash("Offer saved", "success")
             flash("Could not publish the round", "error")
@@ -275,7 +275,7 @@ def test_no_error_summary_when_valid_or_get(client):
 
 def test_widgets_render_govuk_markup(client):
     html = client.get("/form").get_data(as_text=True)
-    assert re.search(r'<input class="govuk-input"[^>]*id="email"[^>]*name="email"', html)
+    assert re.search(r'<input\s+class="govuk-input"[^>]*id="email"[^>]*name="email"', html)
     assert 'autocomplete="email"' in html
     assert '<textarea class="govuk-textarea"' in html
     assert '<select class="govuk-select" id="sector" name="sector"' in html
@@ -284,6 +284,16 @@ def test_widgets_render_govuk_markup(client):
     assert 'id="start-day" name="start"' in html
     assert re.search(r'<button type="submit"[^>]*class="govuk-button"', html)
     assert re.search(r"<legend[^>]*>\s*Start date\s*</legend>", html)
+    # placements.frontend widget fixes: no empty hints, no `required` on the date <div>.
+    assert 'id="role-hint"' not in html
+    assert 'id="days-hint"' not in html
+    assert not re.search(r'<div class="govuk-date-input"[^>]*required', html)
+
+
+def test_date_input_survives_missing_field(client):
+    response = client.post("/form", data={"email": "a@example.com"})
+    assert response.status_code == 200
+    assert 'href="#start-day">Enter a date</a>' in response.get_data(as_text=True)
 
 
 def test_flashed_messages_render_as_banners(client):
@@ -327,6 +337,11 @@ def test_ui_macros(client):
     assert 'href="/list?page=1"' in html
     assert 'href="/list?page=3"' in html
     assert "govuk-pagination__item--current" in html
+    rank = re.search(r"<ol[^>]*data-rank-list.*?</ol>", html, re.S).group(0)
+    assert re.findall(r'name="order" value="(\d+)"', rank) == ["7", "9"]
+    assert 'name="move" value="up:7" aria-disabled="true"' in rank
+    assert 'name="move" value="down:9" aria-disabled="true"' in rank
+    assert 'name="move" value="down:7">' in rank
 
 
 def test_error_page(client):

@@ -35,6 +35,12 @@ function loadChartLibrary() {
 // GOV.UK-ish palette that keeps adjacent series distinguishable.
 const palette = ["#1d70b8", "#f47738", "#00703c", "#4c2c92", "#d4351c", "#505a5f", "#28a197"];
 
+function setChartDefaults(Chart) {
+  Chart.defaults.font.family = "arial, sans-serif"; // same stack as app.css
+  Chart.defaults.font.size = 14;
+  Chart.defaults.color = "#0b0c0c";
+}
+
 function renderChart(Chart, canvas) {
   let spec;
   try {
@@ -57,7 +63,8 @@ function renderChart(Chart, canvas) {
       animation: window.matchMedia("(prefers-reduced-motion: reduce)").matches ? false : undefined,
       plugins: {
         legend: { display: datasets.length > 1 },
-        title: spec.title ? { display: true, text: spec.title } : { display: false },
+        // The page shows the title as a heading above the canvas.
+        title: { display: false },
       },
       scales: spec.kind === "pie" || spec.kind === "doughnut"
         ? {}
@@ -69,7 +76,10 @@ function renderChart(Chart, canvas) {
 const chartCanvases = document.querySelectorAll("canvas[data-chart]");
 if (chartCanvases.length) {
   loadChartLibrary()
-    .then((Chart) => chartCanvases.forEach((canvas) => renderChart(Chart, canvas)))
+    .then((Chart) => {
+      setChartDefaults(Chart);
+      chartCanvases.forEach((canvas) => renderChart(Chart, canvas));
+    })
     .catch(() => {
       // The data table beside each chart remains the source of truth.
     });
