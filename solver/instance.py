@@ -159,7 +159,7 @@ def build_instance(problem: Problem) -> Instance:
     any_eligible = counted > 0
     f_l, f_o, f_km = _fallback_arcs(
         problem, mandated & (locked_offer < 0), l_sector, o_sector, l_lat, l_lon, l_max,
-        o_lat, o_lon, has_codes, req_codes, compat, any_eligible,
+        o_lat, o_lon, has_codes, req_codes, compat, any_eligible, residual,
     )
     if f_l.size:
         listed_keys = p_l * max(n_o, 1) + p_o
@@ -240,8 +240,13 @@ def _fallback_arcs(
     req_codes: IntArray,
     compat: BoolArray,
     any_eligible: BoolArray,
+    capacity: IntArray,
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """Find all eligible (learner, offer) pairs for fallback learners, sector by sector."""
+    """Find all eligible (learner, offer) pairs for fallback learners, sector by sector.
+
+    `any_eligible` is set for learners with an eligible offer; only offers with
+    some capacity yield arcs.
+    """
     empty = np.zeros(0, np.int64)
     if not problem.settings.fallback or not wanted.any():
         return empty, empty, np.zeros(0, np.float64)
@@ -267,8 +272,8 @@ def _fallback_arcs(
             )
             ok = (km <= l_max[block, None]) & compat[has_codes[block][:, None],
                                                      req_codes[offs][None, :]]
-            r, c = np.nonzero(ok)
-            any_eligible[block[np.unique(r)]] = True
+            any_eligible[block[ok.any(axis=1)]] = True
+            r, c = np.nonzero(ok & (capacity[offs] > 0)[None, :])
             parts_l.append(block[r])
             parts_o.append(offs[c])
             parts_km.append(km[r, c])

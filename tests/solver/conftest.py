@@ -1,0 +1,12 @@
+"""Make `import solver` find the package, not this test directory, under any pytest runner."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parents[2])
+if ROOT not in sys.path:
+    # `python -m pytest` puts the repository first already; the bare `pytest` script does not,
+    # and then tests/ (added for tests/conftest.py) would shadow the package with tests/solver.
+    sys.path.insert(0, ROOT)

@@ -1,0 +1,148 @@
+"""Property tests on random small instances: feasibility, locks, exactness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from solver_reference import allowed, brute_force, employer_limits_hold, max_mandated
+
+from solver import ProblemError, parse_problem, solve
+
+SECTORS = ["digital", "care"]
+
+
+@st.composite
+def problems(draw: st.DrawFn, *, side: bool = False, max_learners: int = 5) -> dict[str, Any]:
+    """Draw a small valid problem, optionally with locks, a previous run and employer limits."""
+    n_offers = draw(st.integers(1, 4))
+    n_learners = draw(st.integers(1, max_learners))
+    coord = st.floats(-0.3, 0.3, allow_nan=False)
+    offers = [
+        {
+            "id": f"O{i}",
+            "employer": f"E{draw(st.integers(0, 2))}",
+            "sector": draw(st.sampled_from(SECTORS)),
+            "capacity": draw(st.integers(0, 2)),
+            "lat": 53.0 + draw(coord),
+            "lon": -2.0 + draw(coord),
+            "requires": draw(st.sampled_from([[], ["dbs"]])),
+        }
+        for i in range(n_offers)
+    ]
+    ids = [o["id"] for o in offers] + ["O99"]
+    learners = []
+    for i in range(n_learners):
+        learner: dict[str, Any] = {
+            "id": f"L{i}",
+            "sector": draw(st.sampled_from(SECTORS)),
+            "mandated": draw(st.booleans()),
+            "lat": 53.0 + draw(coord),
+            "lon": -2.0 + draw(coord),
+            "has": draw(st.sampled_from([[], ["dbs"]])),
+            "preferences": draw(st.lists(st.sampled_from(ids), max_size=5)),
+        }
+        limit = draw(st.sampled_from([None, 10, 25, 60]))
+        if limit is not None:
+            learner["max_km"] = limit
+        learners.append(learner)
+    data: dict[str, Any] = {
+        "format": "placement-problem/1",
+        "settings": {
+            "rank_cost": draw(st.sampled_from(["linear", "squared"])),
+            "fallback": draw(st.booleans()),
+            "max_preferences": draw(st.integers(1, 4)),
+        },
+        "offers": offers,
+        "learners": learners,
+    }
+    left = {o["id"]: o["capacity"] for o in offers}
+    locked = []
+    for learner in learners:
+        if draw(st.integers(0, 5)) == 0:
+            offer = draw(st.sampled_from(offers))
+            if left[offer["id"]] > 0:
+                left[offer["id"]] -= 1
+                locked.append({"learner": learner["id"], "offer": offer["id"]})
+    data["locked"] = locked
+    if draw(st.booleans()):
+        data["previous"] = [
+            {"learner": le["id"], "offer": draw(st.sampled_from(ids))}
+            for le in learners
+            if draw(st.booleans())
+        ]
+    if side:
+        employers = []
+        for e in range(3):
+            entry: dict[str, Any] = {"id": f"E{e}"}
+            if draw(st.booleans()):
+                entry["max_learners"] = draw(st.integers(0, 3))
+            if draw(st.booleans()):
+                entry["min_if_any"] = draw(st.integers(0, 3))
+            employers.append(entry)
+        data["employers"] = employers
+    return data
+
+
+def _key(data: dict[str, Any], result: dict[str, Any]) -> tuple[int, ...]:
+    """The lexicographic objective of a result, comparable with brute_force()."""
+    summary = result["summary"]
+    key: tuple[int, ...] = (-summary["mandated_placed"], -summary["placed"])
+    if data.get("previous") is not None:
+        key += (summary["moved"],)
+    return (*key, summary["rank_cost"])
+
+
+def _check_feasible(data: dict[str, Any], result: dict[str, Any]) -> None:
+    """Assert capacity, once-only, allowed pairs, locks kept and complete accounting."""
+    options = allowed(data)
+    capacity = {o["id"]: o["capacity"] for o in data["offers"]}
+    locked = {p["learner"]: p["offer"] for p in data.get("locked", [])}
+    seen: set[str] = set()
+    use: dict[str, int] = {}
+    for a in result["assignments"]:
+        assert a["learner"] not in seen
+        seen.add(a["learner"])
+        use[a["offer"]] = use.get(a["offer"], 0) + 1
+        if a["locked"]:
+            assert locked[a["learner"]] == a["offer"]
+            assert a["rank"] is None
+        else:
+            assert a["offer"] in options[a["learner"]]
+            assert a["rank"] == options[a["learner"]][a["offer"]]
+    assert all(use[o] <= capacity[o] for o in use)
+    assert locked.keys() <= seen
+    unplaced = {u["learner"] for u in result["unplaced"]}
+    assert not unplaced & seen
+    assert unplaced | seen == {le["id"] for le in data["learners"]}
+    assert result["summary"]["placed"] == len(seen)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_flow_allocation_is_feasible_and_exact(data: dict[str, Any]) -> None:
+    """Without employer limits: feasible, mandated maximal, optimal against brute force."""
+    result = solve(parse_problem(data))
+    assert result["status"] == "optimal"
+    _check_feasible(data, result)
+    assert result["summary"]["mandated_placed"] == max_mandated(data)
+    assert _key(data, result) == brute_force(data)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(side=True, max_learners=4))
+def test_employer_limits_are_met_and_exact(data: dict[str, Any]) -> None:
+    """With employer limits: limits hold and the objective matches brute force."""
+    best = brute_force(data)
+    if best is None:  # locks and limits admit no allocation: an input error
+        with pytest.raises(ProblemError, match="employer"):
+            solve(parse_problem(data))
+        return
+    result = solve(parse_problem(data))
+    assert result["status"] == "optimal"
+    _check_feasible(data, result)
+    final = {a["learner"]: a["offer"] for a in result["assignments"]}
+    assert employer_limits_hold(data, final)
+    assert _key(data, result) == best
