@@ -325,9 +325,8 @@ def parse_problem(data: object) -> Problem:
     raw_learners = _list(_require(obj, "learners", "problem"), "learners")
     offers = tuple(_parse_offer(i, raw) for i, raw in enumerate(raw_offers))
     learners = tuple(_parse_learner(i, raw) for i, raw in enumerate(raw_learners))
-    locked = tuple(
-        _parse_pair(i, raw, "locked") for i, raw in enumerate(_list(obj.get("locked", []), "locked"))
-    )
+    raw_locked = _list(obj.get("locked", []), "locked")
+    locked = tuple(_parse_pair(i, raw, "locked") for i, raw in enumerate(raw_locked))
     employers = tuple(
         _parse_employer(i, raw)
         for i, raw in enumerate(_list(obj.get("employers", []), "employers"))
