@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from placements.models.base import Base, utcnow
+from placements.models.base import Base, enum_type, utcnow
 from placements.models.core import AllocationRound, Learner, PlacementOffer, User
 
 
@@ -58,10 +58,10 @@ class AllocationRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(
         sa.ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[RunKind] = mapped_column(sa.Enum(RunKind, native_enum=False, length=20),
+    kind: Mapped[RunKind] = mapped_column(enum_type(RunKind, 20),
                                           default=RunKind.FULL)
     status: Mapped[RunStatus] = mapped_column(
-        sa.Enum(RunStatus, native_enum=False, length=20), default=RunStatus.QUEUED)
+        enum_type(RunStatus, 20), default=RunStatus.QUEUED)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -102,7 +102,7 @@ class Placement(Base):
     #: "solver", "lock" or "override".
     source: Mapped[str] = mapped_column(sa.String(20), default="solver")
     status: Mapped[PlacementStatus] = mapped_column(
-        sa.Enum(PlacementStatus, native_enum=False, length=20),
+        enum_type(PlacementStatus, 20),
         default=PlacementStatus.PROPOSED)
     published_at: Mapped[datetime | None]
     responded_at: Mapped[datetime | None]

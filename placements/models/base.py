@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -40,6 +41,12 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def enum_type(enum_cls: type[enum.Enum], length: int = 40) -> sa.Enum:
+    """A portable enum column type that stores the members' values (e.g. "officer")."""
+    return sa.Enum(enum_cls, native_enum=False, length=length, validate_strings=True,
+                   values_callable=lambda members: [m.value for m in members])
 
 
 class Base(DeclarativeBase):

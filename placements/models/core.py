@@ -12,7 +12,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from placements.models.base import Base, utcnow
+from placements.models.base import Base, enum_type, utcnow
 
 #: Requirement tags an offer may demand and a learner may hold, with their plain names.
 REQUIREMENTS: dict[str, str] = {
@@ -112,8 +112,7 @@ class Provider(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
-    kind: Mapped[ProviderKind] = mapped_column(sa.Enum(ProviderKind, native_enum=False,
-                                                       length=40))
+    kind: Mapped[ProviderKind] = mapped_column(enum_type(ProviderKind, 40))
     #: UK Provider Reference Number, 8 digits, when known.
     ukprn: Mapped[str | None] = mapped_column(sa.String(8), unique=True)
     partnership_id: Mapped[int | None] = mapped_column(sa.ForeignKey("partnership.id"))
@@ -169,7 +168,7 @@ class User(UserMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
-    role: Mapped[Role] = mapped_column(sa.Enum(Role, native_enum=False, length=20))
+    role: Mapped[Role] = mapped_column(enum_type(Role, 20))
     #: Werkzeug hash (scrypt); None until an invited user sets a password.
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     #: Rotated on logout and password change so replayed session cookies stop working.
@@ -254,7 +253,8 @@ class Programme(Base):
     __table_args__ = (
         sa.CheckConstraint("level IN (4, 5)", name="level_4_or_5"),
         sa.CheckConstraint(
-            "NOT placement_mandated OR required_placement_hours > 0",
+            "NOT placement_mandated OR (required_placement_hours IS NOT NULL "
+            "AND required_placement_hours > 0)",
             name="mandated_has_hours"),
         sa.CheckConstraint("work_integration_target_pct BETWEEN 0 AND 100",
                            name="target_pct_range"),
@@ -328,7 +328,7 @@ class PlacementOffer(Base):
     requirements: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     work_mode: Mapped[str] = mapped_column(sa.String(20), default="on-site")
     status: Mapped[OfferStatus] = mapped_column(
-        sa.Enum(OfferStatus, native_enum=False, length=20), default=OfferStatus.OPEN)
+        enum_type(OfferStatus, 20), default=OfferStatus.OPEN)
     withdrawn_reason: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -401,11 +401,11 @@ class AllocationRound(Base):
     preference_deadline: Mapped[datetime]
     max_preferences: Mapped[int] = mapped_column(default=10)
     rank_cost: Mapped[RankCost] = mapped_column(
-        sa.Enum(RankCost, native_enum=False, length=10), default=RankCost.SQUARED)
+        enum_type(RankCost, 10), default=RankCost.SQUARED)
     fallback: Mapped[bool] = mapped_column(default=True)
     time_limit_s: Mapped[int] = mapped_column(default=60)
     status: Mapped[RoundStatus] = mapped_column(
-        sa.Enum(RoundStatus, native_enum=False, length=20), default=RoundStatus.OPEN)
+        enum_type(RoundStatus, 20), default=RoundStatus.OPEN)
     #: Set when capacity changed under allocated learners: a repair run is due.
     needs_repair: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
