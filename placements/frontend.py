@@ -63,8 +63,12 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(km)
 
     @app.context_processor
-    def inject_service_name() -> dict[str, str]:
-        return {"service_name": app.config["SERVICE_NAME"]}
+    def inject_service_name() -> dict[str, Any]:
+        return {
+            "service_name": app.config["SERVICE_NAME"],
+            # Year in the "contains OS data © Crown copyright" footer notice.
+            "os_data_year": app.config.get("OS_DATA_YEAR") or date.today().year,
+        }
 
 
 def csp_nonce() -> str:

@@ -3,11 +3,14 @@
 // Every page works without this file: forms post normally, charts have a data
 // table, the run progress page refreshes itself through a <noscript> meta
 // refresh. No inline scripts or event handler attributes (strict CSP).
-import { initAll } from "./govuk-frontend.min.js";
 
+// Sibling files in dist/ are loaded with this file's own ?v=… query string, so
+// one cache-busting version (from asset_url("app.js")) covers them all.
+const version = new URL(import.meta.url).search;
+const assetUrl = (name) => new URL(`${name}${version}`, import.meta.url).href;
+
+const { initAll } = await import(assetUrl("govuk-frontend.min.js"));
 initAll();
-
-const assetBase = new URL(".", import.meta.url);
 
 // ---------------------------------------------------------------------------
 // Charts: <canvas data-chart='{"kind": "bar", "labels": [...], "datasets": [...]}'>
@@ -23,7 +26,7 @@ function loadChartLibrary() {
         return;
       }
       const script = document.createElement("script");
-      script.src = new URL("chart.umd.min.js", assetBase).href;
+      script.src = assetUrl("chart.umd.min.js");
       script.addEventListener("load", () => resolve(window.Chart));
       script.addEventListener("error", () => reject(new Error("Chart.js failed to load")));
       document.head.appendChild(script);
