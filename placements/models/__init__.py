@@ -35,6 +35,12 @@ from placements.models.core import (
     round_programmes,
     round_providers,
 )
+from placements.models.engagement import (
+    ActivityKind,
+    EmployerEngagement,
+    EngagementActivity,
+    EngagementStage,
+)
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",
@@ -70,4 +76,8 @@ __all__ = [
     "round_programmes",
     "round_providers",
     "utcnow",
+    "ActivityKind",
+    "EmployerEngagement",
+    "EngagementActivity",
+    "EngagementStage",
 ]
