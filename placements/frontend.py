@@ -49,9 +49,10 @@ def init_app(app: Flask) -> None:
             if loader is not None
         ]
     )
-    # Jinja caches the loader on the environment if it was already created.
+    # If the Jinja environment already exists, give it a fresh dispatching loader
+    # (app loader first, then blueprint template folders).
     if "jinja_env" in app.__dict__:
-        app.jinja_env.loader = app.jinja_loader
+        app.jinja_env.loader = app.create_global_jinja_loader()
 
     WTFormsHelpers(app)  # registers the wtforms_errors(form) template global
     app.add_template_global(csp_nonce)
