@@ -1,22 +1,32 @@
-"""Employer services: sites and placement offers."""
+"""Employer services: sites, placement offers and their changes, placed learners, colleagues."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
 
 from placements import audit
+from placements.auth.services import create_invitation
 from placements.domain import DomainError, NotAllowed
 from placements.extensions import db
 from placements.geo import Located
+from placements.mail import send_mail
 from placements.models import (
     REQUIREMENTS,
+    AllocationRound,
     Employer,
     EmployerSite,
     OccupationalStandard,
+    OfferChange,
+    OfferStatus,
+    Placement,
     PlacementOffer,
+    PlacementStatus,
+    Preference,
+    Role,
     User,
 )
 from placements.reference import routes
@@ -100,3 +110,238 @@ def _standards_for(data: OfferData) -> list[OccupationalStandard]:
             s.route != data.sector for s in standards):
         raise DomainError("Choose standards from the offer's sector", field="standard_ids")
     return list(standards)
+
+
+# --- Offers: edits, capacity changes and withdrawal -------------------------------------
+
+#: Placement statuses that still hold a place at an offer.
+HOLDING = (PlacementStatus.PROPOSED, PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED)
+
+
+def get_own_offer(employer: Employer, offer_id: int) -> PlacementOffer | None:
+    """Return one of the employer's own offers, or None (never another employer's)."""
+    offer = db.session.get(PlacementOffer, offer_id)
+    if offer is None or offer.employer_id != employer.id:
+        return None
+    return offer
+
+
+def get_own_site(employer: Employer, site_id: int) -> EmployerSite | None:
+    """Return one of the employer's own sites, or None."""
+    site = db.session.get(EmployerSite, site_id)
+    if site is None or site.employer_id != employer.id:
+        return None
+    return site
+
+
+def placements_held(offer: PlacementOffer) -> dict[int, int]:
+    """Count, per round, the placements at the offer that still hold a place."""
+    rows = db.session.execute(
+        sa.select(Placement.round_id, sa.func.count(Placement.id)).where(
+            Placement.offer_id == offer.id,
+            Placement.status.in_([s.value for s in HOLDING])).group_by(Placement.round_id))
+    return {round_id: count for round_id, count in rows}
+
+
+def _flag_rounds(round_ids: Sequence[int]) -> list[int]:
+    flagged = []
+    for round_id in sorted(round_ids):
+        round_ = db.session.get(AllocationRound, round_id)
+        if round_ is not None:
+            round_.needs_repair = True
+            flagged.append(round_id)
+    return flagged
+
+
+def _record_change(actor: User | None, offer: PlacementOffer, *, kind: str, old: int, new: int,
+                   reason: str, held: dict[int, int], flagged: list[int]) -> OfferChange:
+    change = OfferChange(offer=offer, actor_id=getattr(actor, "id", None), kind=kind,
+                         old_capacity=old, new_capacity=new, reason=reason,
+                         rounds_flagged=flagged, placements_held=sum(held.values()))
+    db.session.add(change)
+    db.session.flush()
+    action = "offer.withdrawn" if kind == "withdrawn" else "offer.capacity_changed"
+    audit.record(actor, action, offer, employer_id=offer.employer_id, old=old, new=new,
+                 reason=reason, placements_held=change.placements_held, rounds_flagged=flagged)
+    for round_id in flagged:
+        audit.record(actor, "round.needs_repair", offer, round_id=round_id,
+                     cause=action, offer_title=offer.title)
+    return change
+
+
+def update_offer(actor: User | None, employer: Employer, offer: PlacementOffer, data: OfferData,
+                 *, reason: str = "") -> OfferChange | None:
+    """Change an offer; a lower capacity needs a reason and may flag rounds for repair.
+
+    Placements are never deleted here: when fewer places remain than learners placed, each
+    affected round is marked as needing a repair run, which the officers then make.
+    """
+    if offer.employer_id != employer.id:
+        raise NotAllowed("This is not one of your offers")
+    if not offer.is_open:
+        raise DomainError("This offer has been withdrawn and can no longer be changed")
+    site = validate_offer(employer, data)
+    reason = (reason or "").strip()
+    if data.capacity < offer.capacity and not reason:
+        raise DomainError("Give a reason for reducing the number of places", field="reason")
+    if data.sector != offer.sector and _has_choices(offer):
+        raise DomainError("Learners have already chosen this offer, so its sector cannot "
+                          "change: withdraw it and add a new offer instead", field="sector")
+    standards = _standards_for(data)
+    old = offer.capacity
+    offer.site = site
+    offer.title = data.title.strip()
+    offer.description = data.description.strip()
+    offer.sector = data.sector
+    offer.capacity = data.capacity
+    offer.start_date = data.start_date
+    offer.end_date = data.end_date
+    offer.hours_per_week = data.hours_per_week
+    offer.requirements = sorted(set(data.requirements))
+    offer.work_mode = data.work_mode
+    offer.standards = standards
+    db.session.flush()
+    audit.record(actor, "offer.updated", offer, employer_id=employer.id)
+    if data.capacity == old:
+        return None
+    held = placements_held(offer)
+    flagged = _flag_rounds([r for r, n in held.items() if n > data.capacity])
+    return _record_change(actor, offer, kind="capacity", old=old, new=data.capacity,
+                          reason=reason, held=held, flagged=flagged)
+
+
+def withdraw_offer(actor: User | None, employer: Employer, offer: PlacementOffer,
+                   reason: str) -> OfferChange:
+    """Withdraw an offer with a reason; rounds where it holds learners need a repair run."""
+    if offer.employer_id != employer.id:
+        raise NotAllowed("This is not one of your offers")
+    if not offer.is_open:
+        raise DomainError("This offer has already been withdrawn")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Give a reason for withdrawing the offer", field="reason")
+    offer.status = OfferStatus.WITHDRAWN
+    offer.withdrawn_reason = reason
+    db.session.flush()
+    held = placements_held(offer)
+    flagged = _flag_rounds([r for r, n in held.items() if n > 0])
+    return _record_change(actor, offer, kind="withdrawn", old=offer.capacity, new=0,
+                          reason=reason, held=held, flagged=flagged)
+
+
+def _has_choices(offer: PlacementOffer) -> bool:
+    return bool(db.session.scalar(sa.select(Preference.id).where(
+        Preference.offer_id == offer.id).limit(1))) or bool(db.session.scalar(
+        sa.select(Placement.id).where(Placement.offer_id == offer.id).limit(1)))
+
+
+def offer_changes(offer: PlacementOffer) -> list[OfferChange]:
+    """Return the recorded capacity changes and withdrawal of an offer, newest first."""
+    return list(db.session.scalars(sa.select(OfferChange).where(
+        OfferChange.offer_id == offer.id).order_by(OfferChange.at.desc(),
+                                                   OfferChange.id.desc())))
+
+
+# --- Dashboard: places filled, placed learners --------------------------------------------
+
+
+@dataclass(frozen=True)
+class RoundFill:
+    """Places offered and filled at one offer in one round (published placements only)."""
+
+    round: AllocationRound
+    offer: PlacementOffer
+    filled: int
+    declined: int
+
+
+def fill_by_round(employer: Employer) -> list[RoundFill]:
+    """Count published placements per offer per round (nothing before publication)."""
+    visible = [PlacementStatus.PUBLISHED.value, PlacementStatus.ACCEPTED.value,
+               PlacementStatus.DECLINED.value]
+    filled = sa.func.sum(sa.case((Placement.status != PlacementStatus.DECLINED.value, 1),
+                                 else_=0))
+    declined = sa.func.sum(sa.case((Placement.status == PlacementStatus.DECLINED.value, 1),
+                                   else_=0))
+    rows = db.session.execute(
+        sa.select(Placement.round_id, Placement.offer_id, filled, declined)
+        .join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
+        .where(PlacementOffer.employer_id == employer.id, Placement.status.in_(visible))
+        .group_by(Placement.round_id, Placement.offer_id)).all()
+    result = [RoundFill(db.session.get(AllocationRound, r), db.session.get(PlacementOffer, o),
+                        int(f or 0), int(d or 0)) for r, o, f, d in rows]
+    return sorted(result, key=lambda x: (x.round.name, x.offer.title, x.offer.id))
+
+
+def placed_learners_stmt(employer: Employer) -> sa.Select:
+    """Select the published placements at the employer's offers (never proposed ones)."""
+    return (sa.select(Placement).join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
+            .where(PlacementOffer.employer_id == employer.id,
+                   Placement.status.in_([PlacementStatus.PUBLISHED.value,
+                                         PlacementStatus.ACCEPTED.value,
+                                         PlacementStatus.DECLINED.value]))
+            .order_by(Placement.round_id.desc(), PlacementOffer.title, Placement.id))
+
+
+def get_visible_placement(employer: Employer, placement_id: int) -> Placement | None:
+    """Return a published placement at one of the employer's offers, or None."""
+    placement = db.session.get(Placement, placement_id)
+    if placement is None or placement.offer.employer_id != employer.id \
+            or not placement.is_visible:
+        return None
+    return placement
+
+
+EMPLOYER_RESPONSES = {"accepted": "Accept this learner", "concern": "Raise a concern"}
+
+
+def respond_to_placement(actor: User | None, employer: Employer, placement: Placement,
+                         response: str, note: str = "") -> None:
+    """Record the employer's acceptance of, or concern about, a placed learner."""
+    if placement.offer.employer_id != employer.id or not placement.is_visible:
+        raise NotAllowed("This placement is not at one of your offers")
+    if response not in EMPLOYER_RESPONSES:
+        raise DomainError("Choose whether to accept the learner or raise a concern",
+                          field="response")
+    note = (note or "").strip()
+    if response == "concern" and not note:
+        raise DomainError("Describe your concern so the placement officer can act on it",
+                          field="note")
+    if placement.status == PlacementStatus.DECLINED:
+        raise DomainError("The learner has declined this placement")
+    placement.employer_response = response
+    placement.employer_note = note or None
+    db.session.flush()
+    audit.record(actor, f"placement.employer_{response}", placement,
+                 round_id=placement.round_id, note=note)
+    if response == "concern":
+        round_ = placement.round
+        send_mail(_officer_address(round_), f"Employer concern: {employer.name}",
+                  f"{employer.name} raised a concern about a placement in {round_.name} "
+                  f"({placement.offer.title}):\n\n{note}\n",
+                  provider_id=round_.provider_id, round_id=round_.id)
+
+
+def _officer_address(round_: AllocationRound) -> str:
+    officer = db.session.scalar(sa.select(User).where(
+        User.provider_id == round_.provider_id, User.role == Role.OFFICER,
+        User.active.is_(True)).order_by(User.id).limit(1))
+    return officer.email if officer else "placements-officers@localhost"
+
+
+# --- Colleagues --------------------------------------------------------------------------
+
+
+def invite_colleague(actor: User, employer: Employer, *, name: str, email: str) -> User:
+    """Add a colleague to the employer organisation and send them an invitation link."""
+    if actor.employer_id != employer.id:
+        raise NotAllowed("You can only invite colleagues to your own organisation")
+    address = email.strip().lower()
+    if db.session.scalar(sa.select(User.id).where(sa.func.lower(User.email) == address)):
+        raise DomainError("An account with this email address already exists", field="email")
+    user = User(email=address, name=name.strip(), role=Role.EMPLOYER, employer=employer)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(actor, "employer.colleague_added", user, employer_id=employer.id)
+    create_invitation(user, actor)
+    return user

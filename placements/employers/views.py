@@ -1,13 +1,23 @@
-"""Employer portal pages."""
+"""Employer portal pages: dashboard, sites, offers, placed learners, colleagues."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from placements.domain import DomainError
+from placements.employers import services
+from placements.employers.forms import (
+    ColleagueForm,
+    OfferForm,
+    PlacementResponseForm,
+    SiteForm,
+    WithdrawOfferForm,
+)
 from placements.extensions import db
-from placements.models import PlacementOffer, Role
+from placements.models import Employer, EmployerSite, PlacementOffer, Role, User
+from placements.navigation import render_form
 from placements.security import role_required
 
 bp = Blueprint("employers", __name__, url_prefix="/employer")
@@ -19,10 +29,221 @@ def _employers_only() -> None:
     """Every page here is for employer users only."""
 
 
+def current_employer() -> Employer:
+    """Return the signed-in user's organisation (every page works on its own data only)."""
+    employer = current_user.employer
+    if employer is None:
+        abort(404)
+    return employer
+
+
+def own_offer_or_404(offer_id: int) -> PlacementOffer:
+    """Return one of the organisation's offers, or 404 (never another employer's)."""
+    offer = services.get_own_offer(current_employer(), offer_id)
+    if offer is None:
+        abort(404)
+    return offer
+
+
+def _offers(employer: Employer) -> list[PlacementOffer]:
+    return list(db.session.scalars(sa.select(PlacementOffer).where(
+        PlacementOffer.employer_id == employer.id).order_by(
+        PlacementOffer.status, PlacementOffer.title, PlacementOffer.id)))
+
+
+def _form_error(form, exc: DomainError, default: str) -> None:
+    field = getattr(form, exc.field or default, None) or getattr(form, default)
+    field.errors = [*field.errors, exc.message]
+
+
 @bp.get("/")
 def dashboard():
-    """Show the organisation's approval status and its offers."""
-    employer = current_user.employer
-    offers = db.session.scalars(sa.select(PlacementOffer).where(
-        PlacementOffer.employer_id == employer.id).order_by(PlacementOffer.title)).all()
-    return render_template("employers/dashboard.html", employer=employer, offers=offers)
+    """Show approval status, offers, places filled per round and placed learners."""
+    employer = current_employer()
+    placements = db.session.scalars(services.placed_learners_stmt(employer)).all()
+    return render_template("employers/dashboard.html", employer=employer,
+                           offers=_offers(employer), fills=services.fill_by_round(employer),
+                           placements=placements)
+
+
+# --- Sites ---------------------------------------------------------------------------------
+
+
+@bp.get("/sites")
+def sites():
+    """List the organisation's sites."""
+    employer = current_employer()
+    rows = db.session.scalars(sa.select(EmployerSite).where(
+        EmployerSite.employer_id == employer.id).order_by(EmployerSite.name)).all()
+    return render_template("employers/sites.html", employer=employer, sites=rows)
+
+
+@bp.route("/sites/new", methods=["GET", "POST"])
+def site_new():
+    """Add a site, located offline from its postcode."""
+    employer = current_employer()
+    form = SiteForm()
+    if form.validate_on_submit():
+        site = services.add_site(current_user, employer, name=form.name.data,
+                                 address=form.address.data or "", located=form.located)
+        db.session.commit()
+        flash(f"{site.name} ({site.postcode}) has been added.", "success")
+        return redirect(url_for(".sites"), 303)
+    return render_form("employers/site_new.html", form)
+
+
+# --- Offers --------------------------------------------------------------------------------
+
+
+def _offer_data(form: OfferForm) -> services.OfferData:
+    return services.OfferData(
+        site_id=form.site_id.data, title=form.title.data or "", sector=form.sector.data,
+        capacity=form.capacity.data, start_date=form.start_date.data,
+        end_date=form.end_date.data, hours_per_week=form.hours_per_week.data,
+        description=form.description.data or "", requirements=tuple(form.requirements.data),
+        standard_ids=tuple(form.standard_ids.data or ()), work_mode=form.work_mode.data)
+
+
+@bp.get("/offers")
+def offers():
+    """List the organisation's offers."""
+    employer = current_employer()
+    return render_template("employers/offers.html", employer=employer,
+                           offers=_offers(employer))
+
+
+@bp.route("/offers/new", methods=["GET", "POST"])
+def offer_new():
+    """Add a placement offer at one of the organisation's sites."""
+    employer = current_employer()
+    if not employer.sites:
+        flash("Add a site before you add an offer: an offer happens at one of your sites.",
+              "info")
+        return redirect(url_for(".site_new"), 303)
+    form = OfferForm(employer)
+    del form.reason
+    if not form.is_submitted():
+        form.sector.data = employer.sector
+    if form.validate_on_submit():
+        try:
+            offer = services.create_offer(current_user, employer, _offer_data(form))
+        except DomainError as exc:
+            _form_error(form, exc, "title")
+        else:
+            db.session.commit()
+            flash(f"“{offer.title}” has been added.", "success")
+            return redirect(url_for(".offer_detail", offer_id=offer.id), 303)
+    return render_form("employers/offer_form.html", form, employer=employer, offer=None)
+
+
+@bp.get("/offers/<int:offer_id>")
+def offer_detail(offer_id: int):
+    """Show one of the organisation's offers and the history of its capacity."""
+    offer = own_offer_or_404(offer_id)
+    return render_template("employers/offer_detail.html", offer=offer,
+                           changes=services.offer_changes(offer),
+                           held=services.placements_held(offer))
+
+
+@bp.route("/offers/<int:offer_id>/edit", methods=["GET", "POST"])
+def offer_edit(offer_id: int):
+    """Change an offer; fewer places need a reason and may call for a repair run."""
+    employer = current_employer()
+    offer = own_offer_or_404(offer_id)
+    if not offer.is_open:
+        flash("This offer has been withdrawn and can no longer be changed.", "info")
+        return redirect(url_for(".offer_detail", offer_id=offer.id), 303)
+    form = OfferForm(employer, obj=offer)
+    if not form.is_submitted():
+        form.standard_ids.data = [s.id for s in offer.standards]
+    if form.validate_on_submit():
+        try:
+            change = services.update_offer(current_user, employer, offer, _offer_data(form),
+                                           reason=form.reason.data or "")
+        except DomainError as exc:
+            db.session.rollback()
+            _form_error(form, exc, "title")
+        else:
+            db.session.commit()
+            message = f"“{offer.title}” has been updated."
+            if change is not None and change.rounds_flagged:
+                message += (" Learners are already placed here, so the placement officers "
+                            "have been told to re-allocate them.")
+            flash(message, "success")
+            return redirect(url_for(".offer_detail", offer_id=offer.id), 303)
+    return render_form("employers/offer_form.html", form, employer=employer, offer=offer,
+                       held=services.placements_held(offer))
+
+
+@bp.route("/offers/<int:offer_id>/withdraw", methods=["GET", "POST"])
+def offer_withdraw(offer_id: int):
+    """Withdraw an offer with a reason (placed learners are re-allocated by officers)."""
+    employer = current_employer()
+    offer = own_offer_or_404(offer_id)
+    if not offer.is_open:
+        flash("This offer has already been withdrawn.", "info")
+        return redirect(url_for(".offer_detail", offer_id=offer.id), 303)
+    form = WithdrawOfferForm()
+    if form.validate_on_submit():
+        try:
+            services.withdraw_offer(current_user, employer, offer, form.reason.data)
+        except DomainError as exc:
+            db.session.rollback()
+            _form_error(form, exc, "reason")
+        else:
+            db.session.commit()
+            flash(f"“{offer.title}” has been withdrawn.", "success")
+            return redirect(url_for(".offer_detail", offer_id=offer.id), 303)
+    return render_form("employers/offer_withdraw.html", form, offer=offer,
+                       held=services.placements_held(offer))
+
+
+# --- Placed learners -----------------------------------------------------------------------
+
+
+@bp.route("/placements/<int:placement_id>", methods=["GET", "POST"])
+def placement_respond(placement_id: int):
+    """Accept a placed learner or raise a concern (only once the round is published)."""
+    employer = current_employer()
+    placement = services.get_visible_placement(employer, placement_id)
+    if placement is None:
+        abort(404)
+    form = PlacementResponseForm()
+    if form.validate_on_submit():
+        try:
+            services.respond_to_placement(current_user, employer, placement,
+                                          form.response.data, form.note.data or "")
+        except DomainError as exc:
+            db.session.rollback()
+            _form_error(form, exc, "response")
+        else:
+            db.session.commit()
+            flash("Your response has been sent to the placement officer."
+                  if form.response.data == "concern" else
+                  f"You have accepted {placement.learner.user.name}.", "success")
+            return redirect(url_for(".dashboard"), 303)
+    return render_form("employers/placement.html", form, placement=placement)
+
+
+# --- Colleagues ----------------------------------------------------------------------------
+
+
+@bp.route("/colleagues", methods=["GET", "POST"])
+def colleagues():
+    """List the organisation's users and invite a colleague."""
+    employer = current_employer()
+    form = ColleagueForm()
+    if form.validate_on_submit():
+        try:
+            user = services.invite_colleague(current_user, employer, name=form.name.data,
+                                             email=form.email.data)
+        except DomainError as exc:
+            db.session.rollback()
+            _form_error(form, exc, "email")
+        else:
+            db.session.commit()
+            flash(f"An invitation has been sent to {user.email}.", "success")
+            return redirect(url_for(".colleagues"), 303)
+    users = db.session.scalars(sa.select(User).where(User.employer_id == employer.id)
+                               .order_by(User.name)).all()
+    return render_form("employers/colleagues.html", form, employer=employer, users=users)

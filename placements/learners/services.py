@@ -1,24 +1,32 @@
-"""Learner services: ranking offers in a round."""
+"""Learner services: profile, browsing and ranking offers in a round, answering a placement."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 
 from placements import audit
-from placements.domain import DomainError
+from placements.domain import DomainError, NotAllowed
 from placements.extensions import db
+from placements.geo import Located, haversine_km
 from placements.models import (
+    REQUIREMENTS,
     AllocationRound,
     Employer,
     Learner,
     OfferStatus,
+    Placement,
     PlacementOffer,
+    PlacementStatus,
     Preference,
+    RoundStatus,
     User,
     round_programmes,
+    utcnow,
 )
 
 
@@ -69,3 +77,254 @@ def visible_offers_stmt() -> sa.Select:
     """Select offers learners may see: open, with capacity, from approved employers."""
     return sa.select(PlacementOffer).join(PlacementOffer.employer).where(
         Employer.approved.is_(True), PlacementOffer.status == OfferStatus.OPEN)
+
+
+# --- Rounds the learner is in ---------------------------------------------------------------
+
+
+def learner_rounds(learner: Learner) -> list[AllocationRound]:
+    """Return the rounds whose programmes include the learner's, newest deadline first."""
+    return list(db.session.scalars(
+        sa.select(AllocationRound).join(
+            round_programmes, round_programmes.c.round_id == AllocationRound.id).where(
+            round_programmes.c.programme_id == learner.programme_id,
+            AllocationRound.status != RoundStatus.DRAFT.value)
+        .order_by(AllocationRound.preference_deadline.desc(), AllocationRound.id.desc())))
+
+
+def open_rounds(learner: Learner, now: datetime | None = None) -> list[AllocationRound]:
+    """Return the learner's rounds that still take choices (open, deadline not passed)."""
+    return [r for r in learner_rounds(learner)
+            if r.status == RoundStatus.OPEN and not r.deadline_passed(now)]
+
+
+def get_learner_round(learner: Learner, round_id: int) -> AllocationRound | None:
+    """Return a round the learner is in, or None."""
+    round_ = db.session.get(AllocationRound, round_id)
+    if round_ is None or round_.status == RoundStatus.DRAFT or \
+            not learner_in_round(learner, round_):
+        return None
+    return round_
+
+
+def ranked_offer_ids(learner: Learner, round_: AllocationRound) -> list[int]:
+    """Return the learner's ranked offer ids for a round, best first."""
+    return list(db.session.scalars(sa.select(Preference.offer_id).where(
+        Preference.round_id == round_.id, Preference.learner_id == learner.id)
+        .order_by(Preference.rank)))
+
+
+def ranked_offers(learner: Learner, round_: AllocationRound) -> list[OfferView]:
+    """Return the learner's ranked offers with distance and fit, best first."""
+    ids = ranked_offer_ids(learner, round_)
+    offers = {o.id: o for o in db.session.scalars(
+        sa.select(PlacementOffer).where(PlacementOffer.id.in_(ids)))} if ids else {}
+    return [offer_view(learner, offers[i]) for i in ids if i in offers]
+
+
+# --- Choosing: one action on the ranked list --------------------------------------------------
+
+
+def apply_action(current: Sequence[int], *, move: str | None = None, add: int | None = None,
+                 remove: int | None = None) -> list[int]:
+    """Return the list after one action: "up:ID"/"down:ID", add an id, or remove one."""
+    order = list(current)
+    if move:
+        direction, _, raw = move.partition(":")
+        if direction not in ("up", "down") or not raw.isdigit() or int(raw) not in order:
+            raise DomainError("That offer is not in your list; reload the page and try again")
+        i = order.index(int(raw))
+        j = i - 1 if direction == "up" else i + 1
+        if 0 <= j < len(order):
+            order[i], order[j] = order[j], order[i]
+    elif add is not None:
+        if add in order:
+            raise DomainError("That offer is already in your list")
+        order.append(add)
+    elif remove is not None:
+        if remove not in order:
+            raise DomainError("That offer is not in your list; reload the page and try again")
+        order.remove(remove)
+    return order
+
+
+def change_preferences(actor: User | None, learner: Learner, round_: AllocationRound, *,
+                       order: Sequence[int] | None = None, move: str | None = None,
+                       add: int | None = None, remove: int | None = None,
+                       now: datetime | None = None) -> list[Preference]:
+    """Save a full order (JavaScript path) or apply one action to the saved list (no-JS path).
+
+    An action applies to the posted order when that is just a re-ordering of the saved list
+    (the learner moved items with JavaScript and then pressed another button); otherwise it
+    applies to the saved list, so a stale tab never brings back removed offers. Everything
+    is re-validated by `save_preferences`.
+    """
+    if round_.deadline_passed(now):
+        raise DomainError("The deadline for choosing placements has passed; "
+                          "your choices have not been changed")
+    saved = ranked_offer_ids(learner, round_)
+    if move is None and add is None and remove is None:
+        return save_preferences(actor, learner, round_, list(order or []), now=now)
+    base = list(order) if order is not None and sorted(order) == sorted(saved) and \
+        len(set(order)) == len(order) else saved
+    new = apply_action(base, move=move, add=add, remove=remove)
+    return save_preferences(actor, learner, round_, new, now=now)
+
+
+# --- Browsing offers ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfferView:
+    """An offer as one learner sees it: how far, and whether they meet its requirements."""
+
+    offer: PlacementOffer
+    km: float
+    missing: tuple[str, ...]
+    beyond_travel: bool
+
+    @property
+    def suitable(self) -> bool:
+        return not self.missing and not self.beyond_travel
+
+
+def offer_view(learner: Learner, offer: PlacementOffer) -> OfferView:
+    """Describe one offer for the learner."""
+    km = haversine_km(learner.lat, learner.lon, offer.site.lat, offer.site.lon)
+    held = set(learner.credentials or [])
+    missing = tuple(r for r in (offer.requirements or []) if r not in held)
+    return OfferView(offer, km, missing, km > learner.max_travel_km)
+
+
+@dataclass(frozen=True)
+class OfferFilters:
+    """What a learner narrows the offer list by."""
+
+    max_km: int | None = None
+    min_hours: int | None = None
+    max_hours: int | None = None
+    #: Only offers whose requirements the learner meets.
+    only_eligible: bool = False
+    #: Leave out offers with these requirement tags.
+    exclude_requirements: tuple[str, ...] = ()
+
+
+def browse_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> list[OfferView]:
+    """Return the visible offers of the learner's sector, nearest first, filtered."""
+    sector = learner.programme.route
+    offers = db.session.scalars(visible_offers_stmt().where(
+        PlacementOffer.sector == sector).options(
+        sa.orm.joinedload(PlacementOffer.site), sa.orm.joinedload(PlacementOffer.employer)))
+    views = []
+    for offer in offers.unique():
+        view = offer_view(learner, offer)
+        if filters.max_km is not None and view.km > filters.max_km:
+            continue
+        if filters.min_hours is not None and offer.hours_per_week < filters.min_hours:
+            continue
+        if filters.max_hours is not None and offer.hours_per_week > filters.max_hours:
+            continue
+        if filters.only_eligible and view.missing:
+            continue
+        if set(filters.exclude_requirements) & set(offer.requirements or []):
+            continue
+        views.append(view)
+    views.sort(key=lambda v: (v.km, v.offer.title, v.offer.id))
+    return views
+
+
+def get_visible_offer(learner: Learner, offer_id: int) -> PlacementOffer | None:
+    """Return an offer the learner may see (visible, in their sector), or None."""
+    offer = db.session.scalar(visible_offers_stmt().where(PlacementOffer.id == offer_id))
+    if offer is None or offer.sector != learner.programme.route:
+        return None
+    return offer
+
+
+# --- Profile ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LearnerProfile:
+    """What a learner says about themselves."""
+
+    home: Located
+    max_travel_km: int
+    credentials: tuple[str, ...] = ()
+    access_needs: str = ""
+    in_work_employer: str = ""
+
+
+def update_profile(actor: User | None, learner: Learner, data: LearnerProfile) -> None:
+    """Update the learner's home, travel limit, checks held, access needs and employer."""
+    if not 1 <= data.max_travel_km <= 500:
+        raise DomainError("Travel distance must be between 1 and 500 km", field="max_travel_km")
+    unknown = set(data.credentials) - set(REQUIREMENTS)
+    if unknown:
+        raise DomainError("Choose checks from the list", field="credentials")
+    before = {"home_postcode": learner.home_postcode, "max_travel_km": learner.max_travel_km,
+              "credentials": list(learner.credentials or [])}
+    learner.home_postcode = data.home.postcode
+    learner.lat = data.home.lat
+    learner.lon = data.home.lon
+    learner.max_travel_km = data.max_travel_km
+    learner.credentials = sorted(set(data.credentials))
+    learner.access_needs = data.access_needs.strip() or None
+    learner.in_work_employer = data.in_work_employer.strip() or None
+    db.session.flush()
+    # Access needs are private: the audit says they changed, never what they say.
+    audit.record(actor, "learner.profile_updated", learner, before=before,
+                 max_travel_km=learner.max_travel_km, credentials=learner.credentials,
+                 home_postcode=learner.home_postcode)
+
+
+# --- Placement ----------------------------------------------------------------------------------
+
+
+def visible_placements(learner: Learner) -> list[Placement]:
+    """Return the learner's published placements, newest round first."""
+    return list(db.session.scalars(sa.select(Placement).where(
+        Placement.learner_id == learner.id,
+        Placement.status.in_([PlacementStatus.PUBLISHED.value, PlacementStatus.ACCEPTED.value,
+                              PlacementStatus.DECLINED.value]))
+        .order_by(Placement.round_id.desc())))
+
+
+def get_own_placement(learner: Learner, placement_id: int) -> Placement | None:
+    """Return one of the learner's published placements, or None."""
+    placement = db.session.get(Placement, placement_id)
+    if placement is None or placement.learner_id != learner.id or not placement.is_visible:
+        return None
+    return placement
+
+
+def accept_placement(actor: User | None, learner: Learner, placement: Placement) -> None:
+    """Accept a published placement."""
+    if placement.learner_id != learner.id or not placement.is_visible:
+        raise NotAllowed("This is not your placement")
+    if placement.status != PlacementStatus.PUBLISHED:
+        raise DomainError("You have already answered this placement offer")
+    placement.status = PlacementStatus.ACCEPTED
+    placement.responded_at = utcnow()
+    db.session.flush()
+    audit.record(actor, "placement.accepted", placement, round_id=placement.round_id)
+
+
+def decline_placement(actor: User | None, learner: Learner, placement: Placement,
+                      reason: str) -> None:
+    """Decline a published (or accepted) placement with a reason; the round needs repair."""
+    if placement.learner_id != learner.id or not placement.is_visible:
+        raise NotAllowed("This is not your placement")
+    if placement.status == PlacementStatus.DECLINED:
+        raise DomainError("You have already declined this placement")
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Tell us why you are declining the placement", field="reason")
+    previous = placement.status
+    placement.status = PlacementStatus.DECLINED
+    placement.decline_reason = reason
+    placement.responded_at = utcnow()
+    placement.round.needs_repair = True
+    db.session.flush()
+    audit.record(actor, "placement.declined", placement, round_id=placement.round_id,
+                 reason=reason, previous=previous)

@@ -41,8 +41,10 @@ from placements.models.engagement import (
     EngagementActivity,
     EngagementStage,
 )
+from placements.models.portals import OfferChange
 
 __all__ = [
+    "OfferChange",
     "ACTIVE_RUN_STATUSES",
     "AllocationRun",
     "Placement",

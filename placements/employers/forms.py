@@ -1,0 +1,134 @@
+"""Employer forms: sites, placement offers, withdrawals, placed learners, colleagues."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from placements.employers.services import EMPLOYER_RESPONSES, WORK_MODES
+from placements.extensions import db
+from placements.frontend import GovCheckboxesInput, GovDateInput, GovRadioInput
+from placements.geo import PostcodeError, locate
+from placements.models import REQUIREMENTS, Employer, EmployerSite, OccupationalStandard, User
+from placements.reference import sector_choices
+
+
+class SiteForm(FlaskForm):
+    """Add a place of work; its postcode is located offline."""
+
+    name = StringField("Site name", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter a name for the site, like Head office"), Length(max=200)])
+    address = TextAreaField("Address", widget=GovTextArea(), validators=[
+        Optional(), Length(max=500, message="Address must be 500 characters or fewer")])
+    postcode = StringField("Postcode", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the site's postcode")])
+    submit = SubmitField("Add site", widget=GovSubmitInput())
+
+    def validate_postcode(self, field) -> None:
+        try:
+            self.located = locate(field.data)
+        except PostcodeError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class OfferForm(FlaskForm):
+    """Describe a placement offer."""
+
+    site_id = SelectField("Site", coerce=int, widget=GovSelect(), validators=[
+        InputRequired(message="Select the site where the placement happens")])
+    title = StringField("Title", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter a title for the placement"), Length(max=200)])
+    description = TextAreaField("Description", widget=GovTextArea(), validators=[
+        Optional(), Length(max=5000, message="Description must be 5000 characters or fewer")])
+    sector = SelectField("Sector (occupational route)", widget=GovSelect(), validators=[
+        InputRequired(message="Select the sector")])
+    standard_ids = SelectMultipleField("Occupational standards it suits", coerce=int,
+                                       widget=GovCheckboxesInput(), validators=[Optional()])
+    capacity = IntegerField("Number of places", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the number of places, like 2"),
+        NumberRange(min=0, max=500, message="Number of places must be between 0 and 500")])
+    start_date = DateField("Start date", format="%d %m %Y", widget=GovDateInput(), validators=[
+        InputRequired(message="Enter the start date")])
+    end_date = DateField("End date", format="%d %m %Y", widget=GovDateInput(), validators=[
+        InputRequired(message="Enter the end date")])
+    hours_per_week = IntegerField("Hours per week", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the hours per week, like 30"),
+        NumberRange(min=1, max=48, message="Hours per week must be between 1 and 48")])
+    requirements = SelectMultipleField("Requirements", choices=list(REQUIREMENTS.items()),
+                                       widget=GovCheckboxesInput(), validators=[Optional()])
+    work_mode = RadioField("Where the work happens", choices=list(WORK_MODES.items()),
+                           default="on-site", widget=GovRadioInput(), validators=[
+        InputRequired(message="Select on site or hybrid")])
+    reason = TextAreaField("Reason for changing the number of places", widget=GovTextArea(),
+                           validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Save offer", widget=GovSubmitInput())
+
+    def __init__(self, employer: Employer, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        sites = db.session.scalars(sa.select(EmployerSite).where(
+            EmployerSite.employer_id == employer.id).order_by(EmployerSite.name)).all()
+        self.site_id.choices = [(s.id, f"{s.name}, {s.postcode}") for s in sites]
+        self.sector.choices = [("", "Select a sector"), *sector_choices()]
+        standards = db.session.scalars(sa.select(OccupationalStandard).order_by(
+            OccupationalStandard.route, OccupationalStandard.title)).all()
+        self.standard_ids.choices = [(s.id, f"{s.route}: {s.title} ({s.reference}, level "
+                                            f"{s.level})") for s in standards]
+
+    def validate_end_date(self, field) -> None:
+        if self.start_date.data and field.data and field.data < self.start_date.data:
+            raise ValidationError("End date must be on or after the start date")
+
+
+class WithdrawOfferForm(FlaskForm):
+    """Withdraw an offer, saying why."""
+
+    reason = TextAreaField("Why are you withdrawing this offer?", widget=GovTextArea(),
+                           validators=[InputRequired(message="Give a reason for withdrawing "
+                                                             "the offer"), Length(max=2000)])
+    submit = SubmitField("Withdraw offer", widget=GovSubmitInput())
+
+
+class PlacementResponseForm(FlaskForm):
+    """Accept a placed learner or raise a concern about them."""
+
+    response = RadioField("Your response", choices=list(EMPLOYER_RESPONSES.items()),
+                          widget=GovRadioInput(), validators=[
+        InputRequired(message="Choose whether to accept the learner or raise a concern")])
+    note = TextAreaField("Note for the placement officer", widget=GovTextArea(),
+                         validators=[Optional(), Length(max=2000)])
+    submit = SubmitField("Send response", widget=GovSubmitInput())
+
+
+class ColleagueForm(FlaskForm):
+    """Invite a colleague into the organisation."""
+
+    name = StringField("Full name", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter your colleague's full name"), Length(max=200)])
+    email = EmailField("Email address", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter your colleague's email address"),
+        Email(message="Enter an email address in the correct format, like name@example.com"),
+        Length(max=254)])
+    submit = SubmitField("Send invitation", widget=GovSubmitInput())
+
+    def validate_email(self, field) -> None:
+        if db.session.scalar(sa.select(User.id).where(
+                sa.func.lower(User.email) == field.data.strip().lower())):
+            raise ValidationError("An account with this email address already exists")

@@ -1,0 +1,81 @@
+"""Learner forms: profile, offer filters, ranked choices, answering a placement."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextArea, GovTextInput
+from wtforms import (
+    IntegerField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+
+from placements.frontend import GovCheckboxesInput
+from placements.geo import PostcodeError, locate
+from placements.models import REQUIREMENTS
+
+
+class ProfileForm(FlaskForm):
+    """What a learner tells us about where they live and what they hold."""
+
+    home_postcode = StringField("Home postcode", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter your home postcode")])
+    max_travel_km = IntegerField("Furthest you can travel to a placement", widget=GovTextInput(),
+                                 validators=[
+        InputRequired(message="Enter how far you can travel, in km, like 20"),
+        NumberRange(min=1, max=500, message="Travel distance must be between 1 and 500 km")])
+    credentials = SelectMultipleField("Checks and licences you hold",
+                                      choices=list(REQUIREMENTS.items()),
+                                      widget=GovCheckboxesInput(), validators=[Optional()])
+    access_needs = TextAreaField("Access needs (optional)", widget=GovTextArea(), validators=[
+        Optional(), Length(max=2000, message="Access needs must be 2000 characters or fewer")])
+    in_work_employer = StringField("Your employer, if you are already in work (optional)",
+                                   widget=GovTextInput(),
+                                   validators=[Optional(), Length(max=200)])
+    submit = SubmitField("Save profile", widget=GovSubmitInput())
+
+    def validate_home_postcode(self, field) -> None:
+        try:
+            self.located = locate(field.data)
+        except PostcodeError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class OfferFilterForm(FlaskForm):
+    """Narrow the offer list (a GET form: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    max_km = IntegerField("Within (km)", widget=GovTextInput(), validators=[
+        Optional(), NumberRange(min=1, max=1000, message="Distance must be between 1 and "
+                                                         "1000 km")])
+    min_hours = IntegerField("At least (hours per week)", widget=GovTextInput(), validators=[
+        Optional(), NumberRange(min=1, max=48, message="Hours must be between 1 and 48")])
+    max_hours = IntegerField("At most (hours per week)", widget=GovTextInput(), validators=[
+        Optional(), NumberRange(min=1, max=48, message="Hours must be between 1 and 48")])
+    eligible = SelectMultipleField("Requirements", choices=[
+        ("eligible", "Only offers whose requirements I meet")],
+        widget=GovCheckboxesInput(), validators=[Optional()])
+    exclude = SelectMultipleField("Leave out offers that need", choices=list(
+        REQUIREMENTS.items()), widget=GovCheckboxesInput(), validators=[Optional()])
+    submit = SubmitField("Apply filters", widget=GovSubmitInput())
+
+
+class ChoicesForm(FlaskForm):
+    """The ranked-list form: CSRF plus a save button; the list fields are read by the view."""
+
+    submit = SubmitField("Save my choices", widget=GovSubmitInput())
+
+
+class DeclineForm(FlaskForm):
+    """Decline a placement, saying why."""
+
+    reason = TextAreaField("Why are you declining this placement?", widget=GovTextArea(),
+                           validators=[InputRequired(message="Tell us why you are declining "
+                                                             "the placement"),
+                                       Length(max=2000)])
+    submit = SubmitField("Decline placement", widget=GovSubmitInput())
