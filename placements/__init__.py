@@ -50,6 +50,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (admin_bp, officers_bp, employers_bp, learners_bp):
         app.register_blueprint(blueprint)
 
+    from placements.insights import bp as insights_bp
+
+    app.register_blueprint(insights_bp)
+
     from placements import cli
 
     cli.init_app(app)

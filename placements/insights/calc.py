@@ -1,0 +1,393 @@
+"""Pure arithmetic for the insight pages: supply and demand, fairness, engagement conversion.
+
+Nothing here touches the database or Flask; the services feed plain records in.
+
+Supply and demand (per sector and area, where "area" is a postcode area such as SK, or an
+ONS region):
+
+- *learners*: learners in scope who need a placement, and *mandated* those of them whose
+  programme mandates one;
+- *offered*: places (capacity) of open offers of approved employers in the sector whose
+  site is in the area;
+- *reachable*: places of the distinct offers in the sector that at least one learner of the
+  cell can take (site within the learner's max_travel_km, great-circle, and every
+  requirement held). An offer can be reachable from several cells, so reachable places do
+  not add up across cells;
+- *shortfall* = max(0, learners - reachable) and *mandated shortfall* = max(0, mandated -
+  reachable): how many learners of the cell cannot be placed even if every place they can
+  reach went to them. It is a lower bound: learners of neighbouring cells compete for the
+  same places.
+
+Fairness (per learner group of one dimension, e.g. age band):
+
+- placement rate = placed / learners; mandated placement rate = mandated placed / mandated
+  learners; mean rank = mean preference rank of the placed learners that have one (fallback
+  placements count as K+1; officers' locks have no rank and are left out); first-choice
+  share = learners placed at their first choice / learners.
+- Suppression: every count under 5 (0 included) is shown as "fewer than 5", and a group
+  of fewer than 5 learners shows nothing at all. Because the run's totals are shown, a
+  single hidden value in a column could be worked out by subtracting the shown values from
+  the total; so when exactly one group of a dimension is hidden in a column, the smallest
+  other value of that column is withheld too (secondary suppression; a hidden group size
+  hides the whole row). A rate or mean is withheld whenever a count it is made from is.
+  Combining two dimensions (e.g. provider and age band) can still narrow values down; the
+  report shows one dimension at a time and never cross-tabulates.
+- "Clearly worse" flag: a group's placement rate (or mandated placement rate) is more than
+  10 percentage points below the rate of all other learners of the run taken together, and
+  both the group and the rest have at least 5 learners in that denominator. The flag is
+  raised even when the rate itself is withheld; it says no number.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from solver.geo import haversine_km_array
+
+SUPPRESS_BELOW = 5
+FLAG_GAP_PP = 10.0
+#: Rows of the learner x offer distance block computed at once (memory stays ~ rows x offers).
+CHUNK_ROWS = 2048
+
+
+def postcode_area(postcode: str) -> str:
+    """Return the postcode area (the letters of the outward code): "SK4 2AB" -> "SK"."""
+    outward = (postcode or "").strip().upper().split(" ")[0]
+    letters = ""
+    for char in outward:
+        if not char.isalpha():
+            break
+        letters += char
+    return letters
+
+
+# --- supply and demand ---------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DemandLearner:
+    """A learner who needs a placement, as far as supply and demand care."""
+
+    sector: str
+    cell: str  #: the area or region key of the learner's home
+    mandated: bool
+    lat: float
+    lon: float
+    max_km: float
+    has: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyOffer:
+    """An open offer's places."""
+
+    sector: str
+    cell: str  #: the area or region key of the offer's site
+    capacity: int
+    lat: float
+    lon: float
+    requires: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class SupplyDemandCell:
+    """One row of the supply and demand table."""
+
+    sector: str
+    cell: str
+    learners: int = 0
+    mandated: int = 0
+    offered: int = 0
+    reachable: int = 0
+
+    @property
+    def shortfall(self) -> int:
+        return max(0, self.learners - self.reachable)
+
+    @property
+    def mandated_shortfall(self) -> int:
+        return max(0, self.mandated - self.reachable)
+
+
+def _tag_masks(tag_sets: Sequence[frozenset[str]], index: dict[str, int]) -> np.ndarray:
+    masks = np.zeros(len(tag_sets), dtype=np.int64)
+    for i, tags in enumerate(tag_sets):
+        bits = 0
+        for tag in tags:
+            bits |= 1 << index.setdefault(tag, len(index))
+        masks[i] = bits
+    return masks
+
+
+def reachable_by_group(learners: Sequence[DemandLearner], offers: Sequence[SupplyOffer],
+                       groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Return a (n_groups x offers) boolean array: some learner of the group can take it.
+
+    All learners and offers must be of one sector; `groups[i]` is learner i's group index.
+    Distances are computed in blocks of CHUNK_ROWS learners with numpy (no Python pair loop).
+    """
+    reach = np.zeros((n_groups, len(offers)), dtype=bool)
+    if not learners or not offers:
+        return reach
+    tag_index: dict[str, int] = {}
+    need = _tag_masks([o.requires for o in offers], tag_index)
+    has = _tag_masks([lr.has for lr in learners], tag_index)
+    o_lat = np.array([o.lat for o in offers])
+    o_lon = np.array([o.lon for o in offers])
+    l_lat = np.array([lr.lat for lr in learners])
+    l_lon = np.array([lr.lon for lr in learners])
+    l_max = np.array([lr.max_km for lr in learners])
+    order = np.argsort(groups, kind="stable")
+    for start in range(0, len(order), CHUNK_ROWS):
+        rows = order[start:start + CHUNK_ROWS]
+        km = haversine_km_array(l_lat[rows, None], l_lon[rows, None], o_lat[None, :],
+                                o_lon[None, :])
+        ok = (km <= l_max[rows, None]) & ((need[None, :] & ~has[rows, None]) == 0)
+        g = groups[rows]
+        firsts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+        reach[g[firsts]] |= np.logical_or.reduceat(ok, firsts, axis=0)
+    return reach
+
+
+def supply_demand(learners: Iterable[DemandLearner],
+                  offers: Iterable[SupplyOffer]) -> list[SupplyDemandCell]:
+    """Return one row per (sector, cell) with learners or places, sorted by sector and cell."""
+    by_sector_l: dict[str, list[DemandLearner]] = defaultdict(list)
+    by_sector_o: dict[str, list[SupplyOffer]] = defaultdict(list)
+    for lr in learners:
+        by_sector_l[lr.sector].append(lr)
+    for of in offers:
+        if of.capacity > 0:
+            by_sector_o[of.sector].append(of)
+    cells: dict[tuple[str, str], SupplyDemandCell] = {}
+
+    def cell(sector: str, key: str) -> SupplyDemandCell:
+        return cells.setdefault((sector, key), SupplyDemandCell(sector, key))
+
+    for sector in sorted(set(by_sector_l) | set(by_sector_o)):
+        s_learners, s_offers = by_sector_l.get(sector, []), by_sector_o.get(sector, [])
+        for of in s_offers:
+            cell(sector, of.cell).offered += of.capacity
+        keys = sorted({lr.cell for lr in s_learners})
+        key_index = {k: i for i, k in enumerate(keys)}
+        for lr in s_learners:
+            row = cell(sector, lr.cell)
+            row.learners += 1
+            row.mandated += int(lr.mandated)
+        if not s_learners:
+            continue
+        groups = np.array([key_index[lr.cell] for lr in s_learners], dtype=np.int64)
+        reach = reachable_by_group(s_learners, s_offers, groups, len(keys))
+        capacity = np.array([o.capacity for o in s_offers], dtype=np.int64)
+        places = reach.astype(np.int64) @ capacity if s_offers else np.zeros(len(keys), int)
+        for key, i in key_index.items():
+            cell(sector, key).reachable = int(places[i])
+    return [cells[k] for k in sorted(cells)]
+
+
+def sector_totals(rows: Iterable[SupplyDemandCell]) -> dict[str, dict[str, int]]:
+    """Add up learners, mandated, offered places and cell shortfalls per sector."""
+    totals: dict[str, dict[str, int]] = {}
+    for row in rows:
+        t = totals.setdefault(row.sector, {"learners": 0, "mandated": 0, "offered": 0,
+                                           "shortfall": 0, "mandated_shortfall": 0})
+        t["learners"] += row.learners
+        t["mandated"] += row.mandated
+        t["offered"] += row.offered
+        t["shortfall"] += row.shortfall
+        t["mandated_shortfall"] += row.mandated_shortfall
+    return totals
+
+
+def heat_level(shortfall: int, learners: int) -> int:
+    """Grade a cell's shortfall 0-3 for the heat map: none, under a quarter, under a half,
+    a half or more of its learners."""
+    if learners <= 0 or shortfall <= 0:
+        return 0
+    share = shortfall / learners
+    if share < 0.25:
+        return 1
+    if share < 0.5:
+        return 2
+    return 3
+
+
+# --- fairness ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One learner of a run: their groups and what the run did for them."""
+
+    groups: Mapping[str, str]  #: dimension -> group label ("Not given" when unknown)
+    mandated: bool
+    placed: bool
+    rank: int | None = None  #: preference rank when placed (None when locked or unplaced)
+
+
+COUNT_FIELDS = ("learners", "placed", "mandated", "mandated_placed", "first_choice")
+
+
+@dataclass(slots=True)
+class GroupCounts:
+    """Raw counts of one group (never shown as such: see `suppress`)."""
+
+    label: str
+    learners: int = 0
+    placed: int = 0
+    mandated: int = 0
+    mandated_placed: int = 0
+    first_choice: int = 0
+    ranked: int = 0
+    rank_sum: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        self.learners += 1
+        self.mandated += int(outcome.mandated)
+        if outcome.placed:
+            self.placed += 1
+            self.mandated_placed += int(outcome.mandated)
+            if outcome.rank is not None:
+                self.ranked += 1
+                self.rank_sum += outcome.rank
+                self.first_choice += int(outcome.rank == 1)
+
+    def count(self, name: str) -> int:
+        return int(getattr(self, name))
+
+
+def percent(numerator: int, denominator: int) -> float | None:
+    """Return numerator/denominator as a percentage to one decimal place (None for 0/0)."""
+    if denominator <= 0:
+        return None
+    return round(100.0 * numerator / denominator, 1)
+
+
+def group_counts(outcomes: Iterable[Outcome], dimension: str) -> tuple[list[GroupCounts],
+                                                                      GroupCounts]:
+    """Count the outcomes per group of one dimension; return (groups by label, total)."""
+    groups: dict[str, GroupCounts] = {}
+    total = GroupCounts("All learners")
+    for outcome in outcomes:
+        label = outcome.groups.get(dimension) or "Not given"
+        groups.setdefault(label, GroupCounts(label)).add(outcome)
+        total.add(outcome)
+    return [groups[k] for k in sorted(groups)], total
+
+
+@dataclass(slots=True)
+class ShownGroup:
+    """One row of the fairness table after suppression: None means withheld."""
+
+    label: str
+    counts: dict[str, int | None]
+    placement_rate: float | None
+    mandated_rate: float | None
+    mean_rank: float | None
+    first_choice_share: float | None
+    #: Fields withheld because they are under 5 (as opposed to withheld to protect others).
+    small: set[str] = field(default_factory=set)
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def row_hidden(self) -> bool:
+        return self.counts["learners"] is None
+
+
+def clearly_worse(group: GroupCounts, total: GroupCounts, numerator: str,
+                  denominator: str) -> bool:
+    """Say whether the group's numerator/denominator rate is more than FLAG_GAP_PP points
+    below that of every other learner taken together, with at least 5 in both."""
+    g_den, g_num = group.count(denominator), group.count(numerator)
+    r_den = total.count(denominator) - g_den
+    r_num = total.count(numerator) - g_num
+    if g_den < SUPPRESS_BELOW or r_den < SUPPRESS_BELOW:
+        return False
+    return 100.0 * r_num / r_den - 100.0 * g_num / g_den > FLAG_GAP_PP
+
+
+def suppress(groups: Sequence[GroupCounts], total: GroupCounts) -> tuple[list[ShownGroup],
+                                                                         ShownGroup]:
+    """Apply small-number suppression to one dimension's groups and its total."""
+    hidden: dict[str, set[str]] = {g.label: set() for g in groups}
+    small: dict[str, set[str]] = {g.label: set() for g in groups}
+    for g in groups:
+        if g.learners < SUPPRESS_BELOW:
+            hidden[g.label].update(COUNT_FIELDS)
+            small[g.label].update(COUNT_FIELDS)
+            continue
+        for name in COUNT_FIELDS:
+            if g.count(name) < SUPPRESS_BELOW:
+                hidden[g.label].add(name)
+                small[g.label].add(name)
+    # Secondary suppression, group sizes first (a hidden size hides the whole row).
+    for name in COUNT_FIELDS:
+        _protect_column(groups, hidden, name)
+        if name == "learners":
+            for g in groups:
+                if "learners" in hidden[g.label]:
+                    hidden[g.label].update(COUNT_FIELDS)
+    shown = [_shown(g, hidden[g.label], small[g.label]) for g in groups]
+    for row, g in zip(shown, groups, strict=True):
+        if clearly_worse(g, total, "placed", "learners"):
+            row.flags.append("placement rate")
+        if clearly_worse(g, total, "mandated_placed", "mandated"):
+            row.flags.append("mandated placement rate")
+    total_hidden = {n for n in COUNT_FIELDS if total.count(n) < SUPPRESS_BELOW}
+    if total.learners < SUPPRESS_BELOW:
+        total_hidden = set(COUNT_FIELDS)
+    return shown, _shown(total, total_hidden, set(total_hidden))
+
+
+def _protect_column(groups: Sequence[GroupCounts], hidden: dict[str, set[str]],
+                    name: str) -> None:
+    """Withhold a second value of a column when only one is hidden (so no subtraction)."""
+    hidden_here = [g for g in groups if name in hidden[g.label]]
+    if len(hidden_here) != 1:
+        return
+    others = [g for g in groups if name not in hidden[g.label]]
+    if not others:
+        return
+    victim = min(others, key=lambda g: (g.count(name), g.label))
+    hidden[victim.label].add(name)
+
+
+def _shown(g: GroupCounts, hidden: set[str], small: set[str]) -> ShownGroup:
+    def value(name: str) -> int | None:
+        return None if name in hidden else g.count(name)
+
+    def rate(num: str, den: str) -> float | None:
+        if num in hidden or den in hidden:
+            return None
+        return percent(g.count(num), g.count(den))
+
+    mean = None
+    if "placed" not in hidden and "learners" not in hidden and g.ranked >= SUPPRESS_BELOW:
+        mean = round(g.rank_sum / g.ranked, 2)
+    return ShownGroup(
+        label=g.label, counts={n: value(n) for n in COUNT_FIELDS},
+        placement_rate=rate("placed", "learners"),
+        mandated_rate=rate("mandated_placed", "mandated"),
+        mean_rank=mean, first_choice_share=rate("first_choice", "learners"),
+        small=set(small) & hidden)
+
+
+# --- engagement ----------------------------------------------------------------------------
+
+#: Stages that mean the organisation has been contacted (lapsed ones were, then dropped out).
+CONTACTED_OR_LATER = ("contacted", "interested", "pledged", "hosting", "lapsed")
+
+
+def conversion(stages_by_sector: Mapping[str, Iterable[str]]) -> dict[str, dict[str, object]]:
+    """Return, per sector, how many organisations were contacted (stage contacted or later,
+    lapsed included), how many host, and hosting/contacted as a percentage."""
+    out: dict[str, dict[str, object]] = {}
+    for sector, stages in sorted(stages_by_sector.items()):
+        values = list(stages)
+        contacted = sum(1 for s in values if s in CONTACTED_OR_LATER)
+        hosting = sum(1 for s in values if s == "hosting")
+        out[sector] = {"contacted": contacted, "hosting": hosting,
+                       "rate": percent(hosting, contacted)}
+    return out

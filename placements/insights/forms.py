@@ -1,0 +1,35 @@
+"""Insight forms: the what-if question."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
+from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
+
+from placements.frontend import GovCheckboxInput
+from placements.insights.services import area_names
+
+
+class WhatIfForm(FlaskForm):
+    """Ask how many more mandated learners N extra places in a sector and area would place."""
+
+    sector = SelectField("Sector", widget=GovSelect(),
+                         validators=[InputRequired(message="Select a sector")])
+    area = StringField("Postcode area", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter a postcode area, such as M or SK"), Length(max=2)])
+    places = IntegerField("Extra places", default=5, widget=GovTextInput(), validators=[
+        InputRequired(message="Enter how many extra places, as a whole number"),
+        NumberRange(min=1, max=500, message="Extra places must be between 1 and 500")])
+    spread = BooleanField("Spread the places over the area's postcode districts where most "
+                          "learners live", widget=GovCheckboxInput())
+    submit = SubmitField("Work it out", widget=GovSubmitInput())
+
+    def __init__(self, sectors: list[str], *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sector.choices = [(s, s) for s in sectors]
+
+    def validate_area(self, field) -> None:
+        field.data = (field.data or "").strip().upper()
+        if field.data not in area_names():
+            raise ValidationError("Enter a postcode area we know, such as M, SK or BL")
