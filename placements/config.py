@@ -40,6 +40,8 @@ def defaults(instance_path: Path) -> dict:
         # Upload limit for CSV imports and every request body.
         "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
         "INVITATION_DAYS": 14,
+        # Werkzeug password hash; scrypt is the default (tests use a cheaper one for speed).
+        "PASSWORD_HASH_METHOD": "scrypt",
         # Where development e-mail lands instead of a mail server: "outbox" or "smtp".
         "MAIL_BACKEND": "outbox",
         "MAIL_SENDER": "placements@localhost",

@@ -6,6 +6,8 @@ import csv
 from functools import cache
 from pathlib import Path
 
+from wtforms.fields.choices import SelectChoice
+
 STANDARDS_FILE = (Path(__file__).resolve().parent.parent / "seed" / "data"
                   / "occupational-standards-l4-l5.csv")
 
@@ -23,6 +25,6 @@ def routes() -> tuple[str, ...]:
     return tuple(sorted({row["route"] for row in standard_rows()}))
 
 
-def sector_choices() -> list[tuple[str, str]]:
-    """Return (value, label) choices for a sector select."""
-    return [(r, r) for r in routes()]
+def sector_choices() -> list[SelectChoice]:
+    """Return the choices for a sector select."""
+    return [SelectChoice(r, r) for r in routes()]

@@ -10,7 +10,8 @@ from placements.models import AuditEvent, Preference, Programme, Role, User
 from tests.conftest import make_user
 
 
-def test_password_is_hashed_with_scrypt(world):
+def test_password_is_hashed_with_scrypt(app, world):
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt"
     user = User(email="x@example.test", name="X", role=Role.ADMIN)
     user.set_password("a long enough password")
     assert user.password_hash.startswith("scrypt:")

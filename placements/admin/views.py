@@ -13,6 +13,7 @@ from wtforms.validators import Email, InputRequired, Length, ValidationError
 from placements import audit
 from placements.auth.services import create_invitation
 from placements.extensions import db
+from placements.formkit import choices
 from placements.models import Provider, Role, User
 from placements.navigation import render_form
 from placements.security import role_required
@@ -41,8 +42,8 @@ class OfficerForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.provider.choices = [(p.id, p.name) for p in db.session.scalars(
-            sa.select(Provider).order_by(Provider.name))]
+        self.provider.choices = choices((p.id, p.name) for p in db.session.scalars(
+            sa.select(Provider).order_by(Provider.name)))
 
     def validate_email(self, field) -> None:
         if db.session.scalar(sa.select(User.id).where(

@@ -11,6 +11,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, EqualTo, InputRequired, Length, ValidationError
 
 from placements.extensions import db
@@ -86,7 +87,7 @@ class EmployerRegistrationForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.sector.choices = [("", "Select a sector")] + sector_choices()
+        self.sector.choices = [SelectChoice("", "Select a sector"), *sector_choices()]
 
     def validate_organisation(self, field) -> None:
         name = field.data.strip()

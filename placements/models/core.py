@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -186,7 +187,9 @@ class User(UserMixin, Base):
 
     def set_password(self, password: str) -> None:
         """Hash and store a new password, ending every other session."""
-        self.password_hash = generate_password_hash(password)
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if current_app \
+            else "scrypt"
+        self.password_hash = generate_password_hash(password, method=method)
         self.rotate_session()
 
     def check_password(self, password: str) -> bool:

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import (
-    GovCheckboxesInput,
-    GovRadioInput,
-    GovSelect,
-    GovSubmitInput,
-    GovTextInput,
-)
+from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
 from wtforms import (
     EmailField,
     IntegerField,
@@ -23,6 +17,8 @@ from wtforms import (
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from placements.extensions import db
+from placements.formkit import choices
+from placements.frontend import GovCheckboxesInput, GovRadioInput
 from placements.geo import PostcodeError, locate
 from placements.models import REQUIREMENTS, Learner, Programme, User
 
@@ -30,6 +26,7 @@ AGE_BANDS = ["18-20", "21-24", "25-29", "30-39", "40+"]
 PRIOR_QUALIFICATIONS = ["A levels", "BTEC / T level", "Access to HE", "Apprenticeship",
                         "Level 4+ qualification", "Other", "None"]
 YES_NO_UNKNOWN = [("", "Prefer not to say"), ("yes", "Yes"), ("no", "No")]
+
 
 
 def tri_state(value: str | None) -> bool | None:
@@ -57,21 +54,22 @@ class LearnerForm(FlaskForm):
         InputRequired(message="Enter how far the learner can travel, in km"),
         NumberRange(min=1, max=500, message="Travel distance must be between 1 and 500 km")])
     credentials = SelectMultipleField("Checks and licences held",
-                                      choices=list(REQUIREMENTS.items()),
+                                      choices=choices(REQUIREMENTS.items()),
                                       widget=GovCheckboxesInput(), validators=[Optional()])
     in_work_employer = StringField("Employer, if already in work (upskiller or apprentice)",
                                    widget=GovTextInput(),
                                    validators=[Optional(), Length(max=200)])
     first_in_family_he = RadioField("First in family to go to higher education",
-                                    choices=YES_NO_UNKNOWN, default="", widget=GovRadioInput(),
+                                    choices=choices(YES_NO_UNKNOWN), default="", widget=GovRadioInput(),
                                     validators=[Optional()])
-    age_band = SelectField("Age band", choices=[("", "Prefer not to say")] +
-                           [(a, a) for a in AGE_BANDS], default="", widget=GovSelect(),
+    age_band = SelectField("Age band", choices=choices([("", "Prefer not to say")] +
+                                                    [(a, a) for a in AGE_BANDS]), default="", widget=GovSelect(),
                            validators=[Optional()])
-    prior_qualification = SelectField("Prior qualification", choices=[("", "Prefer not to say")]
-                                      + [(q, q) for q in PRIOR_QUALIFICATIONS], default="",
+    prior_qualification = SelectField("Prior qualification", choices=choices(
+                                          [("", "Prefer not to say")]
+                                          + [(q, q) for q in PRIOR_QUALIFICATIONS]), default="",
                                       widget=GovSelect(), validators=[Optional()])
-    disability_declared = RadioField("Disability declared", choices=YES_NO_UNKNOWN, default="",
+    disability_declared = RadioField("Disability declared", choices=choices(YES_NO_UNKNOWN), default="",
                                      widget=GovRadioInput(), validators=[Optional()])
     submit = SubmitField("Add learner and send invitation", widget=GovSubmitInput())
 
@@ -80,7 +78,8 @@ class LearnerForm(FlaskForm):
         self.provider_id = provider_id
         programmes = db.session.scalars(sa.select(Programme).where(
             Programme.provider_id == provider_id).order_by(Programme.title)).all()
-        self.programme.choices = [(p.id, f"{p.title} (level {p.level})") for p in programmes]
+        self.programme.choices = choices((p.id, f"{p.title} (level {p.level})")
+                                         for p in programmes)
 
     def validate_email(self, field) -> None:
         if db.session.scalar(sa.select(User.id).where(
