@@ -50,9 +50,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (admin_bp, officers_bp, employers_bp, learners_bp):
         app.register_blueprint(blueprint)
 
+    from placements.engagement import bp as engagement_bp
     from placements.insights import bp as insights_bp
 
     app.register_blueprint(insights_bp)
+    app.register_blueprint(engagement_bp)
 
     from placements import cli
 

@@ -22,6 +22,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Rounds", "rounds.index"),
         ("Hours", "hours.officer_overview"),
         ("Insights", "insights.index"),
+        ("Engagement", "engagement.board"),
         ("Outbox", "officers.outbox"),
     ],
     Role.EMPLOYER: [

@@ -7,6 +7,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTex
 from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
+from placements.formkit import choices
 from placements.frontend import GovCheckboxInput
 from placements.insights.services import area_names
 
@@ -27,7 +28,7 @@ class WhatIfForm(FlaskForm):
 
     def __init__(self, sectors: list[str], *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.sector.choices = [(s, s) for s in sectors]
+        self.sector.choices = choices((s, s) for s in sectors)
 
     def validate_area(self, field) -> None:
         field.data = (field.data or "").strip().upper()

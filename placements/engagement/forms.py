@@ -1,0 +1,115 @@
+"""Engagement forms: prospects, stages, activities, links and CSV uploads."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovFileInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
+
+from placements.extensions import db
+from placements.formkit import choices
+from placements.frontend import GovDateInput, GovRadioInput
+from placements.models import ActivityKind, Employer, EmployerEngagement, EngagementStage
+from placements.reference import sector_choices
+
+STAGE_CHOICES = [(s.value, s.label) for s in EngagementStage]
+
+
+class ProspectForm(FlaskForm):
+    """Add an organisation that has not registered yet."""
+
+    name = StringField("Organisation name", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the organisation's name"), Length(max=200)])
+    sector = SelectField("Sector (occupational route)", widget=GovSelect(), validators=[
+        InputRequired(message="Select the sector")])
+    postcode_area = StringField("Postcode area", widget=GovTextInput(), validators=[
+        Optional(), Length(max=10)])
+    contact_name = StringField("Contact name", widget=GovTextInput(), validators=[
+        Optional(), Length(max=200)])
+    contact_email = EmailField("Contact email address", widget=GovTextInput(), validators=[
+        Optional(), Email(message="Enter an email address in the correct format, like "
+                                  "name@example.com"), Length(max=254)])
+    stage = SelectField("Stage", widget=GovSelect(), default="prospect",
+                        validators=[InputRequired(message="Select a stage")])
+    submit = SubmitField("Add to pipeline", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sector.choices = sector_choices()
+        self.stage.choices = choices(STAGE_CHOICES)
+
+
+class StageForm(FlaskForm):
+    """Move an organisation to another stage."""
+
+    stage = SelectField("Stage", widget=GovSelect(),
+                        validators=[InputRequired(message="Select a stage")])
+    pledged_places = IntegerField("Places pledged", widget=GovTextInput(), validators=[
+        Optional(), NumberRange(min=0, max=500,
+                                message="Places pledged must be between 0 and 500")])
+    submit = SubmitField("Update stage", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stage.choices = choices(STAGE_CHOICES)
+
+
+class ActivityForm(FlaskForm):
+    """Log a call, visit, workshop, roundtable or email, and the next action."""
+
+    kind = SelectField("What happened", widget=GovRadioInput(), validators=[
+        InputRequired(message="Select what sort of contact it was")])
+    happened_on = DateField("Date", format="%d %m %Y", widget=GovDateInput(), validators=[
+        InputRequired(message="Enter the date, like 27 3 2027")])
+    notes = TextAreaField("Notes", widget=GovTextArea(), validators=[
+        Optional(), Length(max=5000, message="Notes must be 5000 characters or fewer")])
+    next_action = StringField("Next action", widget=GovTextInput(), validators=[
+        Optional(), Length(max=300)])
+    next_action_due = DateField("Next action due", format="%d %m %Y", widget=GovDateInput(),
+                                validators=[Optional()])
+    submit = SubmitField("Add to the log", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind.choices = choices((k.value, k.label) for k in ActivityKind)
+
+
+class LinkForm(FlaskForm):
+    """Link a prospect to the employer it registered as."""
+
+    employer_id = SelectField("Registered employer", coerce=int, widget=GovSelect(),
+                              validators=[InputRequired(message="Select the employer")])
+    submit = SubmitField("Link", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        tracked = sa.select(EmployerEngagement.employer_id).where(
+            EmployerEngagement.employer_id.is_not(None))
+        employers = db.session.scalars(sa.select(Employer).where(
+            Employer.id.not_in(tracked)).order_by(Employer.name)).all()
+        self.employer_id.choices = choices((e.id, e.name) for e in employers)
+
+
+class UploadForm(FlaskForm):
+    """Upload a CSV file of prospects."""
+
+    file = FileField("CSV file", widget=GovFileInput(), validators=[
+        FileRequired(message="Select a CSV file")])
+    submit = SubmitField("Check and import", widget=GovSubmitInput())

@@ -1,0 +1,345 @@
+"""Engagement services: track employers and prospects through the pipeline, log activities.
+
+Every officer can see and update every record (employers are pooled across the platform,
+as on the officers' employer list). Functions flush, never commit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+
+from placements import audit
+from placements.csvio import ColumnSpec, Row, RowError, parse_choice, parse_email
+from placements.domain import DomainError, NotAllowed
+from placements.extensions import db
+from placements.insights import calc
+from placements.insights.services import area_label, area_names
+from placements.models import (
+    ActivityKind,
+    Employer,
+    EmployerEngagement,
+    EmployerSite,
+    EngagementActivity,
+    EngagementStage,
+    OfferStatus,
+    PlacementOffer,
+    Role,
+    User,
+    utcnow,
+)
+from placements.reference import routes
+
+STAGES: list[EngagementStage] = list(EngagementStage)
+
+
+def _check_officer(user: User) -> None:
+    if user is None or user.role != Role.OFFICER:
+        raise NotAllowed("Only placement officers can manage employer engagement")
+
+
+def normalise_area(raw: str | None) -> str:
+    """Return an upper-case postcode area we know ("" for none); raise DomainError if not."""
+    area = calc.postcode_area((raw or "").strip())
+    if (raw or "").strip() and (not area or area not in area_names()):
+        raise DomainError("Enter a postcode area we know, such as M, SK or BL",
+                          field="postcode_area")
+    return area
+
+
+def _name_taken(name: str, *, exclude_id: int | None = None) -> bool:
+    stmt = sa.select(EmployerEngagement.id).where(
+        sa.func.lower(EmployerEngagement.name) == name.strip().lower())
+    if exclude_id is not None:
+        stmt = stmt.where(EmployerEngagement.id != exclude_id)
+    return db.session.scalar(stmt) is not None
+
+
+@dataclass(frozen=True)
+class ProspectData:
+    """What an officer knows about an organisation not registered yet."""
+
+    name: str
+    sector: str
+    postcode_area: str = ""
+    contact_name: str = ""
+    contact_email: str = ""
+    stage: EngagementStage = EngagementStage.PROSPECT
+
+
+def add_prospect(officer: User, data: ProspectData) -> EmployerEngagement:
+    """Add an organisation that is not registered yet to the pipeline."""
+    _check_officer(officer)
+    name = data.name.strip()
+    if not name:
+        raise DomainError("Enter the organisation's name", field="name")
+    if data.sector not in routes():
+        raise DomainError("Choose a sector from the list", field="sector")
+    if _name_taken(name):
+        raise DomainError(f"{name} is already in the pipeline", field="name")
+    if db.session.scalar(sa.select(Employer.id).where(
+            sa.func.lower(Employer.name) == name.lower())):
+        raise DomainError(f"{name} has already registered: start tracking registered "
+                          "employers from the board instead", field="name")
+    record = EmployerEngagement(
+        name=name, sector=data.sector, postcode_area=normalise_area(data.postcode_area),
+        contact_name=data.contact_name.strip(), contact_email=data.contact_email.strip().lower(),
+        stage=data.stage, stage_changed_at=utcnow(), owner_id=officer.id,
+        created_by_id=officer.id)
+    db.session.add(record)
+    db.session.flush()
+    audit.record(officer, "engagement.prospect_added", record, name=record.name,
+                 sector=record.sector, stage=record.stage)
+    return record
+
+
+def _derived_stage(employer: Employer, open_places: int) -> EngagementStage:
+    if employer.approved and open_places > 0:
+        return EngagementStage.HOSTING
+    return EngagementStage.INTERESTED
+
+
+def untracked_employers() -> list[Employer]:
+    """Return registered employers that have no engagement record yet."""
+    tracked = sa.select(EmployerEngagement.employer_id).where(
+        EmployerEngagement.employer_id.is_not(None))
+    return list(db.session.scalars(sa.select(Employer).where(
+        Employer.id.not_in(tracked)).order_by(Employer.name)))
+
+
+def track_registered_employers(officer: User | None) -> list[EmployerEngagement]:
+    """Start a record for every registered employer without one: hosting when approved with
+    open places, otherwise interested (they registered); area from their first site."""
+    if officer is not None:
+        _check_officer(officer)
+    employers = untracked_employers()
+    if not employers:
+        return []
+    ids = [e.id for e in employers]
+    places = dict(db.session.execute(
+        sa.select(PlacementOffer.employer_id, sa.func.sum(PlacementOffer.capacity))
+        .where(PlacementOffer.employer_id.in_(ids), PlacementOffer.status == OfferStatus.OPEN)
+        .group_by(PlacementOffer.employer_id)).all())
+    postcodes: dict[int, str] = {}
+    for employer_id, postcode in db.session.execute(
+            sa.select(EmployerSite.employer_id, EmployerSite.postcode)
+            .where(EmployerSite.employer_id.in_(ids)).order_by(EmployerSite.id)):
+        postcodes.setdefault(employer_id, postcode)
+    records = []
+    taken = {n.lower() for n in db.session.scalars(sa.select(EmployerEngagement.name))}
+    for employer in employers:
+        stage = _derived_stage(employer, int(places.get(employer.id) or 0))
+        name = employer.name if employer.name.lower() not in taken else \
+            f"{employer.name} (registered)"
+        record = EmployerEngagement(
+            employer_id=employer.id, name=name, sector=employer.sector,
+            postcode_area=calc.postcode_area(postcodes.get(employer.id, "")),
+            contact_email=employer.contact_email or "", stage=stage, stage_changed_at=utcnow(),
+            owner_id=officer.id if officer else None,
+            created_by_id=officer.id if officer else None)
+        db.session.add(record)
+        records.append(record)
+    db.session.flush()
+    audit.record(officer, "engagement.tracked_registered", None, count=len(records))
+    return records
+
+
+def set_stage(officer: User, record: EmployerEngagement, stage: EngagementStage,
+              pledged_places: int | None = None) -> None:
+    """Move a record to a stage (and record the places pledged, when given)."""
+    _check_officer(officer)
+    if pledged_places is not None and pledged_places < 0:
+        raise DomainError("Pledged places cannot be negative", field="pledged_places")
+    before = record.stage
+    if stage != before:
+        record.stage = stage
+        record.stage_changed_at = utcnow()
+    if pledged_places is not None:
+        record.pledged_places = pledged_places
+    audit.record(officer, "engagement.stage_set", record, before=before, after=stage,
+                 pledged_places=pledged_places)
+
+
+def set_owner(officer: User, record: EmployerEngagement) -> None:
+    """Make the officer the owner of the relationship."""
+    _check_officer(officer)
+    before = record.owner_id
+    record.owner_id = officer.id
+    audit.record(officer, "engagement.owner_set", record, before=before, after=officer.id)
+
+
+@dataclass(frozen=True)
+class ActivityData:
+    """A call, visit, workshop, roundtable or email and what comes next."""
+
+    kind: ActivityKind
+    happened_on: date
+    notes: str = ""
+    next_action: str = ""
+    next_action_due: date | None = None
+
+
+def log_activity(officer: User, record: EmployerEngagement, data: ActivityData,
+                 today: date | None = None) -> EngagementActivity:
+    """Add an activity to the record's log; a first contact moves a prospect to contacted."""
+    _check_officer(officer)
+    today = today or date.today()
+    if data.happened_on > today:
+        raise DomainError("The date must be today or in the past", field="happened_on")
+    next_action = data.next_action.strip()
+    if data.next_action_due is not None and not next_action:
+        raise DomainError("Enter the next action, or leave its due date blank",
+                          field="next_action")
+    if data.next_action_due is not None and data.next_action_due < data.happened_on:
+        raise DomainError("The next action cannot be due before the activity",
+                          field="next_action_due")
+    activity = EngagementActivity(
+        engagement=record, kind=data.kind, happened_on=data.happened_on, officer_id=officer.id,
+        notes=data.notes.strip(), next_action=next_action, next_action_due=data.next_action_due)
+    db.session.add(activity)
+    if record.stage == EngagementStage.PROSPECT:
+        record.stage = EngagementStage.CONTACTED
+        record.stage_changed_at = utcnow()
+    db.session.flush()
+    audit.record(officer, "engagement.activity_logged", record, activity_id=activity.id,
+                 kind=activity.kind, next_action_due=activity.next_action_due)
+    return activity
+
+
+def complete_action(officer: User, activity: EngagementActivity) -> None:
+    """Mark an activity's next action as done."""
+    _check_officer(officer)
+    if activity.done:
+        raise DomainError("That action is already done")
+    if not activity.next_action:
+        raise DomainError("That activity has no next action")
+    activity.done = True
+    audit.record(officer, "engagement.action_done", activity.engagement,
+                 activity_id=activity.id)
+
+
+def link_employer(officer: User, record: EmployerEngagement, employer: Employer) -> None:
+    """Link a prospect to the employer it registered as (history kept)."""
+    _check_officer(officer)
+    if record.employer_id is not None:
+        raise DomainError("This record is already linked to a registered employer",
+                          field="employer_id")
+    if db.session.scalar(sa.select(EmployerEngagement.id).where(
+            EmployerEngagement.employer_id == employer.id)):
+        raise DomainError(f"{employer.name} already has its own engagement record",
+                          field="employer_id")
+    record.employer_id = employer.id
+    record.name = employer.name
+    audit.record(officer, "engagement.linked", record, employer_id=employer.id)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def board(sector: str = "", area: str = "") -> dict[EngagementStage, list[EmployerEngagement]]:
+    """Return the records per stage (every stage present), filtered by sector and area."""
+    stmt = sa.select(EmployerEngagement).order_by(EmployerEngagement.name)
+    if sector:
+        stmt = stmt.where(EmployerEngagement.sector == sector)
+    if area:
+        stmt = stmt.where(EmployerEngagement.postcode_area == area)
+    columns: dict[EngagementStage, list[EmployerEngagement]] = {s: [] for s in STAGES}
+    for record in db.session.scalars(stmt):
+        columns[record.stage].append(record)
+    return columns
+
+
+def open_actions(records: Iterable[EmployerEngagement] | None = None) -> sa.Select:
+    """Select open next actions (not done, with a due date), soonest first."""
+    stmt = sa.select(EngagementActivity).join(EngagementActivity.engagement).where(
+        EngagementActivity.done.is_(False), EngagementActivity.next_action_due.is_not(None)
+    ).order_by(EngagementActivity.next_action_due, EngagementActivity.id)
+    if records is not None:
+        stmt = stmt.where(EngagementActivity.engagement_id.in_([r.id for r in records]))
+    return stmt
+
+
+def overdue_actions(today: date | None = None, sector: str = "",
+                    area: str = "") -> list[EngagementActivity]:
+    """Return open next actions past their due date, oldest first."""
+    today = today or date.today()
+    stmt = open_actions().where(EngagementActivity.next_action_due < today)
+    if sector:
+        stmt = stmt.where(EmployerEngagement.sector == sector)
+    if area:
+        stmt = stmt.where(EmployerEngagement.postcode_area == area)
+    return list(db.session.scalars(stmt))
+
+
+def conversion_by_sector(sector: str = "", area: str = "") -> dict[str, dict[str, object]]:
+    """Return contacted, hosting and the conversion rate per sector (see calc.conversion)."""
+    stmt = sa.select(EmployerEngagement.sector, EmployerEngagement.stage)
+    if sector:
+        stmt = stmt.where(EmployerEngagement.sector == sector)
+    if area:
+        stmt = stmt.where(EmployerEngagement.postcode_area == area)
+    stages: dict[str, list[str]] = defaultdict(list)
+    for sec, stage in db.session.execute(stmt):
+        stages[sec].append(str(stage))
+    return calc.conversion(stages)
+
+
+def areas_in_use() -> list[tuple[str, str]]:
+    """Return (code, label) of the postcode areas records are in."""
+    codes = db.session.scalars(sa.select(EmployerEngagement.postcode_area).distinct())
+    return [(c, area_label(c)) for c in sorted(c for c in codes if c)]
+
+
+# --- CSV import -----------------------------------------------------------------------------
+
+PROSPECT_COLUMNS: dict[str, ColumnSpec] = {
+    "name": ColumnSpec(required=True, max_length=200, example="Altrincham Robotics Ltd",
+                       help="Organisation name"),
+    "sector": ColumnSpec(required=True, parse=parse_choice(routes()), example="Digital",
+                         help="Occupational route, as in the sector list"),
+    "postcode_area": ColumnSpec(max_length=10, default="", example="WA",
+                                help="Postcode area letters or a postcode"),
+    "contact_name": ColumnSpec(max_length=200, default="", example="Sam Patel"),
+    "contact_email": ColumnSpec(parse=parse_email, default="", example="sam@example.com"),
+    "stage": ColumnSpec(parse=parse_choice([s.value for s in STAGES]), default="prospect",
+                        example="prospect", help="One of " + ", ".join(s.value for s in STAGES)),
+}
+
+
+def check_prospect_rows(rows: Sequence[Row]) -> list[RowError]:
+    """Return every problem with an upload of prospects (nothing is written)."""
+    from placements.csvio import collect_errors
+
+    existing = {n.lower() for n in db.session.scalars(sa.select(EmployerEngagement.name))}
+    registered = {n.lower() for n in db.session.scalars(sa.select(Employer.name))}
+    seen: dict[str, int] = {}
+
+    def check(row: Row):
+        name = row["name"].strip()
+        key = name.lower()
+        if key in existing:
+            yield ("name", f"{name} is already in the pipeline")
+        elif key in registered:
+            yield ("name", f"{name} has already registered; track registered employers "
+                           "from the board")
+        elif key in seen:
+            yield ("name", f"{name} is also on line {seen[key]}")
+        seen.setdefault(key, row.number)
+        try:
+            normalise_area(row["postcode_area"])
+        except DomainError as exc:
+            yield ("postcode_area", exc.message)
+
+    return collect_errors(rows, check=check)
+
+
+def import_prospects(officer: User, rows: Sequence[Row]) -> list[EmployerEngagement]:
+    """Add every prospect of a checked upload (call check_prospect_rows first)."""
+    _check_officer(officer)
+    return [add_prospect(officer, ProspectData(
+        name=row["name"], sector=row["sector"], postcode_area=row["postcode_area"] or "",
+        contact_name=row["contact_name"] or "", contact_email=row["contact_email"] or "",
+        stage=EngagementStage(row["stage"]))) for row in rows]

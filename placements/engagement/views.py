@@ -1,0 +1,249 @@
+"""Engagement pages for officers: the pipeline board, one organisation, prospects."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from placements.auth.forms import EmptyForm
+from placements.csvio import CSVError, read_csv, template_response
+from placements.domain import DomainError
+from placements.engagement import services
+from placements.engagement.forms import (
+    ActivityForm,
+    LinkForm,
+    ProspectForm,
+    StageForm,
+    UploadForm,
+)
+from placements.extensions import db
+from placements.models import (
+    ActivityKind,
+    Employer,
+    EmployerEngagement,
+    EngagementActivity,
+    EngagementStage,
+    Role,
+)
+from placements.navigation import render_form
+from placements.reference import routes
+from placements.security import role_required
+
+bp = Blueprint("engagement", __name__, url_prefix="/officer/engagement")
+
+STAGE_COLOURS = {"prospect": "grey", "contacted": "light-blue", "interested": "blue",
+                 "pledged": "purple", "hosting": "green", "lapsed": "red"}
+
+
+@bp.before_request
+@role_required(Role.OFFICER)
+def _officers_only() -> None:
+    """Every page here is for placement officers only."""
+
+
+@bp.context_processor
+def _stage_colours() -> dict:
+    return {"stage_colours": STAGE_COLOURS}
+
+
+def _filters() -> tuple[str, str]:
+    sector = request.args.get("sector", "")
+    area = request.args.get("area", "").strip().upper()
+    return (sector if sector in routes() else "", area[:2] if area.isalpha() else "")
+
+
+@bp.get("/")
+def board():
+    """Show every organisation by stage, overdue next actions and conversion by sector."""
+    sector, area = _filters()
+    return render_template(
+        "engagement/board.html", columns=services.board(sector, area),
+        overdue=services.overdue_actions(sector=sector, area=area),
+        conversion=services.conversion_by_sector(sector, area), sector=sector, area=area,
+        sectors=routes(), areas=services.areas_in_use(),
+        untracked=len(services.untracked_employers()), form=EmptyForm(), today=date.today())
+
+
+@bp.post("/track-registered")
+def track_registered():
+    """Start engagement records for registered employers that have none."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    records = services.track_registered_employers(current_user)
+    db.session.commit()
+    flash(f"{len(records)} registered employer{'' if len(records) == 1 else 's'} added to "
+          "the board.", "success")
+    return redirect(url_for(".board"), 303)
+
+
+@bp.route("/prospects/new", methods=["GET", "POST"])
+def new_prospect():
+    """Add an organisation that has not registered yet."""
+    form = ProspectForm()
+    if form.validate_on_submit():
+        data = services.ProspectData(
+            name=form.name.data, sector=form.sector.data,
+            postcode_area=form.postcode_area.data or "",
+            contact_name=form.contact_name.data or "",
+            contact_email=form.contact_email.data or "",
+            stage=EngagementStage(form.stage.data))
+        try:
+            record = services.add_prospect(current_user, data)
+        except DomainError as exc:
+            getattr(form, exc.field or "name").errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"{record.name} is in the pipeline.", "success")
+            return redirect(url_for(".detail", record_id=record.id), 303)
+    return render_form("engagement/prospect_new.html", form)
+
+
+@bp.get("/prospects/template.csv")
+def prospects_template():
+    """Download a CSV template for importing prospects."""
+    return template_response("prospects-template.csv", services.PROSPECT_COLUMNS)
+
+
+@bp.route("/prospects/import", methods=["GET", "POST"])
+def import_prospects():
+    """Import prospects from a CSV file: every row is checked before anything is saved."""
+    form = UploadForm()
+    errors = []
+    if form.validate_on_submit():
+        try:
+            rows = read_csv(form.file.data, columns=services.PROSPECT_COLUMNS,
+                            max_bytes=1_000_000, max_rows=5000)
+        except CSVError as exc:
+            errors = exc.errors
+        else:
+            errors = services.check_prospect_rows(rows)
+            if not errors:
+                records = services.import_prospects(current_user, rows)
+                db.session.commit()
+                flash(f"{len(records)} prospect{'' if len(records) == 1 else 's'} imported.",
+                      "success")
+                return redirect(url_for(".board"), 303)
+        form.file.errors.append("The file has problems: nothing was imported. "
+                                "Fix the rows listed below and upload it again")
+    return render_form("engagement/prospect_import.html", form, row_errors=errors,
+                       columns=services.PROSPECT_COLUMNS)
+
+
+def _record_or_404(record_id: int) -> EmployerEngagement:
+    return db.get_or_404(EmployerEngagement, record_id)
+
+
+def _detail(record: EmployerEngagement, *, stage_form=None, activity_form=None,
+            link_form=None):
+    # Forms not being submitted are built from the record, never from the request.
+    stage_form = stage_form or StageForm(formdata=None, stage=record.stage.value,
+                                         pledged_places=record.pledged_places)
+    activity_form = activity_form or ActivityForm(formdata=None, kind=ActivityKind.CALL.value,
+                                                  happened_on=date.today())
+    link_form = link_form or (LinkForm(formdata=None) if record.employer_id is None else None)
+    failed = [f for f in (stage_form, activity_form, link_form) if f is not None and f.errors]
+    status = 400 if failed else 200
+    return render_template("engagement/detail.html", record=record, stage_form=stage_form,
+                           activity_form=activity_form, link_form=link_form,
+                           error_form=failed[0] if failed else None, form=EmptyForm(),
+                           today=date.today()), status
+
+
+@bp.get("/<int:record_id>")
+def detail(record_id: int):
+    """Show one organisation: its stage, contacts and activity log."""
+    return _detail(_record_or_404(record_id))
+
+
+@bp.post("/<int:record_id>/stage")
+def set_stage(record_id: int):
+    """Move an organisation to another stage."""
+    record = _record_or_404(record_id)
+    form = StageForm()
+    if form.validate_on_submit():
+        try:
+            services.set_stage(current_user, record, EngagementStage(form.stage.data),
+                               form.pledged_places.data)
+        except DomainError as exc:
+            getattr(form, exc.field or "stage").errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"{record.name} is now at stage {record.stage.label.lower()}.", "success")
+            return redirect(url_for(".detail", record_id=record.id), 303)
+    return _detail(record, stage_form=form)
+
+
+@bp.post("/<int:record_id>/activities")
+def log_activity(record_id: int):
+    """Add a call, visit, workshop, roundtable or email to the log."""
+    record = _record_or_404(record_id)
+    form = ActivityForm()
+    if form.validate_on_submit():
+        data = services.ActivityData(
+            kind=ActivityKind(form.kind.data), happened_on=form.happened_on.data,
+            notes=form.notes.data or "", next_action=form.next_action.data or "",
+            next_action_due=form.next_action_due.data)
+        try:
+            services.log_activity(current_user, record, data)
+        except DomainError as exc:
+            getattr(form, exc.field or "notes").errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash("The activity is in the log.", "success")
+            return redirect(url_for(".detail", record_id=record.id), 303)
+    return _detail(record, activity_form=form)
+
+
+@bp.post("/activities/<int:activity_id>/done")
+def complete_action(activity_id: int):
+    """Mark a next action as done."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    activity = db.get_or_404(EngagementActivity, activity_id)
+    try:
+        services.complete_action(current_user, activity)
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash("The action is marked as done.", "success")
+    target = request.form.get("back") == "board"
+    return redirect(url_for(".board") if target else
+                    url_for(".detail", record_id=activity.engagement_id), 303)
+
+
+@bp.post("/<int:record_id>/owner")
+def take_ownership(record_id: int):
+    """Make the signed-in officer the owner of the relationship."""
+    form = EmptyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    record = _record_or_404(record_id)
+    services.set_owner(current_user, record)
+    db.session.commit()
+    flash(f"You now look after {record.name}.", "success")
+    return redirect(url_for(".detail", record_id=record.id), 303)
+
+
+@bp.post("/<int:record_id>/link")
+def link_employer(record_id: int):
+    """Link a prospect to the employer it registered as."""
+    record = _record_or_404(record_id)
+    form = LinkForm()
+    if form.validate_on_submit():
+        employer = db.session.get(Employer, form.employer_id.data)
+        try:
+            if employer is None:
+                raise DomainError("Select the employer", field="employer_id")
+            services.link_employer(current_user, record, employer)
+        except DomainError as exc:
+            form.employer_id.errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"Linked to the registered employer {employer.name}.", "success")
+            return redirect(url_for(".detail", record_id=record.id), 303)
+    return _detail(record, link_form=form)
