@@ -50,11 +50,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (admin_bp, officers_bp, employers_bp, learners_bp):
         app.register_blueprint(blueprint)
 
+    from placements.imports import bp as imports_bp
+    from placements.rounds import bp as rounds_bp
+
+    app.register_blueprint(rounds_bp)
+    app.register_blueprint(imports_bp)
+    app.config.setdefault("ALLOCATION_WORKER", "thread")
+    app.config.setdefault("ALLOCATION_STALE_S", 60)
+
     from placements.engagement import bp as engagement_bp
     from placements.insights import bp as insights_bp
 
     app.register_blueprint(insights_bp)
     app.register_blueprint(engagement_bp)
+
+    from placements.hours import bp as hours_bp
+
+    app.register_blueprint(hours_bp)
 
     from placements import cli
 

@@ -110,12 +110,20 @@ class Placement(Base):
     #: Employer's answer once published: "pending", "accepted" or "concern".
     employer_response: Mapped[str] = mapped_column(sa.String(20), default="pending")
     employer_note: Mapped[str | None] = mapped_column(sa.Text)
+    #: A change waiting to be published for a visible placement: "move" (to
+    #: proposed_offer_id) or "remove"; None when there is nothing pending.
+    proposed_change: Mapped[str | None] = mapped_column(sa.String(10))
+    proposed_offer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("placement_offer.id"))
+    proposed_rank: Mapped[int | None]
+    proposed_distance_m: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     round: Mapped[AllocationRound] = relationship()
     learner: Mapped[Learner] = relationship()
-    offer: Mapped[PlacementOffer] = relationship()
+    offer: Mapped[PlacementOffer] = relationship(foreign_keys=[offer_id])
+    proposed_offer: Mapped[PlacementOffer | None] = relationship(
+        foreign_keys=[proposed_offer_id])
     run: Mapped[AllocationRun | None] = relationship()
 
     @property

@@ -1,0 +1,87 @@
+"""Round forms: create a round, override a placement, lock with a reason."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from placements.frontend import GovCheckboxesInput, GovCheckboxInput, GovDateInput, GovRadioInput
+
+RANK_COSTS = [SelectChoice("squared", "Squared: strongly avoid low choices (a 3rd choice "
+                                       "costs 9)"),
+              SelectChoice("linear", "Linear: a 3rd choice costs 3")]
+YES_NO = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
+
+
+class RoundForm(FlaskForm):
+    """Set up an allocation round."""
+
+    name = StringField("Name of the round", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter a name for the round, like Spring 2027 placements"),
+        Length(max=200, message="Name must be 200 characters or fewer")])
+    programmes = SelectMultipleField(
+        "Programmes in the round", coerce=int, widget=GovCheckboxesInput(),
+        description="Programmes of other providers in your partnership make a pooled round: "
+                    "their learners share the same employers' places fairly.",
+        validators=[InputRequired(message="Select at least one programme")])
+    preference_deadline = DateField("Deadline for learners' choices", format="%d %m %Y",
+                                    widget=GovDateInput(), validators=[
+        InputRequired(message="Enter the deadline for learners' choices")])
+    max_preferences = IntegerField("How many choices each learner can list (K)", default=5,
+                                   widget=GovTextInput(), validators=[
+        InputRequired(message="Enter how many choices each learner can list"),
+        NumberRange(min=1, max=50, message="Choices must be between 1 and 50")])
+    rank_cost = RadioField("How to weigh lower choices", choices=RANK_COSTS,
+                           default="squared", widget=GovRadioInput(), validators=[
+        InputRequired(message="Select how to weigh lower choices")])
+    fallback = RadioField("Place mandated learners at an offer they did not list, rather "
+                          "than leave them unplaced", choices=YES_NO, default="yes",
+                          widget=GovRadioInput(), validators=[
+        InputRequired(message="Select yes or no")])
+    time_limit_s = IntegerField("Time limit for the solver, in seconds", default=60,
+                                widget=GovTextInput(), validators=[
+        InputRequired(message="Enter a time limit in seconds"),
+        NumberRange(min=1, max=3600, message="Time limit must be between 1 and 3600 seconds")])
+    submit = SubmitField("Create round", widget=GovSubmitInput())
+
+
+class OverrideForm(FlaskForm):
+    """Place a learner by hand."""
+
+    student_ref = StringField("Learner's student number", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the learner's student number"), Length(max=40)])
+    offer_id = SelectField("Placement offer", coerce=int, widget=GovSelect(), validators=[
+        InputRequired(message="Select the offer")])
+    reason = TextAreaField("Why you are placing this learner by hand", widget=GovTextArea(),
+                           validators=[InputRequired(message="Say why you are placing this "
+                                                             "learner by hand"),
+                                       Length(max=2000)])
+    confirm = BooleanField("I understand the warnings and want to place the learner anyway",
+                           widget=GovCheckboxInput(), validators=[Optional()])
+    submit = SubmitField("Place learner", widget=GovSubmitInput())
+
+
+class LockForm(FlaskForm):
+    """Keep a placement in the next run."""
+
+    reason = StringField("Reason (optional)", widget=GovTextInput(),
+                         validators=[Optional(), Length(max=500)])
+    submit = SubmitField("Lock", widget=GovSubmitInput())

@@ -1,0 +1,176 @@
+"""Read-only views of runs and rounds: result summaries, fill, unplaced reasons, comparisons."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from placements.extensions import db
+from placements.models import (
+    AllocationRound,
+    AllocationRun,
+    AuditEvent,
+    Employer,
+    Learner,
+    Placement,
+    PlacementOffer,
+    PlacementStatus,
+    User,
+)
+from placements.rounds.problem import parse_key
+
+#: Plain words for the solver's reasons a learner was not placed.
+UNPLACED_REASONS = {
+    "no-preferences": "Listed no offers, and fallback placements do not apply to them",
+    "no-eligible-offer": "No offer they could take (sector, distance or checks needed)",
+    "capacity": "The offers they could take were all full",
+}
+
+#: Plain words for audit actions.
+ACTIONS = {
+    "round.created": "Round created",
+    "run.started": "Allocation run started",
+    "run.succeeded": "Allocation run finished",
+    "run.failed": "Allocation run failed",
+    "placement.locked": "Placement locked",
+    "placement.unlocked": "Lock removed",
+    "placement.overridden": "Learner placed by hand",
+    "round.published": "Allocation published",
+    "round.needs_repair": "Offer changed: repair needed",
+}
+
+
+@dataclass
+class RunReport:
+    """What an officer needs to judge a run's result."""
+
+    summary: dict[str, Any]
+    status: str
+    k: int
+    histogram_labels: list[str] = field(default_factory=list)
+    histogram_values: list[int] = field(default_factory=list)
+    offers: list[dict[str, Any]] = field(default_factory=list)
+    unplaced: list[dict[str, Any]] = field(default_factory=list)
+    unplaced_total: int = 0
+    warnings: int = 0
+
+
+def ordinal(n: int) -> str:
+    """Return 1st, 2nd, 3rd, 4th ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def run_report(run: AllocationRun, *, unplaced_limit: int = 300) -> RunReport | None:
+    """Summarise a succeeded run's result, with names for offers and learners."""
+    result, problem = run.result, run.problem or {}
+    if not result:
+        return None
+    summary = dict(result.get("summary", {}))
+    k = int(problem.get("settings", {}).get("max_preferences", 10))
+    histogram = {int(r): n for r, n in summary.get("rank_histogram", {}).items()}
+    labels, values = [], []
+    for rank in range(1, k + 1):
+        labels.append(f"{ordinal(rank)} choice")
+        values.append(histogram.get(rank, 0))
+    labels.append("Fallback (not listed)")
+    values.append(histogram.get(k + 1, summary.get("fallback", 0)))
+    locked = sum(1 for a in result.get("assignments", []) if a.get("locked"))
+    labels.append("Locked by an officer")
+    values.append(locked)
+    report = RunReport(summary=summary, status=result.get("status", ""), k=k,
+                       histogram_labels=labels, histogram_values=values,
+                       warnings=len(result.get("warnings", [])))
+    fill = Counter(a["offer"] for a in result.get("assignments", []))
+    capacity = {o["id"]: o["capacity"] for o in problem.get("offers", [])}
+    offer_ids = [parse_key(o) for o in capacity if o.startswith("O")]
+    names = {}
+    for chunk in _chunks(offer_ids):
+        for oid, title, employer in db.session.execute(
+                sa.select(PlacementOffer.id, PlacementOffer.title, Employer.name)
+                .join(Employer, Employer.id == PlacementOffer.employer_id)
+                .where(PlacementOffer.id.in_(chunk))):
+            names[f"O{oid}"] = (employer, title)
+    report.offers = sorted(
+        ({"id": key, "employer": names.get(key, ("", key))[0],
+          "title": names.get(key, ("", key))[1], "capacity": cap, "filled": fill.get(key, 0)}
+         for key, cap in capacity.items()),
+        key=lambda o: (o["employer"], o["title"]))
+    unplaced = result.get("unplaced", [])
+    report.unplaced_total = len(unplaced)
+    shown = sorted(unplaced, key=lambda u: (not u.get("mandated"), u["learner"]))
+    shown = shown[:unplaced_limit]
+    people = {}
+    ids = [parse_key(u["learner"]) for u in shown]
+    for chunk in _chunks(ids):
+        for lid, ref, name in db.session.execute(
+                sa.select(Learner.id, Learner.student_ref, User.name)
+                .join(User, User.id == Learner.user_id).where(Learner.id.in_(chunk))):
+            people[f"L{lid}"] = (ref, name)
+    report.unplaced = [{
+        "learner_id": parse_key(u["learner"]),
+        "student_ref": people.get(u["learner"], ("", ""))[0],
+        "name": people.get(u["learner"], ("", u["learner"]))[1],
+        "mandated": bool(u.get("mandated")),
+        "reason": UNPLACED_REASONS.get(u.get("reason", ""), u.get("reason", "")),
+        "detail": u.get("detail", ""),
+    } for u in shown]
+    return report
+
+
+def _chunks(ids: list[int], size: int = 900):
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def compare_runs(run: AllocationRun, before: AllocationRun | None) -> list[tuple] | None:
+    """Compare two succeeded runs: (measure, before, now, change) rows plus moved learners."""
+    if before is None or not before.result or not run.result:
+        return None
+    a, b = before.result.get("summary", {}), run.result.get("summary", {})
+    rows = []
+    for key, label in (("mandated_placed", "Mandated learners placed"),
+                       ("placed", "Learners placed"), ("fallback", "Fallback placements"),
+                       ("rank_cost", "Total rank cost (lower is better)"),
+                       ("learners", "Learners in the round")):
+        old, new = a.get(key), b.get(key)
+        change = (new - old) if isinstance(old, int) and isinstance(new, int) else None
+        rows.append((label, old, new, f"{change:+d}" if change is not None else ""))
+    old_map = {x["learner"]: x["offer"] for x in before.result.get("assignments", [])}
+    new_map = {x["learner"]: x["offer"] for x in run.result.get("assignments", [])}
+    changed = sum(1 for lid in old_map.keys() | new_map.keys()
+                  if old_map.get(lid) != new_map.get(lid))
+    rows.append(("Learners whose placement differs", "", changed, ""))
+    return rows
+
+
+def allocation_counts(round_: AllocationRound) -> dict[str, int]:
+    """Count the round's placements by status, and pending changes."""
+    counts = dict(db.session.execute(
+        sa.select(Placement.status, sa.func.count(Placement.id))
+        .where(Placement.round_id == round_.id).group_by(Placement.status)).all())
+    out = {str(s): counts.get(s, 0) for s in PlacementStatus}
+    out["pending_moves"] = db.session.scalar(sa.select(sa.func.count(Placement.id)).where(
+        Placement.round_id == round_.id, Placement.proposed_change.is_not(None))) or 0
+    return out
+
+
+def audit_stmt(round_: AllocationRound) -> sa.Select:
+    """Select the round's audit events, newest first."""
+    return (sa.select(AuditEvent).where(AuditEvent.round_id == round_.id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()))
+
+
+def describe(event: AuditEvent) -> str:
+    """Render an audit event's detail as one readable line."""
+    parts = []
+    for key, value in (event.detail or {}).items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, list):
+            value = "; ".join(str(v) for v in value)
+        parts.append(f"{key.replace('_', ' ')}: {value}")
+    return ", ".join(parts)
