@@ -41,9 +41,23 @@ from placements.models.engagement import (
     EngagementActivity,
     EngagementStage,
 )
+from placements.models.hours import (
+    HoursEntry,
+    HoursKind,
+    HoursLearnerTotal,
+    HoursProgrammeMonth,
+    HoursSource,
+    HoursStatus,
+)
 from placements.models.portals import OfferChange
 
 __all__ = [
+    "HoursEntry",
+    "HoursKind",
+    "HoursLearnerTotal",
+    "HoursProgrammeMonth",
+    "HoursSource",
+    "HoursStatus",
     "OfferChange",
     "ACTIVE_RUN_STATUSES",
     "AllocationRun",

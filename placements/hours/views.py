@@ -1,0 +1,375 @@
+"""Hours pages: learners log, employers verify, officers watch, import and export."""
+
+from __future__ import annotations
+
+import numpy as np
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from placements.auth.forms import EmptyForm
+from placements.csvio import csv_response, template_response
+from placements.domain import DomainError, NotAllowed
+from placements.extensions import db
+from placements.hours import calc, imports, services
+from placements.hours.forms import (
+    ImportForm,
+    RejectForm,
+    learner_hours_form,
+    officer_hours_form,
+)
+from placements.models import HoursEntry, HoursStatus, Learner, Programme, Role
+from placements.navigation import render_form
+from placements.security import role_required
+
+bp = Blueprint("hours", __name__, url_prefix="/hours")
+
+PAGE_SIZE = 50
+STATUS_FILTERS = {"at-risk": calc.AT_RISK, "on-track": calc.ON_TRACK, "met": calc.MET}
+STATUS_COLOURS = {calc.Status.AT_RISK: "red", calc.Status.ON_TRACK: "blue",
+                  calc.Status.MET: "green"}
+ENTRY_COLOURS = {HoursStatus.PENDING: "yellow", HoursStatus.VERIFIED: "green",
+                 HoursStatus.REJECTED: "red"}
+
+
+@bp.app_template_filter("hours")
+def _hours_filter(quarter_hours: int | None) -> str:
+    return calc.format_hours(quarter_hours)
+
+
+@bp.app_template_filter("pct")
+def _pct_filter(value: float | None) -> str:
+    return calc.format_pct(value)
+
+
+@bp.context_processor
+def _colours() -> dict:
+    return {"status_colours": STATUS_COLOURS, "entry_colours": ENTRY_COLOURS,
+            "STATUS_CODES": calc.STATUS_CODES}
+
+
+def _field_error(form, exc: DomainError, default: str) -> None:
+    field = getattr(form, exc.field or default, None) or getattr(form, default)
+    field.errors = [*field.errors, exc.message]
+
+
+def _entry_or_404(entry_id: int) -> HoursEntry:
+    entry = db.session.get(HoursEntry, entry_id)
+    if entry is None:
+        abort(404)
+    return entry
+
+
+# --- learners -------------------------------------------------------------------------------
+
+@bp.route("/", methods=["GET", "POST"])
+@role_required(Role.LEARNER)
+def learner_log():
+    """Show the learner's hours and status, and log new work-integrated hours."""
+    learner = current_user.learner
+    if learner is None:
+        abort(404)
+    placements = services.loggable_placements(learner)
+    form = learner_hours_form(placements)
+    if form.validate_on_submit():
+        try:
+            entry = services.log_hours(current_user, form.entry_data())
+        except DomainError as exc:
+            _field_error(form, exc, "entry_date")
+        else:
+            db.session.commit()
+            flash(f"{calc.format_hours(entry.quarter_hours)} hours on "
+                  f"{entry.entry_date:%d/%m/%Y} saved. They count once verified.", "success")
+            return redirect(url_for(".learner_log"), 303)
+    summary = services.learner_hours(learner)
+    return render_form("hours/learner_log.html", form, learner=learner, summary=summary,
+                       entries=services.learner_entries(learner), placements=placements,
+                       withdraw_form=EmptyForm(),
+                       outside=services.outside_placement_dates)
+
+
+@bp.post("/entries/<int:entry_id>/withdraw")
+@role_required(Role.LEARNER)
+def learner_withdraw(entry_id: int):
+    """Withdraw one of the learner's own pending or rejected entries."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    entry = _entry_or_404(entry_id)
+    learner = current_user.learner
+    if learner is None or entry.learner_id != learner.id:
+        abort(404)
+    try:
+        services.withdraw_entry(current_user, entry)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".learner_log"), 303)
+    db.session.commit()
+    flash("The entry has been withdrawn.", "success")
+    return redirect(url_for(".learner_log"), 303)
+
+
+# --- employers ------------------------------------------------------------------------------
+
+@bp.get("/verify")
+@role_required(Role.EMPLOYER)
+def employer_verify():
+    """List placement hours waiting for the employer's verification."""
+    return render_template("hours/employer_verify.html",
+                           pending=services.pending_for_employer(current_user),
+                           decided=services.decided_by_employer(current_user),
+                           form=EmptyForm(), outside=services.outside_placement_dates)
+
+
+def _verifiable_or_404(entry_id: int) -> HoursEntry:
+    entry = _entry_or_404(entry_id)
+    if not services.can_verify(current_user, entry):
+        abort(404)
+    return entry
+
+
+def _back(entry: HoursEntry) -> str:
+    if current_user.role == Role.EMPLOYER:
+        return url_for(".employer_verify")
+    nxt = request.form.get("next", "")
+    if nxt == "attention":
+        return url_for(".needs_attention")
+    return url_for(".learner_detail", learner_id=entry.learner_id)
+
+
+@bp.post("/entries/<int:entry_id>/verify")
+@role_required(Role.EMPLOYER, Role.OFFICER)
+def verify(entry_id: int):
+    """Verify a learner's pending hours."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    entry = _verifiable_or_404(entry_id)
+    try:
+        services.verify_entry(current_user, entry)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(_back(entry), 303)
+    db.session.commit()
+    flash(f"{calc.format_hours(entry.quarter_hours)} hours of {entry.learner.user.name} on "
+          f"{entry.entry_date:%d/%m/%Y} verified.", "success")
+    return redirect(_back(entry), 303)
+
+
+@bp.route("/entries/<int:entry_id>/reject", methods=["GET", "POST"])
+@role_required(Role.EMPLOYER, Role.OFFICER)
+def reject(entry_id: int):
+    """Reject a learner's pending hours with a reason."""
+    entry = _verifiable_or_404(entry_id)
+    form = RejectForm()
+    if form.validate_on_submit():
+        try:
+            services.reject_entry(current_user, entry, form.reason.data)
+        except DomainError as exc:
+            _field_error(form, exc, "reason")
+        else:
+            db.session.commit()
+            flash(f"Hours of {entry.learner.user.name} on {entry.entry_date:%d/%m/%Y} "
+                  f"rejected.", "success")
+            return redirect(_back(entry), 303)
+    return render_form("hours/reject.html", form, entry=entry, back=_back(entry))
+
+
+# --- officers -------------------------------------------------------------------------------
+
+def _programme_or_404(programme_id: int) -> Programme:
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or programme.provider_id != current_user.provider_id:
+        abort(404)
+    return programme
+
+
+def _learner_or_404(learner_id: int) -> Learner:
+    learner = db.session.get(Learner, learner_id)
+    if learner is None or learner.provider_id != current_user.provider_id:
+        abort(404)
+    return learner
+
+
+def _chart_data(board: services.Dashboard) -> dict:
+    months = board.cumulative_shares()
+    return {
+        "dist_labels": [label for label, _ in board.distribution()],
+        "dist_counts": [count for _, count in board.distribution()],
+        "month_labels": [m.strftime("%b %Y") for m, _ in months],
+        "month_shares": [round(s * 100, 1) if s is not None else None for _, s in months],
+        "target": (board.programmes[0].work_integration_target_pct
+                   if len(board.programmes) == 1 else None),
+    }
+
+
+def _learner_page(board: services.Dashboard, status_filter: str, page: int):
+    order = board.order(STATUS_FILTERS.get(status_filter))
+    pages = max(1, -(-len(order) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    idx = order[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    learners = services.learners_by_id(board.learner_ids[idx])
+    rows = []
+    for i in idx:
+        lid = int(board.learner_ids[i])
+        rows.append({
+            "learner": learners[lid],
+            "classroom": int(board.classroom[i]), "wi": int(board.work_integrated[i]),
+            "placement": int(board.placement[i]),
+            "pending": int(board.pending_classroom[i] + board.pending_wi[i]),
+            "share": None if np.isnan(board.shares[i]) else float(board.shares[i]),
+            "status": calc.STATUS_CODES[int(board.status[i])],
+        })
+    return rows, page, pages, len(order)
+
+
+@bp.get("/officer")
+@role_required(Role.OFFICER)
+def officer_overview():
+    """Show the provider's hours: every programme's standing, distribution and trend."""
+    programmes = services.provider_programmes(current_user)
+    board = services.dashboard(programmes)
+    per_programme = []
+    for programme in programmes:
+        mask = board.programme_ids == programme.id
+        shares = board.shares[mask]
+        known = shares[~np.isnan(shares)]
+        per_programme.append({
+            "programme": programme, "learners": int(mask.sum()),
+            "at_risk": int((board.status[mask] == calc.AT_RISK).sum()),
+            "met": int((board.status[mask] == calc.MET).sum()),
+            "median": float(np.median(known)) if known.size else None,
+        })
+    return render_template("hours/officer_overview.html", board=board,
+                           per_programme=per_programme, charts=_chart_data(board))
+
+
+@bp.get("/officer/programmes/<int:programme_id>")
+@role_required(Role.OFFICER)
+def programme_dashboard(programme_id: int):
+    """Show one programme: learners' shares, who is at risk, totals by kind, trend."""
+    programme = _programme_or_404(programme_id)
+    board = services.dashboard([programme])
+    status_filter = request.args.get("status", "")
+    if status_filter not in STATUS_FILTERS:
+        status_filter = ""
+    rows, page, pages, shown = _learner_page(board, status_filter,
+                                             request.args.get("page", 1, type=int) or 1)
+    return render_template("hours/programme.html", programme=programme, board=board,
+                           rows=rows, page=page, pages=pages, shown=shown,
+                           status_filter=status_filter, charts=_chart_data(board),
+                           terms=services.terms_of(programme))
+
+
+def _export_rows(board: services.Dashboard):
+    learners = services.learners_by_id(board.learner_ids)
+    programmes = {p.id: p for p in board.programmes}
+    for i in board.order():
+        learner = learners[int(board.learner_ids[i])]
+        programme = programmes[learner.programme_id]
+        share = None if np.isnan(board.shares[i]) else float(board.shares[i])
+        yield [learner.student_ref, learner.user.name, programme.code, programme.title,
+               calc.format_hours(int(board.classroom[i])),
+               calc.format_hours(int(board.work_integrated[i])),
+               calc.format_hours(int(board.placement[i])),
+               calc.format_hours(int(board.pending_classroom[i])),
+               calc.format_hours(int(board.pending_wi[i])),
+               "" if share is None else f"{share * 100:.1f}",
+               programme.work_integration_target_pct,
+               programme.required_placement_hours if programme.placement_mandated else "",
+               calc.STATUS_CODES[int(board.status[i])].value]
+
+
+EXPORT_HEADER = ["student_ref", "name", "programme_code", "programme", "classroom_hours",
+                 "work_integrated_hours", "placement_hours", "pending_classroom_hours",
+                 "pending_work_integrated_hours", "work_integrated_share_pct", "target_pct",
+                 "required_placement_hours", "status"]
+
+
+@bp.get("/officer/programmes/<int:programme_id>/hours.csv")
+@role_required(Role.OFFICER)
+def programme_export(programme_id: int):
+    """Download every learner's hours and status on one programme as CSV."""
+    programme = _programme_or_404(programme_id)
+    board = services.dashboard([programme])
+    return csv_response(f"hours-{programme.code or programme.id}.csv", EXPORT_HEADER,
+                        list(_export_rows(board)))
+
+
+@bp.get("/officer/hours.csv")
+@role_required(Role.OFFICER)
+def provider_export():
+    """Download every learner's hours and status across the provider as CSV."""
+    board = services.dashboard(services.provider_programmes(current_user))
+    return csv_response("hours-all-programmes.csv", EXPORT_HEADER, list(_export_rows(board)))
+
+
+@bp.route("/officer/learners/<int:learner_id>", methods=["GET", "POST"])
+@role_required(Role.OFFICER)
+def learner_detail(learner_id: int):
+    """Show one learner's hours and status; record hours for them."""
+    learner = _learner_or_404(learner_id)
+    placements = services.loggable_placements(learner)
+    form = officer_hours_form(placements)
+    if form.validate_on_submit():
+        try:
+            entry = services.record_hours(current_user, learner, form.entry_data())
+        except DomainError as exc:
+            _field_error(form, exc, "entry_date")
+        else:
+            db.session.commit()
+            flash(f"{calc.format_hours(entry.quarter_hours)} {entry.kind.label.lower()} "
+                  f"hours on {entry.entry_date:%d/%m/%Y} recorded.", "success")
+            return redirect(url_for(".learner_detail", learner_id=learner.id), 303)
+    return render_form("hours/learner_detail.html", form, learner=learner,
+                       summary=services.learner_hours(learner),
+                       entries=services.learner_entries(learner), action_form=EmptyForm(),
+                       outside=services.outside_placement_dates)
+
+
+@bp.get("/officer/attention")
+@role_required(Role.OFFICER)
+def needs_attention():
+    """List learners at risk, hours waiting too long for verification, hours out of dates."""
+    return render_template("hours/attention.html",
+                           attention=services.needs_attention(current_user),
+                           stale_days=services.STALE_PENDING_DAYS, form=EmptyForm())
+
+
+@bp.route("/officer/import", methods=["GET", "POST"])
+@role_required(Role.OFFICER)
+def import_hours():
+    """Import classroom hours from a CSV file: all rows or nothing."""
+    form = ImportForm()
+    report = None
+    if form.validate_on_submit():
+        run = (imports.import_timetable if form.import_type.data == "timetable"
+               else imports.import_learner_hours)
+        report = run(current_user, form.file.data)
+        if report.ok:
+            db.session.commit()
+            flash(f"{report.rows} rows imported: {report.created} entries added, "
+                  f"{report.updated} changed, {report.unchanged} unchanged.", "success")
+            return redirect(url_for(".import_hours"), 303)
+        db.session.rollback()
+        form.file.errors = [f"The file has {len(report.errors)} problem"
+                            f"{'s' if len(report.errors) != 1 else ''}; nothing was imported"]
+    return render_form("hours/import.html", form, report=report,
+                       learner_columns=imports.LEARNER_COLUMNS,
+                       timetable_columns=imports.TIMETABLE_COLUMNS)
+
+
+@bp.get("/officer/import/<kind>-template.csv")
+@role_required(Role.OFFICER)
+def import_template(kind: str):
+    """Download an import template with its header row and an example row."""
+    columns = {"learner": imports.LEARNER_COLUMNS,
+               "timetable": imports.TIMETABLE_COLUMNS}.get(kind)
+    if columns is None:
+        abort(404)
+    return template_response(f"hours-{kind}-template.csv", columns)
+
+
+@bp.errorhandler(NotAllowed)
+def _not_allowed(exc: NotAllowed):
+    abort(403)
+
+
+
