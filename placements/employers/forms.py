@@ -21,6 +21,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from placements.employers.services import EMPLOYER_RESPONSES, WORK_MODES
@@ -28,7 +29,11 @@ from placements.extensions import db
 from placements.frontend import GovCheckboxesInput, GovDateInput, GovRadioInput
 from placements.geo import PostcodeError, locate
 from placements.models import REQUIREMENTS, Employer, EmployerSite, OccupationalStandard, User
-from placements.reference import sector_choices
+from placements.reference import routes
+
+
+def _choices(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class SiteForm(FlaskForm):
@@ -72,9 +77,9 @@ class OfferForm(FlaskForm):
     hours_per_week = IntegerField("Hours per week", widget=GovTextInput(), validators=[
         InputRequired(message="Enter the hours per week, like 30"),
         NumberRange(min=1, max=48, message="Hours per week must be between 1 and 48")])
-    requirements = SelectMultipleField("Requirements", choices=list(REQUIREMENTS.items()),
+    requirements = SelectMultipleField("Requirements", choices=_choices(REQUIREMENTS.items()),
                                        widget=GovCheckboxesInput(), validators=[Optional()])
-    work_mode = RadioField("Where the work happens", choices=list(WORK_MODES.items()),
+    work_mode = RadioField("Where the work happens", choices=_choices(WORK_MODES.items()),
                            default="on-site", widget=GovRadioInput(), validators=[
         InputRequired(message="Select on site or hybrid")])
     reason = TextAreaField("Reason for changing the number of places", widget=GovTextArea(),
@@ -85,12 +90,13 @@ class OfferForm(FlaskForm):
         super().__init__(*args, **kwargs)
         sites = db.session.scalars(sa.select(EmployerSite).where(
             EmployerSite.employer_id == employer.id).order_by(EmployerSite.name)).all()
-        self.site_id.choices = [(s.id, f"{s.name}, {s.postcode}") for s in sites]
-        self.sector.choices = [("", "Select a sector"), *sector_choices()]
+        self.site_id.choices = [SelectChoice(s.id, f"{s.name}, {s.postcode}") for s in sites]
+        self.sector.choices = [SelectChoice("", "Select a sector"),
+                               *(SelectChoice(r, r) for r in routes())]
         standards = db.session.scalars(sa.select(OccupationalStandard).order_by(
             OccupationalStandard.route, OccupationalStandard.title)).all()
-        self.standard_ids.choices = [(s.id, f"{s.route}: {s.title} ({s.reference}, level "
-                                            f"{s.level})") for s in standards]
+        self.standard_ids.choices = [SelectChoice(s.id, f"{s.route}: {s.title} ({s.reference}, "
+                                                        f"level {s.level})") for s in standards]
 
     def validate_end_date(self, field) -> None:
         if self.start_date.data and field.data and field.data < self.start_date.data:
@@ -109,7 +115,7 @@ class WithdrawOfferForm(FlaskForm):
 class PlacementResponseForm(FlaskForm):
     """Accept a placed learner or raise a concern about them."""
 
-    response = RadioField("Your response", choices=list(EMPLOYER_RESPONSES.items()),
+    response = RadioField("Your response", choices=_choices(EMPLOYER_RESPONSES.items()),
                           widget=GovRadioInput(), validators=[
         InputRequired(message="Choose whether to accept the learner or raise a concern")])
     note = TextAreaField("Note for the placement officer", widget=GovTextArea(),

@@ -11,11 +11,16 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from placements.frontend import GovCheckboxesInput
 from placements.geo import PostcodeError, locate
 from placements.models import REQUIREMENTS
+
+
+def _choices(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class ProfileForm(FlaskForm):
@@ -28,7 +33,7 @@ class ProfileForm(FlaskForm):
         InputRequired(message="Enter how far you can travel, in km, like 20"),
         NumberRange(min=1, max=500, message="Travel distance must be between 1 and 500 km")])
     credentials = SelectMultipleField("Checks and licences you hold",
-                                      choices=list(REQUIREMENTS.items()),
+                                      choices=_choices(REQUIREMENTS.items()),
                                       widget=GovCheckboxesInput(), validators=[Optional()])
     access_needs = TextAreaField("Access needs (optional)", widget=GovTextArea(), validators=[
         Optional(), Length(max=2000, message="Access needs must be 2000 characters or fewer")])
@@ -58,9 +63,9 @@ class OfferFilterForm(FlaskForm):
     max_hours = IntegerField("At most (hours per week)", widget=GovTextInput(), validators=[
         Optional(), NumberRange(min=1, max=48, message="Hours must be between 1 and 48")])
     eligible = SelectMultipleField("Requirements", choices=[
-        ("eligible", "Only offers whose requirements I meet")],
+        SelectChoice("eligible", "Only offers whose requirements I meet")],
         widget=GovCheckboxesInput(), validators=[Optional()])
-    exclude = SelectMultipleField("Leave out offers that need", choices=list(
+    exclude = SelectMultipleField("Leave out offers that need", choices=_choices(
         REQUIREMENTS.items()), widget=GovCheckboxesInput(), validators=[Optional()])
     submit = SubmitField("Apply filters", widget=GovSubmitInput())
 
