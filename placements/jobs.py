@@ -189,3 +189,72 @@ def reap_stale_runs(round_id: int | None = None) -> int:
     if reaped:
         db.session.flush()
     return reaped
+
+
+# --- CSV imports ---------------------------------------------------------------------------
+#
+# A checked file is written in one transaction, so its progress cannot be committed as it
+# goes: the worker keeps the count of rows written in memory (this process only) and the
+# status page polls it. Status changes (running, succeeded, failed) are in the import_job row.
+
+_import_progress: dict[int, int] = {}
+
+
+def import_progress(job_id: int) -> int:
+    """Return how many rows of a running import have been written."""
+    return _import_progress.get(job_id, 0)
+
+
+def submit_import(job_id: int, kind: str, officer_id: int, rows: list) -> None:
+    """Write a checked import in a background thread (or inline, as configured)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("ALLOCATION_WORKER", "thread") == "inline":
+        run_import(job_id, kind, officer_id, rows)
+        return
+
+    def work() -> None:
+        # A request context so invitation links (url_for) can be built off-request.
+        with app.test_request_context(base_url=app.config.get("BASE_URL") or None):
+            try:
+                run_import(job_id, kind, officer_id, rows)
+            finally:
+                db.session.remove()
+
+    threading.Thread(target=work, name=f"import-{job_id}", daemon=True).start()
+
+
+def run_import(job_id: int, kind: str, officer_id: int, rows: list) -> None:
+    """Write every row of a checked import, all or nothing, recording the outcome on the job."""
+    from placements import audit
+    from placements.imports.services import IMPORTS, ImportRowError
+    from placements.models import ImportJob, User
+
+    job = db.session.get(ImportJob, job_id)
+    officer = db.session.get(User, officer_id)
+    job.status = "running"
+    db.session.commit()
+    _import_progress[job_id] = 0
+
+    def progress(done: int) -> None:
+        _import_progress[job_id] = done
+
+    try:
+        outcome = IMPORTS[kind][2](officer, rows, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - the job must end failed, with nothing written
+        db.session.rollback()
+        job = db.session.get(ImportJob, job_id)
+        if isinstance(exc, ImportRowError):
+            e = exc.error
+            job.error = f"Row {e.row}, {e.field}: {e.message}. Nothing has been imported."
+        else:
+            current_app.logger.exception("import %s failed", job_id)
+            job.error = f"The import failed ({type(exc).__name__}); nothing has been imported."
+        job.status = "failed"
+    else:
+        job.status = "succeeded"
+        job.summary = outcome.as_dict()
+        audit.record(officer, f"import.{kind}", job, filename=job.filename,
+                     rows=job.total_rows, **outcome.as_dict())
+    job.finished_at = utcnow()
+    db.session.commit()
+    _import_progress.pop(job_id, None)

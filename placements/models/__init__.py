@@ -10,6 +10,7 @@ from placements.models.allocation import (
     RunStatus,
 )
 from placements.models.base import Base, UTCDateTime, utcnow
+from placements.models.imports import ImportJob
 from placements.models.core import (
     REQUIREMENTS,
     AllocationRound,
@@ -60,6 +61,7 @@ __all__ = [
     "HoursStatus",
     "OfferChange",
     "ACTIVE_RUN_STATUSES",
+    "ImportJob",
     "AllocationRun",
     "Placement",
     "PlacementLock",

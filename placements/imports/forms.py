@@ -1,0 +1,16 @@
+"""Import forms: one CSV upload."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from govuk_frontend_wtf.wtforms_widgets import GovFileInput, GovSubmitInput
+from wtforms import SubmitField
+
+
+class UploadForm(FlaskForm):
+    """Upload a CSV file."""
+
+    file = FileField("CSV file", widget=GovFileInput(), validators=[
+        FileRequired(message="Select a CSV file")])
+    submit = SubmitField("Check and import", widget=GovSubmitInput())
