@@ -548,3 +548,18 @@ def test_clash_is_retried_once(client, auth, world, monkeypatch):
     assert response.status_code == 303
     assert len(calls) == 2
     assert prefs(world) == [(1, world["o1"].id)]
+
+
+def test_withdrawn_choice_does_not_block_changes(client, auth, world):
+    a, b, c = digital_offers(world, 3)
+    auth.login("learner1@example.test")
+    url = choices_url(world)
+    client.post(url, data={"order": [str(a.id), str(b.id), str(c.id)]})
+    b.status = OfferStatus.WITHDRAWN
+    db.session.commit()
+    html = client.get(url).get_data(as_text=True)
+    assert "No longer available" in html
+    response = client.post(url, data={"order": [str(a.id), str(b.id), str(c.id)],
+                                      "move": f"up:{c.id}"})
+    assert response.status_code == 303
+    assert prefs(world) == [(1, c.id), (2, a.id)]

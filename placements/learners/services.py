@@ -122,6 +122,11 @@ def ranked_offers(learner: Learner, round_: AllocationRound) -> list[OfferView]:
     return [offer_view(learner, offers[i]) for i in ids if i in offers]
 
 
+def is_available(offer: PlacementOffer) -> bool:
+    """Say whether learners can still choose the offer (open, employer approved)."""
+    return offer.is_open and offer.employer.approved
+
+
 # --- Choosing: one action on the ranked list --------------------------------------------------
 
 
@@ -163,8 +168,17 @@ def change_preferences(actor: User | None, learner: Learner, round_: AllocationR
         raise DomainError("The deadline for choosing placements has passed; "
                           "your choices have not been changed")
     saved = ranked_offer_ids(learner, round_)
+    # Offers withdrawn (or hidden) since the learner chose them drop out on the next save,
+    # so they never block changes to the rest of the list.
+    gone = set(saved) - set(db.session.scalars(visible_offers_stmt().with_only_columns(
+        PlacementOffer.id).where(PlacementOffer.id.in_(saved)))) if saved else set()
+    saved = [i for i in saved if i not in gone]
+    if order is not None:
+        order = [i for i in order if i not in gone]
     if move is None and add is None and remove is None:
         return save_preferences(actor, learner, round_, list(order or []), now=now)
+    if remove in gone:
+        return save_preferences(actor, learner, round_, saved, now=now)
     base = list(order) if order is not None and sorted(order) == sorted(saved) and \
         len(set(order)) == len(order) else saved
     new = apply_action(base, move=move, add=add, remove=remove)

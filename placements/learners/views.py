@@ -166,7 +166,8 @@ def preferences(round_id: int):
         abort(400)
     return render_form("learners/preferences.html", form, learner=learner, round=round_,
                        views=services.ranked_offers(learner, round_),
-                       deadline_passed=round_.deadline_passed())
+                       deadline_passed=round_.deadline_passed(),
+                       available=services.is_available)
 
 
 def _save_choices(learner: Learner, round_: AllocationRound, **change) -> str | None:
