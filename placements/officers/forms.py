@@ -17,10 +17,10 @@ from wtforms import (
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from placements.extensions import db
-from placements.formkit import choices
+from placements.formkit import UKDateField, choices
 from placements.frontend import GovCheckboxesInput, GovRadioInput
 from placements.geo import PostcodeError, locate
-from placements.models import REQUIREMENTS, Learner, Programme, User
+from placements.models import REQUIREMENTS, Learner, OccupationalStandard, Programme, User
 
 AGE_BANDS = ["18-20", "21-24", "25-29", "30-39", "40+"]
 PRIOR_QUALIFICATIONS = ["A levels", "BTEC / T level", "Access to HE", "Apprenticeship",
@@ -60,17 +60,19 @@ class LearnerForm(FlaskForm):
                                    widget=GovTextInput(),
                                    validators=[Optional(), Length(max=200)])
     first_in_family_he = RadioField("First in family to go to higher education",
-                                    choices=choices(YES_NO_UNKNOWN), default="", widget=GovRadioInput(),
-                                    validators=[Optional()])
-    age_band = SelectField("Age band", choices=choices([("", "Prefer not to say")] +
-                                                    [(a, a) for a in AGE_BANDS]), default="", widget=GovSelect(),
-                           validators=[Optional()])
-    prior_qualification = SelectField("Prior qualification", choices=choices(
-                                          [("", "Prefer not to say")]
-                                          + [(q, q) for q in PRIOR_QUALIFICATIONS]), default="",
-                                      widget=GovSelect(), validators=[Optional()])
-    disability_declared = RadioField("Disability declared", choices=choices(YES_NO_UNKNOWN), default="",
-                                     widget=GovRadioInput(), validators=[Optional()])
+                                    choices=choices(YES_NO_UNKNOWN), default="",
+                                    widget=GovRadioInput(), validators=[Optional()])
+    age_band = SelectField("Age band",
+                           choices=choices([("", "Prefer not to say")]
+                                           + [(a, a) for a in AGE_BANDS]),
+                           default="", widget=GovSelect(), validators=[Optional()])
+    prior_qualification = SelectField("Prior qualification",
+                                      choices=choices([("", "Prefer not to say")]
+                                                      + [(q, q) for q in PRIOR_QUALIFICATIONS]),
+                                      default="", widget=GovSelect(), validators=[Optional()])
+    disability_declared = RadioField("Disability declared", choices=choices(YES_NO_UNKNOWN),
+                                     default="", widget=GovRadioInput(),
+                                     validators=[Optional()])
     submit = SubmitField("Add learner and send invitation", widget=GovSubmitInput())
 
     def __init__(self, provider_id: int, *args, **kwargs) -> None:
@@ -97,3 +99,61 @@ class LearnerForm(FlaskForm):
             self.located = locate(field.data)
         except PostcodeError as exc:
             raise ValidationError(str(exc)) from exc
+
+
+class ProgrammeForm(FlaskForm):
+    """Add or change an HTQ programme of the officer's provider."""
+
+    title = StringField("Programme title", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the programme title"), Length(max=200)])
+    code = StringField("Course code", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the course code used in your student record system"),
+        Length(max=40)])
+    standard = SelectField("Occupational standard", coerce=int, widget=GovSelect(),
+                           validators=[InputRequired(message="Select the occupational standard")])
+    placement_mandated = RadioField("Does the programme mandate a work placement?",
+                                    choices=choices([("yes", "Yes"), ("no", "No")]),
+                                    widget=GovRadioInput(), validators=[
+        InputRequired(message="Say whether the programme mandates a placement")])
+    required_placement_hours = IntegerField("Required placement hours", widget=GovTextInput(),
+                                            validators=[Optional(), NumberRange(
+        min=1, max=2000, message="Required placement hours must be between 1 and 2000")])
+    planned_total_hours = IntegerField("Planned total learning hours", widget=GovTextInput(),
+                                       validators=[
+        InputRequired(message="Enter the planned total learning hours"),
+        NumberRange(min=1, max=10000, message="Planned hours must be between 1 and 10000")])
+    work_integration_target_pct = IntegerField(
+        "Work-integrated target, percent of planned hours", default=20, widget=GovTextInput(),
+        validators=[InputRequired(message="Enter the work-integrated target"),
+                    NumberRange(min=0, max=100, message="The target must be between 0 and 100")])
+    start_date = UKDateField("Start date", invalid_message="Enter a real start date",
+                             validators=[InputRequired(message="Enter the start date")])
+    end_date = UKDateField("End date", invalid_message="Enter a real end date",
+                           validators=[InputRequired(message="Enter the end date")])
+    submit = SubmitField("Save programme", widget=GovSubmitInput())
+
+    def __init__(self, provider_id: int, *args, programme_id: int | None = None,
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.provider_id = provider_id
+        self.programme_id = programme_id
+        standards = db.session.scalars(sa.select(OccupationalStandard).order_by(
+            OccupationalStandard.route, OccupationalStandard.title)).all()
+        self.standard.choices = choices(
+            (s.id, f"{s.route}: {s.reference} {s.title} (level {s.level})") for s in standards)
+
+    def validate_title(self, field) -> None:
+        clash = sa.select(Programme.id).where(Programme.provider_id == self.provider_id,
+                                              Programme.title == field.data.strip())
+        if self.programme_id:
+            clash = clash.where(Programme.id != self.programme_id)
+        if db.session.scalar(clash):
+            raise ValidationError("Your provider already has a programme with this title")
+
+    def validate_required_placement_hours(self, field) -> None:
+        if self.placement_mandated.data == "yes" and not field.data:
+            raise ValidationError("Enter the required placement hours for a mandated placement")
+
+    def validate_end_date(self, field) -> None:
+        if self.start_date.data and field.data and field.data <= self.start_date.data:
+            raise ValidationError("The end date must be after the start date")

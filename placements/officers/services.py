@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import sqlalchemy as sa
 
@@ -11,7 +12,15 @@ from placements.auth.services import create_invitation
 from placements.domain import DomainError, NotAllowed
 from placements.extensions import db
 from placements.geo import Located
-from placements.models import Employer, Learner, Programme, Role, User, utcnow
+from placements.models import (
+    Employer,
+    Learner,
+    OccupationalStandard,
+    Programme,
+    Role,
+    User,
+    utcnow,
+)
 
 
 def approve_employer(officer: User, employer: Employer) -> None:
@@ -88,3 +97,59 @@ def learners_query(officer: User, search: str = "") -> sa.Select:
         stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like),
                                  sa.func.lower(Learner.student_ref).like(like)))
     return stmt
+
+
+@dataclass(frozen=True)
+class ProgrammeData:
+    """What an officer says about an HTQ programme."""
+
+    title: str
+    code: str
+    standard_id: int
+    placement_mandated: bool
+    required_placement_hours: int | None
+    planned_total_hours: int
+    work_integration_target_pct: int
+    start_date: date
+    end_date: date
+
+
+def save_programme(officer: User, data: ProgrammeData,
+                   programme: Programme | None = None) -> Programme:
+    """Create or update a programme of the officer's provider; level and route follow the
+    occupational standard."""
+    if programme is not None and programme.provider_id != officer.provider_id:
+        raise NotAllowed("This programme belongs to another provider")
+    standard = db.session.get(OccupationalStandard, data.standard_id)
+    if standard is None:
+        raise DomainError("Select the occupational standard", field="standard")
+    if standard.level not in (4, 5):
+        raise DomainError("HTQs are at level 4 or 5", field="standard")
+    if data.placement_mandated and not data.required_placement_hours:
+        raise DomainError("Enter the required placement hours for a mandated placement",
+                          field="required_placement_hours")
+    if data.end_date <= data.start_date:
+        raise DomainError("The end date must be after the start date", field="end_date")
+    creating = programme is None
+    if programme is None:
+        programme = Programme(provider_id=officer.provider_id)
+        db.session.add(programme)
+    elif programme.route != standard.route and programme.learners:
+        raise DomainError("Learners are enrolled: choose a standard of the same sector "
+                          f"({programme.route})", field="standard")
+    programme.title = data.title.strip()
+    programme.code = data.code.strip()
+    programme.standard = standard
+    programme.level = standard.level
+    programme.route = standard.route
+    programme.placement_mandated = data.placement_mandated
+    programme.required_placement_hours = (data.required_placement_hours
+                                          if data.placement_mandated else None)
+    programme.planned_total_hours = data.planned_total_hours
+    programme.work_integration_target_pct = data.work_integration_target_pct
+    programme.start_date = data.start_date
+    programme.end_date = data.end_date
+    db.session.flush()
+    audit.record(officer, "programme.created" if creating else "programme.updated", programme,
+                 title=programme.title, mandated=programme.placement_mandated)
+    return programme

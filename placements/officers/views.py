@@ -20,7 +20,7 @@ from placements.models import (
 )
 from placements.navigation import render_form
 from placements.officers import services
-from placements.officers.forms import LearnerForm, tri_state
+from placements.officers.forms import LearnerForm, ProgrammeForm, tri_state
 from placements.security import role_required
 
 bp = Blueprint("officers", __name__, url_prefix="/officer")
@@ -155,3 +155,65 @@ def outbox():
     ).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
     pagination = db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
     return render_template("officers/outbox.html", pagination=pagination)
+
+
+def get_programme_or_404(programme_id: int) -> Programme:
+    """Return one of the officer's provider's programmes, or 404."""
+    programme = db.session.get(Programme, programme_id)
+    if programme is None or programme.provider_id != current_user.provider_id:
+        abort(404)
+    return programme
+
+
+def _programme_data(form: ProgrammeForm) -> services.ProgrammeData:
+    return services.ProgrammeData(
+        title=form.title.data, code=form.code.data, standard_id=form.standard.data,
+        placement_mandated=form.placement_mandated.data == "yes",
+        required_placement_hours=form.required_placement_hours.data,
+        planned_total_hours=form.planned_total_hours.data,
+        work_integration_target_pct=form.work_integration_target_pct.data,
+        start_date=form.start_date.data, end_date=form.end_date.data)
+
+
+@bp.route("/programmes/new", methods=["GET", "POST"])
+def new_programme():
+    """Add an HTQ programme to the officer's provider."""
+    form = ProgrammeForm(current_user.provider_id)
+    if form.validate_on_submit():
+        try:
+            programme = services.save_programme(current_user, _programme_data(form))
+        except DomainError as exc:
+            getattr(form, exc.field or "title").errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"{programme.title} has been added.", "success")
+            return redirect(url_for(".dashboard"), 303)
+    return render_form("officers/programme_form.html", form, programme=None)
+
+
+@bp.route("/programmes/<int:programme_id>", methods=["GET", "POST"])
+def edit_programme(programme_id: int):
+    """Change one of the provider's programmes."""
+    programme = get_programme_or_404(programme_id)
+    form = ProgrammeForm(current_user.provider_id, programme_id=programme.id)
+    if request.method == "GET":
+        form.title.data = programme.title
+        form.code.data = programme.code
+        form.standard.data = programme.standard_id
+        form.placement_mandated.data = "yes" if programme.placement_mandated else "no"
+        form.required_placement_hours.data = programme.required_placement_hours
+        form.planned_total_hours.data = programme.planned_total_hours
+        form.work_integration_target_pct.data = programme.work_integration_target_pct
+        form.start_date.data = programme.start_date
+        form.end_date.data = programme.end_date
+    elif form.validate_on_submit():
+        try:
+            services.save_programme(current_user, _programme_data(form), programme)
+        except DomainError as exc:
+            db.session.rollback()
+            getattr(form, exc.field or "title").errors.append(exc.message)
+        else:
+            db.session.commit()
+            flash(f"{programme.title} has been updated.", "success")
+            return redirect(url_for(".dashboard"), 303)
+    return render_form("officers/programme_form.html", form, programme=programme)
