@@ -9,7 +9,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-test assets db seed lint bench clean
+.PHONY: run test test-sqlite test-pg browser install install-test assets db seed lint bench clean
 
 $(VENV)/.stamp-install: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,8 +43,22 @@ run: install assets seed
 	@echo "Serving Placements on http://$(HOST):$(PORT)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install-test assets
+# `make test` runs the whole suite on SQLite (with the browser tests), then again on a
+# throwaway PostgreSQL server (scripts/pg-test-server.sh installs Debian's postgresql when
+# it can; outside CI a machine without it skips that half with a warning).
+test: test-sqlite test-pg
+
+test-sqlite: install-test assets browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The solver tests and the browser tests do not touch the app's database: run them once.
+test-pg: install-test
+	bash scripts/pg-test-server.sh --optional $(PY) -m pytest -p no:cacheprovider \
+		--ignore=tests/e2e --ignore=tests/solver $(PYTEST_ARGS)
+
+# Debian's chromium for the Playwright tests (never a browser download).
+browser:
+	@bash scripts/ensure-chromium.sh
 
 lint: install-test
 	$(VENV)/bin/ruff check placements solver seed tests bench

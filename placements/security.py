@@ -23,7 +23,18 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
     login_manager.user_loader(load_user)
+    app.before_request(forget_cached_user)
     app.after_request(set_security_headers)
+
+
+def forget_cached_user() -> None:
+    """Load the signed-in user afresh for each request.
+
+    Flask-Login caches the user on `g`, which lives as long as the app context; when an app
+    context outlives one request (tests, scripts) a replayed cookie whose session token has
+    since been rotated would otherwise be answered with the previous request's user.
+    """
+    g.pop("_login_user", None)
 
 
 def load_user(session_id: str) -> User | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -30,20 +32,75 @@ from placements.models import (
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def app(tmp_path) -> Iterator[Flask]:
-    """An app with its own SQLite file, tables created from the models."""
-    app = create_app({
+#: Set by `make test-pg` (scripts/pg-test-server.sh): run the suite on that PostgreSQL database.
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+def app_config(tmp_path, **overrides) -> dict:
+    """Settings for a test app: its own SQLite file, or the PostgreSQL test database."""
+    return {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.sqlite'}",
+        "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite'}",
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "localhost",
-    })
+        "RATELIMIT_ENABLED": False,
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="session")
+def _postgres_schema() -> Iterator[None]:
+    """On PostgreSQL, create the tables once per run (tests then empty them afterwards)."""
+    if TEST_DATABASE_URL:
+        app = create_app({"TESTING": True, "SECRET_KEY": "x",
+                          "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL})
+        with app.app_context():
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+                conn.execute(sa.text("CREATE SCHEMA public"))
+            db.create_all()
+            db.engine.dispose()
+    return
+
+
+def empty_postgres_tables() -> None:
+    """Delete every row and reset the id sequences, much faster than recreating tables."""
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def make_app(tmp_path, _postgres_schema):
+    """Build more apps on the test database, e.g. make_app(WTF_CSRF_ENABLED=True)."""
+    built: list[Flask] = []
+
+    def build(**overrides) -> Flask:
+        new_app = create_app(app_config(tmp_path, **overrides))
+        with new_app.app_context():
+            db.create_all()
+        built.append(new_app)
+        return new_app
+
+    yield build
+    for new_app in built:
+        with new_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path, _postgres_schema) -> Iterator[Flask]:
+    """An app with its own SQLite file (tables created from the models), or on PostgreSQL."""
+    app = create_app(app_config(tmp_path))
     with app.app_context():
-        db.create_all()
+        if not TEST_DATABASE_URL:
+            db.create_all()
         yield app
         db.session.remove()
+        if TEST_DATABASE_URL:
+            empty_postgres_tables()
         db.engine.dispose()
 
 
