@@ -12,6 +12,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import DateField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from placements.frontend import GovDateInput, GovRadioInput
@@ -51,9 +52,9 @@ class HoursForm(FlaskForm):
     def __init__(self, kinds: tuple[HoursKind, ...], placements: list[Placement],
                  *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.kind.choices = [(k.value, k.label) for k in kinds]
-        self.placement.choices = [("", "Not a placement")] + [
-            (p.id, placement_label(p)) for p in placements]
+        self.kind.choices = [SelectChoice(k.value, k.label) for k in kinds]
+        self.placement.choices = [SelectChoice("", "Not a placement")] + [
+            SelectChoice(p.id, placement_label(p)) for p in placements]
         self.quarter_hours = 0
 
     def validate_hours(self, field) -> None:
@@ -98,9 +99,9 @@ class RejectForm(FlaskForm):
 
 
 IMPORT_TYPES = [
-    ("learner", "Hours per learner (student_ref, date, hours, kind, note)"),
-    ("timetable", "Programme timetable (programme_code, date, hours): classroom hours for "
-                  "every learner on the programme"),
+    SelectChoice("learner", "Hours per learner (student_ref, date, hours, kind, note)"),
+    SelectChoice("timetable", "Programme timetable (programme_code, date, hours): classroom "
+                              "hours for every learner on the programme"),
 ]
 
 

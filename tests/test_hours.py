@@ -1,0 +1,538 @@
+"""Hours pages and services: logging, verification, permissions, dashboards, import, export."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from placements import create_app
+from placements.extensions import db
+from placements.hours import imports, services
+from placements.models import (
+    AuditEvent,
+    HoursEntry,
+    HoursKind,
+    HoursLearnerTotal,
+    HoursProgrammeMonth,
+    HoursSource,
+    HoursStatus,
+    Placement,
+    PlacementStatus,
+    utcnow,
+)
+
+TODAY = date(2026, 11, 20)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_today(monkeypatch):
+    monkeypatch.setattr(services, "today_uk", lambda: TODAY)
+    monkeypatch.setattr(imports, "today_uk", lambda: TODAY)
+
+
+@pytest.fixture
+def placed(world):
+    """Learner 1 placed at Acme's offer, learner 2 at Beta Care's (both published)."""
+    p1 = Placement(round=world["round"], learner=world["l1"], offer=world["o1"],
+                   status=PlacementStatus.PUBLISHED)
+    p2 = Placement(round=world["round"], learner=world["l2"], offer=world["o2"],
+                   status=PlacementStatus.ACCEPTED)
+    world["prog1"].code = "SWD"
+    world["prog2"].code = "HLT"
+    db.session.add_all([p1, p2])
+    db.session.commit()
+    return {**world, "pl1": p1, "pl2": p2}
+
+
+def dmy(day: date) -> list[str]:
+    return [str(day.day), str(day.month), str(day.year)]
+
+
+def log(client, day=date(2026, 11, 2), hours="7.5", kind="live-brief", placement="",
+        note=""):
+    return client.post("/hours/", data={"entry_date": dmy(day), "hours": hours, "kind": kind,
+                                        "placement": placement, "note": note})
+
+
+def entries() -> list[HoursEntry]:
+    return list(db.session.scalars(sa.select(HoursEntry).order_by(HoursEntry.id)))
+
+
+def totals() -> dict:
+    """Running totals as {(learner, kind, status): qh}, zero rows left out."""
+    return {(t.learner_id, t.kind, t.status): t.quarter_hours
+            for t in db.session.scalars(sa.select(HoursLearnerTotal)) if t.entries}
+
+
+def assert_totals_match_entries():
+    """The running totals equal totals recomputed from the entries."""
+    kept = totals()
+    months = {(m.programme_id, m.month, m.kind, m.status): m.quarter_hours
+              for m in db.session.scalars(sa.select(HoursProgrammeMonth)) if m.entries}
+    services.rebuild_totals()
+    assert totals() == kept
+    assert {(m.programme_id, m.month, m.kind, m.status): m.quarter_hours
+            for m in db.session.scalars(sa.select(HoursProgrammeMonth))} == months
+    db.session.rollback()
+
+
+# --- learner logging ------------------------------------------------------------------------
+
+def test_learner_logs_placement_hours_pending_until_verified(client, auth, placed):
+    auth.login("learner1@example.test")
+    page = client.get("/hours/")
+    assert page.status_code == 200
+    assert "Junior developer at Acme Digital" in page.text
+    response = log(client, kind="placement", placement=str(placed["pl1"].id), hours="7.25",
+                   note="Sprint planning")
+    assert response.status_code == 303
+    [entry] = entries()
+    assert (entry.kind, entry.status, entry.quarter_hours, entry.source) == (
+        HoursKind.PLACEMENT, HoursStatus.PENDING, 29, HoursSource.LEARNER)
+    assert entry.placement_id == placed["pl1"].id
+    assert totals() == {(placed["l1"].id, HoursKind.PLACEMENT, HoursStatus.PENDING): 29}
+    assert db.session.scalar(sa.select(AuditEvent.action).where(
+        AuditEvent.object_type == "HoursEntry")) == "hours.logged"
+    page = client.get("/hours/")
+    assert "Sprint planning" in page.text
+    assert "7.25 hours (not counted yet)" in page.text
+    assert_totals_match_entries()
+
+
+def test_learner_logs_live_brief_without_placement(client, auth, placed):
+    auth.login("learner2@example.test")
+    assert log(client, kind="simulated", hours="6").status_code == 303
+    [entry] = entries()
+    assert entry.kind is HoursKind.SIMULATED
+    assert entry.placement_id is None
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"hours": "-1"}, "Hours must be more than 0"),
+    ({"hours": "0"}, "Hours must be more than 0"),
+    ({"hours": "12.5"}, "Hours must be 12 or fewer in a day"),
+    ({"hours": "7.1"}, "Enter hours in quarter hours"),
+    ({"hours": "lots"}, "Enter hours as a number"),
+    ({"hours": ""}, "Enter the number of hours"),
+    ({"day": TODAY + timedelta(days=1)}, "The date must be today or in the past"),
+    ({"day": date(2026, 8, 31)}, "on or after the programme start"),
+    ({"kind": "classroom"}, "Not a valid choice"),
+    ({"kind": "placement"}, "Select the placement the hours were spent on"),
+])
+def test_bad_input_is_a_form_error_and_saves_nothing(client, auth, placed, changes, message):
+    auth.login("learner1@example.test")
+    response = log(client, **changes)
+    assert response.status_code == 400
+    assert message in response.text
+    assert "There is a problem" in response.text
+    assert entries() == []
+    assert totals() == {}
+
+
+def test_duplicate_day_and_kind_is_refused(client, auth, placed):
+    auth.login("learner1@example.test")
+    assert log(client, hours="3").status_code == 303
+    response = log(client, hours="4")
+    assert response.status_code == 400
+    assert "already logged live employer brief or project hours on 2 November 2026" in \
+        response.text
+    assert [e.quarter_hours for e in entries()] == [12]
+    # Another kind on the same day is fine.
+    assert log(client, kind="simulated", hours="2").status_code == 303
+
+
+def test_cannot_log_against_someone_elses_placement(client, auth, placed):
+    auth.login("learner1@example.test")
+    response = log(client, kind="placement", placement=str(placed["pl2"].id))
+    assert response.status_code == 400
+    assert entries() == []
+
+
+def test_cannot_log_against_a_proposed_placement(client, auth, placed):
+    placed["pl1"].status = PlacementStatus.PROPOSED
+    db.session.commit()
+    auth.login("learner1@example.test")
+    response = log(client, kind="placement", placement=str(placed["pl1"].id))
+    assert response.status_code == 400
+    assert entries() == []
+
+
+def test_service_refuses_someone_elses_placement(placed):
+    from placements.domain import NotAllowed
+
+    data = services.EntryData(entry_date=date(2026, 11, 2), quarter_hours=8,
+                              kind=HoursKind.PLACEMENT, placement_id=placed["pl2"].id)
+    with pytest.raises(NotAllowed):
+        services.log_hours(placed["l1"].user, data, today=TODAY)
+
+
+def test_learner_withdraws_own_pending_entry_only(client, auth, placed):
+    auth.login("learner1@example.test")
+    log(client)
+    [entry] = entries()
+    auth.logout()
+    auth.login("learner2@example.test")
+    assert client.post(f"/hours/entries/{entry.id}/withdraw").status_code == 404
+    assert len(entries()) == 1
+    auth.logout()
+    auth.login("learner1@example.test")
+    assert client.post(f"/hours/entries/{entry.id}/withdraw").status_code == 303
+    assert entries() == []
+    assert totals() == {}
+
+
+def test_verified_hours_cannot_be_withdrawn(client, auth, placed):
+    auth.login("learner1@example.test")
+    log(client)
+    [entry] = entries()
+    services.verify_entry(placed["officer1"], entry)
+    db.session.commit()
+    response = client.post(f"/hours/entries/{entry.id}/withdraw", follow_redirects=True)
+    assert "Verified hours cannot be withdrawn" in response.text
+    assert len(entries()) == 1
+
+
+# --- verification ---------------------------------------------------------------------------
+
+@pytest.fixture
+def pending(client, auth, placed):
+    """A pending placement entry of learner 1 at Acme (employer 1)."""
+    auth.login("learner1@example.test")
+    log(client, kind="placement", placement=str(placed["pl1"].id), hours="8")
+    auth.logout()
+    [entry] = entries()
+    return entry
+
+
+def test_employer_verifies_hours_at_own_offer(client, auth, placed, pending):
+    auth.login("emp1@example.test")
+    page = client.get("/hours/verify")
+    assert page.status_code == 200
+    assert "Learner1" in page.text
+    assert client.post(f"/hours/entries/{pending.id}/verify").status_code == 303
+    db.session.refresh(pending)
+    assert pending.status is HoursStatus.VERIFIED
+    assert pending.verified_by_id == placed["emp1"].id
+    assert totals() == {(placed["l1"].id, HoursKind.PLACEMENT, HoursStatus.VERIFIED): 32}
+    # Deciding twice is refused.
+    response = client.post(f"/hours/entries/{pending.id}/verify", follow_redirects=True)
+    assert "already verified" in response.text
+    assert_totals_match_entries()
+
+
+def test_other_employer_cannot_see_or_verify(client, auth, placed, pending):
+    auth.login("emp2@example.test")
+    assert "Learner1" not in client.get("/hours/verify").text
+    assert client.post(f"/hours/entries/{pending.id}/verify").status_code == 404
+    assert client.get(f"/hours/entries/{pending.id}/reject").status_code == 404
+    assert client.post(f"/hours/entries/{pending.id}/reject",
+                       data={"reason": "no"}).status_code == 404
+    db.session.refresh(pending)
+    assert pending.status is HoursStatus.PENDING
+
+
+def test_learner_cannot_verify(client, auth, placed, pending):
+    auth.login("learner1@example.test")
+    assert client.post(f"/hours/entries/{pending.id}/verify").status_code == 403
+    db.session.refresh(pending)
+    assert pending.status is HoursStatus.PENDING
+
+
+def test_employer_rejects_with_a_reason(client, auth, placed, pending):
+    auth.login("emp1@example.test")
+    response = client.post(f"/hours/entries/{pending.id}/reject", data={"reason": "  "})
+    assert response.status_code == 400
+    assert "Enter the reason" in response.text
+    db.session.refresh(pending)
+    assert pending.status is HoursStatus.PENDING
+    response = client.post(f"/hours/entries/{pending.id}/reject",
+                           data={"reason": "Was on leave that day"})
+    assert response.status_code == 303
+    db.session.refresh(pending)
+    assert pending.status is HoursStatus.REJECTED
+    assert pending.reject_reason == "Was on leave that day"
+    auth.logout()
+    auth.login("learner1@example.test")
+    assert "Was on leave that day" in client.get("/hours/").text
+    assert_totals_match_entries()
+
+
+def test_officer_verifies_own_learner_only(client, auth, placed, pending):
+    auth.login("officer2@example.test")
+    assert client.post(f"/hours/entries/{pending.id}/verify").status_code == 404
+    auth.logout()
+    auth.login("officer1@example.test")
+    assert client.post(f"/hours/entries/{pending.id}/verify",
+                       data={"next": "attention"}).headers["Location"].endswith(
+        "/hours/officer/attention")
+    db.session.refresh(pending)
+    assert pending.status is HoursStatus.VERIFIED
+
+
+# --- officer pages --------------------------------------------------------------------------
+
+OFFICER_PAGES = ["/hours/officer", "/hours/officer/attention", "/hours/officer/import",
+                 "/hours/officer/hours.csv"]
+
+
+@pytest.mark.parametrize("url", OFFICER_PAGES)
+@pytest.mark.parametrize("email", ["learner1@example.test", "emp1@example.test",
+                                   "admin@example.test"])
+def test_officer_pages_refuse_other_roles(client, auth, placed, url, email):
+    auth.login(email)
+    assert client.get(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", ["/hours/", "/hours/verify", *OFFICER_PAGES])
+def test_pages_need_sign_in(client, placed, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert "/auth/login" in response.headers["Location"]
+
+
+def test_learner_page_refuses_other_roles(client, auth, placed):
+    auth.login("officer1@example.test")
+    assert client.get("/hours/").status_code == 403
+    assert client.get("/hours/verify").status_code == 403
+
+
+def test_officer_sees_only_own_programmes_and_learners(client, auth, placed):
+    auth.login("officer1@example.test")
+    assert client.get(f"/hours/officer/programmes/{placed['prog1'].id}").status_code == 200
+    assert client.get(f"/hours/officer/programmes/{placed['prog2'].id}").status_code == 404
+    assert client.get(
+        f"/hours/officer/programmes/{placed['prog2'].id}/hours.csv").status_code == 404
+    assert client.get(f"/hours/officer/learners/{placed['l1'].id}").status_code == 200
+    assert client.get(f"/hours/officer/learners/{placed['l2'].id}").status_code == 404
+    response = client.post(f"/hours/officer/learners/{placed['l2'].id}",
+                           data={"entry_date": dmy(date(2026, 11, 2)), "hours": "6",
+                                 "kind": "classroom"})
+    assert response.status_code == 404
+    assert entries() == []
+
+
+def test_officer_records_verified_classroom_hours(client, auth, placed):
+    auth.login("officer1@example.test")
+    url = f"/hours/officer/learners/{placed['l1'].id}"
+    response = client.post(url, data={"entry_date": dmy(date(2026, 11, 2)), "hours": "6",
+                                      "kind": "classroom", "placement": ""})
+    assert response.status_code == 303
+    [entry] = entries()
+    assert (entry.status, entry.source, entry.kind) == (HoursStatus.VERIFIED,
+                                                        HoursSource.OFFICER,
+                                                        HoursKind.CLASSROOM)
+    response = client.post(url, data={"entry_date": dmy(date(2026, 11, 2)), "hours": "13",
+                                      "kind": "classroom"})
+    assert response.status_code == 400
+    assert len(entries()) == 1
+
+
+def _add(learner, day, qh, kind=HoursKind.CLASSROOM, status=HoursStatus.VERIFIED,
+         placement=None, created_at=None):
+    entry = HoursEntry(learner_id=learner.id, entry_date=day, quarter_hours=qh, kind=kind,
+                       status=status, placement_id=placement.id if placement else None,
+                       created_at=created_at or utcnow())
+    db.session.add(entry)
+    db.session.flush()
+    services._count_entry(entry, learner)
+    return entry
+
+
+def test_dashboard_aggregates_and_statuses(placed):
+    l1 = placed["l1"]  # mandated 150 h, planned 1200 h, 2026-09-01 .. 2027-07-01
+    for i in range(10):
+        _add(l1, date(2026, 9, 7) + timedelta(days=i), 24)
+    _add(l1, date(2026, 10, 2), 20, HoursKind.LIVE_BRIEF)
+    _add(l1, date(2026, 10, 3), 8, HoursKind.SIMULATED, HoursStatus.PENDING)
+    db.session.commit()
+    board = services.dashboard([placed["prog1"]], today=TODAY)
+    assert board.learner_count == 1
+    assert int(board.classroom[0]) == 240
+    assert int(board.work_integrated[0]) == 20
+    assert int(board.pending_wi[0]) == 8
+    assert board.shares[0] == pytest.approx(20 / 260)
+    assert board.status_count(1) == 1  # no placement hours yet: at risk
+    kinds = {k: (v, p) for k, v, p in board.kind_totals()}
+    assert kinds[HoursKind.CLASSROOM] == (240, 0)
+    assert kinds[HoursKind.SIMULATED] == (0, 8)
+    assert [m for m, _ in board.cumulative_shares()] == [date(2026, 9, 1),
+                                                         date(2026, 10, 1)]
+    assert board.cumulative_shares()[1][1] == pytest.approx(20 / 260)
+    # The scalar assessment agrees with the vectorised one.
+    assert services.learner_hours(l1, TODAY).assessment.status.value == "at risk"
+
+
+def test_programme_dashboard_and_export(client, auth, placed):
+    _add(placed["l1"], date(2026, 9, 7), 24)
+    _add(placed["l1"], date(2026, 9, 8), 8, HoursKind.LIVE_BRIEF)
+    db.session.commit()
+    auth.login("officer1@example.test")
+    page = client.get(f"/hours/officer/programmes/{placed['prog1'].id}")
+    assert page.status_code == 200
+    assert "Learners by work-integrated share" in page.text
+    assert "Work-integrated share over time" in page.text
+    assert "25.0%" in page.text
+    assert client.get(f"/hours/officer/programmes/{placed['prog1'].id}?status=met"
+                      ).status_code == 200
+    overview = client.get("/hours/officer")
+    assert "HTQ Software" in overview.text
+    assert "HTQ Health" not in overview.text
+    csv = client.get(f"/hours/officer/programmes/{placed['prog1'].id}/hours.csv")
+    assert csv.mimetype == "text/csv"
+    lines = csv.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("student_ref,name,programme_code")
+    assert lines[1].startswith("A1,Learner1,SWD,HTQ Software,6,2,0,0,0,25.0,20,150,at risk")
+    assert len(lines) == 2
+    all_csv = client.get("/hours/officer/hours.csv").text
+    assert "B1" not in all_csv
+
+
+def test_needs_attention_lists_stale_out_of_dates_and_at_risk(client, auth, placed):
+    l1, pl1 = placed["l1"], placed["pl1"]  # offer o1 runs 2027-02-01 .. 2027-05-01
+    _add(l1, date(2026, 10, 1), 16, HoursKind.PLACEMENT, HoursStatus.PENDING, pl1,
+         created_at=utcnow() - timedelta(days=20))
+    _add(l1, date(2026, 10, 2), 16, HoursKind.LIVE_BRIEF, HoursStatus.PENDING,
+         created_at=utcnow() - timedelta(days=3))
+    _add(placed["l2"], date(2026, 10, 1), 16, HoursKind.LIVE_BRIEF, HoursStatus.PENDING,
+         created_at=utcnow() - timedelta(days=30))
+    db.session.commit()
+    attention = services.needs_attention(placed["officer1"], today=TODAY)
+    assert [e.entry_date for e in attention.stale] == [date(2026, 10, 1)]
+    assert attention.stale_total == 1  # learner 2 belongs to another provider
+    assert [e.kind for e in attention.outside] == [HoursKind.PLACEMENT]
+    assert attention.at_risk_total == 1
+    assert attention.at_risk[0][0].id == l1.id
+    auth.login("officer1@example.test")
+    page = client.get("/hours/officer/attention")
+    assert page.status_code == 200
+    assert "Waiting for verification for more than 14 days (1)" in page.text
+    assert "outside the placement's dates (1)" in page.text
+
+
+# --- import ---------------------------------------------------------------------------------
+
+def upload(client, text: str, import_type="learner"):
+    import io
+
+    return client.post("/hours/officer/import", data={
+        "import_type": import_type, "file": (io.BytesIO(text.encode()), "hours.csv")},
+        content_type="multipart/form-data")
+
+
+LEARNER_CSV = ("student_ref,date,hours,kind,note\n"
+               "A1,2026-10-05,6,classroom,Week 4\n"
+               "A1,06/10/2026,6.5,,\n"
+               "A1,2026-10-07,3,live-brief,Brief\n")
+
+
+def test_learner_import_creates_then_is_idempotent(client, auth, placed):
+    auth.login("officer1@example.test")
+    response = upload(client, LEARNER_CSV)
+    assert response.status_code == 303
+    assert sorted((e.entry_date.day, e.kind.value, e.quarter_hours, e.status.value,
+                   e.source.value) for e in entries()) == [
+        (5, "classroom", 24, "verified", "import"), (6, "classroom", 26, "verified", "import"),
+        (7, "live-brief", 12, "verified", "import")]
+    response = upload(client, LEARNER_CSV)
+    assert response.status_code == 303
+    assert "0 entries added, 0 changed, 3 unchanged" in client.get("/hours/officer/import").text
+    assert len(entries()) == 3
+    before = totals()
+    assert before[(placed["l1"].id, HoursKind.CLASSROOM, HoursStatus.VERIFIED)] == 50
+    # A changed row replaces the hours of that day.
+    upload(client, "student_ref,date,hours\nA1,2026-10-05,4\n")
+    assert totals()[(placed["l1"].id, HoursKind.CLASSROOM, HoursStatus.VERIFIED)] == 42
+    assert len(entries()) == 3
+    assert_totals_match_entries()
+
+
+def test_import_verifies_a_pending_learner_entry_of_the_same_day(client, auth, placed):
+    auth.login("learner1@example.test")
+    log(client, day=date(2026, 10, 7), hours="3", kind="live-brief")
+    auth.logout()
+    auth.login("officer1@example.test")
+    assert upload(client, LEARNER_CSV).status_code == 303
+    assert len(entries()) == 3
+    assert all(e.status is HoursStatus.VERIFIED for e in entries())
+    assert_totals_match_entries()
+
+
+def test_import_with_errors_writes_nothing_and_reports_every_row(client, auth, placed):
+    auth.login("officer1@example.test")
+    text = ("student_ref,date,hours,kind\n"
+            "A1,2026-10-05,6,classroom\n"     # fine
+            "ZZ9,2026-10-05,6,classroom\n"    # unknown learner
+            "B1,2026-10-05,6,classroom\n"     # another provider's learner
+            "A1,2026-12-25,6,classroom\n"     # future
+            "A1,2026-10-06,13,classroom\n"    # too many hours
+            "A1,2026-10-07,-2,classroom\n"    # negative
+            "A1,2026-10-08,6,placement\n"     # placement not importable
+            "A1,2026-10-05,5,classroom\n")    # duplicate of line 2
+    response = upload(client, text)
+    assert response.status_code == 400
+    assert "nothing was imported" in response.text
+    for line, message in [(3, "No learner of yours has the student number ZZ9"),
+                          (4, "No learner of yours has the student number B1"),
+                          (5, "The date is in the future"),
+                          (6, "12 or fewer"), (7, "more than 0"), (8, "Use one of"),
+                          (9, "Same learner, date and kind as row 2")]:
+        assert message in response.text, (line, message)
+    report = imports.import_learner_hours(placed["officer1"], text, today=TODAY)
+    assert [e.row for e in report.errors] == [3, 4, 5, 6, 7, 8, 9]
+    db.session.rollback()
+    assert entries() == []
+    assert totals() == {}
+
+
+def test_import_rejects_wrong_headers(client, auth, placed):
+    auth.login("officer1@example.test")
+    response = upload(client, "learner,when,hours\nA1,2026-10-05,6\n")
+    assert response.status_code == 400
+    assert "The column student_ref is missing" in response.text
+    assert entries() == []
+
+
+def test_timetable_import_adds_classroom_hours_for_every_learner(client, auth, placed):
+    from placements.models import Learner, Role
+    from tests.conftest import make_user
+
+    other = Learner(user=make_user("learner3@example.test", Role.LEARNER),
+                    provider=placed["p1"], programme=placed["prog1"], student_ref="A2",
+                    home_postcode="M1 1AA", lat=53.4, lon=-2.2)
+    db.session.add(other)
+    db.session.commit()
+    auth.login("officer1@example.test")
+    text = "programme_code,date,hours\nSWD,2026-10-05,6\nswd,2026-10-06,5.5\n"
+    assert upload(client, text, "timetable").status_code == 303
+    assert len(entries()) == 4
+    assert upload(client, text, "timetable").status_code == 303
+    assert len(entries()) == 4
+    assert totals()[(other.id, HoursKind.CLASSROOM, HoursStatus.VERIFIED)] == 46
+    response = upload(client, "programme_code,date,hours\nHLT,2026-10-05,6\n", "timetable")
+    assert response.status_code == 400
+    assert "None of your programmes has the code HLT" in response.text
+    assert len(entries()) == 4
+    assert_totals_match_entries()
+
+
+def test_import_templates(client, auth, placed):
+    auth.login("officer1@example.test")
+    text = client.get("/hours/officer/import/timetable-template.csv").text
+    assert text.lstrip("\ufeff").startswith("programme_code,date,hours")
+    assert client.get("/hours/officer/import/other-template.csv").status_code == 404
+
+
+# --- CSRF -----------------------------------------------------------------------------------
+
+def test_posts_need_a_csrf_token(tmp_path, placed):
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "WTF_CSRF_ENABLED": True,
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'csrf.sqlite'}"})
+    with app.app_context():
+        db.create_all()
+        client = app.test_client()
+        response = client.post("/hours/entries/1/verify")
+        assert response.status_code in (302, 400)
+        db.session.remove()
+        db.engine.dispose()
