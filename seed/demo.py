@@ -256,6 +256,9 @@ def load_demo(learners: int = 300, seed: int = 2026,
 
     _make_learners(rng, learners, programmes, officers, places, offers_by_sector, round_,
                    password_hash, report, tick, centre)
+    from seed.hours_demo import load_hours_demo
+
+    load_hours_demo(seed=seed)
     from seed.engagement_demo import load_engagement_demo
 
     load_engagement_demo(officer, seed=seed)
