@@ -42,6 +42,10 @@ NAV: dict[Role, list[tuple[str, str]]] = {
 
 HOME: dict[Role, str] = {role: items[0][1] for role, items in NAV.items()}
 
+#: Every signed-in user can reach their account page (password change).
+for _items in NAV.values():
+    _items.append(("Account", "auth.change_password"))
+
 
 def home_url(user: User) -> str:
     """Return the URL of the user's home page."""

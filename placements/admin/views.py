@@ -7,14 +7,22 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
-from wtforms import EmailField, SelectField, StringField, SubmitField
-from wtforms.validators import Email, InputRequired, Length, ValidationError
+from wtforms import EmailField, RadioField, SelectField, StringField, SubmitField
+from wtforms.validators import (
+    Email,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from placements import audit
 from placements.auth.services import create_invitation
 from placements.extensions import db
 from placements.formkit import choices
-from placements.models import Provider, Role, User
+from placements.frontend import GovRadioInput
+from placements.models import Partnership, Provider, ProviderKind, Role, User
 from placements.navigation import render_form
 from placements.security import role_required
 
@@ -55,6 +63,48 @@ class OfficerForm(FlaskForm):
             raise ValidationError("Select a provider")
 
 
+class ProviderForm(FlaskForm):
+    """Add a provider, optionally in a regional partnership."""
+
+    name = StringField("Provider name", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter the provider's name"), Length(max=200)])
+    kind = RadioField("Kind of provider", widget=GovRadioInput(),
+                      choices=choices((k.value, k.value.replace("-", " ").capitalize())
+                                      for k in ProviderKind),
+                      validators=[InputRequired(message="Select the kind of provider")])
+    ukprn = StringField("UK Provider Reference Number (UKPRN), if known", widget=GovTextInput(),
+                        validators=[Optional(), Regexp(
+                            r"^1\d{7}$", message="A UKPRN is 8 digits starting with 1")])
+    partnership = SelectField("Regional partnership", coerce=int, widget=GovSelect())
+    new_partnership = StringField("Or a new partnership's name", widget=GovTextInput(),
+                                  validators=[Optional(), Length(max=200)])
+    submit = SubmitField("Add provider", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.partnership.choices = choices([(0, "None")] + [
+            (p.id, p.name) for p in db.session.scalars(
+                sa.select(Partnership).order_by(Partnership.name))])
+
+    def validate_name(self, field) -> None:
+        if db.session.scalar(sa.select(Provider.id).where(
+                sa.func.lower(Provider.name) == field.data.strip().lower())):
+            raise ValidationError("A provider with this name already exists")
+
+    def validate_ukprn(self, field) -> None:
+        if field.data and db.session.scalar(sa.select(Provider.id).where(
+                Provider.ukprn == field.data)):
+            raise ValidationError("A provider with this UKPRN already exists")
+
+    def validate_new_partnership(self, field) -> None:
+        name = (field.data or "").strip()
+        if name and self.partnership.data:
+            raise ValidationError("Choose an existing partnership or name a new one, not both")
+        if name and db.session.scalar(sa.select(Partnership.id).where(
+                sa.func.lower(Partnership.name) == name.lower())):
+            raise ValidationError("A partnership with this name already exists: choose it")
+
+
 @bp.get("/")
 def dashboard():
     """Show providers and the number of accounts of each role."""
@@ -70,6 +120,28 @@ def providers():
     officers = db.session.scalars(sa.select(User).where(User.role == Role.OFFICER).order_by(
         User.name)).all()
     return render_template("admin/providers.html", providers=rows, officers=officers)
+
+
+@bp.route("/providers/new", methods=["GET", "POST"])
+def new_provider():
+    """Add a provider, optionally creating or joining a regional partnership."""
+    form = ProviderForm()
+    if form.validate_on_submit():
+        partnership = db.session.get(Partnership, form.partnership.data) \
+            if form.partnership.data else None
+        if form.new_partnership.data and form.new_partnership.data.strip():
+            partnership = Partnership(name=form.new_partnership.data.strip())
+            db.session.add(partnership)
+        provider = Provider(name=form.name.data.strip(), kind=ProviderKind(form.kind.data),
+                            ukprn=form.ukprn.data or None, partnership=partnership)
+        db.session.add(provider)
+        db.session.flush()
+        audit.record(current_user, "provider.created", provider, name=provider.name,
+                     partnership=partnership.name if partnership else None)
+        db.session.commit()
+        flash(f"{provider.name} has been added.", "success")
+        return redirect(url_for(".providers"), 303)
+    return render_form("admin/provider_new.html", form)
 
 
 @bp.route("/officers/new", methods=["GET", "POST"])
