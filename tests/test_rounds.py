@@ -428,3 +428,15 @@ def test_round_pages_render(client, auth, inline, prefs):
     assert "Run allocation" in detail
     start(client, rid)
     assert "Publish allocation" in client.get(f"/officer/rounds/{rid}").get_data(as_text=True)
+
+
+def test_publish_needs_an_allocation(client, auth, prefs):
+    rid = prefs["round"].id
+    auth.login("officer1@example.test")
+    resp = client.post(f"/officer/rounds/{rid}/publish")
+    assert resp.status_code == 303
+    assert "run an allocation first" in client.get(resp.headers["Location"]).get_data(
+        as_text=True)
+    db.session.expire_all()
+    assert db.session.get(AllocationRound, rid).status == "open"
+    assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 0

@@ -270,8 +270,9 @@ def publish_round(officer: User, round_: AllocationRound) -> dict[str, int]:
                  selectinload(Placement.proposed_offer).selectinload(PlacementOffer.employer))
         .order_by(Placement.id)).all()
     first = round_.status != RoundStatus.PUBLISHED and not has_published(round_)
-    if not rows and not first:
-        raise DomainError("There is nothing new to publish")
+    if not rows and not (first and latest_run(round_, succeeded=True) is not None):
+        raise DomainError("There is nothing new to publish: run an allocation first"
+                          if first else "There is nothing new to publish")
     now = utcnow()
     employer_news: dict[int, list[str]] = defaultdict(list)
     employers: dict[int, Employer] = {}
