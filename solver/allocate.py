@@ -131,6 +131,7 @@ def _flow(inst: Instance, sel: IntArray) -> BoolArray:
     return solve_flow(
         inst.arc_learner[sel], inst.arc_offer[sel], inst.arc_cost[sel],
         inst.arc_stay[sel], inst.mandated, inst.residual,
+        inst.offer_employer, inst.employer_max,
     )
 
 

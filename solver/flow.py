@@ -76,12 +76,17 @@ def solve_flow(
     arc_stay: BoolArray,
     mandated: BoolArray,
     residual: IntArray,
+    offer_group: IntArray | None = None,
+    group_cap: IntArray | None = None,
 ) -> BoolArray:
     """Return the chosen arcs of a lexicographically optimal allocation.
 
     Arcs index learners and offers of the whole instance; only the learners and
-    offers they touch become nodes. Raises CostRangeError when the weights
-    would not fit OR-Tools' int64 arithmetic.
+    offers they touch become nodes. `offer_group` (per offer, -1 for none) and
+    `group_cap` (per group, -1 for no cap) add an employer node capping the
+    learners across its offers: each offer has one employer, so the caps are
+    laminar and the placeable learner sets still form a matroid (a gammoid).
+    Raises CostRangeError when the weights would not fit OR-Tools' int64 arithmetic.
     """
     n_arcs = arc_learner.size
     if n_arcs == 0:
@@ -89,22 +94,38 @@ def solve_flow(
     learners, l_node = np.unique(arc_learner, return_inverse=True)
     offers, o_node = np.unique(arc_offer, return_inverse=True)
     n_l, n_o = learners.size, offers.size
-    sink = n_l + n_o
     weights = flow_weights(l_node, arc_cost, arc_stay, n_l)
-    if not fits_int64(weights, int(arc_cost.max()), sink + 1):
-        raise CostRangeError(f"weights {weights} overflow for {sink + 1} nodes")
+    n_nodes = n_l + 2 * n_o + 1  # employer nodes are at most one per offer
+    if not fits_int64(weights, int(arc_cost.max()), n_nodes):
+        raise CostRangeError(f"weights {weights} overflow for {n_nodes} nodes")
     reward = weights.place * (1 + mandated[learners].astype(np.int64))
     cost = arc_cost - weights.stay * arc_stay.astype(np.int64) - reward[l_node]
 
-    tails = np.concatenate([l_node, np.arange(n_l), n_l + np.arange(n_o)]).astype(np.int32)
-    heads = np.concatenate(
-        [n_l + o_node, np.full(n_l, sink), np.full(n_o, sink)]
+    # Offers of a capped employer drain through that employer's node.
+    groups = np.full(n_o, -1, np.int64)
+    if offer_group is not None and group_cap is not None and group_cap.size:
+        capped = offer_group[offers]
+        capped = np.where(capped >= 0, group_cap[np.maximum(capped, 0)], -1)
+        groups = np.where(capped >= 0, offer_group[offers], -1)
+    used, g_node = np.unique(groups[groups >= 0], return_inverse=True)
+    n_g = used.size
+    sink = n_l + n_o + n_g
+    offer_head = np.full(n_o, sink, np.int64)
+    offer_head[groups >= 0] = n_l + n_o + g_node
+    g_caps = group_cap[used] if n_g else np.zeros(0, np.int64)  # type: ignore[index]
+
+    tails = np.concatenate(
+        [l_node, np.arange(n_l), n_l + np.arange(n_o), n_l + n_o + np.arange(n_g)]
     ).astype(np.int32)
-    caps = np.concatenate(
-        [np.ones(n_arcs, np.int64), np.ones(n_l, np.int64), residual[offers].astype(np.int64)]
-    )
-    costs = np.concatenate([cost, np.zeros(n_l + n_o, np.int64)]).astype(np.int64)
-    supplies = np.concatenate([np.ones(n_l, np.int64), np.zeros(n_o, np.int64), [-n_l]])
+    heads = np.concatenate(
+        [n_l + o_node, np.full(n_l, sink), offer_head, np.full(n_g, sink)]
+    ).astype(np.int32)
+    caps = np.concatenate([
+        np.ones(n_arcs, np.int64), np.ones(n_l, np.int64), residual[offers].astype(np.int64),
+        g_caps.astype(np.int64),
+    ])
+    costs = np.concatenate([cost, np.zeros(n_l + n_o + n_g, np.int64)]).astype(np.int64)
+    supplies = np.concatenate([np.ones(n_l, np.int64), np.zeros(n_o + n_g, np.int64), [-n_l]])
 
     mcf = min_cost_flow.SimpleMinCostFlow()
     mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)

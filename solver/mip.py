@@ -92,10 +92,11 @@ def solve_mip(
         if least and locked:
             solver.Add(total >= least - locked)
         elif least:
-            upper = group.size if cap < 0 else min(cap, group.size)
+            # "None or at least `least`": x <= y per arc is the tight (disaggregated) link.
             y = solver.BoolVar(f"y{e}")
             solver.Add(total >= least * y)
-            solver.Add(total <= upper * y)
+            for i in group.tolist():
+                solver.Add(x[i] <= y)
 
     hint = _repair(inst, part, warm)
     levels: list[tuple[str, np.ndarray, bool]] = [
