@@ -154,6 +154,11 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user')),
     sa.UniqueConstraint('email', name=op.f('uq_user_email'))
     )
+    # employer <-> user is a cycle: create_table leaves out a use_alter foreign key where the
+    # database can ALTER TABLE (PostgreSQL); SQLite has it inline already.
+    if op.get_bind().dialect.name != 'sqlite':
+        op.create_foreign_key('fk_employer_approved_by_id_user', 'employer', 'user',
+                              ['approved_by_id'], ['id'])
     op.create_table('allocation_round',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -338,6 +343,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_allocation_round_provider_id'))
 
     op.drop_table('allocation_round')
+    if op.get_bind().dialect.name != 'sqlite':
+        op.drop_constraint('fk_employer_approved_by_id_user', 'employer', type_='foreignkey')
     op.drop_table('user')
     with op.batch_alter_table('programme', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_programme_route'))
