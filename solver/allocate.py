@@ -172,8 +172,16 @@ def _allocate(
             if _employer_violations(inst, mask).size:
                 hard.append(part)
     status, gap = "optimal", None
-    for part in hard:
-        outcome: MipOutcome = solve_mip(inst, part, result[part], deadline, start, progress)
+    waiting = sum(part.size for part in hard)
+    for number, part in enumerate(hard):
+        # Each component gets a share of the time left in proportion to its arcs.
+        share = (deadline - time.perf_counter()) * part.size / max(1, waiting)
+        waiting -= part.size
+        relaxed = result[part].copy()
+        warm = _close_and_reflow(inst, part, relaxed)
+        outcome: MipOutcome = solve_mip(
+            inst, part, relaxed, warm, time.perf_counter() + share, start, progress, number
+        )
         result[part] = outcome.chosen
         if outcome.status != "optimal":
             status = "feasible"
@@ -183,6 +191,33 @@ def _allocate(
     if status == "optimal":
         _report(progress, inst, result, start, "combined")
     return result, status, gap
+
+
+def _close_and_reflow(inst: Instance, part: IntArray, relaxed: BoolArray) -> BoolArray:
+    """Find a good allocation meeting `min_if_any`: close short employers and re-solve.
+
+    Employers left below their minimum are closed (their arcs removed) and the flow
+    is solved again, until no open employer falls short; the flow keeps the caps.
+    """
+    local = relaxed
+    emp = inst.offer_employer[inst.arc_offer[part]]
+    closed = np.zeros(part.size, np.bool_)
+    for _ in range(100):
+        mask = np.zeros(inst.n_arcs, np.bool_)
+        mask[part[local]] = True
+        short = _employer_violations(inst, mask)
+        short = short[inst.employer_locked[short] == 0]
+        newly = np.isin(emp, short) & ~closed
+        if not newly.any():
+            return local
+        closed |= newly
+        local = np.zeros(part.size, np.bool_)
+        keep = np.flatnonzero(~closed)
+        try:
+            local[keep] = _flow(inst, part[keep])
+        except CostRangeError:
+            break
+    return local
 
 
 def _check_locked_minimums(inst: Instance) -> None:

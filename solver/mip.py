@@ -36,34 +36,22 @@ class MipOutcome:
     gap: float
 
 
-def _repair(inst: Instance, part: IntArray, chosen: BoolArray) -> BoolArray:
-    """Make a flow solution meet the employer limits by dropping learners."""
-    keep = chosen.copy()
-    emp = inst.offer_employer[inst.arc_offer[part]]
-    # Least valuable placements first: non-mandated, then most expensive.
-    value = inst.mandated[inst.arc_learner[part]].astype(np.int64) * 10**12 - inst.arc_cost[part]
-    for e in np.unique(emp[emp >= 0]).tolist():
-        arcs = np.flatnonzero(keep & (emp == e))
-        cap = int(inst.employer_max[e])
-        if 0 <= cap < arcs.size:
-            drop = arcs[np.argsort(value[arcs], kind="stable")[: arcs.size - cap]]
-            keep[drop] = False
-            arcs = np.flatnonzero(keep & (emp == e))
-        least, locked = int(inst.employer_min[e]), int(inst.employer_locked[e])
-        if least and locked == 0 and 0 < arcs.size < least:
-            keep[arcs] = False
-    return keep
-
-
 def solve_mip(
     inst: Instance,
     part: IntArray,
+    relaxed: BoolArray,
     warm: BoolArray,
     deadline: float,
     start: float,
     progress: Callable[[dict[str, Any]], None] | None,
+    component: int = 0,
 ) -> MipOutcome:
-    """Solve one component exactly, level by level, within the deadline."""
+    """Solve one component exactly, level by level, within the deadline.
+
+    `relaxed` is the lexicographic optimum without `min_if_any` (a bound on
+    every level while the levels above it match); `warm` is a feasible
+    allocation used as the hint and as the answer when time runs out.
+    """
     solver = pywraplp.Solver.CreateSolver(ENGINE)
     if solver is None:  # pragma: no cover - the wheel ships SCIP
         raise RuntimeError(f"OR-Tools backend {ENGINE} is not available")
@@ -92,13 +80,13 @@ def solve_mip(
         if least and locked:
             solver.Add(total >= least - locked)
         elif least:
-            # "None or at least `least`": x <= y per arc is the tight (disaggregated) link.
+            # None, or at least `least`: y opens the employer.
+            upper = group.size if cap < 0 else min(cap, group.size)
             y = solver.BoolVar(f"y{e}")
             solver.Add(total >= least * y)
-            for i in group.tolist():
-                solver.Add(x[i] <= y)
+            solver.Add(total <= upper * y)
 
-    hint = _repair(inst, part, warm)
+    hint = warm
     levels: list[tuple[str, np.ndarray, bool]] = [
         ("mandated_placed", inst.mandated[arc_l].astype(np.int64), True),
         ("placed", np.ones(n, np.int64), True),
@@ -108,7 +96,14 @@ def solve_mip(
     levels.append(("rank_cost", inst.arc_cost[part], False))
 
     best = hint
+    proven = True  # the hint matches the relaxation on every level so far
     for name, coef, maximise in levels:
+        if proven and int(coef[best].sum()) == int(coef[relaxed].sum()):
+            # The relaxation's value bounds this level and the hint reaches it.
+            _emit(progress, name, coef, best, float(coef[best].sum()), start, component)
+            _fix(solver, x, coef, int(coef[best].sum()), maximise)
+            continue
+        proven = False
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return MipOutcome(best, "feasible", _gap_unknown(coef, best, maximise))
@@ -128,25 +123,53 @@ def solve_mip(
                     "with these locks"
                 )
             return MipOutcome(best, "feasible", _gap_unknown(coef, best, maximise))
-        best = np.fromiter((v.solution_value() > 0.5 for v in x), np.bool_, n)
+        found = np.fromiter((v.solution_value() > 0.5 for v in x), np.bool_, n)
+        gain = int(coef[found].sum()) - int(coef[best].sum())
+        if status == pywraplp.Solver.OPTIMAL or (gain > 0 if maximise else gain < 0):
+            best = found  # a stopped search keeps the hint unless it found better
         value = int(coef[best].sum())
+        # The relaxation bounds mandated and placed (both maximal there at once).
+        trivial = float(coef[relaxed].sum()) if name != "moved" else float(coef.sum())
+        trivial = trivial if maximise else 0.0
         bound = objective.BestBound()
-        if name == "moved":  # the solver maximises learners kept in place
-            value_shown, bound_shown = int(coef.sum()) - value, float(coef.sum()) - bound
-        else:
-            value_shown, bound_shown = value, bound
-        if progress is not None:
-            progress({"level": name, "objective": value_shown, "bound": round(bound_shown, 3),
-                      "elapsed_s": round(time.perf_counter() - start, 3),
-                      "engine": f"mip-{ENGINE.lower()}"})
+        bound = min(bound, trivial) if maximise else max(bound, trivial)
+        if status == pywraplp.Solver.OPTIMAL:
+            bound = float(value)
+        _emit(progress, name, coef, best, bound, start, component)
         if status != pywraplp.Solver.OPTIMAL:
             gap = abs(bound - value) / max(1.0, abs(value))
             return MipOutcome(best, "feasible", gap)
-        terms = [x[i] for i in nonzero]
-        weights = [int(coef[i]) for i in nonzero]
-        fixed = solver.Sum([w * t for w, t in zip(weights, terms, strict=True)])
-        solver.Add(fixed >= value if maximise else fixed <= value)
+        _fix(solver, x, coef, value, maximise)
     return MipOutcome(best, "optimal", 0.0)
+
+
+def _fix(
+    solver: pywraplp.Solver, x: list[Any], coef: np.ndarray, value: int, maximise: bool
+) -> None:
+    """Hold a solved level at its optimum while the next levels are solved."""
+    nonzero = np.flatnonzero(coef).tolist()
+    fixed = solver.Sum([int(coef[i]) * x[i] for i in nonzero])
+    solver.Add(fixed >= value if maximise else fixed <= value)
+
+
+def _emit(
+    progress: Callable[[dict[str, Any]], None] | None,
+    name: str,
+    coef: np.ndarray,
+    chosen: BoolArray,
+    bound: float,
+    start: float,
+    component: int,
+) -> None:
+    """Report one level of one component to the caller."""
+    if progress is None:
+        return
+    value = int(coef[chosen].sum())
+    if name == "moved":  # the engine maximises learners kept in place
+        value, bound = int(coef.sum()) - value, float(coef.sum()) - bound
+    progress({"level": name, "objective": value, "bound": round(bound, 3),
+              "elapsed_s": round(time.perf_counter() - start, 3),
+              "engine": f"mip-{ENGINE.lower()}", "component": component})
 
 
 def _gap_unknown(coef: np.ndarray, best: BoolArray, maximise: bool) -> float:
