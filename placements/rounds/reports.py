@@ -74,12 +74,12 @@ def run_report(run: AllocationRun, *, unplaced_limit: int = 300) -> RunReport | 
     histogram = {int(r): n for r, n in summary.get("rank_histogram", {}).items()}
     labels, values = [], []
     for rank in range(1, k + 1):
-        labels.append(f"{ordinal(rank)} choice")
+        labels.append(ordinal(rank))
         values.append(histogram.get(rank, 0))
-    labels.append("Fallback (not listed)")
+    labels.append("Fallback")
     values.append(histogram.get(k + 1, summary.get("fallback", 0)))
     locked = sum(1 for a in result.get("assignments", []) if a.get("locked"))
-    labels.append("Locked by an officer")
+    labels.append("Locked")
     values.append(locked)
     report = RunReport(summary=summary, status=result.get("status", ""), k=k,
                        histogram_labels=labels, histogram_values=values,

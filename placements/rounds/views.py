@@ -40,6 +40,7 @@ from placements.models import (
     RunKind,
     RunStatus,
     User,
+    utcnow,
 )
 from placements.navigation import render_form
 from placements.rounds import reports, services
@@ -175,15 +176,28 @@ def start_run(round_id: int):
     return redirect(url_for(".run", round_id=round_.id, run_id=run.id), 303)
 
 
+#: What the solver is doing at each level of the objective, in plain words.
+LEVELS = {
+    "queued": "Waiting to start",
+    "starting": "Reading the problem",
+    "mandated_placed": "Placing as many mandated learners as possible",
+    "placed": "Placing as many learners as possible",
+    "moved": "Keeping published placements where they are",
+    "rank_cost": "Giving learners choices as high on their lists as possible",
+}
+
+
 def _progress(run: AllocationRun) -> dict:
     progress = run.progress or {}
     elapsed = progress.get("elapsed_s")
-    if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED) and run.started_at and \
-            run.finished_at:
-        elapsed = round((run.finished_at - run.started_at).total_seconds(), 1)
-    return {"status": str(run.status), "elapsed": elapsed, "level": progress.get("level"),
-            "objective": progress.get("objective"), "bound": progress.get("bound"),
-            "error": run.error}
+    if run.started_at is not None:
+        end = run.finished_at or (utcnow() if run.status == RunStatus.RUNNING else None)
+        if end is not None:
+            elapsed = round((end - run.started_at).total_seconds(), 1)
+    level = progress.get("level")
+    return {"status": str(run.status), "elapsed": elapsed,
+            "level": LEVELS.get(level, level), "objective": progress.get("objective"),
+            "bound": progress.get("bound"), "error": run.error}
 
 
 @bp.get("/<int:round_id>/runs/<int:run_id>")
