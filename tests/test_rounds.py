@@ -440,3 +440,22 @@ def test_publish_needs_an_allocation(client, auth, prefs):
     db.session.expire_all()
     assert db.session.get(AllocationRound, rid).status == "open"
     assert db.session.scalar(sa.select(sa.func.count(OutboxMessage.id))) == 0
+
+
+def test_button_posts_need_csrf(make_app, prefs):
+    from tests.conftest import PASSWORD
+    app = make_app(WTF_CSRF_ENABLED=True, ALLOCATION_WORKER="inline")
+    client = app.test_client()
+    with app.app_context():
+        rid = db.session.scalar(sa.select(AllocationRound.id))
+    import re
+    page = client.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page)
+    client.post("/auth/login", data={"email": "officer1@example.test", "password": PASSWORD,
+                                     "csrf_token": token.group(1)})
+    assert client.get("/officer/rounds/").status_code == 200
+    assert client.post(f"/officer/rounds/{rid}/runs").status_code == 400
+    assert client.post(f"/officer/rounds/{rid}/publish").status_code == 400
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(AllocationRun.id))) == 0

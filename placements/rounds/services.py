@@ -41,7 +41,7 @@ from placements.models import (
     round_providers,
     utcnow,
 )
-from placements.rounds.problem import build_problem, parse_key
+from placements.rounds.problem import build_problem, dropped_locks, parse_key
 
 
 def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
@@ -158,9 +158,11 @@ def start_run(officer: User, round_: AllocationRound, *,
     except IntegrityError:
         raise DomainError("A run is already in progress for this round: wait for it to "
                           "finish") from None
+    dropped = dropped_locks(round_, problem)
     audit.record(officer, "run.started", run, round_id=round_.id, kind=kind,
                  learners=len(problem["learners"]), offers=len(problem["offers"]),
-                 locked=len(problem["locked"]))
+                 locked=len(problem["locked"]), locks_left_out=len(dropped))
+    run.dropped_locks = dropped  # type: ignore[attr-defined]  # for the view's message
     return run
 
 

@@ -171,7 +171,11 @@ def start_run(round_id: int):
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for(".detail", round_id=round_.id), 303)
+    dropped = getattr(run, "dropped_locks", [])
     db.session.commit()
+    if dropped:
+        flash(f"{len(dropped)} lock{'s' if len(dropped) != 1 else ''} no longer hold (the "
+              "offer was withdrawn or the learner left the round) and were left out.", "info")
     submit(run.id)
     return redirect(url_for(".run", round_id=round_.id, run_id=run.id), 303)
 
