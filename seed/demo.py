@@ -33,7 +33,7 @@ from placements.models import (
     Role,
     User,
 )
-from placements.officers.services import NewLearner, create_learner
+from placements.officers.services import NewLearner, create_learners
 from placements.reference import standard_rows
 from placements.rounds.services import create_round
 
@@ -60,30 +60,34 @@ PROGRAMMES = [
     (2, "HTQ-PM", "HTQ Associate Project Management", "ST0310", False, None, 1000),
 ]
 
-#: Employer name parts per sector, and how many places an offer tends to have.
+#: Fictional employer names per sector, and the kinds of placement each sector offers.
 SECTOR_EMPLOYERS = {
-    "Digital": (["Irwell Code", "Northern Byte", "Ancoats Data", "Salford Cloud",
-                 "Pennine Cyber", "MediaCity Apps", "Deansgate Digital", "Hulme Software", "Chorlton Networks"], ["Software developer",
-                "Data analyst", "Cyber security analyst", "IT support technician"]),
-    "Health and science": (["Stockport Care", "Oldham Community Health", "Wigan Clinics",
-                            "Bolton Health Partners", "Trafford Diagnostics", "Salford Royal Labs",
-                            "Tameside Care Homes"],
-                           ["Assistant practitioner", "Healthcare support", "Lab technician"]),
-    "Engineering and manufacturing": (["Trafford Automation", "Rochdale Engineering",
-                                       "Bury Precision", "Ashton Controls",
-                                       "Manchester Robotics", "Heywood Plastics", "Denton Aerospace"],
-                                      ["Controls technician", "Maintenance engineer",
-                                       "Manufacturing technician"]),
-    "Construction": (["Salford Build", "Altrincham Civils", "Leigh Construction",
-                      "Stretford Surveying", "Moss Side Developments", "Swinton Homes"],
-                     ["Site technician", "Design technician", "Quantity surveying assistant"]),
-    "Education and childcare": (["Wythenshawe Learning Trust", "Eccles Academy",
-                                 "Middleton Skills Centre", "Hyde Training", "Prestwich Nursery Group",
-                                 "Urmston Primary Trust"],
-                                ["Teaching assistant", "Trainer assessor"]),
-    "Business and administration": (["Spinningfields Consulting", "Northern Projects",
-                                     "Sale Business Services", "Cheadle Operations", "Didsbury Finance"],
-                                    ["Project support officer", "Business administrator"]),
+    "Digital": (
+        ["Irwell Code", "Northern Byte", "Ancoats Data", "Salford Cloud", "Pennine Cyber",
+         "MediaCity Apps", "Deansgate Digital", "Hulme Software", "Chorlton Networks"],
+        ["Software developer", "Data analyst", "Cyber security analyst",
+         "IT support technician"]),
+    "Health and science": (
+        ["Stockport Care", "Oldham Community Health", "Wigan Clinics",
+         "Bolton Health Partners", "Trafford Diagnostics", "Salford Royal Labs",
+         "Tameside Care Homes"],
+        ["Assistant practitioner", "Healthcare support", "Lab technician"]),
+    "Engineering and manufacturing": (
+        ["Trafford Automation", "Rochdale Engineering", "Bury Precision", "Ashton Controls",
+         "Manchester Robotics", "Heywood Plastics", "Denton Aerospace"],
+        ["Controls technician", "Maintenance engineer", "Manufacturing technician"]),
+    "Construction": (
+        ["Salford Build", "Altrincham Civils", "Leigh Construction", "Stretford Surveying",
+         "Moss Side Developments", "Swinton Homes"],
+        ["Site technician", "Design technician", "Quantity surveying assistant"]),
+    "Education and childcare": (
+        ["Wythenshawe Learning Trust", "Eccles Academy", "Middleton Skills Centre",
+         "Hyde Training", "Prestwich Nursery Group", "Urmston Primary Trust"],
+        ["Teaching assistant", "Trainer assessor"]),
+    "Business and administration": (
+        ["Spinningfields Consulting", "Northern Projects", "Sale Business Services",
+         "Cheadle Operations", "Didsbury Finance"],
+        ["Project support officer", "Business administrator"]),
 }
 REGION_AREAS = ("M", "BL", "OL", "SK", "WN")
 
@@ -137,9 +141,7 @@ def _districts(large: bool) -> list[District]:
     chosen = []
     for d in districts().values():
         area = "".join(c for c in d.district if c.isalpha())
-        if large and d.region == "North West":
-            chosen.append(d)
-        elif not large and area in REGION_AREAS and d.region == "North West":
+        if d.region == "North West" and (large or area in REGION_AREAS):
             chosen.append(d)
     return sorted(chosen, key=lambda d: d.district)
 
@@ -278,57 +280,66 @@ def _make_learners(rng, count, programmes, officers, places, offers_by_sector, r
                for d in places]
     batch = 500
     pref_rows: list[dict] = []
-    for i in range(count):
-        programme = programmes[i % len(programmes)]
-        district = rng.choices(places, weights=weights)[0]
-        sector = programme.route
-        credentials = []
-        if sector in ("Health and science", "Education and childcare") and rng.random() < 0.75:
-            credentials.append("dbs")
-        if sector == "Construction" and rng.random() < 0.5:
-            credentials.append("cscs")
-        if rng.random() < 0.35:
-            credentials.append("driving_licence")
-        officer = by_provider[programme.provider_id]
-        email = (f"learner@{DEMO_DOMAIN}" if i == 1 else f"learner2@{DEMO_DOMAIN}" if i == 0
-                 else f"learner{i:05d}@{DEMO_DOMAIN}")
-        learner = create_learner(officer, NewLearner(
-            name=f"{rng.choice(FIRST)} {rng.choice(LAST)}", email=email,
-            student_ref=f"S{i + 1:06d}", programme_id=programme.id,
-            home=locate(_postcode(rng, district)), max_travel_km=rng.choice([10, 15, 20, 25,
-                                                                              30, 40]),
-            credentials=tuple(credentials),
-            in_work_employer=("Apprentice employer Ltd" if rng.random() < 0.05 else None),
-            first_in_family_he=rng.choice([True, False, None]),
-            age_band=rng.choice(["18-20", "18-20", "21-24", "25-29", "30-39", "40+", None]),
-            prior_qualification=rng.choice(["A levels", "BTEC / T level", "Access to HE",
-                                            "Apprenticeship", None]),
-            disability_declared=rng.choice([True, False, False, False, None])), invite=False)
-        if i < 2:
-            learner.user.password_hash = password_hash
-        ranked = _choose_offers(rng, learner, offer_points[sector],
-                                round_.max_preferences)
-        if i < 2 or count <= 1000:
-            if ranked:
-                save_preferences(None, learner, round_, ranked,
-                                 now=datetime(2026, 11, 1, tzinfo=UTC))
-        else:
-            pref_rows.extend({"round_id": round_.id, "learner_id": learner.id,
-                              "offer_id": offer_id, "rank": rank}
-                             for rank, offer_id in enumerate(ranked, start=1))
-        report.learners += 1
-        report.preferences += len(ranked)
-        if (i + 1) % batch == 0:
-            if pref_rows:
-                db.session.execute(sa.insert(Preference), pref_rows)
-                pref_rows = []
-            db.session.flush()
-            db.session.expunge_all()
-            round_ = db.session.get(AllocationRound, round_.id)
-            programmes = [db.session.get(Programme, p.id) for p in programmes]
-            officers = [db.session.get(User, o.id) for o in officers]
-            by_provider = {o.provider_id: o for o in officers}
-            tick("learners", i + 1)
+    for first in range(0, count, batch):
+        # Describe a batch of learners, create them with one flush per provider.
+        pending: dict[int, list[tuple[int, NewLearner]]] = {}
+        for i in range(first, min(first + batch, count)):
+            programme = programmes[i % len(programmes)]
+            district = rng.choices(places, weights=weights)[0]
+            sector = programme.route
+            credentials = []
+            if sector in ("Health and science", "Education and childcare") and \
+                    rng.random() < 0.75:
+                credentials.append("dbs")
+            if sector == "Construction" and rng.random() < 0.5:
+                credentials.append("cscs")
+            if rng.random() < 0.35:
+                credentials.append("driving_licence")
+            email = (f"learner@{DEMO_DOMAIN}" if i == 1 else f"learner2@{DEMO_DOMAIN}"
+                     if i == 0 else f"learner{i:05d}@{DEMO_DOMAIN}")
+            pending.setdefault(programme.provider_id, []).append((i, NewLearner(
+                name=f"{rng.choice(FIRST)} {rng.choice(LAST)}", email=email,
+                student_ref=f"S{i + 1:06d}", programme_id=programme.id,
+                home=locate(_postcode(rng, district)),
+                max_travel_km=rng.choice([10, 15, 20, 25, 30, 40]),
+                credentials=tuple(credentials),
+                in_work_employer=("Apprentice employer Ltd" if rng.random() < 0.05 else None),
+                first_in_family_he=rng.choice([True, False, None]),
+                age_band=rng.choice(["18-20", "18-20", "21-24", "25-29", "30-39", "40+",
+                                     None]),
+                prior_qualification=rng.choice(["A levels", "BTEC / T level", "Access to HE",
+                                                "Apprenticeship", None]),
+                disability_declared=rng.choice([True, False, False, False, None]))))
+        created: list[tuple[int, Learner]] = []
+        for provider_id, items in pending.items():
+            learners = create_learners(by_provider[provider_id], [d for _, d in items],
+                                       invite=False)
+            created.extend(zip([i for i, _ in items], learners, strict=True))
+        for i, learner in sorted(created, key=lambda pair: pair[0]):
+            if i < 2:
+                learner.user.password_hash = password_hash
+            ranked = _choose_offers(rng, learner, offer_points[learner.programme.route],
+                                    round_.max_preferences)
+            if i < 2 or count <= 1000:
+                if ranked:
+                    save_preferences(None, learner, round_, ranked,
+                                     now=datetime(2026, 11, 1, tzinfo=UTC))
+            else:
+                pref_rows.extend({"round_id": round_.id, "learner_id": learner.id,
+                                  "offer_id": offer_id, "rank": rank}
+                                 for rank, offer_id in enumerate(ranked, start=1))
+            report.learners += 1
+            report.preferences += len(ranked)
+        if pref_rows:
+            db.session.execute(sa.insert(Preference), pref_rows)
+            pref_rows = []
+        db.session.flush()
+        db.session.expunge_all()
+        round_ = db.session.get(AllocationRound, round_.id)
+        programmes = [db.session.get(Programme, p.id) for p in programmes]
+        officers = [db.session.get(User, o.id) for o in officers]
+        by_provider = {o.provider_id: o for o in officers}
+        tick("learners", report.learners)
     if pref_rows:
         db.session.execute(sa.insert(Preference), pref_rows)
     db.session.flush()

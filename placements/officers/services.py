@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -61,26 +62,39 @@ class NewLearner:
 
 def create_learner(officer: User, data: NewLearner, *, invite: bool = True) -> Learner:
     """Create a learner account on one of the officer's programmes and invite them."""
-    programme = db.session.get(Programme, data.programme_id)
-    if programme is None or programme.provider_id != officer.provider_id:
-        raise NotAllowed("Choose one of your provider's programmes", field="programme")
-    user = User(email=data.email.strip().lower(), name=data.name.strip(), role=Role.LEARNER)
-    learner = Learner(
-        user=user, provider_id=programme.provider_id, programme=programme,
-        student_ref=data.student_ref.strip(), home_postcode=data.home.postcode,
-        lat=data.home.lat, lon=data.home.lon, max_travel_km=data.max_travel_km,
-        credentials=sorted(set(data.credentials)),
-        in_work_employer=(data.in_work_employer or "").strip() or None,
-        first_in_family_he=data.first_in_family_he, age_band=data.age_band or None,
-        prior_qualification=data.prior_qualification or None,
-        disability_declared=data.disability_declared,
-    )
-    db.session.add_all([user, learner])
+    return create_learners(officer, [data], invite=invite)[0]
+
+
+def create_learners(officer: User, items: Sequence[NewLearner], *,
+                    invite: bool = True) -> list[Learner]:
+    """Create many learners on the officer's programmes in one flush, and invite them."""
+    wanted = {d.programme_id for d in items}
+    programmes = {p.id: p for p in db.session.scalars(
+        sa.select(Programme).where(Programme.id.in_(wanted)))} if wanted else {}
+    learners = []
+    for data in items:
+        programme = programmes.get(data.programme_id)
+        if programme is None or programme.provider_id != officer.provider_id:
+            raise NotAllowed("Choose one of your provider's programmes", field="programme")
+        user = User(email=data.email.strip().lower(), name=data.name.strip(),
+                    role=Role.LEARNER)
+        learners.append(Learner(
+            user=user, provider_id=programme.provider_id, programme=programme,
+            student_ref=data.student_ref.strip(), home_postcode=data.home.postcode,
+            lat=data.home.lat, lon=data.home.lon, max_travel_km=data.max_travel_km,
+            credentials=sorted(set(data.credentials)),
+            in_work_employer=(data.in_work_employer or "").strip() or None,
+            first_in_family_he=data.first_in_family_he, age_band=data.age_band or None,
+            prior_qualification=data.prior_qualification or None,
+            disability_declared=data.disability_declared,
+        ))
+    db.session.add_all(learners)
     db.session.flush()
-    audit.record(officer, "learner.created", learner, student_ref=learner.student_ref)
-    if invite:
-        create_invitation(user, officer)
-    return learner
+    for learner in learners:
+        audit.record(officer, "learner.created", learner, student_ref=learner.student_ref)
+        if invite:
+            create_invitation(learner.user, officer)
+    return learners
 
 
 def reinvite_learner(officer: User, learner: Learner) -> str:
