@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from placements import create_app
 from placements.extensions import db
-from placements.hours import imports, services
+from placements.hours import calc, imports, services
 from placements.models import (
     AuditEvent,
     HoursEntry,
@@ -22,6 +22,7 @@ from placements.models import (
     PlacementStatus,
     utcnow,
 )
+from placements.models.hours import total_column
 
 TODAY = date(2026, 11, 20)
 
@@ -61,9 +62,15 @@ def entries() -> list[HoursEntry]:
 
 
 def totals() -> dict:
-    """Running totals as {(learner, kind, status): qh}, zero rows left out."""
-    return {(t.learner_id, t.kind, t.status): t.quarter_hours
-            for t in db.session.scalars(sa.select(HoursLearnerTotal)) if t.entries}
+    """Running totals as {(learner, kind, status): qh}, zero values left out."""
+    out = {}
+    for row in db.session.scalars(sa.select(HoursLearnerTotal)):
+        for kind in HoursKind:
+            for status in (HoursStatus.VERIFIED, HoursStatus.PENDING):
+                value = getattr(row, total_column(kind, status))
+                if value:
+                    out[(row.learner_id, kind, status)] = value
+    return out
 
 
 def assert_totals_match_entries():
@@ -347,21 +354,46 @@ def test_dashboard_aggregates_and_statuses(placed):
     _add(l1, date(2026, 10, 2), 20, HoursKind.LIVE_BRIEF)
     _add(l1, date(2026, 10, 3), 8, HoursKind.SIMULATED, HoursStatus.PENDING)
     db.session.commit()
-    board = services.dashboard([placed["prog1"]], today=TODAY)
+    board = services.board([placed["prog1"]], today=TODAY)
     assert board.learner_count == 1
-    assert int(board.classroom[0]) == 240
-    assert int(board.work_integrated[0]) == 20
-    assert int(board.pending_wi[0]) == 8
-    assert board.shares[0] == pytest.approx(20 / 260)
-    assert board.status_count(1) == 1  # no placement hours yet: at risk
-    kinds = {k: (v, p) for k, v, p in board.kind_totals()}
+    assert board.status_count(calc.AT_RISK) == 1  # no placement hours yet
+    [row] = services.learner_rows(placed["prog1"], TODAY)
+    assert (row.classroom, row.work_integrated, row.placement, row.pending) == (240, 20, 0, 8)
+    assert row.share == pytest.approx(20 / 260)
+    assert row.status is calc.Status.AT_RISK
+    assert dict(board.distribution())["5% to 9%"] == 1
+    kinds = {k: (v, p) for k, v, p in board.kind_totals}
     assert kinds[HoursKind.CLASSROOM] == (240, 0)
     assert kinds[HoursKind.SIMULATED] == (0, 8)
     assert [m for m, _ in board.cumulative_shares()] == [date(2026, 9, 1),
                                                          date(2026, 10, 1)]
     assert board.cumulative_shares()[1][1] == pytest.approx(20 / 260)
-    # The scalar assessment agrees with the vectorised one.
-    assert services.learner_hours(l1, TODAY).assessment.status.value == "at risk"
+    assert board.overall_share() == pytest.approx(20 / 260)
+    assert services.learner_hours(l1, TODAY).assessment.status is calc.Status.AT_RISK
+
+
+def test_sql_status_and_band_agree_with_calc(placed):
+    """The SQL rule of the dashboards gives calc.assess's status at the edges."""
+    import itertools
+
+    from placements.hours.calc import Logged
+
+    programme = placed["prog1"]
+    terms = services.terms_of(programme)  # 4800 qh planned, 20%, 600 qh required
+    values = [0, 1, 599, 600, 959, 960, 1200, 2400, 4800]
+    cases = [(cr, wi, pl) for cr, wi, pl in itertools.product(values, values, values)
+             if pl <= wi]
+    days = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 9, 2), date(2026, 12, 31),
+            date(2027, 7, 1), date(2027, 9, 1)]
+    for day, (cr, wi, pl) in itertools.product(days, cases):
+        expected = calc.assess(Logged(cr, wi, pl), terms, day).status
+        got = db.session.scalar(sa.select(services.status_sql(
+            sa.literal(cr), sa.literal(wi), sa.literal(pl), terms, day)))
+        assert calc.STATUS_CODES[got] is expected, (day, cr, wi, pl)
+    for cr, wi, _ in cases:
+        pct = db.session.scalar(sa.select(services.pct_sql(sa.literal(cr), sa.literal(wi))))
+        band = calc.NO_HOURS_BAND if pct is None else calc.share_band(pct, 100 - pct)
+        assert band == calc.share_band(wi, cr), (cr, wi)
 
 
 def test_programme_dashboard_and_export(client, auth, placed):
@@ -383,7 +415,7 @@ def test_programme_dashboard_and_export(client, auth, placed):
     assert csv.mimetype == "text/csv"
     lines = csv.text.lstrip("\ufeff").splitlines()
     assert lines[0].startswith("student_ref,name,programme_code")
-    assert lines[1].startswith("A1,Learner1,SWD,HTQ Software,6,2,0,0,0,25.0,20,150,at risk")
+    assert lines[1].startswith("A1,Learner1,SWD,HTQ Software,6,2,0,0,25.0,20,150,at risk")
     assert len(lines) == 2
     all_csv = client.get("/hours/officer/hours.csv").text
     assert "B1" not in all_csv

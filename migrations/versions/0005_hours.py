@@ -18,6 +18,9 @@ depends_on = None
 KINDS = ("classroom", "placement", "live-brief", "simulated", "in-work")
 STATUSES = ("pending", "verified", "rejected")
 SOURCES = ("learner", "import", "officer")
+TOTAL_COLUMNS = [
+    f"{kind.replace('-', '_')}{suffix}_qh" for suffix in ("", "_pending") for kind in KINDS
+] + ["work_integrated_qh", "pending_qh"]
 
 
 def _kind():
@@ -97,19 +100,17 @@ def upgrade():
     op.create_table(
         "hours_learner_total",
         sa.Column("learner_id", sa.Integer(), nullable=False),
-        sa.Column("kind", _kind(), nullable=False),
-        sa.Column("status", _status(), nullable=False),
-        sa.Column("quarter_hours", sa.Integer(), nullable=False),
-        sa.Column("entries", sa.Integer(), nullable=False),
+        *[
+            sa.Column(name, sa.Integer(), server_default="0", nullable=False)
+            for name in TOTAL_COLUMNS
+        ],
         sa.ForeignKeyConstraint(
             ["learner_id"],
             ["learner.id"],
             name=op.f("fk_hours_learner_total_learner_id_learner"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint(
-            "learner_id", "kind", "status", name=op.f("pk_hours_learner_total")
-        ),
+        sa.PrimaryKeyConstraint("learner_id", name=op.f("pk_hours_learner_total")),
     )
     op.create_table(
         "hours_programme_month",

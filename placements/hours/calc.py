@@ -29,7 +29,8 @@ Everything is counted in quarter hours (integers). Definitions:
 
 Every comparison is done on integers by cross-multiplying, so the thresholds are exact:
 a learner exactly on the target is on track, one quarter hour short is at risk.
-`assess_many` is the same rule vectorised with numpy for dashboards over many learners.
+The dashboards evaluate the same rule in SQL (`placements.hours.services.status_sql`),
+tested against `assess` at the same edges.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-
-import numpy as np
 
 #: Quarter hours in an hour.
 QH = 4
@@ -55,7 +54,7 @@ class Status(enum.StrEnum):
     MET = "met"
 
 
-#: Integer codes of `Status` in the vectorised functions.
+#: Integer codes of `Status` in SQL results.
 STATUS_CODES: tuple[Status, ...] = (Status.ON_TRACK, Status.AT_RISK, Status.MET)
 ON_TRACK, AT_RISK, MET = 0, 1, 2
 
@@ -153,55 +152,25 @@ def assess(logged: Logged, terms: ProgrammeTerms, today: date) -> Assessment:
                       share_short=share_short, placement_short=placement_short)
 
 
-def assess_many(classroom: np.ndarray, work_integrated: np.ndarray, placement: np.ndarray,
-                planned_qh: np.ndarray, target_pct: np.ndarray, required_qh: np.ndarray,
-                elapsed_days: np.ndarray, total_days: np.ndarray) -> np.ndarray:
-    """Return the status code (ON_TRACK, AT_RISK, MET) of many learners at once.
-
-    Every argument is an int64 array with one element per learner (programme terms
-    repeated per learner); the rule is exactly `assess`'s.
-    """
-    wi = work_integrated.astype(np.int64)
-    cr = classroom.astype(np.int64)
-    pl = placement.astype(np.int64)
-    d = total_days.astype(np.int64)
-    e = elapsed_days.astype(np.int64)
-    target = target_pct.astype(np.int64)
-    required = required_qh.astype(np.int64)
-    mandated = required > 0
-    met = (100 * wi >= target * planned_qh) & (~mandated | (pl >= required))
-    denominator = np.maximum(planned_qh * e, (wi + cr) * d)
-    started = e > 0
-    share_short = started & (100 * wi * d < target * denominator)
-    placement_short = started & mandated & (pl * d < required * e)
-    status = np.full(wi.shape, ON_TRACK, dtype=np.int8)
-    status[share_short | placement_short] = AT_RISK
-    status[met] = MET
-    return status
-
-
-def shares(work_integrated: np.ndarray, classroom: np.ndarray) -> np.ndarray:
-    """Return the WI share of each learner's hours (NaN where nothing is logged)."""
-    total = (work_integrated + classroom).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, work_integrated / np.where(total > 0, total, 1), np.nan)
-
-
-#: Share bands of the distribution chart: (label, low pct inclusive, high pct exclusive).
-SHARE_BANDS: tuple[tuple[str, float, float], ...] = (
-    ("Under 5%", 0, 5), ("5% to 9%", 5, 10), ("10% to 14%", 10, 15),
-    ("15% to 19%", 15, 20), ("20% to 24%", 20, 25), ("25% to 29%", 25, 30),
-    ("30% to 39%", 30, 40), ("40% or more", 40, 101),
+#: Share bands of the distribution chart: (label, lowest percent in the band).
+SHARE_BANDS: tuple[tuple[str, int], ...] = (
+    ("Under 5%", 0), ("5% to 9%", 5), ("10% to 14%", 10), ("15% to 19%", 15),
+    ("20% to 24%", 20), ("25% to 29%", 25), ("30% to 39%", 30), ("40% or more", 40),
 )
+#: Band of learners with no hours at all.
+NO_HOURS_BAND = -1
 
 
-def share_distribution(share_values: np.ndarray) -> list[tuple[str, int]]:
-    """Count learners per share band, plus those with no hours yet (NaN) first."""
-    pct = share_values * 100
-    counts = [("No hours yet", int(np.isnan(pct).sum()))]
-    for label, lo, hi in SHARE_BANDS:
-        counts.append((label, int(((pct >= lo) & (pct < hi)).sum())))
-    return counts
+def share_band(work_integrated: int, classroom: int) -> int:
+    """Return the index in SHARE_BANDS of a share (exact), or NO_HOURS_BAND."""
+    total = work_integrated + classroom
+    if total <= 0:
+        return NO_HOURS_BAND
+    band = 0
+    for i, (_, low) in enumerate(SHARE_BANDS):
+        if 100 * work_integrated >= low * total:
+            band = i
+    return band
 
 
 def parse_hours(text: str) -> int:

@@ -7,11 +7,11 @@ the entries in the same transaction, so dashboards never sum the entries themsel
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
@@ -36,6 +36,7 @@ from placements.models import (
     User,
     utcnow,
 )
+from placements.models.hours import total_column
 
 #: Pending entries older than this many days need an officer's attention.
 STALE_PENDING_DAYS = 14
@@ -71,28 +72,38 @@ def terms_of(programme: Programme) -> calc.ProgrammeTerms:
 
 # --- running totals -------------------------------------------------------------------------
 
-def _upsert_total(model: type, keys: dict, quarter_hours: int, entries: int) -> None:
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
+def _insert():
+    if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(model).values(**keys, quarter_hours=quarter_hours, entries=entries)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={"quarter_hours": model.quarter_hours + stmt.excluded.quarter_hours,
-              "entries": model.entries + stmt.excluded.entries})
-    db.session.execute(stmt)
+    return insert
 
 
 def add_to_totals(learner_id: int, programme_id: int, month: date, kind: HoursKind,
                   status: HoursStatus, quarter_hours: int, entries: int) -> None:
     """Add a change of `entries` entries holding `quarter_hours` to both running totals."""
-    _upsert_total(HoursLearnerTotal, {"learner_id": learner_id, "kind": kind,
-                                      "status": status}, quarter_hours, entries)
-    _upsert_total(HoursProgrammeMonth, {"programme_id": programme_id, "month": month,
-                                        "kind": kind, "status": status},
-                  quarter_hours, entries)
+    insert = _insert()
+    column = total_column(kind, status)
+    if column is not None and quarter_hours:
+        t = HoursLearnerTotal.__table__
+        columns = [column]
+        if status is HoursStatus.PENDING:
+            columns.append("pending_qh")
+        elif kind.work_integrated:
+            columns.append("work_integrated_qh")
+        stmt = insert(t).values({"learner_id": learner_id,
+                                 **dict.fromkeys(columns, quarter_hours)})
+        db.session.execute(stmt.on_conflict_do_update(
+            index_elements=["learner_id"],
+            set_={c: t.c[c] + stmt.excluded[c] for c in columns}))
+    m = HoursProgrammeMonth.__table__
+    stmt = insert(m).values(programme_id=programme_id, month=month, kind=kind, status=status,
+                            quarter_hours=quarter_hours, entries=entries)
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=["programme_id", "month", "kind", "status"],
+        set_={"quarter_hours": m.c.quarter_hours + stmt.excluded.quarter_hours,
+              "entries": m.c.entries + stmt.excluded.entries}))
 
 
 def _count(learner_id: int, programme_id: int, day: date, kind: HoursKind,
@@ -112,13 +123,23 @@ def rebuild_totals() -> tuple[int, int]:
     db.session.execute(sa.delete(HoursLearnerTotal))
     db.session.execute(sa.delete(HoursProgrammeMonth))
     e = HoursEntry.__table__
+    columns, sums = [], []
+    for kind in HoursKind:
+        for status in (HoursStatus.VERIFIED, HoursStatus.PENDING):
+            columns.append(total_column(kind, status))
+            sums.append(sa.func.sum(sa.case(((e.c.kind == kind) & (e.c.status == status),
+                                              e.c.quarter_hours), else_=0)))
+    columns += ["work_integrated_qh", "pending_qh"]
+    sums += [
+        sa.func.sum(sa.case(((e.c.kind != HoursKind.CLASSROOM)
+                             & (e.c.status == HoursStatus.VERIFIED), e.c.quarter_hours),
+                            else_=0)),
+        sa.func.sum(sa.case((e.c.status == HoursStatus.PENDING, e.c.quarter_hours), else_=0)),
+    ]
     db.session.execute(sa.insert(HoursLearnerTotal).from_select(
-        ["learner_id", "kind", "status", "quarter_hours", "entries"],
-        sa.select(e.c.learner_id, e.c.kind, e.c.status, sa.func.sum(e.c.quarter_hours),
-                  sa.func.count()).group_by(e.c.learner_id, e.c.kind, e.c.status)))
-    # The month key is computed in Python-free SQL: first day of the entry's month.
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
+        ["learner_id", *columns],
+        sa.select(e.c.learner_id, *sums).group_by(e.c.learner_id)))
+    if db.session.get_bind().dialect.name == "postgresql":
         month = sa.cast(sa.func.date_trunc("month", e.c.entry_date), sa.Date)
     else:
         month = sa.func.date(e.c.entry_date, "start of month")
@@ -356,14 +377,14 @@ class LearnerHours:
 
 
 def learner_hours(learner: Learner, today: date | None = None) -> LearnerHours:
-    """Return one learner's totals (from the running totals) and assessment."""
+    """Return one learner's totals by kind and status and their assessment."""
     by_status: dict[HoursStatus, dict[HoursKind, int]] = {
         s: dict.fromkeys(HoursKind, 0) for s in HoursStatus}
-    for row in db.session.execute(sa.select(
-            HoursLearnerTotal.kind, HoursLearnerTotal.status,
-            HoursLearnerTotal.quarter_hours).where(
-            HoursLearnerTotal.learner_id == learner.id)):
-        by_status[row.status][row.kind] += row.quarter_hours
+    for kind, status, qh in db.session.execute(
+            sa.select(HoursEntry.kind, HoursEntry.status, sa.func.sum(HoursEntry.quarter_hours))
+            .where(HoursEntry.learner_id == learner.id)
+            .group_by(HoursEntry.kind, HoursEntry.status)):
+        by_status[status][kind] = int(qh)
     verified = by_status[HoursStatus.VERIFIED]
     logged = calc.Logged(classroom=verified[HoursKind.CLASSROOM],
                          work_integrated=sum(v for k, v in verified.items()
@@ -384,58 +405,91 @@ def learner_entries(learner: Learner, limit: int = 500) -> list[HoursEntry]:
 
 
 # --- dashboards -----------------------------------------------------------------------------
+#
+# A dashboard never sums entries: it reads one `HoursLearnerTotal` row per learner and
+# the small `HoursProgrammeMonth` table. Status and share band are evaluated in SQL with the
+# rule of `calc.assess` (programme terms bound as constants), so only counts and one page
+# of learners come back to Python. Queries run per programme (never per learner).
 
-#: Columns of the per-learner aggregate: (kind, status) pairs summed in SQL.
-_AGG_COLUMNS: tuple[tuple[HoursKind, HoursStatus], ...] = tuple(
-    (k, s) for s in (HoursStatus.VERIFIED, HoursStatus.PENDING) for k in HoursKind)
+_WI_KINDS = [k for k in HoursKind if k.work_integrated]
+
+
+def _learner_totals(programme: Programme) -> sa.Subquery:
+    """Per learner of the programme: verified classroom, WI, placement and pending qh."""
+    t = HoursLearnerTotal.__table__
+    lt = Learner.__table__
+    return (sa.select(lt.c.id.label("learner_id"),
+                      sa.func.coalesce(t.c.classroom_qh, 0).label("cr"),
+                      sa.func.coalesce(t.c.work_integrated_qh, 0).label("wi"),
+                      sa.func.coalesce(t.c.placement_qh, 0).label("pl"),
+                      sa.func.coalesce(t.c.pending_qh, 0).label("pending"))
+            .select_from(lt.outerjoin(t, t.c.learner_id == lt.c.id))
+            .where(lt.c.programme_id == programme.id)).subquery("totals")
+
+
+def status_sql(cr, wi, pl, terms: calc.ProgrammeTerms, today: date):
+    """SQL for `calc.assess(...).status` as a code (ON_TRACK, AT_RISK, MET)."""
+    d, e = terms.total_days, terms.elapsed_days(today)
+    planned, target, required = terms.planned_qh, terms.target_pct, terms.required_qh
+    met = 100 * wi >= target * planned
+    if required:
+        met = met & (pl >= required)
+    whens = [(met, calc.MET)]
+    if e > 0:
+        logged_total = (wi + cr) * d
+        denominator = sa.case((logged_total > planned * e, logged_total), else_=planned * e)
+        short = 100 * d * wi < target * denominator
+        if required:
+            short = short | (d * pl < required * e)
+        whens.append((short, calc.AT_RISK))
+    return sa.case(*whens, else_=calc.ON_TRACK)
+
+
+def pct_sql(cr, wi):
+    """SQL for the whole percent of WI hours, floor(100 * WI / total); NULL when no hours."""
+    return (100 * wi) / sa.func.nullif(wi + cr, 0)
+
+
+def _scored(programme: Programme, today: date) -> sa.Subquery:
+    x = _learner_totals(programme)
+    terms = terms_of(programme)
+    return sa.select(
+        x.c.learner_id, x.c.cr, x.c.wi, x.c.pl, x.c.pending,
+        status_sql(x.c.cr, x.c.wi, x.c.pl, terms, today).label("status"),
+        pct_sql(x.c.cr, x.c.wi).label("pct"),
+    ).subquery("scored")
 
 
 @dataclass
-class Dashboard:
-    """Per-learner totals and statuses of a set of learners, as numpy arrays."""
+class Board:
+    """Counts, share distribution, totals by kind and trend of some programmes."""
 
     programmes: list[Programme]
-    learner_ids: np.ndarray
-    programme_ids: np.ndarray
-    totals: dict[tuple[HoursKind, HoursStatus], np.ndarray]
-    classroom: np.ndarray  # verified classroom qh per learner
-    work_integrated: np.ndarray  # verified WI qh per learner
-    placement: np.ndarray
-    pending_classroom: np.ndarray
-    pending_wi: np.ndarray
-    shares: np.ndarray  # NaN where nothing logged
-    status: np.ndarray  # calc status codes
     today: date
-    months: list[tuple[date, int, int]] = field(default_factory=list)  # (month, cr, wi)
+    status_counts: dict[int, int]
+    band_counts: dict[int, int]
+    kind_totals: list[tuple[HoursKind, int, int]]  # (kind, verified qh, pending qh)
+    months: list[tuple[date, int, int]]  # (month, verified classroom qh, verified WI qh)
+    per_programme: dict[int, dict[str, int]] = field(default_factory=dict)
 
     @property
     def learner_count(self) -> int:
-        return len(self.learner_ids)
+        return sum(self.status_counts.values())
 
     def status_count(self, code: int) -> int:
-        return int((self.status == code).sum())
-
-    def kind_totals(self) -> list[tuple[HoursKind, int, int]]:
-        """(kind, verified qh, pending qh) for every kind."""
-        return [(k, int(self.totals[(k, HoursStatus.VERIFIED)].sum()),
-                 int(self.totals[(k, HoursStatus.PENDING)].sum())) for k in HoursKind]
+        return self.status_counts.get(code, 0)
 
     def distribution(self) -> list[tuple[str, int]]:
-        return calc.share_distribution(self.shares)
+        """(band label, learners), the no-hours band first."""
+        return [("No hours yet", self.band_counts.get(calc.NO_HOURS_BAND, 0))] + [
+            (label, self.band_counts.get(i, 0)) for i, (label, _) in
+            enumerate(calc.SHARE_BANDS)]
 
-    def median_share(self) -> float | None:
-        known = self.shares[~np.isnan(self.shares)]
-        return float(np.median(known)) if known.size else None
-
-    def order(self, status_code: int | None = None) -> np.ndarray:
-        """Indexes of learners, at risk first then lowest share; optionally one status."""
-        share_key = np.where(np.isnan(self.shares), -1.0, self.shares)
-        risk_first = np.where(self.status == calc.AT_RISK, 0,
-                              np.where(self.status == calc.ON_TRACK, 1, 2))
-        idx = np.lexsort((self.learner_ids, share_key, risk_first))
-        if status_code is not None:
-            idx = idx[self.status[idx] == status_code]
-        return idx
+    def overall_share(self) -> float | None:
+        """WI share of all verified hours of all the learners together."""
+        cr = sum(v for k, v, _ in self.kind_totals if k is HoursKind.CLASSROOM)
+        wi = sum(v for k, v, _ in self.kind_totals if k.work_integrated)
+        return calc.share(wi, cr)
 
     def cumulative_shares(self) -> list[tuple[date, float | None]]:
         """Month by month, the WI share of all verified hours logged up to that month."""
@@ -448,58 +502,48 @@ class Dashboard:
         return out
 
 
-def dashboard(programmes: Sequence[Programme], today: date | None = None) -> Dashboard:
-    """Aggregate the hours of every learner on the programmes in two SQL queries.
+def _counts(programme: Programme, today: date) -> list[tuple[int, int, int]]:
+    """(status code, share band, learners) of one programme, from one GROUP BY.
 
-    One GROUP BY over the running totals gives each learner's hours by kind and status;
-    statuses are then computed for all learners at once with `calc.assess_many`.
+    SQL groups by status and whole percent (at most 3 x 102 rows); the percents are put
+    in bands here: floor(100 * WI / total) >= low exactly when 100 * WI >= low * total.
     """
+    y = _scored(programme, today)
+    out: dict[tuple[int, int], int] = defaultdict(int)
+    for status, pct, n in db.session.execute(
+            sa.select(y.c.status, y.c.pct, sa.func.count()).group_by(y.c.status, y.c.pct)):
+        band = calc.NO_HOURS_BAND if pct is None else calc.share_band(int(pct),
+                                                                      100 - int(pct))
+        out[(status, band)] += n
+    return [(status, band, n) for (status, band), n in out.items()]
+
+
+def board(programmes: Sequence[Programme], today: date | None = None) -> Board:
+    """Aggregate the programmes' hours: one counting query per programme, two small ones."""
     today = today or today_uk()
-    programme_ids = [p.id for p in programmes]
-    t = HoursLearnerTotal.__table__
-    lt = Learner.__table__
-    sums = [sa.func.coalesce(sa.func.sum(sa.case(
-        ((t.c.kind == kind) & (t.c.status == status), t.c.quarter_hours),
-        else_=0)), 0) for kind, status in _AGG_COLUMNS]
-    stmt = (sa.select(lt.c.id, lt.c.programme_id, *sums)
-            .select_from(lt.outerjoin(t, t.c.learner_id == lt.c.id))
-            .where(lt.c.programme_id.in_(programme_ids))
-            .group_by(lt.c.id, lt.c.programme_id))
-    rows = db.session.execute(stmt).all()
-    data = (np.array(rows, dtype=np.int64) if rows
-            else np.zeros((0, 2 + len(_AGG_COLUMNS)), dtype=np.int64))
-    totals = {key: data[:, 2 + i] for i, key in enumerate(_AGG_COLUMNS)}
-    classroom = totals[(HoursKind.CLASSROOM, HoursStatus.VERIFIED)]
-    wi = sum((totals[(k, HoursStatus.VERIFIED)] for k in HoursKind if k.work_integrated),
-             np.zeros(len(rows), dtype=np.int64))
-    pending_wi = sum((totals[(k, HoursStatus.PENDING)] for k in HoursKind
-                      if k.work_integrated), np.zeros(len(rows), dtype=np.int64))
-    placement = totals[(HoursKind.PLACEMENT, HoursStatus.VERIFIED)]
-    # Programme terms, one element per learner.
-    terms = {p.id: terms_of(p) for p in programmes}
-    prog = data[:, 1]
-    lookup = {pid: i for i, pid in enumerate(terms)}
-    pos = np.array([lookup[int(p)] for p in prog], dtype=np.int64) if len(prog) else \
-        np.zeros(0, dtype=np.int64)
-
-    def per_learner(values: Iterable[int]) -> np.ndarray:
-        arr = np.array(list(values), dtype=np.int64)
-        return arr[pos] if len(arr) else np.zeros(0, dtype=np.int64)
-
-    tl = list(terms.values())
-    status = calc.assess_many(
-        classroom, wi, placement,
-        planned_qh=per_learner(x.planned_qh for x in tl),
-        target_pct=per_learner(x.target_pct for x in tl),
-        required_qh=per_learner(x.required_qh for x in tl),
-        elapsed_days=per_learner(x.elapsed_days(today) for x in tl),
-        total_days=per_learner(x.total_days for x in tl))
-    return Dashboard(
-        programmes=list(programmes), learner_ids=data[:, 0], programme_ids=prog,
-        totals=totals, classroom=classroom, work_integrated=wi, placement=placement,
-        pending_classroom=totals[(HoursKind.CLASSROOM, HoursStatus.PENDING)],
-        pending_wi=pending_wi, shares=calc.shares(wi, classroom), status=status,
-        today=today, months=_months(programme_ids))
+    status_counts: dict[int, int] = defaultdict(int)
+    band_counts: dict[int, int] = defaultdict(int)
+    per_programme: dict[int, dict[str, int]] = {}
+    for programme in programmes:
+        counts = {calc.ON_TRACK: 0, calc.AT_RISK: 0, calc.MET: 0}
+        for status, band, n in _counts(programme, today):
+            status_counts[status] += n
+            band_counts[band] += n
+            counts[status] += n
+        per_programme[programme.id] = counts
+    ids = [p.id for p in programmes]
+    m = HoursProgrammeMonth
+    kinds: dict[tuple[HoursKind, HoursStatus], int] = defaultdict(int)
+    for kind, status, qh in db.session.execute(
+            sa.select(m.kind, m.status, sa.func.sum(m.quarter_hours))
+            .where(m.programme_id.in_(ids)).group_by(m.kind, m.status)):
+        kinds[(kind, status)] = int(qh or 0)
+    return Board(
+        programmes=list(programmes), today=today, status_counts=dict(status_counts),
+        band_counts=dict(band_counts),
+        kind_totals=[(k, kinds[(k, HoursStatus.VERIFIED)], kinds[(k, HoursStatus.PENDING)])
+                     for k in HoursKind],
+        months=_months(ids), per_programme=per_programme)
 
 
 def _months(programme_ids: list[int]) -> list[tuple[date, int, int]]:
@@ -514,6 +558,42 @@ def _months(programme_ids: list[int]) -> list[tuple[date, int, int]]:
     return [(month, int(cr or 0), int(wi or 0)) for month, cr, wi in rows]
 
 
+@dataclass(frozen=True)
+class LearnerRow:
+    """One learner's line in a dashboard table or export."""
+
+    learner_id: int
+    classroom: int
+    work_integrated: int
+    placement: int
+    pending: int
+    status: calc.Status
+
+    @property
+    def share(self) -> float | None:
+        return calc.share(self.work_integrated, self.classroom)
+
+
+#: Sort order of learners: at risk first, then on track, then met.
+_STATUS_RANK = {calc.AT_RISK: 0, calc.ON_TRACK: 1, calc.MET: 2}
+
+
+def learner_rows(programme: Programme, today: date | None = None, *,
+                 status: int | None = None, limit: int | None = None,
+                 offset: int = 0) -> list[LearnerRow]:
+    """Learners of a programme, at risk first then lowest share, optionally one status."""
+    y = _scored(programme, today or today_uk())
+    share = sa.cast(y.c.wi, sa.Float) / sa.func.nullif(y.c.wi + y.c.cr, 0)
+    rank = sa.case(*((y.c.status == code, r) for code, r in _STATUS_RANK.items()), else_=3)
+    stmt = sa.select(y).order_by(rank, sa.nulls_first(share.asc()), y.c.learner_id)
+    if status is not None:
+        stmt = stmt.where(y.c.status == status)
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    return [LearnerRow(r.learner_id, r.cr, r.wi, r.pl, r.pending, calc.STATUS_CODES[r.status])
+            for r in db.session.execute(stmt)]
+
+
 def provider_programmes(officer: User) -> list[Programme]:
     """Return the officer's provider's programmes."""
     return list(db.session.scalars(sa.select(Programme).where(
@@ -521,13 +601,15 @@ def provider_programmes(officer: User) -> list[Programme]:
 
 
 def learners_by_id(ids: Iterable[int]) -> dict[int, Learner]:
-    """Load learners (with their user) by id in one query."""
+    """Load learners (with their user) by id in one query per 500."""
     ids = [int(i) for i in ids]
-    if not ids:
-        return {}
-    rows = db.session.scalars(sa.select(Learner).where(Learner.id.in_(ids))
-                              .options(joinedload(Learner.user))).all()
-    return {learner.id: learner for learner in rows}
+    found: dict[int, Learner] = {}
+    for start in range(0, len(ids), 500):
+        for learner in db.session.scalars(
+                sa.select(Learner).where(Learner.id.in_(ids[start:start + 500]))
+                .options(joinedload(Learner.user))):
+            found[learner.id] = learner
+    return found
 
 
 # --- needs attention ------------------------------------------------------------------------
@@ -536,7 +618,7 @@ def learners_by_id(ids: Iterable[int]) -> dict[int, Learner]:
 class Attention:
     """What an officer should look at: learners at risk, stale and out-of-dates entries."""
 
-    at_risk: list[tuple[Learner, float | None]]
+    at_risk: list[tuple[Learner, LearnerRow]]
     at_risk_total: int
     stale: list[HoursEntry]
     stale_total: int
@@ -547,16 +629,20 @@ class Attention:
 def needs_attention(officer: User, today: date | None = None, limit: int = 100) -> Attention:
     """Collect the officer's learners at risk and entries that need a decision or a look."""
     today = today or today_uk()
-    board = dashboard(provider_programmes(officer), today)
-    risky = board.order(calc.AT_RISK)
-    learners = learners_by_id(board.learner_ids[risky[:limit]])
-    at_risk = [(learners[int(board.learner_ids[i])], None if np.isnan(board.shares[i])
-                else float(board.shares[i])) for i in risky[:limit]]
+    risky: list[LearnerRow] = []
+    total = 0
+    for programme in provider_programmes(officer):
+        rows = learner_rows(programme, today, status=calc.AT_RISK, limit=limit)
+        risky.extend(rows)
+        total += sum(n for status, _, n in _counts(programme, today)
+                     if status == calc.AT_RISK)
+    risky.sort(key=lambda r: (-1.0 if r.share is None else r.share, r.learner_id))
+    risky = risky[:limit]
+    learners = learners_by_id(r.learner_id for r in risky)
     cutoff = utcnow() - timedelta(days=STALE_PENDING_DAYS)
-    stale_where = (HoursEntry.status == HoursStatus.PENDING, HoursEntry.created_at < cutoff,
-                   Learner.provider_id == officer.provider_id)
     stale_q = sa.select(HoursEntry).join(Learner, HoursEntry.learner_id == Learner.id).where(
-        *stale_where)
+        HoursEntry.status == HoursStatus.PENDING, HoursEntry.created_at < cutoff,
+        Learner.provider_id == officer.provider_id)
     stale = list(db.session.scalars(stale_q.order_by(HoursEntry.created_at).limit(limit)))
     stale_total = db.session.scalar(sa.select(sa.func.count()).select_from(
         stale_q.subquery()))
@@ -572,8 +658,9 @@ def needs_attention(officer: User, today: date | None = None, limit: int = 100) 
     outside = list(db.session.scalars(outside_q.order_by(HoursEntry.entry_date).limit(limit)))
     outside_total = db.session.scalar(sa.select(sa.func.count()).select_from(
         outside_q.subquery()))
-    return Attention(at_risk=at_risk, at_risk_total=len(risky), stale=stale,
-                     stale_total=stale_total, outside=outside, outside_total=outside_total)
+    return Attention(at_risk=[(learners[r.learner_id], r) for r in risky],
+                     at_risk_total=total, stale=stale, stale_total=stale_total,
+                     outside=outside, outside_total=outside_total)
 
 
 def outside_placement_dates(entry: HoursEntry) -> bool:

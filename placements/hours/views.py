@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -188,7 +187,7 @@ def _learner_or_404(learner_id: int) -> Learner:
     return learner
 
 
-def _chart_data(board: services.Dashboard) -> dict:
+def _chart_data(board: services.Board) -> dict:
     months = board.cumulative_shares()
     return {
         "dist_labels": [label for label, _ in board.distribution()],
@@ -200,43 +199,15 @@ def _chart_data(board: services.Dashboard) -> dict:
     }
 
 
-def _learner_page(board: services.Dashboard, status_filter: str, page: int):
-    order = board.order(STATUS_FILTERS.get(status_filter))
-    pages = max(1, -(-len(order) // PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    idx = order[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    learners = services.learners_by_id(board.learner_ids[idx])
-    rows = []
-    for i in idx:
-        lid = int(board.learner_ids[i])
-        rows.append({
-            "learner": learners[lid],
-            "classroom": int(board.classroom[i]), "wi": int(board.work_integrated[i]),
-            "placement": int(board.placement[i]),
-            "pending": int(board.pending_classroom[i] + board.pending_wi[i]),
-            "share": None if np.isnan(board.shares[i]) else float(board.shares[i]),
-            "status": calc.STATUS_CODES[int(board.status[i])],
-        })
-    return rows, page, pages, len(order)
-
-
 @bp.get("/officer")
 @role_required(Role.OFFICER)
 def officer_overview():
     """Show the provider's hours: every programme's standing, distribution and trend."""
     programmes = services.provider_programmes(current_user)
-    board = services.dashboard(programmes)
-    per_programme = []
-    for programme in programmes:
-        mask = board.programme_ids == programme.id
-        shares = board.shares[mask]
-        known = shares[~np.isnan(shares)]
-        per_programme.append({
-            "programme": programme, "learners": int(mask.sum()),
-            "at_risk": int((board.status[mask] == calc.AT_RISK).sum()),
-            "met": int((board.status[mask] == calc.MET).sum()),
-            "median": float(np.median(known)) if known.size else None,
-        })
+    board = services.board(programmes)
+    per_programme = [{"programme": p, "learners": sum(board.per_programme[p.id].values()),
+                      "at_risk": board.per_programme[p.id][calc.AT_RISK],
+                      "met": board.per_programme[p.id][calc.MET]} for p in programmes]
     return render_template("hours/officer_overview.html", board=board,
                            per_programme=per_programme, charts=_chart_data(board))
 
@@ -246,41 +217,43 @@ def officer_overview():
 def programme_dashboard(programme_id: int):
     """Show one programme: learners' shares, who is at risk, totals by kind, trend."""
     programme = _programme_or_404(programme_id)
-    board = services.dashboard([programme])
+    board = services.board([programme])
     status_filter = request.args.get("status", "")
     if status_filter not in STATUS_FILTERS:
         status_filter = ""
-    rows, page, pages, shown = _learner_page(board, status_filter,
-                                             request.args.get("page", 1, type=int) or 1)
+    code = STATUS_FILTERS.get(status_filter)
+    shown = board.learner_count if code is None else board.status_count(code)
+    pages = max(1, -(-shown // PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    rows = services.learner_rows(programme, board.today, status=code, limit=PAGE_SIZE,
+                                 offset=(page - 1) * PAGE_SIZE)
+    learners = services.learners_by_id(r.learner_id for r in rows)
     return render_template("hours/programme.html", programme=programme, board=board,
-                           rows=rows, page=page, pages=pages, shown=shown,
-                           status_filter=status_filter, charts=_chart_data(board),
-                           terms=services.terms_of(programme))
-
-
-def _export_rows(board: services.Dashboard):
-    learners = services.learners_by_id(board.learner_ids)
-    programmes = {p.id: p for p in board.programmes}
-    for i in board.order():
-        learner = learners[int(board.learner_ids[i])]
-        programme = programmes[learner.programme_id]
-        share = None if np.isnan(board.shares[i]) else float(board.shares[i])
-        yield [learner.student_ref, learner.user.name, programme.code, programme.title,
-               calc.format_hours(int(board.classroom[i])),
-               calc.format_hours(int(board.work_integrated[i])),
-               calc.format_hours(int(board.placement[i])),
-               calc.format_hours(int(board.pending_classroom[i])),
-               calc.format_hours(int(board.pending_wi[i])),
-               "" if share is None else f"{share * 100:.1f}",
-               programme.work_integration_target_pct,
-               programme.required_placement_hours if programme.placement_mandated else "",
-               calc.STATUS_CODES[int(board.status[i])].value]
+                           rows=[(learners[r.learner_id], r) for r in rows], page=page,
+                           pages=pages, shown=shown, status_filter=status_filter,
+                           charts=_chart_data(board), terms=services.terms_of(programme))
 
 
 EXPORT_HEADER = ["student_ref", "name", "programme_code", "programme", "classroom_hours",
-                 "work_integrated_hours", "placement_hours", "pending_classroom_hours",
-                 "pending_work_integrated_hours", "work_integrated_share_pct", "target_pct",
-                 "required_placement_hours", "status"]
+                 "work_integrated_hours", "placement_hours", "pending_hours",
+                 "work_integrated_share_pct", "target_pct", "required_placement_hours",
+                 "status"]
+
+
+def _export_rows(programmes: list[Programme]):
+    today = services.today_uk()
+    for programme in programmes:
+        rows = services.learner_rows(programme, today)
+        learners = services.learners_by_id(r.learner_id for r in rows)
+        for r in rows:
+            learner = learners[r.learner_id]
+            yield [learner.student_ref, learner.user.name, programme.code, programme.title,
+                   calc.format_hours(r.classroom), calc.format_hours(r.work_integrated),
+                   calc.format_hours(r.placement), calc.format_hours(r.pending),
+                   "" if r.share is None else f"{r.share * 100:.1f}",
+                   programme.work_integration_target_pct,
+                   programme.required_placement_hours if programme.placement_mandated
+                   else "", r.status.value]
 
 
 @bp.get("/officer/programmes/<int:programme_id>/hours.csv")
@@ -288,17 +261,16 @@ EXPORT_HEADER = ["student_ref", "name", "programme_code", "programme", "classroo
 def programme_export(programme_id: int):
     """Download every learner's hours and status on one programme as CSV."""
     programme = _programme_or_404(programme_id)
-    board = services.dashboard([programme])
     return csv_response(f"hours-{programme.code or programme.id}.csv", EXPORT_HEADER,
-                        list(_export_rows(board)))
+                        list(_export_rows([programme])))
 
 
 @bp.get("/officer/hours.csv")
 @role_required(Role.OFFICER)
 def provider_export():
     """Download every learner's hours and status across the provider as CSV."""
-    board = services.dashboard(services.provider_programmes(current_user))
-    return csv_response("hours-all-programmes.csv", EXPORT_HEADER, list(_export_rows(board)))
+    return csv_response("hours-all-programmes.csv", EXPORT_HEADER,
+                        list(_export_rows(services.provider_programmes(current_user))))
 
 
 @bp.route("/officer/learners/<int:learner_id>", methods=["GET", "POST"])

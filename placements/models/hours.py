@@ -102,22 +102,40 @@ class HoursEntry(Base):
         return self.quarter_hours / 4
 
 
-class HoursLearnerTotal(Base):
-    """Running total of one learner's hours of one kind and status (kept by the services).
+def total_column(kind: HoursKind, status: HoursStatus) -> str | None:
+    """Name the `HoursLearnerTotal` column counting a kind and status (None: not kept)."""
+    if status is HoursStatus.REJECTED:
+        return None
+    base = kind.value.replace("-", "_")
+    return f"{base}_qh" if status is HoursStatus.VERIFIED else f"{base}_pending_qh"
 
-    The dashboards read these instead of summing millions of entries; every service that
-    adds, changes or removes an entry updates them in the same transaction, and
-    `flask hours rebuild-totals` recomputes them from the entries.
+
+class HoursLearnerTotal(Base):
+    """One learner's running totals: verified and pending quarter hours of each kind.
+
+    One wide row per learner, so a programme dashboard reads one row per learner instead
+    of summing millions of entries. Every service that adds, changes or removes an entry
+    updates it in the same transaction; `flask hours rebuild-totals` recomputes it.
     """
 
     __tablename__ = "hours_learner_total"
 
     learner_id: Mapped[int] = mapped_column(
         sa.ForeignKey("learner.id", ondelete="CASCADE"), primary_key=True)
-    kind: Mapped[HoursKind] = mapped_column(enum_type(HoursKind, 20), primary_key=True)
-    status: Mapped[HoursStatus] = mapped_column(enum_type(HoursStatus, 20), primary_key=True)
-    quarter_hours: Mapped[int] = mapped_column(default=0)
-    entries: Mapped[int] = mapped_column(default=0)
+    classroom_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    placement_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    live_brief_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    simulated_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    in_work_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    classroom_pending_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    placement_pending_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    live_brief_pending_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    simulated_pending_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    in_work_pending_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Verified work-integrated hours (every kind but classroom), kept for the dashboards.
+    work_integrated_qh: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Pending hours of every kind.
+    pending_qh: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class HoursProgrammeMonth(Base):
