@@ -246,3 +246,14 @@ def test_conversion_counts_contacted_or_later():
                          "Health": ["prospect"]})
     assert result["Digital"] == {"contacted": 4, "hosting": 2, "rate": 50.0}
     assert result["Health"] == {"contacted": 0, "hosting": 0, "rate": None}
+
+
+def test_reach_at_exactly_the_travel_limit_matches_the_solver():
+    from solver.geo import haversine_km_array
+
+    exact = float(haversine_km_array(M1[0], M1[1], SK1[0], SK1[1]))
+    offers = [SupplyOffer("D", "SK", 1, *SK1)]
+    at_limit = supply_demand([DemandLearner("D", "M", True, *M1, exact)], offers)
+    assert [r.reachable for r in at_limit if r.learners] == [1]
+    below = supply_demand([DemandLearner("D", "M", True, *M1, exact - 1e-9)], offers)
+    assert [r.reachable for r in below if r.learners] == [0]
