@@ -77,8 +77,9 @@ class HoursForm(FlaskForm):
 
 
 def learner_hours_form(placements: list[Placement], *args, **kwargs) -> HoursForm:
-    """The learner's form: work-integrated kinds only."""
-    return HoursForm(LEARNER_KINDS, placements, *args, **kwargs)
+    """The learner's form: work-integrated kinds only (placement only when they have one)."""
+    kinds = tuple(k for k in LEARNER_KINDS if placements or k is not HoursKind.PLACEMENT)
+    return HoursForm(kinds, placements, *args, **kwargs)
 
 
 def officer_hours_form(placements: list[Placement], *args, **kwargs) -> HoursForm:

@@ -345,3 +345,13 @@ def _not_allowed(exc: NotAllowed):
 
 
 
+
+
+@bp.cli.command("rebuild-totals")
+def rebuild_totals_command() -> None:
+    """Recompute the hours running totals from the entries (after bulk loads or repairs)."""
+    import click
+
+    learners, months = services.rebuild_totals()
+    db.session.commit()
+    click.echo(f"Hours totals rebuilt: {learners} learners, {months} programme-months.")
