@@ -132,7 +132,10 @@ def _execute(run_id: int) -> None:
                 return
             state["last"] = time.monotonic()
             snapshot = dict(state["progress"])
-        write({"progress": snapshot, "heartbeat_at": utcnow()})
+        try:
+            write({"progress": snapshot, "heartbeat_at": utcnow()})
+        except Exception:  # noqa: BLE001 - a missed progress report must not stop the solve
+            current_app.logger.debug("progress write for run %s skipped", run_id)
 
     def heartbeat() -> None:
         while not stop.wait(HEARTBEAT_INTERVAL_S):
@@ -146,28 +149,28 @@ def _execute(run_id: int) -> None:
 
     beat = threading.Thread(target=heartbeat, name=f"heartbeat-{run_id}", daemon=True)
     beat.start()
-    try:
+    try:  # the heartbeat goes on while the result is written, until the commit
         hook = current_app.config.get("ALLOCATION_SOLVE")  # tests inject failures here
         result = (hook or solve)(problem, progress=progress)
+        db.session.expire_all()
+        run = db.session.get(AllocationRun, run_id)
+        if run is None or run.status != RunStatus.RUNNING:
+            return  # cancelled or reaped meanwhile: leave the placements alone
+        with lock:
+            final = dict(state["progress"])
+        apply_result(run, result)
+        run.status = RunStatus.SUCCEEDED
+        run.result = result
+        run.finished_at = utcnow()
+        run.progress = {**final, "elapsed_s": round(time.monotonic() - started, 1)}
+        summary = result.get("summary", {})
+        audit.record(None, "run.succeeded", run, round_id=run.round_id, kind=run.kind,
+                     placed=summary.get("placed"), learners=summary.get("learners"),
+                     status=result.get("status"))
+        db.session.commit()
     finally:
         stop.set()
         beat.join(timeout=HEARTBEAT_INTERVAL_S + 1)
-    db.session.expire_all()
-    run = db.session.get(AllocationRun, run_id)
-    if run is None or run.status != RunStatus.RUNNING:
-        return  # cancelled or reaped meanwhile: leave the placements alone
-    with lock:
-        final = dict(state["progress"])
-    apply_result(run, result)
-    run.status = RunStatus.SUCCEEDED
-    run.result = result
-    run.finished_at = utcnow()
-    run.progress = {**final, "elapsed_s": round(time.monotonic() - started, 1)}
-    summary = result.get("summary", {})
-    audit.record(None, "run.succeeded", run, round_id=run.round_id, kind=run.kind,
-                 placed=summary.get("placed"), learners=summary.get("learners"),
-                 status=result.get("status"))
-    db.session.commit()
 
 
 def reap_stale_runs(round_id: int | None = None) -> int:
