@@ -118,6 +118,7 @@ def _execute(run_id: int) -> None:
     started = time.monotonic()
     stop = threading.Event()
     engine = db.engine
+    logger = current_app.logger  # the solver may call back from a thread of its own
 
     def write(values: dict[str, Any]) -> None:
         with engine.begin() as conn:
@@ -135,7 +136,7 @@ def _execute(run_id: int) -> None:
         try:
             write({"progress": snapshot, "heartbeat_at": utcnow()})
         except Exception:  # noqa: BLE001 - a missed progress report must not stop the solve
-            current_app.logger.debug("progress write for run %s skipped", run_id)
+            logger.debug("progress write for run %s skipped", run_id)
 
     def heartbeat() -> None:
         while not stop.wait(HEARTBEAT_INTERVAL_S):
