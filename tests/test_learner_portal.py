@@ -563,3 +563,18 @@ def test_withdrawn_choice_does_not_block_changes(client, auth, world):
                                       "move": f"up:{c.id}"})
     assert response.status_code == 303
     assert prefs(world) == [(1, c.id), (2, a.id)]
+
+
+def test_closed_round_takes_no_changes(client, auth, world):
+    from placements.models import RoundStatus
+
+    auth.login("learner1@example.test")
+    url = choices_url(world)
+    client.post(url, data={"add": str(world["o1"].id)})
+    world["round"].status = RoundStatus.CLOSED
+    db.session.commit()
+    assert "no longer taking choices" in client.get(url).get_data(as_text=True)
+    response = client.post(url, data={"remove": str(world["o1"].id)})
+    assert response.status_code == 400
+    assert prefs(world) == [(1, world["o1"].id)]
+    assert 'name="add"' not in client.get("/learner/offers").get_data(as_text=True)

@@ -209,6 +209,9 @@ def placement_respond(placement_id: int):
     if placement is None:
         abort(404)
     form = PlacementResponseForm()
+    if not form.is_submitted() and placement.employer_response in ("accepted", "concern"):
+        form.response.data = placement.employer_response
+        form.note.data = placement.employer_note
     if form.validate_on_submit():
         try:
             services.respond_to_placement(current_user, employer, placement,

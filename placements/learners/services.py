@@ -92,6 +92,11 @@ def learner_rounds(learner: Learner) -> list[AllocationRound]:
         .order_by(AllocationRound.preference_deadline.desc(), AllocationRound.id.desc())))
 
 
+def takes_choices(round_: AllocationRound, now: datetime | None = None) -> bool:
+    """Say whether a round still accepts changes to learners' choices."""
+    return round_.status == RoundStatus.OPEN and not round_.deadline_passed(now)
+
+
 def open_rounds(learner: Learner, now: datetime | None = None) -> list[AllocationRound]:
     """Return the learner's rounds that still take choices (open, deadline not passed)."""
     return [r for r in learner_rounds(learner)
@@ -166,6 +171,9 @@ def change_preferences(actor: User | None, learner: Learner, round_: AllocationR
     """
     if round_.deadline_passed(now):
         raise DomainError("The deadline for choosing placements has passed; "
+                          "your choices have not been changed")
+    if round_.status != RoundStatus.OPEN:
+        raise DomainError("This allocation round is no longer taking choices; "
                           "your choices have not been changed")
     saved = ranked_offer_ids(learner, round_)
     # Offers withdrawn (or hidden) since the learner chose them drop out on the next save,

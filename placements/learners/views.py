@@ -109,7 +109,7 @@ def offers():
         "learners/offers.html", learner=learner, form=form, round=round_,
         views=views[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], total=len(views), page=page,
         pages=pages, ranked=ranked, add_form=ChoicesForm(), query=query,
-        can_add=round_ is not None and not round_.deadline_passed()
+        can_add=round_ is not None and services.takes_choices(round_)
         and len(ranked) < round_.max_preferences), status
 
 
@@ -125,7 +125,7 @@ def offer_detail(offer_id: int):
     return render_template(
         "learners/offer_detail.html", learner=learner, view=services.offer_view(learner, offer),
         round=round_, ranked=ranked, add_form=ChoicesForm(),
-        can_add=round_ is not None and not round_.deadline_passed()
+        can_add=round_ is not None and services.takes_choices(round_)
         and len(ranked) < round_.max_preferences)
 
 
@@ -166,7 +166,7 @@ def preferences(round_id: int):
         abort(400)
     return render_form("learners/preferences.html", form, learner=learner, round=round_,
                        views=services.ranked_offers(learner, round_),
-                       deadline_passed=round_.deadline_passed(),
+                       deadline_passed=not services.takes_choices(round_),
                        available=services.is_available)
 
 
