@@ -48,4 +48,13 @@ def defaults(instance_path: Path) -> dict:
         "SMTP_HOST": "localhost",
         "SMTP_PORT": 25,
         "BASE_URL": "http://127.0.0.1:5000",
+        # Rate limits (Flask-Limiter). memory:// counts per process: with several gunicorn
+        # workers set PLACEMENTS_RATELIMIT_STORAGE_URI=redis://... so they share counts.
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # POSTs to each sign-in form (sign in, register, invitation, password) per address.
+        "RATELIMIT_SIGN_IN": "10 per minute;100 per hour",
+        # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto headers
+        # are believed (0: none, so a client cannot pick its own address by sending one).
+        "TRUSTED_PROXIES": 0,
     }

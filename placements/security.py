@@ -1,4 +1,4 @@
-"""Sign-in session loading, role checks and security headers."""
+"""Sign-in session loading, role checks, rate limits, proxies and security headers."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort, current_app, g, request
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from placements.extensions import db, login_manager
+from placements.extensions import db, limiter, login_manager
 from placements.models import Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,6 +26,36 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(load_user)
     app.before_request(forget_cached_user)
     app.after_request(set_security_headers)
+    _trust_proxies(app)
+    _limit_sign_in(app)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Believe X-Forwarded-For/-Proto only from the configured number of reverse proxies."""
+    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+
+def sign_in_limit() -> str:
+    """The rate limit on POSTs to the sign-in forms (setting RATELIMIT_SIGN_IN)."""
+    return current_app.config["RATELIMIT_SIGN_IN"]
+
+
+_sign_in_limit_registered = False
+
+
+def _limit_sign_in(app: Flask) -> None:
+    """Rate-limit every form of the auth blueprint (sign in, register, invitation, password)
+    per client address, so that passwords and tokens cannot be guessed at speed."""
+    global _sign_in_limit_registered
+    limiter.init_app(app)
+    if not _sign_in_limit_registered:
+        # Limits are registered on the (process-wide) limiter by blueprint name, once.
+        from placements.auth import bp as auth_bp
+
+        limiter.limit(sign_in_limit, methods=["POST"])(auth_bp)
+        _sign_in_limit_registered = True
 
 
 def forget_cached_user() -> None:
