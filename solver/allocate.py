@@ -9,9 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from .flow import CostRangeError, solve_flow
-from .geo import haversine_km
-from .instance import BoolArray, Instance, IntArray, build_instance, ineligibility
+from .flow import CostRangeError, HubArcs, solve_flow
+from .geo import haversine_km, haversine_km_array
+from .instance import (
+    BoolArray,
+    Instance,
+    IntArray,
+    build_instance,
+    rank_cost,
+)
 from .mip import MipOutcome, solve_mip
 from .problem import Problem, ProblemError
 
@@ -33,7 +39,7 @@ def solve(problem: Problem, progress: Progress | None = None) -> dict[str, Any]:
     start = time.perf_counter()
     inst = build_instance(problem)
     deadline = start + problem.settings.time_limit_s
-    chosen, status, gap = _allocate(inst, start, deadline, progress)
+    inst, chosen, status, gap = _allocate(inst, start, deadline, progress)
     result = _result(inst, chosen, status, gap)
     result["summary"]["solve_seconds"] = round(time.perf_counter() - start, 3)
     return result
@@ -127,19 +133,74 @@ def _arc_components(inst: Instance) -> IntArray:
 
 
 def _flow(inst: Instance, sel: IntArray) -> BoolArray:
-    """Solve the flow relaxation on a subset of arcs."""
-    return solve_flow(
+    """Solve the flow relaxation on a subset of explicit arcs."""
+    chosen, _, _ = solve_flow(
         inst.arc_learner[sel], inst.arc_offer[sel], inst.arc_cost[sel],
         inst.arc_stay[sel], inst.mandated, inst.residual,
         inst.offer_employer, inst.employer_max,
     )
+    return chosen
+
+
+def _flow_with_hubs(inst: Instance) -> BoolArray:
+    """Solve the whole flow with fallback hubs; hub placements become explicit arcs."""
+    hubs = inst.hubs
+    assert hubs is not None
+    settings = inst.problem.settings
+    fallback_cost = int(rank_cost(np.array([settings.max_preferences + 1]),
+                                  settings.rank_cost)[0])
+    chosen, pair_l, pair_o = solve_flow(
+        inst.arc_learner, inst.arc_offer, inst.arc_cost, inst.arc_stay, inst.mandated,
+        inst.residual, inst.offer_employer, inst.employer_max,
+        HubArcs(hubs.n_hubs, hubs.arc_learner, hubs.arc_hub, fallback_cost,
+                hubs.member_hub, hubs.member_offer, hubs.link_from, hubs.link_to),
+    )
+    if pair_l.size == 0:
+        return chosen
+    # A hub placement at an offer the learner listed keeps its listed rank.
+    n_o = max(1, inst.residual.size)
+    keys = inst.arc_learner * n_o + inst.arc_offer
+    order = np.argsort(keys, kind="stable")
+    where = np.searchsorted(keys[order], pair_l * n_o + pair_o)
+    where = np.minimum(where, max(0, keys.size - 1))
+    hit = keys.size > 0 and keys[order][where] == pair_l * n_o + pair_o
+    ranks = np.full(pair_l.size, settings.max_preferences + 1, np.int64)
+    if keys.size:
+        ranks = np.where(hit, inst.arc_rank[order][where], ranks)
+    problem = inst.problem
+    lat = np.fromiter((problem.learners[i].lat for i in pair_l.tolist()), np.float64)
+    lon = np.fromiter((problem.learners[i].lon for i in pair_l.tolist()), np.float64)
+    o_lat = np.fromiter((problem.offers[i].lat for i in pair_o.tolist()), np.float64)
+    o_lon = np.fromiter((problem.offers[i].lon for i in pair_o.tolist()), np.float64)
+    inst.arc_learner = np.concatenate([inst.arc_learner, pair_l])
+    inst.arc_offer = np.concatenate([inst.arc_offer, pair_o])
+    inst.arc_rank = np.concatenate([inst.arc_rank, ranks])
+    inst.arc_cost = np.concatenate([inst.arc_cost, rank_cost(ranks, settings.rank_cost)])
+    inst.arc_stay = np.concatenate(
+        [inst.arc_stay, inst.previous_offer[pair_l] == pair_o]
+    )
+    inst.arc_km = np.concatenate([inst.arc_km, haversine_km_array(lat, lon, o_lat, o_lon)])
+    return np.concatenate([chosen, np.ones(pair_l.size, np.bool_)])
 
 
 def _allocate(
     inst: Instance, start: float, deadline: float, progress: Progress | None
-) -> tuple[BoolArray, str, float | None]:
-    """Return chosen arcs, status and gap, using the flow wherever it is exact."""
+) -> tuple[Instance, BoolArray, str, float | None]:
+    """Return the instance used, chosen arcs, status and gap; the flow wherever it is exact."""
     _check_locked_minimums(inst)
+    chosen: BoolArray | None = None
+    if inst.hubs is not None:
+        try:
+            chosen = _flow_with_hubs(inst)
+        except CostRangeError:
+            pass
+        else:
+            if _employer_violations(inst, chosen).size == 0:
+                _report(progress, inst, chosen, start, "flow")
+                return inst, chosen, "optimal", None
+        # Hubs serve the plain flow only: continue with every fallback arc explicit.
+        inst = build_instance(inst.problem, hubs=False)
+        chosen = None
     every = np.arange(inst.n_arcs)
     try:
         chosen = _flow(inst, every)
@@ -147,7 +208,7 @@ def _allocate(
         chosen = None
     if chosen is not None and _employer_violations(inst, chosen).size == 0:
         _report(progress, inst, chosen, start, "flow")
-        return chosen, "optimal", None
+        return inst, chosen, "optimal", None
 
     label = _arc_components(inst)
     result = np.zeros(inst.n_arcs, np.bool_)
@@ -190,7 +251,7 @@ def _allocate(
         raise ProblemError("locked: employer limits cannot all hold with these locks")
     if status == "optimal":
         _report(progress, inst, result, start, "combined")
-    return result, status, gap
+    return inst, result, status, gap
 
 
 def _close_and_reflow(inst: Instance, part: IntArray, relaxed: BoolArray) -> BoolArray:
@@ -305,7 +366,7 @@ def _explain(inst: Instance, li: int, has_limits: bool) -> tuple[str, str]:
     uses_fallback = learner.mandated and problem.settings.fallback
     limits = " or their employers had reached their limits" if has_limits else ""
     if uses_fallback:
-        if inst.any_eligible[li]:
+        if inst.any_eligible[li] or _reaches_any(inst, li):
             return "capacity", (
                 f"Every {learner.sector} offer you could take, listed or not, was already "
                 f"full{limits}."
@@ -322,26 +383,44 @@ def _explain(inst: Instance, li: int, has_limits: bool) -> tuple[str, str]:
     )
 
 
-def _why_nothing(inst: Instance, li: int) -> str:
-    """Say why no offer at all is eligible for a learner."""
+def _near_offers(inst: Instance, li: int) -> IntArray | None:
+    """Offers of the learner's sector within its reach (None when the sector has none)."""
     problem = inst.problem
     learner = problem.learners[li]
-    same = [o for o in problem.offers if o.sector == learner.sector]
-    if not same:
+    if inst.sector_offers is None:
+        table: dict[str, list[int]] = {}
+        for oi, offer in enumerate(problem.offers):
+            table.setdefault(offer.sector, []).append(oi)
+        inst.sector_offers = {k: np.asarray(v, np.int64) for k, v in table.items()}
+    same = inst.sector_offers.get(learner.sector)
+    if same is None:
+        return None
+    km = haversine_km_array(learner.lat, learner.lon, inst.offer_lat[same],
+                            inst.offer_lon[same])
+    limit = np.inf if learner.max_km is None else learner.max_km
+    return same[km <= limit]
+
+
+def _reaches_any(inst: Instance, li: int) -> bool:
+    """Say whether any offer at all (full ones included) is eligible for a learner."""
+    near = _near_offers(inst, li)
+    if near is None:
+        return False
+    held = set(inst.problem.learners[li].has)
+    return any(set(inst.problem.offers[oi].requires) <= held for oi in near.tolist())
+
+
+def _why_nothing(inst: Instance, li: int) -> str:
+    """Say why no offer at all is eligible for a learner."""
+    learner = inst.problem.learners[li]
+    near = _near_offers(inst, li)
+    if near is None:
         return f"There are no {learner.sector} offers in this round."
-    near = [
-        o for o in same
-        if learner.max_km is None
-        or haversine_km(learner.lat, learner.lon, o.lat, o.lon) <= learner.max_km
-    ]
-    if not near:
+    if near.size == 0:
         return f"There is no {learner.sector} offer within {learner.max_km:g} km of you."
-    for offer in near:
-        why = ineligibility(learner, offer, 0.0)
-        if why is not None:
-            tags = sorted(set(offer.requires) - set(learner.has))
-            return (
-                f"Every {learner.sector} offer within reach requires something you do not "
-                f"hold yet (for example {', '.join(tags)})."
-            )
-    return f"No {learner.sector} offer within reach could be used."
+    offer = inst.problem.offers[int(near[0])]
+    tags = sorted(set(offer.requires) - set(learner.has))
+    return (
+        f"Every {learner.sector} offer within reach requires something you do not "
+        f"hold yet (for example {', '.join(tags)})."
+    )

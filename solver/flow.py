@@ -69,6 +69,20 @@ def fits_int64(weights: FlowWeights, max_cost: int, n_nodes: int) -> bool:
     return biggest * (n_nodes + 1) < SCALED_COST_LIMIT
 
 
+@dataclass(frozen=True)
+class HubArcs:
+    """Fallback arcs through hub nodes (see solver.instance.Hubs), with their rank cost."""
+
+    n_hubs: int
+    arc_learner: IntArray
+    arc_hub: IntArray
+    cost: int
+    member_hub: IntArray
+    member_offer: IntArray
+    link_from: IntArray
+    link_to: IntArray
+
+
 def solve_flow(
     arc_learner: IntArray,
     arc_offer: IntArray,
@@ -78,8 +92,9 @@ def solve_flow(
     residual: IntArray,
     offer_group: IntArray | None = None,
     group_cap: IntArray | None = None,
-) -> BoolArray:
-    """Return the chosen arcs of a lexicographically optimal allocation.
+    hubs: HubArcs | None = None,
+) -> tuple[BoolArray, IntArray, IntArray]:
+    """Return the chosen explicit arcs and the (learner, offer) pairs placed through hubs.
 
     Arcs index learners and offers of the whole instance; only the learners and
     offers they touch become nodes. `offer_group` (per offer, -1 for none) and
@@ -88,19 +103,30 @@ def solve_flow(
     laminar and the placeable learner sets still form a matroid (a gammoid).
     Raises CostRangeError when the weights would not fit OR-Tools' int64 arithmetic.
     """
+    empty = np.zeros(0, np.int64)
+    h = hubs if hubs is not None and hubs.arc_learner.size else None
+    h_l = h.arc_learner if h else empty
     n_arcs = arc_learner.size
-    if n_arcs == 0:
-        return np.zeros(0, np.bool_)
-    learners, l_node = np.unique(arc_learner, return_inverse=True)
-    offers, o_node = np.unique(arc_offer, return_inverse=True)
+    if n_arcs + h_l.size == 0:
+        return np.zeros(0, np.bool_), empty, empty
+    member_offer = h.member_offer if h else empty
+    learners, l_inv = np.unique(np.concatenate([arc_learner, h_l]), return_inverse=True)
+    offers, o_inv = np.unique(np.concatenate([arc_offer, member_offer]), return_inverse=True)
+    l_node, hl_node = l_inv[:n_arcs], l_inv[n_arcs:]
+    o_node, mo_node = o_inv[:n_arcs], o_inv[n_arcs:]
     n_l, n_o = learners.size, offers.size
-    weights = flow_weights(l_node, arc_cost, arc_stay, n_l)
-    n_nodes = n_l + 2 * n_o + 1  # employer nodes are at most one per offer
-    if not fits_int64(weights, int(arc_cost.max()), n_nodes):
+    n_h = h.n_hubs if h else 0
+    all_costs = np.concatenate([arc_cost, np.full(h_l.size, h.cost if h else 0, np.int64)])
+    all_l = np.concatenate([l_node, hl_node])
+    stay = np.concatenate([arc_stay, np.zeros(h_l.size, np.bool_)])
+    weights = flow_weights(all_l, all_costs, stay, n_l)
+    n_nodes = n_l + 2 * n_o + n_h + 1  # employer nodes are at most one per offer
+    if not fits_int64(weights, int(all_costs.max()), n_nodes):
         raise CostRangeError(f"weights {weights} overflow for {n_nodes} nodes")
     reward = weights.place * (1 + mandated[learners].astype(np.int64))
-    cost = arc_cost - weights.stay * arc_stay.astype(np.int64) - reward[l_node]
+    cost = all_costs - weights.stay * stay.astype(np.int64) - reward[all_l]
 
+    hub0 = n_l + n_o  # hub nodes follow the offers
     # Offers of a capped employer drain through that employer's node.
     groups = np.full(n_o, -1, np.int64)
     if offer_group is not None and group_cap is not None and group_cap.size:
@@ -109,23 +135,34 @@ def solve_flow(
         groups = np.where(capped >= 0, offer_group[offers], -1)
     used, g_node = np.unique(groups[groups >= 0], return_inverse=True)
     n_g = used.size
-    sink = n_l + n_o + n_g
+    g0 = hub0 + n_h
+    sink = g0 + n_g
     offer_head = np.full(n_o, sink, np.int64)
-    offer_head[groups >= 0] = n_l + n_o + g_node
-    g_caps = group_cap[used] if n_g else np.zeros(0, np.int64)  # type: ignore[index]
+    offer_head[groups >= 0] = g0 + g_node
+    g_caps = group_cap[used] if n_g else empty  # type: ignore[index]
+    link_from = h.link_from if h else empty
+    link_to = h.link_to if h else empty
+    member_hub = h.member_hub if h else empty
+    seats = residual[offers].astype(np.int64)
+    link_cap = np.full(link_from.size, n_l, np.int64)
 
-    tails = np.concatenate(
-        [l_node, np.arange(n_l), n_l + np.arange(n_o), n_l + n_o + np.arange(n_g)]
-    ).astype(np.int32)
-    heads = np.concatenate(
-        [n_l + o_node, np.full(n_l, sink), offer_head, np.full(n_g, sink)]
-    ).astype(np.int32)
+    tails = np.concatenate([
+        l_node, hl_node, np.arange(n_l), n_l + np.arange(n_o), g0 + np.arange(n_g),
+        hub0 + member_hub, hub0 + link_from,
+    ]).astype(np.int32)
+    heads = np.concatenate([
+        n_l + o_node, hub0 + (h.arc_hub if h else empty), np.full(n_l, sink), offer_head,
+        np.full(n_g, sink), n_l + mo_node, hub0 + link_to,
+    ]).astype(np.int32)
+    n_first = n_arcs + h_l.size
     caps = np.concatenate([
-        np.ones(n_arcs, np.int64), np.ones(n_l, np.int64), residual[offers].astype(np.int64),
-        g_caps.astype(np.int64),
+        np.ones(n_first + n_l, np.int64), seats, g_caps.astype(np.int64),
+        seats[mo_node], link_cap,
     ])
-    costs = np.concatenate([cost, np.zeros(n_l + n_o + n_g, np.int64)]).astype(np.int64)
-    supplies = np.concatenate([np.ones(n_l, np.int64), np.zeros(n_o + n_g, np.int64), [-n_l]])
+    costs = np.concatenate([cost, np.zeros(tails.size - n_first, np.int64)]).astype(np.int64)
+    supplies = np.concatenate(
+        [np.ones(n_l, np.int64), np.zeros(n_o + n_h + n_g, np.int64), [-n_l]]
+    )
 
     mcf = min_cost_flow.SimpleMinCostFlow()
     mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
@@ -135,5 +172,36 @@ def solve_flow(
         raise CostRangeError("OR-Tools reported BAD_COST_RANGE")
     if status != mcf.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
-    flows = mcf.flows(np.arange(n_arcs, dtype=np.int32))
-    return np.asarray(flows[:n_arcs] > 0)
+    flows = np.asarray(mcf.flows(np.arange(tails.size, dtype=np.int32)))
+    chosen = flows[:n_arcs] > 0
+    if h is None:
+        return chosen, empty, empty
+    start = n_arcs + h_l.size + n_l + n_o + n_g
+    member_flow = flows[start:start + member_hub.size]
+    link_flow = flows[start + member_hub.size:]
+    entered = h_l[flows[n_arcs:n_arcs + h_l.size] > 0]
+    at_hub = h.arc_hub[flows[n_arcs:n_arcs + h_l.size] > 0]
+    pair_l, pair_o = _unpack_hubs(entered, at_hub, h, member_flow, link_flow)
+    return chosen, pair_l, pair_o
+
+
+def _unpack_hubs(
+    entered: IntArray, at_hub: IntArray, h: HubArcs, member_flow: IntArray, link_flow: IntArray
+) -> tuple[IntArray, IntArray]:
+    """Turn hub flows into (learner, offer) pairs: any learner in a hub may take any member."""
+    queue: dict[int, list[int]] = {}
+    for learner, hub in zip(entered.tolist(), at_hub.tolist(), strict=True):
+        queue.setdefault(hub, []).append(learner)
+    # Super hubs hand learners down to fine hubs first.
+    for i in np.flatnonzero(link_flow > 0).tolist():
+        source = queue[int(h.link_from[i])]
+        moved = [source.pop() for _ in range(int(link_flow[i]))]
+        queue.setdefault(int(h.link_to[i]), []).extend(moved)
+    out_l: list[int] = []
+    out_o: list[int] = []
+    for i in np.flatnonzero(member_flow > 0).tolist():
+        source = queue[int(h.member_hub[i])]
+        for _ in range(int(member_flow[i])):
+            out_l.append(source.pop())
+            out_o.append(int(h.member_offer[i]))
+    return np.asarray(out_l, np.int64), np.asarray(out_o, np.int64)

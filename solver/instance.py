@@ -44,11 +44,35 @@ class Instance:
     employer_locked: IntArray  #: per constrained employer: locked learners
     employer_ids: list[str]
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    hubs: Hubs | None = None  #: fallback arcs grouped through hub nodes (flow engine only)
+    offer_lat: FloatArray = field(default_factory=lambda: np.zeros(0))
+    offer_lon: FloatArray = field(default_factory=lambda: np.zeros(0))
+    sector_offers: dict[str, IntArray] | None = None  #: filled when explanations need it
 
     @property
     def n_arcs(self) -> int:
         """Number of arcs."""
         return int(self.arc_learner.size)
+
+
+@dataclass
+class Hubs:
+    """Fallback eligibility in compressed form for the flow engine.
+
+    A fine hub groups offers of one sector and one set of required tags that lie
+    in one small grid cell; a learner links to a hub only when every offer in it
+    is certainly within reach, so the hub stands for all those learner-offer arcs.
+    A super hub groups all fine hubs of one sector and tag set, for learners who
+    reach every one of them. Pairs in partly reachable cells stay explicit arcs.
+    """
+
+    n_hubs: int
+    arc_learner: IntArray  #: learner -> hub arcs (fallback cost K+1)
+    arc_hub: IntArray
+    member_hub: IntArray  #: fine hub -> offer edges
+    member_offer: IntArray
+    link_from: IntArray  #: super hub -> fine hub edges
+    link_to: IntArray
 
 
 def rank_cost(ranks: IntArray, kind: str) -> IntArray:
@@ -75,8 +99,12 @@ def ineligibility(learner: Learner, offer: Offer, km: float) -> str | None:
     return None
 
 
-def build_instance(problem: Problem) -> Instance:
-    """Compute eligibility, ranks and arcs for every non-locked learner."""
+def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
+    """Compute eligibility, ranks and arcs for every non-locked learner.
+
+    With `hubs` (the default when no employer has a `min_if_any`) fallback arcs
+    are grouped through hub nodes for the flow engine; without, all are explicit.
+    """
     settings = problem.settings
     k = settings.max_preferences
     offers, learners = problem.offers, problem.learners
@@ -157,10 +185,15 @@ def build_instance(problem: Problem) -> Instance:
 
     # Fallback arcs: every eligible offer for mandated learners, at rank K+1.
     any_eligible = counted > 0
-    f_l, f_o, f_km = _fallback_arcs(
-        problem, mandated & (locked_offer < 0), l_sector, o_sector, l_lat, l_lon, l_max,
-        o_lat, o_lon, has_codes, req_codes, compat, any_eligible, residual,
-    )
+    if hubs is None:
+        hubs = not any(e.min_if_any is not None and e.min_if_any > 1 for e in problem.employers)
+    wanted = mandated & (locked_offer < 0)
+    geo = (l_sector, o_sector, l_lat, l_lon, l_max, o_lat, o_lon, has_codes, req_codes, compat)
+    hub_data: Hubs | None = None
+    if hubs and settings.fallback and wanted.any():
+        f_l, f_o, f_km, hub_data = _fallback_hubs(wanted, previous_offer, residual, *geo)
+    else:
+        f_l, f_o, f_km = _fallback_arcs(problem, wanted, *geo, any_eligible, residual)
     if f_l.size:
         listed_keys = p_l * max(n_o, 1) + p_o
         keep = ~np.isin(f_l * max(n_o, 1) + f_o, listed_keys)
@@ -218,6 +251,9 @@ def build_instance(problem: Problem) -> Instance:
         employer_locked=employer_locked,
         employer_ids=employer_ids,
         warnings=[w for _, _, w in warnings],
+        hubs=hub_data,
+        offer_lat=o_lat,
+        offer_lon=o_lon,
     )
 
 
@@ -280,3 +316,139 @@ def _fallback_arcs(
     if not parts_l:
         return empty, empty, np.zeros(0, np.float64)
     return np.concatenate(parts_l), np.concatenate(parts_o), np.concatenate(parts_km)
+
+
+#: Grid cell of a fine hub, in degrees of latitude and longitude (about 5.5 km x 5.3 km).
+CELL_LAT, CELL_LON = 0.05, 0.08
+#: Safety margin in km when a distance bound decides reachability without an exact check.
+MARGIN_KM = 1e-6
+
+
+def _fallback_hubs(
+    wanted: BoolArray,
+    previous_offer: IntArray,
+    residual: IntArray,
+    l_sector: IntArray,
+    o_sector: IntArray,
+    l_lat: FloatArray,
+    l_lon: FloatArray,
+    l_max: FloatArray,
+    o_lat: FloatArray,
+    o_lon: FloatArray,
+    has_codes: IntArray,
+    req_codes: IntArray,
+    compat: BoolArray,
+) -> tuple[IntArray, IntArray, FloatArray, Hubs]:
+    """Build hubs and the explicit fallback arcs they leave over, sector by sector.
+
+    Reachability of a whole hub uses the triangle inequality on the sphere:
+    distance(learner, centre) + radius <= max_km means every member is within
+    reach; distance - radius > max_km means none is; other cells are checked
+    pair by pair with the exact rule.
+    """
+    parts_l: list[IntArray] = []
+    parts_o: list[IntArray] = []
+    parts_km: list[FloatArray] = []
+    hub_l: list[IntArray] = []
+    hub_h: list[IntArray] = []
+    mem_h: list[IntArray] = []
+    mem_o: list[IntArray] = []
+    link_f: list[IntArray] = []
+    link_t: list[IntArray] = []
+    supers: list[tuple[int, int]] = []  # (sector, req code) of each super hub, numbered later
+    super_l: list[IntArray] = []
+    super_k: list[IntArray] = []
+    n_fine = 0
+    for sector in np.unique(l_sector[wanted]).tolist():
+        offs = np.flatnonzero((o_sector == sector) & (residual > 0))
+        rows = np.flatnonzero(wanted & (l_sector == sector))
+        if offs.size == 0:
+            continue
+        # Fine hubs: offers sharing a grid cell and a set of required tags.
+        key = np.stack([np.floor(o_lat[offs] / CELL_LAT), np.floor(o_lon[offs] / CELL_LON),
+                        req_codes[offs].astype(np.float64)], axis=1)
+        _, local = np.unique(key, axis=0, return_inverse=True)
+        local = local.ravel()
+        n_h = int(local.max()) + 1
+        size = np.bincount(local, minlength=n_h)
+        c_lat = np.bincount(local, o_lat[offs], n_h) / size
+        c_lon = np.bincount(local, o_lon[offs], n_h) / size
+        radius = np.zeros(n_h)
+        np.maximum.at(radius, local, haversine_km_array(c_lat[local], c_lon[local],
+                                                        o_lat[offs], o_lon[offs]))
+        h_req = np.zeros(n_h, np.int64)
+        h_req[local] = req_codes[offs]
+        mem_h.append(n_fine + local)
+        mem_o.append(offs)
+        codes = np.unique(h_req).tolist()
+        step = max(1, BLOCK_CELLS // n_h)
+        for start in range(0, rows.size, step):
+            block = rows[start:start + step]
+            lim = l_max[block, None]
+            dist = haversine_km_array(l_lat[block, None], l_lon[block, None],
+                                      c_lat[None, :], c_lon[None, :])
+            ok = compat[has_codes[block][:, None], h_req[None, :]]
+            full = ok & (dist + radius[None, :] <= lim - MARGIN_KM)
+            part = ok & ~full & (dist - radius[None, :] <= lim + MARGIN_KM)
+            for code in codes:
+                cols = h_req == code
+                every = full[:, cols].all(axis=1) & compat[has_codes[block], code]
+                if every.any() and cols.sum() > 1:
+                    full[np.ix_(every, cols)] = False
+                    super_l.append(block[every])
+                    super_k.append(np.full(int(every.sum()), len(supers), np.int64))
+                    link_f.append(np.full(int(cols.sum()), len(supers), np.int64))
+                    link_t.append(n_fine + np.flatnonzero(cols))
+                    supers.append((sector, code))
+            r, c = np.nonzero(full)
+            hub_l.append(block[r])
+            hub_h.append(n_fine + c)
+            # Partly reachable cells: expand to member offers and check each pair exactly.
+            r, c = np.nonzero(part)
+            order = np.argsort(local, kind="stable")
+            ptr = np.concatenate([[0], np.cumsum(size)])
+            lens = size[c]
+            first = np.repeat(ptr[c], lens)
+            within = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+            pair_l = np.repeat(block[r], lens)
+            pair_o = offs[order[first + within]]
+            km = haversine_km_array(l_lat[pair_l], l_lon[pair_l], o_lat[pair_o], o_lon[pair_o])
+            good = km <= l_max[pair_l]
+            parts_l.append(pair_l[good])
+            parts_o.append(pair_o[good])
+            parts_km.append(km[good])
+        n_fine += n_h
+    # Super hubs are numbered after the fine hubs (one per sector and tag set used).
+    super_ids = {sk: n_fine + i for i, sk in enumerate(dict.fromkeys(supers))}
+    renumber = np.array([super_ids[sk] for sk in supers], np.int64)
+    # A learner's previous offer, when eligible, stays an explicit arc (it carries the reward).
+    prev_l = np.flatnonzero(wanted & (previous_offer >= 0))
+    prev_o = previous_offer[prev_l]
+    km = haversine_km_array(l_lat[prev_l], l_lon[prev_l], o_lat[prev_o], o_lon[prev_o])
+    good = ((l_sector[prev_l] == o_sector[prev_o]) & (km <= l_max[prev_l])
+            & compat[has_codes[prev_l], req_codes[prev_o]] & (residual[prev_o] > 0))
+    parts_l.append(prev_l[good])
+    parts_o.append(prev_o[good])
+    parts_km.append(km[good])
+
+    def cat(items: list[IntArray]) -> IntArray:
+        return np.concatenate(items).astype(np.int64) if items else np.zeros(0, np.int64)
+
+    s_l, s_k = cat(super_l), cat(super_k)
+    l_from = cat(link_f)
+    hubs = Hubs(
+        n_hubs=n_fine + len(super_ids),
+        arc_learner=np.concatenate([cat(hub_l), s_l]),
+        arc_hub=np.concatenate([cat(hub_h), renumber[s_k] if s_k.size else s_k]),
+        member_hub=cat(mem_h),
+        member_offer=cat(mem_o),
+        link_from=renumber[l_from] if l_from.size else l_from,
+        link_to=cat(link_t),
+    )
+    # Several blocks may add the same super-hub link; keep each once.
+    if hubs.link_from.size:
+        links = np.unique(np.stack([hubs.link_from, hubs.link_to]), axis=1)
+        hubs.link_from, hubs.link_to = links[0], links[1]
+    km_all = np.concatenate(parts_km) if parts_km else np.zeros(0)
+    pairs = np.unique(np.stack([cat(parts_l), cat(parts_o)]), axis=1, return_index=True)
+    return pairs[0][0], pairs[0][1], km_all[pairs[1]], hubs
