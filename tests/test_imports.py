@@ -15,6 +15,7 @@ from placements.models import (
     ImportJob,
     Invitation,
     Learner,
+    OutboxMessage,
     PlacementOffer,
     User,
 )
@@ -234,3 +235,25 @@ def test_imports_are_for_officers_only(client, auth, world, email):
     before = counts()
     assert upload(client, "learners", LEARNERS).status_code == 403
     assert counts() == before
+
+
+def test_background_import_thread_invites_new_learners(client, officer, app):
+    import time
+    app.config["IMPORT_INLINE_ROWS"] = 1  # every file goes to the background worker
+    resp = upload(client, "learners", LEARNERS)
+    assert resp.status_code == 303
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Import" in page
+    status = {}
+    for _ in range(200):
+        db.session.expire_all()  # requests share the test's session
+        status = client.get(resp.headers["Location"] + "/status.json").get_json()
+        if status["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.05)
+    assert status["status"] == "succeeded", status
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 2
+    body = db.session.scalar(sa.select(OutboxMessage.body).where(
+        OutboxMessage.to_address == "nia@example.test"))
+    assert "/auth/invitation/" in body or "http" in body
