@@ -113,6 +113,8 @@ def test_run_allocation_end_to_end(client, auth, inline, prefs):
     assert "2 of 2" in page
     assert "data-chart" in page
     assert "Places filled at each offer" in page
+    fill = client.get(f"/officer/rounds/{rid}/runs/{run.id}/offers.csv").get_data(as_text=True)
+    assert f"O{w['o1'].id},Acme Digital,Junior developer,2,1" in fill
     progress = client.get(f"/officer/rounds/{rid}/runs/{run.id}/progress.json").get_json()
     assert progress["status"] == "succeeded"
     problem = client.get(f"/officer/rounds/{rid}/runs/{run.id}/problem.json")

@@ -53,6 +53,9 @@ class RunReport:
     histogram_labels: list[str] = field(default_factory=list)
     histogram_values: list[int] = field(default_factory=list)
     offers: list[dict[str, Any]] = field(default_factory=list)
+    offers_total: int = 0
+    #: Offers by how full they are: "full", "part" (some places filled), "empty".
+    fill_counts: dict[str, int] = field(default_factory=dict)
     unplaced: list[dict[str, Any]] = field(default_factory=list)
     unplaced_total: int = 0
     warnings: int = 0
@@ -64,7 +67,29 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def run_report(run: AllocationRun, *, unplaced_limit: int = 300) -> RunReport | None:
+def offer_fill(run: AllocationRun, limit: int | None = None) -> list[dict[str, Any]]:
+    """Return each offer of the run's problem with its places and how many were filled."""
+    result, problem = run.result or {}, run.problem or {}
+    fill = Counter(a["offer"] for a in result.get("assignments", []))
+    capacity = {o["id"]: o["capacity"] for o in problem.get("offers", [])}
+    offer_ids = [parse_key(o) for o in capacity if o.startswith("O")]
+    names = {}
+    for chunk in _chunks(offer_ids):
+        for oid, title, employer in db.session.execute(
+                sa.select(PlacementOffer.id, PlacementOffer.title, Employer.name)
+                .join(Employer, Employer.id == PlacementOffer.employer_id)
+                .where(PlacementOffer.id.in_(chunk))):
+            names[f"O{oid}"] = (employer, title)
+    rows = sorted(
+        ({"id": key, "employer": names.get(key, ("", key))[0],
+          "title": names.get(key, ("", key))[1], "capacity": cap, "filled": fill.get(key, 0)}
+         for key, cap in capacity.items()),
+        key=lambda o: (o["employer"], o["title"]))
+    return rows[:limit] if limit is not None else rows
+
+
+def run_report(run: AllocationRun, *, unplaced_limit: int = 300,
+               offers_limit: int = 300) -> RunReport | None:
     """Summarise a succeeded run's result, with names for offers and learners."""
     result, problem = run.result, run.problem or {}
     if not result:
@@ -86,19 +111,13 @@ def run_report(run: AllocationRun, *, unplaced_limit: int = 300) -> RunReport | 
                        warnings=len(result.get("warnings", [])))
     fill = Counter(a["offer"] for a in result.get("assignments", []))
     capacity = {o["id"]: o["capacity"] for o in problem.get("offers", [])}
-    offer_ids = [parse_key(o) for o in capacity if o.startswith("O")]
-    names = {}
-    for chunk in _chunks(offer_ids):
-        for oid, title, employer in db.session.execute(
-                sa.select(PlacementOffer.id, PlacementOffer.title, Employer.name)
-                .join(Employer, Employer.id == PlacementOffer.employer_id)
-                .where(PlacementOffer.id.in_(chunk))):
-            names[f"O{oid}"] = (employer, title)
-    report.offers = sorted(
-        ({"id": key, "employer": names.get(key, ("", key))[0],
-          "title": names.get(key, ("", key))[1], "capacity": cap, "filled": fill.get(key, 0)}
-         for key, cap in capacity.items()),
-        key=lambda o: (o["employer"], o["title"]))
+    report.offers_total = len(capacity)
+    report.fill_counts = {
+        "full": sum(1 for k, c in capacity.items() if fill.get(k, 0) >= c),
+        "part": sum(1 for k, c in capacity.items() if 0 < fill.get(k, 0) < c),
+        "empty": sum(1 for k, c in capacity.items() if fill.get(k, 0) == 0 and c > 0),
+    }
+    report.offers = offer_fill(run, limit=offers_limit)
     unplaced = result.get("unplaced", [])
     report.unplaced_total = len(unplaced)
     shown = sorted(unplaced, key=lambda u: (not u.get("mandated"), u["learner"]))

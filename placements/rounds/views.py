@@ -243,6 +243,19 @@ def run_file(round_id: int, run_id: int, which: str):
     return response
 
 
+@bp.get("/<int:round_id>/runs/<int:run_id>/offers.csv")
+def run_offers_csv(round_id: int, run_id: int):
+    """Download how many places each offer filled in a run."""
+    round_ = get_round_or_404(round_id)
+    run_ = get_run_or_404(round_, run_id)
+    if not run_.result:
+        abort(404)
+    return csv_response(f"round-{round_.id}-run-{run_.id}-offers.csv",
+                        ["offer_id", "employer", "offer", "places", "filled"],
+                        ([o["id"], o["employer"], o["title"], o["capacity"], o["filled"]]
+                         for o in reports.offer_fill(run_)))
+
+
 def _placements_stmt(round_: AllocationRound, search: str = "") -> sa.Select:
     stmt = (sa.select(Placement).join(Learner, Learner.id == Placement.learner_id)
             .join(User, User.id == Learner.user_id)
