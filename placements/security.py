@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import Flask, abort, current_app, g, request
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -66,14 +67,21 @@ def forget_cached_user() -> None:
     since been rotated would otherwise be answered with the previous request's user.
     """
     g.pop("_login_user", None)
+    g.pop("database_down", None)
 
 
 def load_user(session_id: str) -> User | None:
     """Load the user of a session, provided its token has not been rotated since."""
     user_id, _, token = session_id.partition(":")
-    if not user_id.isdigit() or not token:
+    if not user_id.isdigit() or not token or g.get("database_down"):
         return None
-    user = db.session.get(User, int(user_id))
+    try:
+        user = db.session.get(User, int(user_id))
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        # The 503 page that follows is rendered for an anonymous visitor, without another
+        # trip to the database that is down.
+        g.database_down = True
+        raise
     if user is None or not user.active or user.session_token != token:
         return None
     return user
