@@ -194,14 +194,21 @@ def bench_instance(
             raise SystemExit(f"solver failed on {name}: {run['stderr']}")
         runs.append(run)
     result = json.loads(out.read_text())
-    inst = build_instance(parse_problem(data))
+    problem = parse_problem(data)
+    inst = build_instance(problem)
+    flow_arcs = inst.n_arcs
+    if inst.hubs is not None:
+        hubs = inst.hubs
+        flow_arcs += hubs.arc_learner.size + hubs.member_offer.size + hubs.link_from.size
+    pairs = build_instance(problem, hubs=False).n_arcs
     assign = {a["learner"]: (a["offer"], a["rank"]) for a in result["assignments"]}
     row: dict[str, Any] = {
         "name": name,
         "learners": len(data["learners"]),
         "offers": len(data["offers"]),
         "seats": sum(o["capacity"] for o in data["offers"]),
-        "arcs": inst.n_arcs,
+        "arcs": flow_arcs,
+        "pairs": pairs,
         "employer_limits": len(data.get("employers", [])),
         "status": result["status"],
         "wall_s": [round(r["wall_s"], 2) for r in runs],
@@ -224,6 +231,42 @@ def bench_instance(
     return row
 
 
+ENGINE_SCRIPT = """
+import json, sys, time
+import solver.mip as mip
+mip.ENGINE = sys.argv[1]
+from solver import load_problem, solve
+start = time.perf_counter()
+result = solve(load_problem(sys.argv[2]))
+print(json.dumps({"status": result["status"], "seconds": time.perf_counter() - start,
+                  "placed": result["summary"]["placed"],
+                  "mandated_placed": result["summary"]["mandated_placed"],
+                  "rank_cost": result["summary"]["rank_cost"]}))
+"""
+
+
+def bench_engines(data: dict[str, Any], workdir: Path, repeat: int) -> list[dict[str, Any]]:
+    """Solve the employer-limits instance with each OR-Tools backend (subprocess each)."""
+    path = workdir / "engines.json"
+    path.write_text(json.dumps(data))
+    rows = []
+    for engine in ("SCIP", "CBC", "HIGHS", "CP_SAT"):
+        times, outcome = [], "?"
+        for _ in range(repeat):
+            run = run_measured([sys.executable, "-c", ENGINE_SCRIPT, engine, str(path)],
+                               timeout=300)
+            if run["timeout"] or run["code"] != 0:
+                outcome = "timeout" if run["timeout"] else f"crashed (exit {run['code']})"
+                break
+            info = json.loads(run["stdout"])
+            times.append(info["seconds"])
+            outcome = (f"{info['status']}: mandated {info['mandated_placed']}, placed "
+                       f"{info['placed']}, rank cost {info['rank_cost']}")
+        rows.append({"engine": engine, "solve_s": times, "outcome": outcome})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def ratio(a: float | None, b: float | None) -> str:
     """Format a/b."""
     if a is None or b in (None, 0):
@@ -231,7 +274,8 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x"
 
 
-def render(rows: list[dict[str, Any]], command: str) -> str:
+def render(rows: list[dict[str, Any]], command: str,
+           engines: list[dict[str, Any]] | None = None) -> str:
     """Render the Solver section of RESULTS.md."""
     lines = [
         "## Solver",
@@ -246,16 +290,19 @@ def render(rows: list[dict[str, Any]], command: str) -> str:
         "",
         "Solver: `python -m solver solve P.json -o R.json` as a subprocess (interpreter "
         "start, load, validate, solve, write). Wall and CPU seconds are the median of the "
-        "runs (all runs listed); peak memory is that process's maximum RSS.",
+        "runs (all runs listed); peak memory is that process's maximum RSS. Allowed pairs: "
+        "every (learner, offer) placement the rules allow; flow arcs: the arcs the flow "
+        "actually gets once fallback pairs are grouped through grid hubs.",
         "",
-        "| instance | learners | offers / seats | arcs | status | wall s (median) | "
-        "runs | CPU s | peak MB |",
-        "|---|---:|---:|---:|---|---:|---|---:|---:|",
+        "| instance | learners | offers / seats | allowed pairs | flow arcs | status | "
+        "wall s (median) | runs | CPU s | peak MB |",
+        "|---|---:|---:|---:|---:|---|---:|---|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['name']} | {r['learners']:,} | {r['offers']:,} / {r['seats']:,} | "
-            f"{r['arcs']:,} | {r['status']} | {statistics.median(r['wall_s']):.2f} | "
+            f"{r['pairs']:,} | {r['arcs']:,} | {r['status']} | "
+            f"{statistics.median(r['wall_s']):.2f} | "
             f"{', '.join(f'{w:.2f}' for w in r['wall_s'])} | "
             f"{statistics.median(r['cpu_s']):.2f} | {r['peak_mb']:.0f} |"
         )
@@ -290,6 +337,20 @@ def render(rows: list[dict[str, Any]], command: str) -> str:
                 f"{q['mean_rank']} | {q['fallback']:,} | {wall:.2f} | "
                 f"{ratio(q['placed'], sq['placed'])} | {ratio(wall, s_wall)} |"
             )
+    if engines:
+        lines += [
+            "",
+            "Engine for employer limits (`min_if_any`; `max_learners` is inside the flow), "
+            "measured on the limits instance above: the same level-by-level model and warm "
+            "start through each OR-Tools backend, 60 s limit, solve() time (median).",
+            "",
+            "| backend | solve s (median) | runs | outcome |",
+            "|---|---:|---|---|",
+        ]
+        for e in engines:
+            med = f"{statistics.median(e['solve_s']):.2f}" if e["solve_s"] else "-"
+            runs = ", ".join(f"{t:.2f}" for t in e["solve_s"])
+            lines.append(f"| {e['engine']} | {med} | {runs} | {e['outcome']} |")
     lines += ["", "Rank histograms of the solver (rank: learners; K+1 = fallback):", ""]
     for r in rows:
         lines.append(f"- {r['name']}: {r['quality']['histogram']}")
@@ -322,6 +383,8 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=2000,
                         help="learners in the employer-limits instance (0 to skip)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--engines", action="store_true",
+                        help="also compare OR-Tools backends on the limits instance")
     parser.add_argument("--hr", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.hr:
@@ -334,12 +397,15 @@ def main() -> None:
             rows.append(bench_instance(f"{n // 1000}k", generate(n, seed=n), args.repeat,
                                        Path(tmp), True))
             print(json.dumps(rows[-1]), flush=True)
+        engines = None
         if args.side:
             data = generate(args.side, seed=2, side_constraints=True)
             rows.append(bench_instance(f"{args.side // 1000}k+limits", data, args.repeat,
                                        Path(tmp), False))
             print(json.dumps(rows[-1]), flush=True)
-    section = render(rows, command.strip())
+            if args.engines:
+                engines = bench_engines(data, Path(tmp), args.repeat)
+    section = render(rows, command.strip(), engines)
     print(section)
     if not args.no_write:
         write_section(section)

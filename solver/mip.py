@@ -87,9 +87,11 @@ def solve_mip(
             solver.Add(total <= upper * y)
 
     hint = warm
+    # Levels 1 and 2 in one exact integer objective: W * mandated + placed with W above
+    # any placed count, so one solve settles both (values stay far below 2**53).
+    weight = np.unique(arc_l).size + 1
     levels: list[tuple[str, np.ndarray, bool]] = [
-        ("mandated_placed", inst.mandated[arc_l].astype(np.int64), True),
-        ("placed", np.ones(n, np.int64), True),
+        ("placed", weight * inst.mandated[arc_l].astype(np.int64) + 1, True),
     ]
     if inst.problem.previous is not None:
         levels.append(("moved", inst.arc_stay[part].astype(np.int64), True))
@@ -115,7 +117,10 @@ def solve_mip(
         objective.SetOptimizationDirection(maximise)
         solver.SetHint(x, [float(v) for v in best.tolist()])
         solver.SetTimeLimit(max(1, int(remaining * 1000)))
-        status = solver.Solve()
+        params = pywraplp.MPSolverParameters()
+        # Optimal must mean optimal: the wrapper's default relative gap is 1e-4.
+        params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
+        status = solver.Solve(params)
         if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
             if status == pywraplp.Solver.INFEASIBLE:
                 raise ProblemError(
@@ -163,6 +168,16 @@ def _emit(
 ) -> None:
     """Report one level of one component to the caller."""
     if progress is None:
+        return
+    if name == "placed":  # the combined first two levels: report each
+        weight = int(coef.max()) - 1  # coef is weight * mandated + 1
+        mandated = int((coef[chosen] > 1).sum())
+        bound_m, bound_p = divmod(int(bound), weight) if weight > 0 else (0, int(bound))
+        for level, value, best in (("mandated_placed", mandated, bound_m),
+                                   ("placed", int(chosen.sum()), bound_p)):
+            progress({"level": level, "objective": value, "bound": best,
+                      "elapsed_s": round(time.perf_counter() - start, 3),
+                      "engine": f"mip-{ENGINE.lower()}", "component": component})
         return
     value = int(coef[chosen].sum())
     if name == "moved":  # the engine maximises learners kept in place
