@@ -15,10 +15,14 @@ rest as soon as B exceeds the whole range L of the lower levels:
 Range. OR-Tools scales costs by (nodes + 1) and needs the result in int64.
 For 50,000 learners, K = 10, squared ranks (S <= 50,000 * 121 = 6.05e6) and a
 repair run where every learner has a previous arc: W ~ 6.05e6,
-L ~ 3.0e11, max |cost| ~ 2B ~ 6.1e11, times ~55,000 nodes ~ 3.4e16,
-a factor ~130 below 2**62. `fits_int64` checks this for every instance
-before solving, with a factor 2 of headroom; an instance that does not fit is
-split into components and, failing that, handed to the integer engine.
+L = W * 50,000 + S ~ 3.0e11, max |cost| ~ 2B + W ~ 6.1e11. The nodes are the
+learners, offers, hubs, employer nodes and the sink: ~95,000 for the 50,000
+learner benchmark (17,000 offers, 7,000 hubs), so the scaled maximum is
+~5.8e16, a factor ~80 below 2**62. `fits_int64` checks the exact figure for
+every instance before solving, with a factor 2 of headroom below int64; an
+instance that does not fit is split into components and, failing that,
+handed to the integer engine (which fixes levels one by one, so it needs no
+weights at all).
 """
 
 from __future__ import annotations
