@@ -40,8 +40,11 @@ HR_TIME_CAP_S = 300
 
 def run_measured(cmd: list[str], timeout: float | None = None) -> dict[str, Any]:
     """Run a command; return wall and CPU seconds, peak RSS in MB and the exit code."""
+    # Output goes to files, not pipes: a full pipe would block the child.
+    out_file = tempfile.TemporaryFile()
+    err_file = tempfile.TemporaryFile()
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out_file, stderr=err_file)
     deadline = None if timeout is None else start + timeout
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -55,8 +58,12 @@ def run_measured(cmd: list[str], timeout: float | None = None) -> dict[str, Any]
                     "stdout": "", "stderr": ""}
         time.sleep(0.01)
     wall = time.perf_counter() - start
-    out = proc.stdout.read().decode() if proc.stdout else ""
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    out_file.seek(0)
+    err_file.seek(0)
+    out = out_file.read().decode()
+    err = err_file.read().decode()
+    out_file.close()
+    err_file.close()
     return {"wall_s": wall, "timeout": False, "code": os.waitstatus_to_exitcode(status),
             "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
             "stdout": out, "stderr": err}
