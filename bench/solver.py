@@ -41,30 +41,29 @@ HR_TIME_CAP_S = 300
 def run_measured(cmd: list[str], timeout: float | None = None) -> dict[str, Any]:
     """Run a command; return wall and CPU seconds, peak RSS in MB and the exit code."""
     # Output goes to files, not pipes: a full pipe would block the child.
-    out_file = tempfile.TemporaryFile()
-    err_file = tempfile.TemporaryFile()
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out_file, stderr=err_file)
-    deadline = None if timeout is None else start + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if deadline is not None and time.perf_counter() > deadline:
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
-            return {"wall_s": time.perf_counter() - start, "timeout": True, "code": None,
-                    "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
-                    "stdout": "", "stderr": ""}
-        time.sleep(0.01)
-    wall = time.perf_counter() - start
-    out_file.seek(0)
-    err_file.seek(0)
-    out = out_file.read().decode()
-    err = err_file.read().decode()
-    out_file.close()
-    err_file.close()
-    return {"wall_s": wall, "timeout": False, "code": os.waitstatus_to_exitcode(status),
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out_file, stderr=err_file)
+        deadline = None if timeout is None else start + timeout
+        timed_out = False
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                timed_out = True
+                break
+            time.sleep(0.01)
+        wall = time.perf_counter() - start
+        out_file.seek(0)
+        err_file.seek(0)
+        out = out_file.read().decode()
+        err = err_file.read().decode()
+    proc.returncode = 0  # reaped by wait4; keep Popen from waiting again
+    return {"wall_s": wall, "timeout": timed_out,
+            "code": None if timed_out else os.waitstatus_to_exitcode(status),
             "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024,
             "stdout": out, "stderr": err}
 
