@@ -17,6 +17,7 @@ from placements.models import (
     REQUIREMENTS,
     AllocationRound,
     Employer,
+    EmployerSite,
     Learner,
     OfferStatus,
     Placement,
@@ -231,28 +232,64 @@ class OfferFilters:
     exclude_requirements: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class OfferHit:
+    """One offer in a learner's search results: its id, distance and fit (no ORM object)."""
+
+    offer_id: int
+    km: float
+    missing: tuple[str, ...]
+    beyond_travel: bool
+
+
+def search_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> list[OfferHit]:
+    """Return the visible offers of the learner's sector, nearest first, filtered.
+
+    Works on plain columns (a sector holds at most a few thousand offers), so a page
+    only loads the ORM objects it shows (see `offer_views`).
+    """
+    stmt = (visible_offers_stmt().with_only_columns(
+        PlacementOffer.id, PlacementOffer.title, PlacementOffer.hours_per_week,
+        PlacementOffer.requirements, EmployerSite.lat, EmployerSite.lon)
+        .join(EmployerSite, PlacementOffer.site_id == EmployerSite.id)
+        .where(PlacementOffer.sector == learner.programme.route))
+    if filters.min_hours is not None:
+        stmt = stmt.where(PlacementOffer.hours_per_week >= filters.min_hours)
+    if filters.max_hours is not None:
+        stmt = stmt.where(PlacementOffer.hours_per_week <= filters.max_hours)
+    held = set(learner.credentials or [])
+    excluded = set(filters.exclude_requirements)
+    hits = []
+    for offer_id, title, _hours, requirements, lat, lon in db.session.execute(stmt):
+        requirements = requirements or []
+        if excluded & set(requirements):
+            continue
+        missing = tuple(r for r in requirements if r not in held)
+        if filters.only_eligible and missing:
+            continue
+        km = haversine_km(learner.lat, learner.lon, lat, lon)
+        if filters.max_km is not None and km > filters.max_km:
+            continue
+        hits.append((km, title, offer_id, OfferHit(offer_id, km, missing,
+                                                   km > learner.max_travel_km)))
+    hits.sort(key=lambda h: h[:3])
+    return [h[3] for h in hits]
+
+
+def offer_views(hits: Sequence[OfferHit]) -> list[OfferView]:
+    """Load the offers of some search hits (with site and employer), in the same order."""
+    ids = [h.offer_id for h in hits]
+    offers = {o.id: o for o in db.session.scalars(
+        sa.select(PlacementOffer).where(PlacementOffer.id.in_(ids)).options(
+            sa.orm.joinedload(PlacementOffer.site),
+            sa.orm.joinedload(PlacementOffer.employer)))} if ids else {}
+    return [OfferView(offers[h.offer_id], h.km, h.missing, h.beyond_travel)
+            for h in hits if h.offer_id in offers]
+
+
 def browse_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> list[OfferView]:
-    """Return the visible offers of the learner's sector, nearest first, filtered."""
-    sector = learner.programme.route
-    offers = db.session.scalars(visible_offers_stmt().where(
-        PlacementOffer.sector == sector).options(
-        sa.orm.joinedload(PlacementOffer.site), sa.orm.joinedload(PlacementOffer.employer)))
-    views = []
-    for offer in offers.unique():
-        view = offer_view(learner, offer)
-        if filters.max_km is not None and view.km > filters.max_km:
-            continue
-        if filters.min_hours is not None and offer.hours_per_week < filters.min_hours:
-            continue
-        if filters.max_hours is not None and offer.hours_per_week > filters.max_hours:
-            continue
-        if filters.only_eligible and view.missing:
-            continue
-        if set(filters.exclude_requirements) & set(offer.requirements or []):
-            continue
-        views.append(view)
-    views.sort(key=lambda v: (v.km, v.offer.title, v.offer.id))
-    return views
+    """Return every matching offer as an OfferView, nearest first (see `search_offers`)."""
+    return offer_views(search_offers(learner, filters))
 
 
 def get_visible_offer(learner: Learner, offer_id: int) -> PlacementOffer | None:

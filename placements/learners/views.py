@@ -100,14 +100,15 @@ def offers():
             max_km=form.max_km.data, min_hours=form.min_hours.data,
             max_hours=form.max_hours.data, only_eligible=bool(form.eligible.data),
             exclude_requirements=tuple(form.exclude.data or ()))
-    views = services.browse_offers(learner, filters)
-    pages = max(1, math.ceil(len(views) / PAGE_SIZE))
+    hits = services.search_offers(learner, filters)
+    pages = max(1, math.ceil(len(hits) / PAGE_SIZE))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
     ranked = services.ranked_offer_ids(learner, round_) if round_ else []
     query = {k: v for k, v in request.args.items(multi=True) if k not in ("page", "submit")}
     return render_template(
         "learners/offers.html", learner=learner, form=form, round=round_,
-        views=views[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], total=len(views), page=page,
+        views=services.offer_views(hits[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]),
+        total=len(hits), page=page,
         pages=pages, ranked=ranked, add_form=ChoicesForm(), query=query,
         can_add=round_ is not None and services.takes_choices(round_)
         and len(ranked) < round_.max_preferences), status
