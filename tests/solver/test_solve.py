@@ -194,3 +194,33 @@ def test_solve_is_safe_from_threads() -> None:
     for r in results:
         assert r["summary"]["placed"] == expected["summary"]["placed"]
         assert r["summary"]["rank_cost"] == expected["summary"]["rank_cost"]
+
+
+def test_time_limit_gives_feasible_with_gap() -> None:
+    """When the time limit stops the integer engine the best allocation found is returned."""
+    data = problem(
+        [offer("A", capacity=3, employer="E1"), offer("B", employer="E2")],
+        [learner("L1", ["A"]), learner("L2", ["B"])],
+        employers=[{"id": "E1", "min_if_any": 2}],
+        settings={"time_limit_s": 1e-9},
+    )
+    result = solve(parse_problem(data))
+    assert result["status"] == "feasible"
+    assert result["summary"]["gap"] > 0
+    assert placed(result) == {"L2": "B"}
+    data["settings"]["time_limit_s"] = 30
+    result = solve(parse_problem(data))
+    assert result["status"] == "optimal"
+    assert "gap" not in result["summary"]
+    assert placed(result) == {"L2": "B"}
+
+
+def test_progress_reports_flow_levels() -> None:
+    """The flow engine reports every level as proven (objective equals bound)."""
+    seen: list[dict[str, Any]] = []
+    data = problem([offer("A")], [learner("L1", ["A"], mandated=True)],
+                   previous=[{"learner": "L1", "offer": "A"}])
+    solve(parse_problem(data), progress=seen.append)
+    assert [d["level"] for d in seen] == ["mandated_placed", "placed", "moved", "rank_cost"]
+    assert all(d["objective"] == d["bound"] and d["engine"] == "flow" for d in seen)
+    assert [d["objective"] for d in seen] == [1, 1, 0, 1]
