@@ -55,8 +55,9 @@ class Status(enum.StrEnum):
 
 
 #: Integer codes of `Status` in SQL results.
-STATUS_CODES: tuple[Status, ...] = (Status.ON_TRACK, Status.AT_RISK, Status.MET)
-ON_TRACK, AT_RISK, MET = 0, 1, 2
+#: Ordered as dashboards list learners: at risk first, then on track, then met.
+STATUS_CODES: tuple[Status, ...] = (Status.AT_RISK, Status.ON_TRACK, Status.MET)
+AT_RISK, ON_TRACK, MET = 0, 1, 2
 
 
 @dataclass(frozen=True)

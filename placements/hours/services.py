@@ -415,20 +415,23 @@ _WI_KINDS = [k for k in HoursKind if k.work_integrated]
 
 
 def _learner_totals(programme: Programme) -> sa.Subquery:
-    """Per learner of the programme: verified classroom, WI, placement and pending qh."""
+    """Per learner of the programme: verified classroom, WI, placement and pending qh.
+
+    Learners with no totals row (no entries yet) come back with NULLs and `has_totals`
+    NULL; callers treat them as zero hours (no COALESCE here: SQLite would evaluate it at
+    every reference in the status expression).
+    """
     t = HoursLearnerTotal.__table__
     lt = Learner.__table__
-    return (sa.select(lt.c.id.label("learner_id"),
-                      sa.func.coalesce(t.c.classroom_qh, 0).label("cr"),
-                      sa.func.coalesce(t.c.work_integrated_qh, 0).label("wi"),
-                      sa.func.coalesce(t.c.placement_qh, 0).label("pl"),
-                      sa.func.coalesce(t.c.pending_qh, 0).label("pending"))
+    return (sa.select(lt.c.id.label("learner_id"), t.c.learner_id.label("has_totals"),
+                      t.c.classroom_qh.label("cr"), t.c.work_integrated_qh.label("wi"),
+                      t.c.placement_qh.label("pl"), t.c.pending_qh.label("pending"))
             .select_from(lt.outerjoin(t, t.c.learner_id == lt.c.id))
             .where(lt.c.programme_id == programme.id)).subquery("totals")
 
 
 def status_sql(cr, wi, pl, terms: calc.ProgrammeTerms, today: date):
-    """SQL for `calc.assess(...).status` as a code (ON_TRACK, AT_RISK, MET)."""
+    """SQL for `calc.assess(...).status` as its index in `calc.STATUS_CODES`."""
     d, e = terms.total_days, terms.elapsed_days(today)
     planned, target, required = terms.planned_qh, terms.target_pct, terms.required_qh
     met = 100 * wi >= target * planned
@@ -447,15 +450,17 @@ def status_sql(cr, wi, pl, terms: calc.ProgrammeTerms, today: date):
 
 def pct_sql(cr, wi):
     """SQL for the whole percent of WI hours, floor(100 * WI / total); NULL when no hours."""
-    return (100 * wi) / sa.func.nullif(wi + cr, 0)
+    return (100 * wi).op("/")(sa.func.nullif(wi + cr, 0))  # integer division, no FLOOR()
 
 
 def _scored(programme: Programme, today: date) -> sa.Subquery:
     x = _learner_totals(programme)
     terms = terms_of(programme)
+    no_hours = calc.STATUS_CODES.index(calc.assess(calc.Logged(), terms, today).status)
+    status = sa.case((x.c.has_totals.is_(None), no_hours),
+                     else_=status_sql(x.c.cr, x.c.wi, x.c.pl, terms, today))
     return sa.select(
-        x.c.learner_id, x.c.cr, x.c.wi, x.c.pl, x.c.pending,
-        status_sql(x.c.cr, x.c.wi, x.c.pl, terms, today).label("status"),
+        x.c.learner_id, x.c.cr, x.c.wi, x.c.pl, x.c.pending, status.label("status"),
         pct_sql(x.c.cr, x.c.wi).label("pct"),
     ).subquery("scored")
 
@@ -574,24 +579,19 @@ class LearnerRow:
         return calc.share(self.work_integrated, self.classroom)
 
 
-#: Sort order of learners: at risk first, then on track, then met.
-_STATUS_RANK = {calc.AT_RISK: 0, calc.ON_TRACK: 1, calc.MET: 2}
-
-
 def learner_rows(programme: Programme, today: date | None = None, *,
                  status: int | None = None, limit: int | None = None,
                  offset: int = 0) -> list[LearnerRow]:
     """Learners of a programme, at risk first then lowest share, optionally one status."""
     y = _scored(programme, today or today_uk())
     share = sa.cast(y.c.wi, sa.Float) / sa.func.nullif(y.c.wi + y.c.cr, 0)
-    rank = sa.case(*((y.c.status == code, r) for code, r in _STATUS_RANK.items()), else_=3)
-    stmt = sa.select(y).order_by(rank, sa.nulls_first(share.asc()), y.c.learner_id)
+    stmt = sa.select(y).order_by(y.c.status, sa.nulls_first(share.asc()), y.c.learner_id)
     if status is not None:
         stmt = stmt.where(y.c.status == status)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
-    return [LearnerRow(r.learner_id, r.cr, r.wi, r.pl, r.pending, calc.STATUS_CODES[r.status])
-            for r in db.session.execute(stmt)]
+    return [LearnerRow(r.learner_id, r.cr or 0, r.wi or 0, r.pl or 0, r.pending or 0,
+                       calc.STATUS_CODES[r.status]) for r in db.session.execute(stmt)]
 
 
 def provider_programmes(officer: User) -> list[Programme]:
