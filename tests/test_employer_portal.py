@@ -450,3 +450,18 @@ def test_round_flag_visible_on_model(world):
     round_ = db.session.get(AllocationRound, world["round"].id)
     assert round_.needs_repair is False
     assert round_.preference_deadline > datetime.now(UTC) - timedelta(days=1)
+
+
+def test_edit_clears_unticked_requirements(client, auth, world):
+    o1 = world["o1"]
+    o1.requirements = ["dbs"]
+    db.session.commit()
+    auth.login("emp1@example.test")
+    data = edit_form(o1, title="Junior developer (remote)", work_mode="hybrid")
+    del data["requirements"]
+    assert client.post(f"/employer/offers/{o1.id}/edit", data=data).status_code == 303
+    db.session.expire_all()
+    assert o1.requirements == []
+    assert o1.title == "Junior developer (remote)"
+    assert o1.work_mode == "hybrid"
+    assert db.session.scalar(sa.select(sa.func.count(OfferChange.id))) == 0

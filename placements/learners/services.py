@@ -176,6 +176,8 @@ def change_preferences(actor: User | None, learner: Learner, round_: AllocationR
     if round_.status != RoundStatus.OPEN:
         raise DomainError("This allocation round is no longer taking choices; "
                           "your choices have not been changed")
+    # Lock the learner row first (PostgreSQL) so the list an action applies to is current.
+    db.session.execute(sa.select(Learner.id).where(Learner.id == learner.id).with_for_update())
     saved = ranked_offer_ids(learner, round_)
     # Offers withdrawn (or hidden) since the learner chose them drop out on the next save,
     # so they never block changes to the rest of the list.
