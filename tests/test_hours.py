@@ -568,3 +568,11 @@ def test_posts_need_a_csrf_token(tmp_path, placed):
         assert response.status_code in (302, 400)
         db.session.remove()
         db.engine.dispose()
+
+
+def test_import_without_a_file_is_a_form_error(client, auth, placed):
+    auth.login("officer1@example.test")
+    response = client.post("/hours/officer/import", data={"import_type": "learner"},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "Select a CSV file" in response.text
