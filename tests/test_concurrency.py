@@ -4,8 +4,14 @@ a 503 page that the app recovers from."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import date
+from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Flask
@@ -13,7 +19,16 @@ from flask import Flask
 from placements import create_app
 from placements.extensions import db
 from placements.geo import locate
-from placements.models import Learner, PlacementOffer, Preference, Role
+from placements.learners.services import save_preferences
+from placements.models import (
+    AllocationRun,
+    Learner,
+    Placement,
+    PlacementOffer,
+    Preference,
+    Role,
+    RunStatus,
+)
 from tests.conftest import PASSWORD, app_config, make_user
 
 LEARNERS = 12
@@ -162,6 +177,81 @@ def test_database_outage_gives_503_and_the_app_recovers(app: Flask, client, worl
 
     # The database is back: the same browser carries on, still signed in.
     assert client.get("/officer/").status_code == 200
+
+
+#: A worker process whose solver reports progress once, then hangs until it is killed.
+HANGING_WORKER = """
+import sys, time
+from placements import create_app
+from placements.jobs import execute_run
+
+def hang(problem, progress):
+    progress({"level": "placed", "objective": 1})
+    time.sleep(600)
+
+app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "SECRET_KEY": "worker",
+                  "ALLOCATION_SOLVE": hang})
+execute_run(app, int(sys.argv[2]))
+"""
+
+
+def _placements(round_id: int) -> list[tuple]:
+    db.session.expire_all()
+    return db.session.execute(sa.select(
+        Placement.learner_id, Placement.offer_id, Placement.status, Placement.run_id)
+        .where(Placement.round_id == round_id).order_by(Placement.learner_id)).all()
+
+
+def test_killed_worker_leaves_run_failed_and_allocation_intact(app: Flask, client, world):
+    round_id = world["round"].id
+    save_preferences(world["l1"].user, world["l1"], world["round"], [world["o1"].id])
+    db.session.commit()
+    client.post("/auth/login", data={"email": "officer1@example.test", "password": PASSWORD})
+
+    # A first run succeeds: that is the allocation to keep.
+    app.config["ALLOCATION_WORKER"] = "inline"
+    assert client.post(f"/officer/rounds/{round_id}/runs").status_code == 303
+    before = _placements(round_id)
+    assert before, "the first run placed nobody"
+
+    # A second run is queued and picked up by a worker process that dies mid-solve.
+    app.config["ALLOCATION_WORKER"] = "manual"
+    assert client.post(f"/officer/rounds/{round_id}/runs").status_code == 303
+    run_id = db.session.scalar(sa.select(sa.func.max(AllocationRun.id)))
+    worker = subprocess.Popen(
+        [sys.executable, "-c", HANGING_WORKER, app.config["SQLALCHEMY_DATABASE_URI"],
+         str(run_id)], cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            db.session.expire_all()
+            run = db.session.get(AllocationRun, run_id)
+            if run.status == RunStatus.RUNNING and (run.progress or {}).get("objective"):
+                break
+            assert worker.poll() is None, "the worker exited early"
+            assert time.monotonic() < deadline, "the worker never started the run"
+            time.sleep(0.2)
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+
+    # Nobody hears from the worker again; the next look at the round notices.
+    app.config["ALLOCATION_STALE_S"] = 1
+    time.sleep(1.2)
+    assert client.get(f"/officer/rounds/{round_id}").status_code == 200
+    db.session.expire_all()
+    run = db.session.get(AllocationRun, run_id)
+    assert run.status == RunStatus.FAILED
+    assert "worker stopped" in run.error
+    assert _placements(round_id) == before
+    # And the round is free for a new run.
+    app.config["ALLOCATION_WORKER"] = "inline"
+    assert client.post(f"/officer/rounds/{round_id}/runs").status_code == 303
+    db.session.expire_all()
+    latest = db.session.get(AllocationRun, db.session.scalar(
+        sa.select(sa.func.max(AllocationRun.id))))
+    assert latest.status == RunStatus.SUCCEEDED
 
 
 class socket_on_a_closed_port:
