@@ -2,7 +2,7 @@
 
 Classroom hours are the provider's timetable (Monday to Thursday, 6 hours a day, verified);
 most learners also log Friday live briefs or simulated work at their own pace, upskillers
-log in-work learning, and the latest few weeks are still waiting for verification. The rows
+log in-work learning, and the last ten days are still waiting for verification. The rows
 are inserted in bulk and the running totals rebuilt once, as the benchmark does.
 """
 
@@ -44,7 +44,7 @@ def load_hours_demo(seed: int = 2026, today: date | None = None) -> int:
         programme = learner.programme
         officer_id = officers.get(learner.provider_id)
         last = min(today, programme.end_date)
-        pace = rng.choice([0.0, 0.3, 0.6, 0.8, 0.9, 1.0, 1.0])  # share of Fridays with WI
+        pace = rng.choice([0.0, 0.4, 0.7, 0.9, 1.0, 1.0, 1.0])  # share of Fridays with WI
         in_work = learner.in_work_employer is not None
         day = programme.start_date
         while day <= last:
@@ -55,10 +55,10 @@ def load_hours_demo(seed: int = 2026, today: date | None = None) -> int:
             elif day.weekday() == 4 and rng.random() < pace:
                 kind = HoursKind.IN_WORK if in_work else rng.choice(
                     [HoursKind.LIVE_BRIEF, HoursKind.LIVE_BRIEF, HoursKind.SIMULATED])
-                recent = (today - day).days < 21
+                recent = (today - day).days < 10
                 status = HoursStatus.PENDING if recent or rng.random() < 0.03 \
                     else HoursStatus.VERIFIED
-                rows.append(_row(learner.id, day, rng.choice([24, 26, 28, 30]), kind, status,
+                rows.append(_row(learner.id, day, rng.choice([28, 30, 32]), kind, status,
                                  HoursSource.LEARNER, learner.user_id, stamp,
                                  "Employer brief" if kind is HoursKind.LIVE_BRIEF else "",
                                  verifier=officer_id))
