@@ -214,6 +214,7 @@ def _allocate(
     label = _arc_components(inst)
     result = np.zeros(inst.n_arcs, np.bool_)
     hard: list[IntArray] = []
+    unbounded: set[int] = set()  # components with no flow relaxation to bound them
     if chosen is not None:
         # Only components holding an employer whose limits the flow broke need more work.
         result = chosen.copy()
@@ -227,6 +228,7 @@ def _allocate(
                 local = _flow(inst, part)
             except CostRangeError:
                 hard.append(part)
+                unbounded.add(len(hard) - 1)
                 continue
             result[part] = local
             mask = np.zeros(inst.n_arcs, np.bool_)
@@ -239,8 +241,9 @@ def _allocate(
         # Each component gets a share of the time left in proportion to its arcs.
         share = (deadline - time.perf_counter()) * part.size / max(1, waiting)
         waiting -= part.size
-        relaxed = result[part].copy()
-        warm = _close_and_reflow(inst, part, relaxed)
+        relaxed = None if number in unbounded else result[part].copy()
+        warm = (np.zeros(part.size, np.bool_) if relaxed is None
+                else _close_and_reflow(inst, part, relaxed))
         outcome: MipOutcome = solve_mip(
             inst, part, relaxed, warm, time.perf_counter() + share, start, progress, number
         )

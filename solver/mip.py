@@ -39,7 +39,7 @@ class MipOutcome:
 def solve_mip(
     inst: Instance,
     part: IntArray,
-    relaxed: BoolArray,
+    relaxed: BoolArray | None,
     warm: BoolArray,
     deadline: float,
     start: float,
@@ -49,7 +49,8 @@ def solve_mip(
     """Solve one component exactly, level by level, within the deadline.
 
     `relaxed` is the lexicographic optimum without `min_if_any` (a bound on
-    every level while the levels above it match); `warm` is a feasible
+    every level while the levels above it match; None when the flow could not
+    be used); `warm` is a feasible
     allocation used as the hint and as the answer when time runs out.
     """
     solver = pywraplp.Solver.CreateSolver(ENGINE)
@@ -98,9 +99,11 @@ def solve_mip(
     levels.append(("rank_cost", inst.arc_cost[part], False))
 
     best = hint
-    proven = True  # the hint matches the relaxation on every level so far
+    proven = relaxed is not None  # the hint matches the relaxation on every level so far
     for name, coef, maximise in levels:
-        if proven and int(coef[best].sum()) == int(coef[relaxed].sum()):
+        if proven and relaxed is not None and int(coef[best].sum()) == int(
+            coef[relaxed].sum()
+        ):
             # The relaxation's value bounds this level and the hint reaches it.
             _emit(progress, name, coef, best, float(coef[best].sum()), start, component)
             _fix(solver, x, coef, int(coef[best].sum()), maximise)
@@ -134,7 +137,8 @@ def solve_mip(
             best = found  # a stopped search keeps the hint unless it found better
         value = int(coef[best].sum())
         # The relaxation bounds mandated and placed (both maximal there at once).
-        trivial = float(coef[relaxed].sum()) if name != "moved" else float(coef.sum())
+        top = relaxed if relaxed is not None and name != "moved" else slice(None)
+        trivial = float(coef[top].sum())
         trivial = trivial if maximise else 0.0
         bound = objective.BestBound()
         bound = min(bound, trivial) if maximise else max(bound, trivial)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -169,3 +170,17 @@ def test_hubs_match_explicit_fallback_arcs(seed: int) -> None:
     assert _levels(with_hubs, chosen) == _levels(explicit, expected)
     result = solve(problem)
     _check_feasible(data, result)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(side=True, max_learners=4))
+def test_integer_engine_alone_is_exact(data: dict[str, Any]) -> None:
+    """With the flow refused (as if its costs overflowed) the integer engine is still exact."""
+    best = brute_force(data)
+    if best is None:
+        return
+    with patch("solver.flow.SCALED_COST_LIMIT", 0):
+        result = solve(parse_problem(data))
+    assert result["status"] == "optimal"
+    _check_feasible(data, result)
+    assert _key(data, result) == best
