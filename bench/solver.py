@@ -69,6 +69,31 @@ def run_measured(cmd: list[str], timeout: float | None = None) -> dict[str, Any]
             "stdout": out, "stderr": err}
 
 
+#: Runs the solver CLI, then records this process's own peak RSS (VmHWM). ru_maxrss would
+#: also count the parent's memory that the child inherited at fork time.
+CLI_WRAPPER = """
+import os, sys
+from solver.__main__ import main
+code = main(sys.argv[1:])
+with open("/proc/self/status") as fh:
+    peak = next(line.split()[1] for line in fh if line.startswith("VmHWM:"))
+with open(os.environ["SOLVER_PEAK_FILE"], "w") as out:
+    out.write(peak)
+sys.exit(code)
+"""
+
+
+def run_cli_measured(args: list[str], workdir: Path) -> dict[str, Any]:
+    """Run `python -m solver ARGS` (through the peak-recording wrapper) and measure it."""
+    peak_file = workdir / "peak.txt"
+    os.environ["SOLVER_PEAK_FILE"] = str(peak_file)
+    run = run_measured([sys.executable, "-c", CLI_WRAPPER, *args])
+    if peak_file.exists():
+        run["peak_mb"] = int(peak_file.read_text()) / 1024
+        peak_file.unlink()
+    return run
+
+
 def quality(assign: dict[str, tuple[str, int | None]], data: dict[str, Any]) -> dict[str, Any]:
     """Summarise an allocation {learner: (offer, rank or None for locked)}."""
     mandated = {le["id"] for le in data["learners"] if le.get("mandated")}
@@ -208,7 +233,7 @@ def bench_instance(
     out = workdir / f"{name}.result.json"
     runs = []
     for _ in range(repeat):
-        run = run_measured([sys.executable, "-m", "solver", "solve", str(path), "-o", str(out)])
+        run = run_cli_measured(["solve", str(path), "-o", str(out)], workdir)
         if run["code"] != 0:
             raise SystemExit(f"solver failed on {name}: {run['stderr']}")
         runs.append(run)
@@ -270,8 +295,11 @@ def bench_engines(data: dict[str, Any], workdir: Path, repeat: int) -> list[dict
     path.write_text(json.dumps(data))
     rows = []
     for engine in ("SCIP", "CBC", "HIGHS", "CP_SAT"):
-        times, outcome = [], "?"
+        times: list[float] = []
+        outcome = "?"
         for _ in range(repeat):
+            if outcome.startswith("feasible"):
+                break  # a search that hit the time limit would only hit it again
             run = run_measured([sys.executable, "-c", ENGINE_SCRIPT, engine, str(path)],
                                timeout=300)
             if run["timeout"] or run["code"] != 0:
@@ -309,7 +337,7 @@ def render(rows: list[dict[str, Any]], command: str,
         "",
         "Solver: `python -m solver solve P.json -o R.json` as a subprocess (interpreter "
         "start, load, validate, solve, write). Wall and CPU seconds are the median of the "
-        "runs (all runs listed); peak memory is that process's maximum RSS. Allowed pairs: "
+        "runs (all runs listed); peak memory is that process's VmHWM. Allowed pairs: "
         "every (learner, offer) placement the rules allow; flow arcs: the arcs the flow "
         "actually gets once fallback pairs are grouped through grid hubs.",
         "",

@@ -174,12 +174,26 @@ def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
         & (c_km <= l_max[c_l])
         & compat[has_codes[c_l], req_codes[c_o]]
     )
-    for idx in np.flatnonzero(~ok).tolist():
+    bad = np.flatnonzero(~ok)
+    # Reason per ignored entry, checked in the order ineligibility() states them.
+    other = (l_sector[c_l[bad]] != o_sector[c_o[bad]]).tolist()
+    far = (c_km[bad] > l_max[c_l[bad]]).tolist()
+    missing: dict[tuple[int, int], str] = {}
+    for j, idx in enumerate(bad.tolist()):
         li, oi = int(c_l[idx]), int(c_o[idx])
-        why = ineligibility(learners[li], offers[oi], float(c_km[idx])) or "not eligible"
-        warnings.append(
-            (li, int(c_r[idx]) - 1, _warning(learners[li], offers[oi].id, "ineligible", why))
-        )
+        learner, offer = learners[li], offers[oi]
+        if other[j]:
+            why = f"offer is in sector {offer.sector}, not {learner.sector}"
+        elif far[j]:
+            why = f"offer is {c_km[idx]:.1f} km away, beyond the {learner.max_km:g} km limit"
+        else:
+            key = (int(has_codes[li]), int(req_codes[oi]))
+            if key not in missing:
+                missing[key] = "offer requires " + ", ".join(
+                    sorted(set(offer.requires) - set(learner.has))
+                )
+            why = missing[key]
+        warnings.append((li, int(c_r[idx]) - 1, _warning(learner, offer.id, "ineligible", why)))
     counted = np.bincount(c_l[ok], minlength=n_l).astype(np.int64)
     p_l, p_o, p_r, p_km = c_l[ok], c_o[ok], c_r[ok], c_km[ok]
 
