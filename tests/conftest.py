@@ -6,6 +6,8 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
+import jinja2
+import jinja2.bccache
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -49,6 +51,32 @@ def app_config(tmp_path, **overrides) -> dict:
     }
 
 
+class _SharedBytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates kept for the whole run: each test's new app would otherwise compile
+    base.html and the GOV.UK macros again (most of a simple test's time)."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATE_CACHE = _SharedBytecodeCache()
+
+
+def build_test_app(config: dict) -> Flask:
+    """create_app(config), sharing compiled templates with the other test apps."""
+    new_app = create_app(config)
+    new_app.jinja_env.bytecode_cache = _TEMPLATE_CACHE
+    return new_app
+
+
 @pytest.fixture(scope="session")
 def _postgres_schema() -> Iterator[None]:
     """On PostgreSQL, create the tables once per run (tests then empty them afterwards)."""
@@ -77,7 +105,7 @@ def make_app(tmp_path, _postgres_schema):
     built: list[Flask] = []
 
     def build(**overrides) -> Flask:
-        new_app = create_app(app_config(tmp_path, **overrides))
+        new_app = build_test_app(app_config(tmp_path, **overrides))
         with new_app.app_context():
             db.create_all()
         built.append(new_app)
@@ -93,7 +121,7 @@ def make_app(tmp_path, _postgres_schema):
 @pytest.fixture
 def app(tmp_path, _postgres_schema) -> Iterator[Flask]:
     """An app with its own SQLite file (tables created from the models), or on PostgreSQL."""
-    app = create_app(app_config(tmp_path))
+    app = build_test_app(app_config(tmp_path))
     with app.app_context():
         if not TEST_DATABASE_URL:
             db.create_all()
