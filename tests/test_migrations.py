@@ -114,3 +114,19 @@ def test_flask_db_check_command(sqlite_url) -> None:
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.parametrize(("given", "used"), [
+    ("postgres://u:p@db.internal:5432/placements",
+     "postgresql+psycopg://u:p@db.internal:5432/placements"),
+    ("postgresql://u@db.internal/placements", "postgresql+psycopg://u@db.internal/placements"),
+    ("postgresql+psycopg://u@db.internal/placements",
+     "postgresql+psycopg://u@db.internal/placements"),
+])
+def test_database_url_selects_psycopg_3(monkeypatch, tmp_path, given, used) -> None:
+    """DATABASE_URL as hosting platforms spell it runs on psycopg 3."""
+    from placements import config
+
+    monkeypatch.setenv("DATABASE_URL", given)
+    monkeypatch.setenv("SECRET_KEY", "x")
+    assert config.defaults(tmp_path)["SQLALCHEMY_DATABASE_URI"] == used
