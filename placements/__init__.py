@@ -64,6 +64,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(insights_bp)
     app.register_blueprint(engagement_bp)
 
+    from placements.hours import bp as hours_bp
+
+    app.register_blueprint(hours_bp)
+
     from placements import cli
 
     cli.init_app(app)
