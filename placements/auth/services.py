@@ -56,12 +56,20 @@ def create_invitation(user: User, created_by: User | None) -> str:
     db.session.add(invitation)
     link = current_app.config["BASE_URL"].rstrip("/") + url_for(
         "auth.accept_invitation", token=token)
+    purpose = {
+        Role.LEARNER: "the service your college or university uses to arrange work placements",
+        Role.EMPLOYER: f"where {user.employer.name if user.employer else 'your organisation'} "
+                       "offers work placements to HTQ learners",
+        Role.OFFICER: "where you will run work-placement allocations for "
+                      f"{user.provider.name if user.provider else 'your provider'}",
+    }.get(user.role, "the work-placement service")
+    inviter = created_by.name if created_by else "Placements"
     send_mail(
         user.email,
         "Set up your Placements account",
-        f"Hello {user.name},\n\nYou have been invited to Placements, the service your "
-        f"college uses to arrange work placements.\n\nSet your password here (the link works "
-        f"once and expires in {days} days):\n{link}\n",
+        f"Hello {user.name},\n\n{inviter} has invited you to Placements, {purpose}.\n\n"
+        f"Set your password here (the link works once and expires in {days} days):\n"
+        f"{link}\n",
         provider_id=created_by.provider_id if created_by else None,
     )
     audit.record(created_by, "user.invited", user, email=user.email)
