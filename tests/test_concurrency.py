@@ -83,7 +83,7 @@ def test_many_learners_save_choices_at_once(app: Flask, world):
             client = app.test_client()
             response = client.post("/auth/login", data={"email": email, "password": PASSWORD})
             assert response.status_code == 302, response.status_code
-            start.wait(timeout=30)
+            start.wait(timeout=120)
             for n in range(SAVES_EACH):
                 order = offer_ids[n % 3:] + offer_ids[:n % 3]
                 response = client.post(url, data={"order": order})
@@ -125,7 +125,7 @@ def test_one_learner_racing_tabs_never_corrupt_the_list(app: Flask, world):
         try:
             client = app.test_client()
             client.post("/auth/login", data={"email": email, "password": PASSWORD})
-            start.wait(timeout=30)
+            start.wait(timeout=120)
             for _ in range(SAVES_EACH):
                 response = client.post(f"/learner/rounds/{round_id}/choices",
                                        data={"order": order})
