@@ -19,7 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def init_app(app: Flask) -> None:
-    """Wire the user loader, session protection and response headers into the app."""
+    """Wire the user loader, session protection, headers, proxies and rate limits in."""
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to see that page."
     login_manager.login_message_category = "info"
