@@ -44,16 +44,19 @@ run: install assets seed
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # `make test` runs the whole suite on SQLite (with the browser tests), then again on a
-# throwaway PostgreSQL server (scripts/pg-test-server.sh installs Debian's postgresql when
-# it can; outside CI a machine without it skips that half with a warning).
+# throwaway PostgreSQL server with a throwaway Redis (scripts/pg-test-server.sh and
+# scripts/redis-test-server.sh install Debian's postgresql and redis-server when they can;
+# outside CI a machine without them skips what needs them, with a warning).
 test: test-sqlite test-pg
 
 test-sqlite: install-test assets browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The solver tests and the browser tests do not touch the app's database: run them once.
+# A throwaway Redis runs beside it, so allocation runs also go through a real Celery worker.
 test-pg: install-test
-	bash scripts/pg-test-server.sh --optional $(PY) -m pytest -p no:cacheprovider \
+	bash scripts/redis-test-server.sh --optional \
+		bash scripts/pg-test-server.sh --optional $(PY) -m pytest -p no:cacheprovider \
 		--ignore=tests/e2e --ignore=tests/solver $(PYTEST_ARGS)
 
 # Debian's chromium for the Playwright tests (never a browser download).

@@ -57,4 +57,8 @@ def defaults(instance_path: Path) -> dict:
         # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto headers
         # are believed (0: none, so a client cannot pick its own address by sending one).
         "TRUSTED_PROXIES": 0,
+        # Allocation runs go to a Celery worker over this broker when set (placements.tasks);
+        # otherwise a thread of the web process solves them.
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL"),
+        "ALLOCATION_WORKER": "celery" if os.environ.get("CELERY_BROKER_URL") else "thread",
     }

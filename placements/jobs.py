@@ -50,6 +50,11 @@ def submit(run_id: int) -> None:
         return
     if mode == "manual":  # leave it queued (tests; an external worker)
         return
+    if mode == "celery":  # a Celery worker over Redis (placements.tasks)
+        from placements.tasks import enqueue
+
+        enqueue(app, run_id)
+        return
     thread = threading.Thread(target=execute_run, args=(app, run_id),
                               name=f"allocation-run-{run_id}", daemon=True)
     thread.start()
