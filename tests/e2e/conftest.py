@@ -56,7 +56,8 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         "PLACEMENTS_RATELIMIT_ENABLED": "false",
         "FLASK_APP": "wsgi.py",
     }
-    env.pop("DATABASE_URL", None)
+    for variable in ("DATABASE_URL", "CELERY_BROKER_URL"):  # this server stands alone
+        env.pop(variable, None)
     flask = [sys.executable, "-m", "flask"]
     for command in (["db", "upgrade", "heads"], ["seed", "demo"]):
         subprocess.run(flask + command, cwd=ROOT, env=env, check=True, capture_output=True,
