@@ -47,6 +47,10 @@ def app_config(tmp_path, **overrides) -> dict:
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": "localhost",
         "RATELIMIT_ENABLED": False,
+        # In-process runs whatever the developer's environment says (tests that want a
+        # Celery worker say so).
+        "CELERY_BROKER_URL": None,
+        "ALLOCATION_WORKER": "thread",
         **overrides,
     }
 
