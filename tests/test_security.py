@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.routing import AnyConverter, Rule
 
 from placements.extensions import db
-from placements.models import Employer, PlacementOffer, Role, User
+from placements.models import AllocationRound, Employer, PlacementOffer, Role, User
 from tests.conftest import PASSWORD
 
 USERS = {
@@ -153,6 +153,7 @@ IDOR = [
     ("emp2@example.test", "employers.offer_detail", ("GET",), "o1"),
     ("emp2@example.test", "employers.offer_edit", ("GET", "POST"), "o1"),
     ("emp2@example.test", "employers.offer_withdraw", ("GET", "POST"), "o1"),
+    # learner2 studies health: a digital offer is not theirs to see or choose.
     ("learner2@example.test", "learners.offer_detail", ("GET",), "o1"),
 ]
 
@@ -172,11 +173,7 @@ def test_other_users_objects_are_refused(app, client, world):
         for method in methods:
             response = client.open(path, method=method, data={
                 "title": "Hijacked", "capacity": "9", "name": "Hijacked", "reason": "x"})
-            if endpoint == "learners.offer_detail":
-                # A learner in another sector may not see the offer at all.
-                assert response.status_code in (403, 404), f"{email}: {method} {path}"
-            else:
-                assert response.status_code in (403, 404), f"{email}: {method} {path}"
+            assert response.status_code in (403, 404), f"{email}: {method} {path}"
             checked += 1
     assert checked >= 3
     assert _row_counts() == before
@@ -184,6 +181,30 @@ def test_other_users_objects_are_refused(app, client, world):
     offer = db.session.get(PlacementOffer, world["o1"].id)
     assert (offer.title, offer.status, offer.capacity) == offer_before
     assert world["prog1"].title == programme_title
+
+
+def test_another_providers_round_is_refused(app, client, world):
+    """A round of College One alone: University Two's officer can neither see nor run it."""
+    private = AllocationRound(name="College One only", provider=world["p1"],
+                              providers=[world["p1"]], programmes=[world["prog1"]],
+                              preference_deadline=world["round"].preference_deadline,
+                              max_preferences=3)
+    db.session.add(private)
+    db.session.commit()
+    _login(client, "officer2@example.test")
+    before = _row_counts()
+    checked = 0
+    for method in ("GET", "POST"):
+        for rule in _routes(app, method):
+            if "round_id" not in rule.arguments or not rule.rule.startswith("/officer/"):
+                continue
+            path = _path(app, rule, {**_sample_values(world), "round_id": private.id})
+            response = client.open(path, method=method, data={"name": "X"})
+            response.close()
+            assert response.status_code in (403, 404), f"officer2: {method} {path}"
+            checked += 1
+    assert checked >= 3
+    assert _row_counts() == before
 
 
 # --- CSRF ----------------------------------------------------------------------------------
