@@ -33,7 +33,7 @@ def solve(problem: Problem, progress: Progress | None = None) -> dict[str, Any]:
     dicts holding `level` (one of "mandated_placed", "placed", "moved",
     "rank_cost"), `objective` (best value found on that level), `bound`
     (proven best possible value), `elapsed_s` (seconds since the call) and
-    `engine` ("flow", "mip-scip" or "combined" for the final totals); reports
+    `engine` ("flow", "mip-cbc" or "combined" for the final totals); reports
     from the integer engine are per component and add `component`. Nothing is
     shared between calls, so concurrent calls from background threads are safe.
     """
