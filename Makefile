@@ -9,7 +9,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-pg browser install install-test assets db seed lint bench clean
+.PHONY: run test test-sqlite test-pg browser install install-test assets db seed lint bench bench-load clean
 
 $(VENV)/.stamp-install: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,11 @@ lint: install-test
 
 bench: install-test
 	$(PY) bench/solver.py
+
+# Locust against gunicorn on loopback with the 50,000-learner demo, idle and while allocating.
+bench-load: install-test
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	$(PY) bench/load.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules placements/static/dist instance/placements.sqlite*
