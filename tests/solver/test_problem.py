@@ -197,3 +197,20 @@ def test_cli_bad_input_exits_2_with_one_line(
     assert message in done.stderr
     assert done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("path", "value", "message"), BAD)
+def test_cli_main_rejects_each_rule_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str, value: Any, message: str
+) -> None:
+    """The command line turns every validation rule into exit 2 and one stderr line."""
+    from solver.__main__ import main
+
+    problem_file = tmp_path / "problem.json"
+    problem_file.write_text(json.dumps(mutate(path, value)))
+    assert main(["solve", str(problem_file)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: ")
+    assert message in captured.err
+    assert captured.err.count("\n") == 1
