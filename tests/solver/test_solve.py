@@ -224,3 +224,16 @@ def test_progress_reports_flow_levels() -> None:
     assert [d["level"] for d in seen] == ["mandated_placed", "placed", "moved", "rank_cost"]
     assert all(d["objective"] == d["bound"] and d["engine"] == "flow" for d in seen)
     assert [d["objective"] for d in seen] == [1, 1, 0, 1]
+
+
+def test_weights_fit_int64_for_50000_learners_in_a_repair_run() -> None:
+    """The worst case the flow docstring works out: 50,000 learners, K = 10, all repair arcs."""
+    from solver.flow import fits_int64, flow_weights
+
+    n, k = 50_000, 10
+    arc_learner = np.repeat(np.arange(n, dtype=np.int64), k + 1)
+    ranks = np.tile(np.arange(1, k + 2, dtype=np.int64), n)
+    weights = flow_weights(arc_learner, ranks * ranks, ranks == 1, n)
+    assert weights.stay == n * (k + 1) ** 2 + 1
+    assert fits_int64(weights, (k + 1) ** 2, n + 2 * 20_000 + 10_000 + 1)
+    assert not fits_int64(weights, (k + 1) ** 2, 10**9)
