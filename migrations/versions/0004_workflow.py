@@ -1,7 +1,7 @@
 """allocation workflow: pending changes to published placements, CSV import jobs
 
 Revision ID: 0004_workflow
-Revises: 0002_allocation
+Revises: 0003_portals
 Create Date: 2026-11-22 18:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004_workflow'
-down_revision = '0002_allocation'
+down_revision = '0003_portals'
 branch_labels = None
 depends_on = None
 

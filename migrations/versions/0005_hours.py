@@ -1,7 +1,7 @@
 """hours entries and their running totals
 
 Revision ID: 0005_hours
-Revises: 0002_allocation
+Revises: 0004_workflow
 Create Date: 2026-11-22 18:00:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0005_hours"
-down_revision = "0002_allocation"
+down_revision = "0004_workflow"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """employer engagement: pipeline records and activity log
 
 Revision ID: 0006_engagement
-Revises: 0002_allocation
+Revises: 0005_hours
 Create Date: 2026-11-22 18:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006_engagement'
-down_revision = '0002_allocation'
+down_revision = '0005_hours'
 branch_labels = None
 depends_on = None
 
