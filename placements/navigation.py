@@ -23,7 +23,6 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Hours", "hours.officer_overview"),
         ("Insights", "insights.index"),
         ("Engagement", "engagement.board"),
-        ("Outbox", "officers.outbox"),
     ],
     Role.EMPLOYER: [
         ("Home", "employers.dashboard"),
@@ -41,10 +40,6 @@ NAV: dict[Role, list[tuple[str, str]]] = {
 }
 
 HOME: dict[Role, str] = {role: items[0][1] for role, items in NAV.items()}
-
-#: Every signed-in user can reach their account page (password change).
-for _items in NAV.values():
-    _items.append(("Account", "auth.change_password"))
 
 
 def home_url(user: User) -> str:
