@@ -50,7 +50,9 @@ class Learner(SignedIn):
     def save_choices(self) -> None:
         url = f"/learner/rounds/{ROUND_ID}/choices"
         page = self.client.get(url, name="choices page")
-        token = _first(TOKEN.search(page.text))
+        token = _first(TOKEN.search(page.text or ""))
+        if page.status_code != 200 or token is None:
+            return  # counted as the page's error; saving without the form would be a 400
         order = [_first(m) for m in ORDER.finditer(page.text)]
         random.shuffle(order)
         with self.client.post(url, name="save choices", allow_redirects=False,
