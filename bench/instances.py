@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-DISTRICTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "postcode-districts.csv"
+DISTRICTS = Path(__file__).resolve().parents[1] / "seed" / "data" / "postcode-districts.csv"
 
 #: (sector, offer places per learner, share of offers needing an enhanced DBS check)
 SECTORS = [

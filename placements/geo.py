@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
-import math
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+# One definition of distance for the app and the solver (R = 6371.0088 km).
+from solver.geo import EARTH_RADIUS_KM, haversine_km, haversine_km_array
 
 DATA_FILE = Path(__file__).resolve().parent.parent / "seed" / "data" / "postcode-districts.csv"
 
@@ -18,7 +20,6 @@ _INWARD = r"[0-9][A-Z]{2}"
 _FULL_RE = re.compile(rf"^({_OUTWARD}) ?({_INWARD})$")
 _OUTWARD_RE = re.compile(rf"^({_OUTWARD})$")
 
-EARTH_RADIUS_KM = 6371.0088
 
 
 class PostcodeError(ValueError):
@@ -86,10 +87,5 @@ def locate(raw: str) -> Located:
     return Located(postcode, district)
 
 
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Return the great-circle distance in km between two points."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dphi = p2 - p1
-    dlmb = math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+__all__ = ["EARTH_RADIUS_KM", "District", "Located", "PostcodeError", "districts",
+           "haversine_km", "haversine_km_array", "locate", "normalise_postcode"]

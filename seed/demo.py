@@ -17,7 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from placements.employers.services import OfferData, add_site, create_offer
 from placements.extensions import db
-from placements.geo import District, districts, haversine_km, locate
+from placements.geo import District, districts, haversine_km, haversine_km_array, locate
 from placements.learners.services import save_preferences
 from placements.models import (
     AllocationRound,
@@ -351,7 +351,7 @@ def _choose_offers(rng: random.Random, learner: Learner, points, k: int) -> list
     ids, lat, lon, eligible = points
     if len(ids) == 0:
         return []
-    km = _km_to(learner.lat, learner.lon, lat, lon)
+    km = haversine_km_array(learner.lat, learner.lon, lat, lon)
     held = set(learner.credentials)
     penalty = np.array([0.0 if req <= held else 30.0 for req in eligible])
     noise = np.array([rng.uniform(0, 12) for _ in range(len(ids))])
@@ -363,14 +363,6 @@ def _choose_offers(rng: random.Random, learner: Learner, points, k: int) -> list
     best = np.argpartition(score, n - 1)[:n]
     best = best[np.argsort(score[best])]
     return [int(ids[i]) for i in best]
-
-
-def _km_to(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    """Great-circle km from one point to many (vectorised haversine)."""
-    p1, p2 = np.radians(lat), np.radians(lats)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * \
-        np.sin(np.radians(lons - lon) / 2) ** 2
-    return 2 * 6371.0088 * np.arcsin(np.minimum(1.0, np.sqrt(a)))
 
 
 def demo_summary() -> dict[str, int]:
