@@ -16,11 +16,6 @@ from placements import create_app
 from placements.extensions import db, migrate
 from tests.conftest import TEST_DATABASE_URL
 
-# migrations/env.py (Flask-Migrate's template) tries Flask-SQLAlchemy's deprecated get_engine()
-# before falling back to db.engine.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:'get_engine' is deprecated:DeprecationWarning")
-
 
 def _alembic_config(app: Flask):
     return migrate.get_config(directory=app.extensions["migrate"].directory)
