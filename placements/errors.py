@@ -9,7 +9,8 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from placements.extensions import db
 
 MESSAGES = {
-    400: ("Something was wrong with that request", "Go back, check what you entered and try again."),
+    400: ("Something was wrong with that request",
+          "Go back, check what you entered and try again."),
     403: ("You do not have access to this page",
           "This page belongs to someone else or needs a different account."),
     404: ("Page not found", "Check the address, or go back to your home page."),

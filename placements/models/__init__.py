@@ -10,7 +10,6 @@ from placements.models.allocation import (
     RunStatus,
 )
 from placements.models.base import Base, UTCDateTime, utcnow
-from placements.models.imports import ImportJob
 from placements.models.core import (
     REQUIREMENTS,
     AllocationRound,
@@ -50,6 +49,7 @@ from placements.models.hours import (
     HoursSource,
     HoursStatus,
 )
+from placements.models.imports import ImportJob
 from placements.models.portals import OfferChange
 
 __all__ = [
