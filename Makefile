@@ -47,7 +47,7 @@ run: install assets seed
 # throwaway PostgreSQL server with a throwaway Redis (scripts/pg-test-server.sh and
 # scripts/redis-test-server.sh install Debian's postgresql and redis-server when they can;
 # outside CI a machine without them skips what needs them, with a warning).
-test: test-sqlite test-pg
+test: lint test-sqlite test-pg
 
 test-sqlite: install-test assets browser
 	$(PY) -m pytest $(PYTEST_ARGS)
