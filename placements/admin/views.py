@@ -7,9 +7,8 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
-from wtforms import EmailField, RadioField, SelectField, StringField, SubmitField
+from wtforms import RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import (
-    Email,
     InputRequired,
     Length,
     Optional,
@@ -20,7 +19,7 @@ from wtforms.validators import (
 from placements import audit
 from placements.auth.services import create_invitation
 from placements.extensions import db
-from placements.formkit import choices
+from placements.formkit import choices, new_account_email_field
 from placements.frontend import GovRadioInput
 from placements.models import Partnership, Provider, ProviderKind, Role, User
 from placements.navigation import render_form
@@ -40,10 +39,7 @@ class OfficerForm(FlaskForm):
 
     name = StringField("Full name", widget=GovTextInput(), validators=[
         InputRequired(message="Enter the officer's full name"), Length(max=200)])
-    email = EmailField("Email address", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the officer's email address"),
-        Email(message="Enter an email address in the correct format, like name@example.com"),
-        Length(max=254)])
+    email = new_account_email_field("Email address", "Enter the officer's email address")
     provider = SelectField("Provider", coerce=int, widget=GovSelect(), validators=[
         InputRequired(message="Select a provider")])
     submit = SubmitField("Invite officer", widget=GovSubmitInput())
@@ -53,10 +49,6 @@ class OfficerForm(FlaskForm):
         self.provider.choices = choices((p.id, p.name) for p in db.session.scalars(
             sa.select(Provider).order_by(Provider.name)))
 
-    def validate_email(self, field) -> None:
-        if db.session.scalar(sa.select(User.id).where(
-                sa.func.lower(User.email) == field.data.strip().lower())):
-            raise ValidationError("An account with this email address already exists")
 
     def validate_provider(self, field) -> None:
         if db.session.get(Provider, field.data) is None:

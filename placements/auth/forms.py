@@ -12,11 +12,12 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, EqualTo, InputRequired, Length, ValidationError
+from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from placements.extensions import db
+from placements.formkit import new_account_email_field
 from placements.geo import PostcodeError, locate
-from placements.models import Employer, User
+from placements.models import Employer
 from placements.reference import sector_choices
 
 MIN_PASSWORD = 10
@@ -75,10 +76,7 @@ class EmployerRegistrationForm(FlaskForm):
         InputRequired(message="Enter a postcode")])
     name = StringField("Your full name", widget=GovTextInput(), validators=[
         InputRequired(message="Enter your full name"), Length(max=200)])
-    email = EmailField("Your work email address", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter your email address"),
-        Email(message="Enter an email address in the correct format, like name@example.com"),
-        Length(max=254)])
+    email = new_account_email_field("Your work email address", "Enter your email address")
     password = _password_field("Password")
     confirm = PasswordField("Confirm password", widget=GovPasswordInput(), validators=[
         InputRequired(message="Confirm your password"),
@@ -96,10 +94,6 @@ class EmployerRegistrationForm(FlaskForm):
             raise ValidationError("An organisation with this name is already registered: "
                                   "ask a colleague there to invite you")
 
-    def validate_email(self, field) -> None:
-        if db.session.scalar(sa.select(User.id).where(
-                sa.func.lower(User.email) == field.data.strip().lower())):
-            raise ValidationError("An account with this email address already exists")
 
     def validate_postcode(self, field) -> None:
         try:

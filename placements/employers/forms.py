@@ -12,7 +12,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     DateField,
-    EmailField,
     IntegerField,
     RadioField,
     SelectField,
@@ -22,13 +21,14 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from placements.employers.services import EMPLOYER_RESPONSES, WORK_MODES
 from placements.extensions import db
+from placements.formkit import new_account_email_field
 from placements.frontend import GovCheckboxesInput, GovDateInput, GovRadioInput
 from placements.geo import PostcodeError, locate
-from placements.models import REQUIREMENTS, Employer, EmployerSite, OccupationalStandard, User
+from placements.models import REQUIREMENTS, Employer, EmployerSite, OccupationalStandard
 from placements.reference import routes
 
 
@@ -128,13 +128,6 @@ class ColleagueForm(FlaskForm):
 
     name = StringField("Full name", widget=GovTextInput(), validators=[
         InputRequired(message="Enter your colleague's full name"), Length(max=200)])
-    email = EmailField("Email address", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter your colleague's email address"),
-        Email(message="Enter an email address in the correct format, like name@example.com"),
-        Length(max=254)])
+    email = new_account_email_field("Email address", "Enter your colleague's email address")
     submit = SubmitField("Send invitation", widget=GovSubmitInput())
 
-    def validate_email(self, field) -> None:
-        if db.session.scalar(sa.select(User.id).where(
-                sa.func.lower(User.email) == field.data.strip().lower())):
-            raise ValidationError("An account with this email address already exists")

@@ -6,7 +6,6 @@ import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
 from wtforms import (
-    EmailField,
     IntegerField,
     RadioField,
     SelectField,
@@ -14,13 +13,13 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from placements.extensions import db
-from placements.formkit import UKDateField, choices
+from placements.formkit import UKDateField, choices, new_account_email_field
 from placements.frontend import GovCheckboxesInput, GovRadioInput
 from placements.geo import PostcodeError, locate
-from placements.models import REQUIREMENTS, Learner, OccupationalStandard, Programme, User
+from placements.models import REQUIREMENTS, Learner, OccupationalStandard, Programme
 
 AGE_BANDS = ["18-20", "21-24", "25-29", "30-39", "40+"]
 PRIOR_QUALIFICATIONS = ["A levels", "BTEC / T level", "Access to HE", "Apprenticeship",
@@ -39,10 +38,7 @@ class LearnerForm(FlaskForm):
 
     name = StringField("Full name", widget=GovTextInput(), validators=[
         InputRequired(message="Enter the learner's full name"), Length(max=200)])
-    email = EmailField("Email address", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the learner's email address"),
-        Email(message="Enter an email address in the correct format, like name@example.com"),
-        Length(max=254)])
+    email = new_account_email_field("Email address", "Enter the learner's email address")
     student_ref = StringField("Student number", widget=GovTextInput(), validators=[
         InputRequired(message="Enter the student number"), Length(max=40)])
     programme = SelectField("Programme", coerce=int, widget=GovSelect(), validators=[
@@ -83,10 +79,6 @@ class LearnerForm(FlaskForm):
         self.programme.choices = choices((p.id, f"{p.title} (level {p.level})")
                                          for p in programmes)
 
-    def validate_email(self, field) -> None:
-        if db.session.scalar(sa.select(User.id).where(
-                sa.func.lower(User.email) == field.data.strip().lower())):
-            raise ValidationError("An account with this email address already exists")
 
     def validate_student_ref(self, field) -> None:
         if db.session.scalar(sa.select(Learner.id).where(
