@@ -80,8 +80,8 @@ def test_officer_cannot_see_another_providers_learner(client, auth, world):
 def test_officer_learner_list_shows_only_own_provider(client, auth, world):
     auth.login("officer2@example.test")
     page = client.get("/officer/learners").data
-    assert b"B1" in page
-    assert b"A1" not in page
+    assert b'<td class="govuk-table__cell">B1</td>' in page
+    assert b'<td class="govuk-table__cell">A1</td>' not in page
 
 
 def test_missing_object_is_404(client, auth, world):

@@ -55,8 +55,11 @@ def test_officer_cannot_add_learner_to_another_providers_programme(client, auth,
 
 def test_learner_search(client, auth, world):
     auth.login("officer1@example.test")
-    assert b"A1" in client.get("/officer/learners?q=a1").data
-    assert b"A1" not in client.get("/officer/learners?q=zzz").data
+    cell = b'<td class="govuk-table__cell">A1</td>'
+    assert cell in client.get("/officer/learners?q=a1").data
+    page = client.get("/officer/learners?q=zzz").data
+    assert cell not in page
+    assert b"0 learners" in page
 
 
 PROGRAMME = {
