@@ -318,8 +318,9 @@ def _make_learners(rng, count, programmes, officers, places, offers_by_sector, r
         for i, learner in sorted(created, key=lambda pair: pair[0]):
             if i < 2:
                 learner.user.password_hash = password_hash
+            # The two demo logins always have a list to look at.
             ranked = _choose_offers(rng, learner, offer_points[learner.programme.route],
-                                    round_.max_preferences)
+                                    round_.max_preferences, minimum=4 if i < 2 else 0)
             if i < 2 or count <= 1000:
                 if ranked:
                     save_preferences(None, learner, round_, ranked,
@@ -346,8 +347,9 @@ def _make_learners(rng, count, programmes, officers, places, offers_by_sector, r
     tick("learners", count)
 
 
-def _choose_offers(rng: random.Random, learner: Learner, points, k: int) -> list[int]:
-    """Pick a learner's ranked offers: mostly nearby ones, some popular ones first."""
+def _choose_offers(rng: random.Random, learner: Learner, points, k: int,
+                   minimum: int = 0) -> list[int]:
+    """Pick a learner's ranked offers (at least `minimum`): mostly nearby, some popular."""
     ids, lat, lon, eligible = points
     if len(ids) == 0:
         return []
@@ -357,7 +359,7 @@ def _choose_offers(rng: random.Random, learner: Learner, points, k: int) -> list
     noise = np.array([rng.uniform(0, 12) for _ in range(len(ids))])
     score = km + penalty + noise + (ids % 7)
     n = rng.choice([0, 2, 3, 4, 5, 6, 6, 6]) if learner.id % 23 else 0
-    n = min(n, k, len(ids))
+    n = min(max(n, minimum), k, len(ids))
     if n == 0:
         return []
     best = np.argpartition(score, n - 1)[:n]
