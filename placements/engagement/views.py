@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.auth.forms import EmptyForm
+from placements.auth.forms import EmptyForm, require_button_post
 from placements.csvio import CSVError, read_csv, template_response
 from placements.domain import DomainError
 from placements.engagement import services
@@ -69,9 +69,7 @@ def board():
 @bp.post("/track-registered")
 def track_registered():
     """Start engagement records for registered employers that have none."""
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        abort(400)
+    require_button_post()
     records = services.track_registered_employers(current_user)
     db.session.commit()
     flash(f"{len(records)} registered employer{'' if len(records) == 1 else 's'} added to "
@@ -200,9 +198,7 @@ def log_activity(record_id: int):
 @bp.post("/activities/<int:activity_id>/done")
 def complete_action(activity_id: int):
     """Mark a next action as done."""
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        abort(400)
+    require_button_post()
     activity = db.get_or_404(EngagementActivity, activity_id)
     try:
         services.complete_action(current_user, activity)
@@ -219,9 +215,7 @@ def complete_action(activity_id: int):
 @bp.post("/<int:record_id>/owner")
 def take_ownership(record_id: int):
     """Make the signed-in officer the owner of the relationship."""
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        abort(400)
+    require_button_post()
     record = _record_or_404(record_id)
     services.set_owner(current_user, record)
     db.session.commit()

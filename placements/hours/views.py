@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.auth.forms import EmptyForm
+from placements.auth.forms import EmptyForm, require_button_post
 from placements.csvio import csv_response, template_response
 from placements.domain import DomainError, NotAllowed
 from placements.extensions import db
@@ -90,8 +90,7 @@ def learner_log():
 @role_required(Role.LEARNER)
 def learner_withdraw(entry_id: int):
     """Withdraw one of the learner's own pending or rejected entries."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    require_button_post()
     entry = _entry_or_404(entry_id)
     learner = current_user.learner
     if learner is None or entry.learner_id != learner.id:
@@ -138,8 +137,7 @@ def _back(entry: HoursEntry) -> str:
 @role_required(Role.EMPLOYER, Role.OFFICER)
 def verify(entry_id: int):
     """Verify a learner's pending hours."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
+    require_button_post()
     entry = _verifiable_or_404(entry_id)
     try:
         services.verify_entry(current_user, entry)

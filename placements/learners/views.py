@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from placements.auth.forms import EmptyForm
+from placements.auth.forms import EmptyForm, require_button_post
 from placements.domain import DomainError
 from placements.extensions import db
 from placements.learners import services
@@ -215,9 +215,7 @@ def placement_accept(placement_id: int):
     """Accept a published placement."""
     learner = current_learner()
     placement = own_placement_or_404(learner, placement_id)
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        abort(400)
+    require_button_post()
     try:
         services.accept_placement(current_user, learner, placement)
     except DomainError as exc:

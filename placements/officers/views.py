@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.auth.forms import EmptyForm
+from placements.auth.forms import EmptyForm, require_button_post
 from placements.domain import DomainError
 from placements.extensions import db
 from placements.models import (
@@ -74,9 +74,7 @@ def employers():
 @bp.post("/employers/<int:employer_id>/approve")
 def approve_employer(employer_id: int):
     """Approve an employer so learners can see its offers."""
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        abort(400)
+    require_button_post()
     employer = db.get_or_404(Employer, employer_id)
     try:
         services.approve_employer(current_user, employer)
@@ -133,9 +131,7 @@ def learner_detail(learner_id: int):
 @bp.post("/learners/<int:learner_id>/invite")
 def reinvite_learner(learner_id: int):
     """Send a learner a fresh invitation link."""
-    form = EmptyForm()
-    if not form.validate_on_submit():
-        abort(400)
+    require_button_post()
     learner = get_learner_or_404(learner_id)
     services.reinvite_learner(current_user, learner)
     db.session.commit()

@@ -19,7 +19,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
-from placements.auth.forms import EmptyForm
+from placements.auth.forms import EmptyForm, require_button_post
 from placements.csvio import csv_response
 from placements.domain import DomainError
 from placements.extensions import db
@@ -81,11 +81,6 @@ def get_run_or_404(round_: AllocationRound, run_id: int) -> AllocationRun:
     if run is None or run.round_id != round_.id:
         abort(404)
     return run
-
-
-def _check_form() -> None:
-    if not EmptyForm().validate_on_submit():
-        abort(400)
 
 
 @bp.get("/")
@@ -162,7 +157,7 @@ def problem_json(round_id: int):
 @bp.post("/<int:round_id>/runs")
 def start_run(round_id: int):
     """Build the problem and start the solver in the background; return at once."""
-    _check_form()
+    require_button_post()
     round_ = get_managed_round_or_403(round_id)
     kind = RunKind.REPAIR if request.form.get("kind") == "repair" else RunKind.FULL
     try:
@@ -333,7 +328,7 @@ def lock(round_id: int, placement_id: int):
 @bp.post("/<int:round_id>/locks/<int:lock_id>/delete")
 def unlock(round_id: int, lock_id: int):
     """Remove a lock so the next run may move the learner."""
-    _check_form()
+    require_button_post()
     round_ = get_managed_round_or_403(round_id)
     lock_ = db.session.get(PlacementLock, lock_id)
     if lock_ is None or lock_.round_id != round_.id:
@@ -408,7 +403,7 @@ def override(round_id: int):
 @bp.post("/<int:round_id>/publish")
 def publish(round_id: int):
     """Publish the allocation to learners and employers and e-mail those affected."""
-    _check_form()
+    require_button_post()
     round_ = get_managed_round_or_403(round_id)
     try:
         counts = services.publish_round(current_user, round_)
