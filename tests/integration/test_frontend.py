@@ -36,7 +36,7 @@ from wtforms.validators import DataRequired, Email, Length
 from placements import frontend
 from placements.frontend import GovCheckboxesInput, GovDateInput, GovRadioInput
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "placements" / "static" / "dist"
 
 

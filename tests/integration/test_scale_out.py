@@ -19,7 +19,7 @@ from placements.learners.services import save_preferences
 from placements.models import AllocationRun, Placement, RunStatus
 from tests.conftest import PASSWORD
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
 

@@ -220,8 +220,8 @@ def test_killed_worker_leaves_run_failed_and_allocation_intact(app: Flask, clien
     run_id = db.session.scalar(sa.select(sa.func.max(AllocationRun.id)))
     worker = subprocess.Popen(
         [sys.executable, "-c", HANGING_WORKER, app.config["SQLALCHEMY_DATABASE_URI"],
-         str(run_id)], cwd=Path(__file__).resolve().parents[1],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+         str(run_id)], cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     try:
         deadline = time.monotonic() + 60
         while True:
