@@ -64,7 +64,7 @@ browser:
 	@bash scripts/ensure-chromium.sh
 
 lint: install-test
-	$(VENV)/bin/ruff check placements solver seed tests bench
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
 bench: install-test

@@ -49,7 +49,5 @@ copy(join(src, "js", "app.js"), "app.js");
 copy(join(modules, "govuk-frontend", "dist", "govuk", "govuk-frontend.min.js"),
   "govuk-frontend.min.js");
 copy(join(modules, "chart.js", "dist", "chart.umd.min.js"), "chart.umd.min.js");
-copy(join(modules, "htmx.org", "dist", "htmx.min.js"), "htmx.min.js");
-copy(join(modules, "axe-core", "axe.min.js"), "axe.min.js");
 copy(join(src, "images", "favicon.svg"), "images/favicon.svg");
 console.log(`Done: ${dist}`);

@@ -22,10 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         template_folder=str(ROOT / "templates"),
         static_folder="static",
     )
-    app.config.from_mapping(config.defaults(Path(app.instance_path)))
-    app.config.from_prefixed_env("PLACEMENTS")
-    if test_config is not None:
-        app.config.from_mapping(test_config)
+    config.load(app, Path(app.instance_path), test_config)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -55,8 +52,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(rounds_bp)
     app.register_blueprint(imports_bp)
-    app.config.setdefault("ALLOCATION_WORKER", "thread")
-    app.config.setdefault("ALLOCATION_STALE_S", 60)
 
     from placements.engagement import bp as engagement_bp
     from placements.insights import bp as insights_bp

@@ -1,10 +1,106 @@
-"""Configuration defaults; overridden by PLACEMENTS_* environment variables, then tests."""
+"""Configuration: the one module that reads settings.
+
+Order (later wins): the defaults below; the conventional unprefixed environment variables
+``DATABASE_URL``, ``SECRET_KEY`` and ``CELERY_BROKER_URL``; variables prefixed
+``PLACEMENTS_`` (``PLACEMENTS_MAIL_BACKEND=smtp``); then a test's ``test_config``. Code
+elsewhere reads ``current_app.config["KEY"]`` and never supplies a default of its own: every
+key has its default here. Only a development install without ``SECRET_KEY`` gets a random key, made
+once into ``instance/secret_key`` (never committed; tests always pass their own key).
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+#: Unprefixed environment variables honoured for their conventional names.
+CONVENTIONAL_ENV = ("DATABASE_URL", "SECRET_KEY", "CELERY_BROKER_URL")
+
+
+def database_uri(url: str) -> str:
+    """Return a SQLAlchemy URI for a database URL (postgres:// selects psycopg 3)."""
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def defaults(instance_path: Path) -> dict[str, Any]:
+    """Return every setting's default for an app whose instance folder is instance_path."""
+    return {
+        "SECRET_KEY": None,  # from the environment; see `load`
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance_path / 'placements.sqlite'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SERVICE_NAME": "Placements",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        # Upload limit for every request body (CSV imports included).
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        # CSV imports: largest file, most rows, and up to how many rows are written in the
+        # request itself (larger files go to the job runner).
+        "IMPORT_MAX_BYTES": 5_000_000,
+        "IMPORT_MAX_ROWS": 50_000,
+        "IMPORT_INLINE_ROWS": 200,
+        "INVITATION_DAYS": 14,
+        # Werkzeug password hash; scrypt is the default (tests use a cheaper one for speed).
+        "PASSWORD_HASH_METHOD": "scrypt",
+        # Where development e-mail lands instead of a mail server: "outbox" or "smtp".
+        "MAIL_BACKEND": "outbox",
+        "MAIL_SENDER": "placements@localhost",
+        "SMTP_HOST": "localhost",
+        "SMTP_PORT": 25,
+        # The address people reach the service at, for links in e-mails.
+        "BASE_URL": "http://127.0.0.1:5000",
+        # Rate limits (Flask-Limiter). memory:// counts per process: with several gunicorn
+        # workers set PLACEMENTS_RATELIMIT_STORAGE_URI=redis://... so they share counts.
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # POSTs to each sign-in form (sign in, register, invitation, password) per address.
+        "RATELIMIT_SIGN_IN": "10 per minute;100 per hour",
+        # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto headers
+        # are believed (0: none, so a client cannot pick its own address by sending one).
+        "TRUSTED_PROXIES": 0,
+        # Background jobs (allocation runs, imports, ...): "thread" (a thread of the web
+        # process), "celery" (a Celery worker over CELERY_BROKER_URL), "inline" (run before
+        # the request returns: scripts and tests) or "manual" (left queued: tests).
+        "CELERY_BROKER_URL": None,
+        "ALLOCATION_WORKER": "thread",
+        # A running job whose worker has not reported for this many seconds has stopped.
+        "ALLOCATION_STALE_S": 60,
+        # Year shown in the Ordnance Survey attribution (the data's release year).
+        "OS_DATA_YEAR": None,
+    }
+
+
+def load(app: Flask, instance_path: Path, test_config: dict[str, Any] | None) -> None:
+    """Fill app.config: defaults, PLACEMENTS_* variables, conventional variables, tests."""
+    app.config.from_mapping(defaults(instance_path))
+    for name in CONVENTIONAL_ENV:
+        value = os.environ.get(name)
+        if value:
+            app.config["SQLALCHEMY_DATABASE_URI" if name == "DATABASE_URL" else name] = value
+    app.config.from_prefixed_env("PLACEMENTS")
+    if app.config["CELERY_BROKER_URL"] and "PLACEMENTS_ALLOCATION_WORKER" not in os.environ:
+        app.config["ALLOCATION_WORKER"] = "celery"
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config["SQLALCHEMY_DATABASE_URI"])
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(instance_path)
+
+
+def celery_broker_url() -> str | None:
+    """Return the Celery broker a worker process starts with (before any app exists)."""
+    return os.environ.get("CELERY_BROKER_URL") or os.environ.get(
+        "PLACEMENTS_CELERY_BROKER_URL")
 
 
 def _instance_secret(instance_path: Path) -> str:
@@ -17,48 +113,3 @@ def _instance_secret(instance_path: Path) -> str:
     key_file.write_text(key)
     key_file.chmod(0o600)
     return key
-
-
-def defaults(instance_path: Path) -> dict:
-    """Build the default settings for an app whose instance folder is instance_path."""
-    database_url = os.environ.get("DATABASE_URL") or (
-        f"sqlite:///{instance_path / 'placements.sqlite'}")
-    if database_url.startswith("postgres://"):
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
-    elif database_url.startswith("postgresql://"):
-        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
-    return {
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or _instance_secret(instance_path),
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "SERVICE_NAME": "Placements",
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_HTTPONLY": True,
-        "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "WTF_CSRF_TIME_LIMIT": None,
-        # Upload limit for CSV imports and every request body.
-        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
-        "INVITATION_DAYS": 14,
-        # Werkzeug password hash; scrypt is the default (tests use a cheaper one for speed).
-        "PASSWORD_HASH_METHOD": "scrypt",
-        # Where development e-mail lands instead of a mail server: "outbox" or "smtp".
-        "MAIL_BACKEND": "outbox",
-        "MAIL_SENDER": "placements@localhost",
-        "SMTP_HOST": "localhost",
-        "SMTP_PORT": 25,
-        "BASE_URL": "http://127.0.0.1:5000",
-        # Rate limits (Flask-Limiter). memory:// counts per process: with several gunicorn
-        # workers set PLACEMENTS_RATELIMIT_STORAGE_URI=redis://... so they share counts.
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "RATELIMIT_HEADERS_ENABLED": True,
-        # POSTs to each sign-in form (sign in, register, invitation, password) per address.
-        "RATELIMIT_SIGN_IN": "10 per minute;100 per hour",
-        # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto headers
-        # are believed (0: none, so a client cannot pick its own address by sending one).
-        "TRUSTED_PROXIES": 0,
-        # Allocation runs go to a Celery worker over this broker when set (placements.tasks);
-        # otherwise a thread of the web process solves them.
-        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL"),
-        "ALLOCATION_WORKER": "celery" if os.environ.get("CELERY_BROKER_URL") else "thread",
-    }

@@ -1,12 +1,18 @@
-"""Small helpers shared by the FlaskForm classes."""
+"""Form pieces every feature shares: choices, dates, e-mail fields, the button-only form
+and the one mapping from a service's DomainError to a form field."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from wtforms import DateField, EmailField
+from flask import abort
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput
+from wtforms import DateField, EmailField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, StopValidation
+
+from placements.domain import DomainError
 
 
 def choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
@@ -57,3 +63,33 @@ def new_account_email_field(label: str, missing: str) -> EmailField:
         Length(max=254, message="Email address must be 254 characters or fewer"),
         UnusedEmail(),
     ])
+
+
+class EmptyForm(FlaskForm):
+    """A button-only POST, which still carries the CSRF token."""
+
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+def require_button_post() -> None:
+    """Refuse (400) a button-only POST whose CSRF token is missing or wrong."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+
+
+def show_domain_error(form: FlaskForm, exc: DomainError, default: str) -> None:
+    """Show a service's DomainError on the form field it names (else on `default`).
+
+    The one mapping from domain errors to form fields: a field the form does not have
+    falls back to `default`, and a form without that either shows it above the form.
+    """
+    field = getattr(form, exc.field, None) if exc.field else None
+    if field is None:
+        field = getattr(form, default, None)
+    if field is None:
+        errors = getattr(form, "form_errors", None)
+        if errors is None:
+            form.form_errors = errors = []
+        errors.append(exc.message)
+        return
+    field.errors = [*field.errors, exc.message]

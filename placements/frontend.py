@@ -33,7 +33,6 @@ DIST = "dist"
 
 def init_app(app: Flask) -> None:
     """Wire GOV.UK Frontend templates, template globals and filters into app."""
-    app.config.setdefault("SERVICE_NAME", "Placements")
     app.jinja_loader = ChoiceLoader(
         [
             loader
@@ -68,7 +67,7 @@ def init_app(app: Flask) -> None:
         return {
             "service_name": app.config["SERVICE_NAME"],
             # Year in the "contains OS data © Crown copyright" footer notice.
-            "os_data_year": app.config.get("OS_DATA_YEAR") or date.today().year,
+            "os_data_year": app.config["OS_DATA_YEAR"] or date.today().year,
         }
 
 

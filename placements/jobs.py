@@ -44,7 +44,7 @@ def worker_name() -> str:
 def submit(run_id: int) -> None:
     """Start a queued run on the configured worker (the caller has committed the run row)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    mode = app.config.get("ALLOCATION_WORKER", "thread")
+    mode = app.config["ALLOCATION_WORKER"]
     if mode == "inline":
         execute_run(app, run_id)
         return
@@ -181,7 +181,7 @@ def _execute(run_id: int) -> None:
 
 def reap_stale_runs(round_id: int | None = None) -> int:
     """Mark runs whose worker stopped reporting as failed; return how many (flushes only)."""
-    limit = current_app.config.get("ALLOCATION_STALE_S", 60)
+    limit = current_app.config["ALLOCATION_STALE_S"]
     cutoff = utcnow() - timedelta(seconds=limit)
     stmt = sa.select(AllocationRun).where(AllocationRun.status.in_(ACTIVE_RUN_STATUSES))
     if round_id is not None:
@@ -217,13 +217,13 @@ def import_progress(job_id: int) -> int:
 def submit_import(job_id: int, kind: str, officer_id: int, rows: list) -> None:
     """Write a checked import in a background thread (or inline, as configured)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if app.config.get("ALLOCATION_WORKER", "thread") == "inline":
+    if app.config["ALLOCATION_WORKER"] == "inline":
         run_import(job_id, kind, officer_id, rows)
         return
 
     def work() -> None:
         # A request context so invitation links (url_for) can be built off-request.
-        with app.test_request_context(base_url=app.config.get("BASE_URL") or None):
+        with app.test_request_context(base_url=app.config["BASE_URL"] or None):
             try:
                 run_import(job_id, kind, officer_id, rows)
             finally:

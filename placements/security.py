@@ -28,12 +28,12 @@ def init_app(app: Flask) -> None:
     app.before_request(forget_cached_user)
     app.after_request(set_security_headers)
     _trust_proxies(app)
-    _limit_sign_in(app)
+    limiter.init_app(app)
 
 
 def _trust_proxies(app: Flask) -> None:
     """Believe X-Forwarded-For/-Proto only from the configured number of reverse proxies."""
-    hops = int(app.config.get("TRUSTED_PROXIES") or 0)
+    hops = int(app.config["TRUSTED_PROXIES"] or 0)
     if hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
@@ -43,20 +43,10 @@ def sign_in_limit() -> str:
     return current_app.config["RATELIMIT_SIGN_IN"]
 
 
-_sign_in_limit_registered = False
-
-
-def _limit_sign_in(app: Flask) -> None:
-    """Rate-limit every form of the auth blueprint (sign in, register, invitation, password)
-    per client address, so that passwords and tokens cannot be guessed at speed."""
-    global _sign_in_limit_registered
-    limiter.init_app(app)
-    if not _sign_in_limit_registered:
-        # Limits are registered on the (process-wide) limiter by blueprint name, once.
-        from placements.auth import bp as auth_bp
-
-        limiter.limit(sign_in_limit, methods=["POST"])(auth_bp)
-        _sign_in_limit_registered = True
+#: Decorator for the forms that take a password or a token (sign in, register, invitation,
+#: password): their POSTs are rate-limited per client address, so that passwords and tokens
+#: cannot be guessed at speed.
+limit_sign_in = limiter.limit(sign_in_limit, methods=["POST"])
 
 
 def forget_cached_user() -> None:

@@ -13,15 +13,15 @@ the reaping of runs whose worker died are the same as in-process.
 
 from __future__ import annotations
 
-import os
-
 from celery import Celery
 from flask import Flask
+
+from placements.config import celery_broker_url
 
 #: The Celery application; its broker comes from the environment, or from `configure`.
 celery_app = Celery("placements")
 celery_app.conf.update(
-    broker_url=os.environ.get("CELERY_BROKER_URL"),
+    broker_url=celery_broker_url(),
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,
     # A run is acknowledged when it starts: a worker that dies mid-solve leaves the run to
@@ -36,7 +36,7 @@ _worker_app: Flask | None = None
 
 def configure(app: Flask) -> Celery:
     """Point the Celery application at the Flask app's broker."""
-    broker = app.config.get("CELERY_BROKER_URL")
+    broker = app.config["CELERY_BROKER_URL"]
     if broker and celery_app.conf.broker_url != broker:
         celery_app.conf.broker_url = broker
     return celery_app

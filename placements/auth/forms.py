@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovPasswordInput,
@@ -58,18 +57,6 @@ class ChangePasswordForm(SetPasswordForm):
     current = PasswordField("Current password", widget=GovPasswordInput(), validators=[
         InputRequired(message="Enter your current password")])
     submit = SubmitField("Change password", widget=GovSubmitInput())
-
-
-class EmptyForm(FlaskForm):
-    """A button-only POST, which still carries the CSRF token."""
-
-    submit = SubmitField("Continue", widget=GovSubmitInput())
-
-
-def require_button_post() -> None:
-    """Refuse (400) a button-only POST whose CSRF token is missing or wrong."""
-    if not EmptyForm().validate_on_submit():
-        abort(400)
 
 
 class EmployerRegistrationForm(FlaskForm):

@@ -14,8 +14,9 @@ from placements.auth.forms import (
 )
 from placements.domain import DomainError
 from placements.extensions import db
+from placements.formkit import show_domain_error
 from placements.navigation import home_url, render_form
-from placements.security import is_safe_next
+from placements.security import is_safe_next, limit_sign_in
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -26,6 +27,7 @@ def _start_session(user) -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit_sign_in
 def login():
     """Sign in and go to the page asked for, or the role's home page."""
     if current_user.is_authenticated:
@@ -56,6 +58,7 @@ def logout():
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@limit_sign_in
 @login_required
 def change_password():
     """Change your password; other sessions are signed out."""
@@ -64,7 +67,7 @@ def change_password():
         try:
             services.change_password(current_user, form.current.data, form.password.data)
         except DomainError as exc:
-            getattr(form, exc.field or "current").errors.append(exc.message)
+            show_domain_error(form, exc, "current")
         else:
             db.session.commit()
             _start_session(current_user._get_current_object())
@@ -74,6 +77,7 @@ def change_password():
 
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
+@limit_sign_in
 def accept_invitation(token: str):
     """Set a password from an invitation link (single use, expires)."""
     try:
@@ -91,6 +95,7 @@ def accept_invitation(token: str):
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limit_sign_in
 def register_employer():
     """Register an employer organisation and its first user account."""
     if current_user.is_authenticated:

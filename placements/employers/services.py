@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
@@ -60,7 +60,6 @@ class OfferData:
     requirements: tuple[str, ...] = ()
     standard_ids: tuple[int, ...] = ()
     work_mode: str = "on-site"
-    extra: dict = field(default_factory=dict)
 
 
 def validate_offer(employer: Employer, data: OfferData) -> EmployerSite:
@@ -124,14 +123,6 @@ def get_own_offer(employer: Employer, offer_id: int) -> PlacementOffer | None:
     if offer is None or offer.employer_id != employer.id:
         return None
     return offer
-
-
-def get_own_site(employer: Employer, site_id: int) -> EmployerSite | None:
-    """Return one of the employer's own sites, or None."""
-    site = db.session.get(EmployerSite, site_id)
-    if site is None or site.employer_id != employer.id:
-        return None
-    return site
 
 
 def placements_held(offer: PlacementOffer) -> dict[int, int]:

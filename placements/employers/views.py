@@ -16,6 +16,7 @@ from placements.employers.forms import (
     WithdrawOfferForm,
 )
 from placements.extensions import db
+from placements.formkit import show_domain_error
 from placements.models import Employer, EmployerSite, PlacementOffer, Role, User
 from placements.navigation import render_form
 from placements.security import role_required
@@ -50,10 +51,6 @@ def _offers(employer: Employer) -> list[PlacementOffer]:
         PlacementOffer.employer_id == employer.id).order_by(
         PlacementOffer.status, PlacementOffer.title, PlacementOffer.id)))
 
-
-def _form_error(form, exc: DomainError, default: str) -> None:
-    field = getattr(form, exc.field or default, None) or getattr(form, default)
-    field.errors = [*field.errors, exc.message]
 
 
 @bp.get("/")
@@ -128,7 +125,7 @@ def offer_new():
         try:
             offer = services.create_offer(current_user, employer, _offer_data(form))
         except DomainError as exc:
-            _form_error(form, exc, "title")
+            show_domain_error(form, exc, "title")
         else:
             db.session.commit()
             flash(f"“{offer.title}” has been added.", "success")
@@ -162,7 +159,7 @@ def offer_edit(offer_id: int):
                                            reason=form.reason.data or "")
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "title")
+            show_domain_error(form, exc, "title")
         else:
             db.session.commit()
             message = f"“{offer.title}” has been updated."
@@ -189,7 +186,7 @@ def offer_withdraw(offer_id: int):
             services.withdraw_offer(current_user, employer, offer, form.reason.data)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "reason")
+            show_domain_error(form, exc, "reason")
         else:
             db.session.commit()
             flash(f"“{offer.title}” has been withdrawn.", "success")
@@ -218,7 +215,7 @@ def placement_respond(placement_id: int):
                                           form.response.data, form.note.data or "")
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "response")
+            show_domain_error(form, exc, "response")
         else:
             db.session.commit()
             flash("Your response has been sent to the placement officer."
@@ -242,7 +239,7 @@ def colleagues():
                                              email=form.email.data)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "email")
+            show_domain_error(form, exc, "email")
         else:
             db.session.commit()
             flash(f"An invitation has been sent to {user.email}.", "success")

@@ -7,7 +7,6 @@ from datetime import date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.auth.forms import EmptyForm, require_button_post
 from placements.csvio import CSVError, read_csv, template_response
 from placements.domain import DomainError
 from placements.engagement import services
@@ -19,6 +18,7 @@ from placements.engagement.forms import (
     UploadForm,
 )
 from placements.extensions import db
+from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.models import (
     ActivityKind,
     Employer,
@@ -91,7 +91,7 @@ def new_prospect():
         try:
             record = services.add_prospect(current_user, data)
         except DomainError as exc:
-            getattr(form, exc.field or "name").errors.append(exc.message)
+            show_domain_error(form, exc, "name")
         else:
             db.session.commit()
             flash(f"{record.name} is in the pipeline.", "success")
@@ -166,7 +166,7 @@ def set_stage(record_id: int):
             services.set_stage(current_user, record, EngagementStage(form.stage.data),
                                form.pledged_places.data)
         except DomainError as exc:
-            getattr(form, exc.field or "stage").errors.append(exc.message)
+            show_domain_error(form, exc, "stage")
         else:
             db.session.commit()
             flash(f"{record.name} is now at stage {record.stage.label.lower()}.", "success")
@@ -187,7 +187,7 @@ def log_activity(record_id: int):
         try:
             services.log_activity(current_user, record, data)
         except DomainError as exc:
-            getattr(form, exc.field or "notes").errors.append(exc.message)
+            show_domain_error(form, exc, "notes")
         else:
             db.session.commit()
             flash("The activity is in the log.", "success")

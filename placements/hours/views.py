@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.auth.forms import EmptyForm, require_button_post
 from placements.csvio import csv_response, template_response
 from placements.domain import DomainError, NotAllowed
 from placements.extensions import db
+from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.hours import calc, imports, services
 from placements.hours.forms import (
     ImportForm,
@@ -46,10 +46,6 @@ def _colours() -> dict:
             "STATUS_CODES": calc.STATUS_CODES}
 
 
-def _field_error(form, exc: DomainError, default: str) -> None:
-    field = getattr(form, exc.field or default, None) or getattr(form, default)
-    field.errors = [*field.errors, exc.message]
-
 
 def _entry_or_404(entry_id: int) -> HoursEntry:
     entry = db.session.get(HoursEntry, entry_id)
@@ -73,7 +69,7 @@ def learner_log():
         try:
             entry = services.log_hours(current_user, form.entry_data())
         except DomainError as exc:
-            _field_error(form, exc, "entry_date")
+            show_domain_error(form, exc, "entry_date")
         else:
             db.session.commit()
             flash(f"{calc.format_hours(entry.quarter_hours)} hours on "
@@ -160,7 +156,7 @@ def reject(entry_id: int):
         try:
             services.reject_entry(current_user, entry, form.reason.data)
         except DomainError as exc:
-            _field_error(form, exc, "reason")
+            show_domain_error(form, exc, "reason")
         else:
             db.session.commit()
             flash(f"Hours of {entry.learner.user.name} on {entry.entry_date:%d/%m/%Y} "
@@ -282,7 +278,7 @@ def learner_detail(learner_id: int):
         try:
             entry = services.record_hours(current_user, learner, form.entry_data())
         except DomainError as exc:
-            _field_error(form, exc, "entry_date")
+            show_domain_error(form, exc, "entry_date")
         else:
             db.session.commit()
             flash(f"{calc.format_hours(entry.quarter_hours)} {entry.kind.label.lower()} "

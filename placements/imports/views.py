@@ -50,8 +50,8 @@ def _page(forms: dict[str, UploadForm], errors=None, failed_kind: str | None = N
     return render_template(
         "imports/index.html", forms=forms, errors=errors or [], failed_kind=failed_kind,
         columns={k: v[0] for k, v in IMPORTS.items()}, titles=TITLES, jobs=_recent_jobs(),
-        max_kb=current_app.config.get("IMPORT_MAX_BYTES", 5_000_000) // 1000,
-        max_rows=current_app.config.get("IMPORT_MAX_ROWS", 50_000)), status
+        max_kb=current_app.config["IMPORT_MAX_BYTES"] // 1000,
+        max_rows=current_app.config["IMPORT_MAX_ROWS"]), status
 
 
 @bp.get("/")
@@ -79,8 +79,8 @@ def upload(kind: str):
     upload_file = form.file.data
     try:
         rows = read_csv(upload_file, columns=columns,
-                        max_bytes=current_app.config.get("IMPORT_MAX_BYTES", 5_000_000),
-                        max_rows=current_app.config.get("IMPORT_MAX_ROWS", 50_000))
+                        max_bytes=current_app.config["IMPORT_MAX_BYTES"],
+                        max_rows=current_app.config["IMPORT_MAX_ROWS"])
     except CSVError as exc:
         errors = exc.errors
     else:
@@ -96,7 +96,7 @@ def upload(kind: str):
                     total_rows=len(rows), created_by_id=current_user.id)
     db.session.add(job)
     db.session.commit()
-    if len(rows) <= current_app.config.get("IMPORT_INLINE_ROWS", 200):
+    if len(rows) <= current_app.config["IMPORT_INLINE_ROWS"]:
         run_import(job.id, kind, current_user.id, rows)
     else:
         submit_import(job.id, kind, current_user.id, rows)

@@ -11,6 +11,7 @@ from placements import audit
 from placements.csvio import csv_response
 from placements.domain import DomainError
 from placements.extensions import db
+from placements.formkit import show_domain_error
 from placements.insights import calc, services
 from placements.insights.forms import WhatIfForm
 from placements.models import AllocationRound, Role
@@ -98,7 +99,7 @@ def what_if(round_id: int):
             answer = services.what_if(round_, sector=form.sector.data, area=form.area.data,
                                       places=form.places.data, spread=form.spread.data)
         except DomainError as exc:
-            getattr(form, exc.field or "area", form.area).errors.append(exc.message)
+            show_domain_error(form, exc, "area")
         else:
             audit.record(current_user, "insights.what_if", round_, round_id=round_.id,
                          sector=answer.sector, area=answer.area, places=answer.places,

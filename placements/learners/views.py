@@ -8,9 +8,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from placements.auth.forms import EmptyForm, require_button_post
 from placements.domain import DomainError
 from placements.extensions import db
+from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.learners import services
 from placements.learners.forms import ChoicesForm, DeclineForm, OfferFilterForm, ProfileForm
 from placements.models import AllocationRound, Learner, Role
@@ -77,7 +77,7 @@ def profile():
                 in_work_employer=form.in_work_employer.data or ""))
         except DomainError as exc:
             db.session.rollback()
-            getattr(form, exc.field or "home_postcode").errors.append(exc.message)
+            show_domain_error(form, exc, "home_postcode")
         else:
             db.session.commit()
             flash("Your profile has been saved.", "success")

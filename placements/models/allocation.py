@@ -31,7 +31,6 @@ class RunKind(enum.StrEnum):
 
     FULL = "full"
     REPAIR = "repair"
-    WHAT_IF = "what-if"
 
 
 class PlacementStatus(enum.StrEnum):

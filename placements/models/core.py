@@ -187,8 +187,7 @@ class User(UserMixin, Base):
 
     def set_password(self, password: str) -> None:
         """Hash and store a new password, ending every other session."""
-        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if current_app \
-            else "scrypt"
+        method = current_app.config["PASSWORD_HASH_METHOD"] if current_app else "scrypt"
         self.password_hash = generate_password_hash(password, method=method)
         self.rotate_session()
 

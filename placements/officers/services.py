@@ -34,14 +34,6 @@ def approve_employer(officer: User, employer: Employer) -> None:
     audit.record(officer, "employer.approved", employer, name=employer.name)
 
 
-def suspend_employer(officer: User, employer: Employer, reason: str) -> None:
-    """Withdraw an employer's approval, hiding its offers from learners."""
-    if not employer.approved:
-        raise DomainError(f"{employer.name} is not approved")
-    employer.approved = False
-    audit.record(officer, "employer.suspended", employer, name=employer.name, reason=reason)
-
-
 @dataclass(frozen=True)
 class NewLearner:
     """What an officer (or an import) knows about a new learner."""

@@ -6,9 +6,9 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.auth.forms import EmptyForm, require_button_post
 from placements.domain import DomainError
 from placements.extensions import db
+from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.models import (
     Employer,
     Learner,
@@ -113,7 +113,7 @@ def new_learner():
         try:
             learner = services.create_learner(current_user, data)
         except DomainError as exc:
-            getattr(form, exc.field or "name").errors.append(exc.message)
+            show_domain_error(form, exc, "name")
         else:
             db.session.commit()
             flash(f"{learner.user.name} has been added and sent an invitation.", "success")
@@ -179,7 +179,7 @@ def new_programme():
         try:
             programme = services.save_programme(current_user, _programme_data(form))
         except DomainError as exc:
-            getattr(form, exc.field or "title").errors.append(exc.message)
+            show_domain_error(form, exc, "title")
         else:
             db.session.commit()
             flash(f"{programme.title} has been added.", "success")
@@ -207,7 +207,7 @@ def edit_programme(programme_id: int):
             services.save_programme(current_user, _programme_data(form), programme)
         except DomainError as exc:
             db.session.rollback()
-            getattr(form, exc.field or "title").errors.append(exc.message)
+            show_domain_error(form, exc, "title")
         else:
             db.session.commit()
             flash(f"{programme.title} has been updated.", "success")

@@ -254,7 +254,7 @@ def pending_changes(round_: AllocationRound) -> int:
 
 
 def _base_url() -> str:
-    return current_app.config.get("BASE_URL", "").rstrip("/")
+    return current_app.config["BASE_URL"].rstrip("/")
 
 
 def publish_round(officer: User, round_: AllocationRound) -> dict[str, int]:

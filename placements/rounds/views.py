@@ -19,10 +19,10 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
-from placements.auth.forms import EmptyForm, require_button_post
 from placements.csvio import csv_response
 from placements.domain import DomainError
 from placements.extensions import db
+from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.jobs import reap_stale_runs, submit
 from placements.models import (
     AllocationRound,
@@ -117,7 +117,7 @@ def new():
                 providers=[db.session.get(Provider, pid)
                            for pid in sorted({p.provider_id for p in programmes})])
         except DomainError as exc:
-            getattr(form, exc.field or "name").errors.append(exc.message)
+            show_domain_error(form, exc, "name")
         else:
             db.session.commit()
             flash(f"Round {round_.name} has been created.", "success")
@@ -390,7 +390,7 @@ def override(round_id: int):
                 warnings = exc.warnings
                 form.confirm.errors.append(exc.message)
             except DomainError as exc:
-                getattr(form, exc.field or "reason", form.reason).errors.append(exc.message)
+                show_domain_error(form, exc, "reason")
             else:
                 db.session.commit()
                 flash(f"{learner.user.name} is placed at {offer.title} and locked there"

@@ -135,7 +135,8 @@ def make_app(tmp_path: Path | None = None) -> Flask:
         static_folder=str(ROOT / "placements" / "static"),
         static_url_path="/static",
     )
-    app.config.update(SECRET_KEY="test", SERVICE_NAME="Placements", WTF_CSRF_CHECK_DEFAULT=False)
+    app.config.update(SECRET_KEY="test", SERVICE_NAME="Placements", OS_DATA_YEAR=None,
+                      WTF_CSRF_CHECK_DEFAULT=False)
     CSRFProtect(app)
     frontend.init_app(app)
 
@@ -224,7 +225,7 @@ def test_navigation_and_sign_out(client):
 
 def test_navigation_absent_without_nav_items():
     app = Flask("bare", template_folder=str(ROOT / "templates"))
-    app.config["SECRET_KEY"] = "test"
+    app.config.update(SECRET_KEY="test", SERVICE_NAME="Placements", OS_DATA_YEAR=None)
     frontend.init_app(app)
     with app.test_request_context("/"):
         html = render_template("base.html")

@@ -120,8 +120,14 @@ def test_flask_db_check_command(sqlite_url) -> None:
 ])
 def test_database_url_selects_psycopg_3(monkeypatch, tmp_path, given, used) -> None:
     """DATABASE_URL as hosting platforms spell it runs on psycopg 3."""
+    from flask import Flask
+
     from placements import config
 
     monkeypatch.setenv("DATABASE_URL", given)
     monkeypatch.setenv("SECRET_KEY", "x")
-    assert config.defaults(tmp_path)["SQLALCHEMY_DATABASE_URI"] == used
+    monkeypatch.delenv("PLACEMENTS_SQLALCHEMY_DATABASE_URI", raising=False)
+    app = Flask("config_test", instance_path=str(tmp_path))
+    config.load(app, tmp_path, None)
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == used
+    assert not (tmp_path / "secret_key").exists()
