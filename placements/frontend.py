@@ -14,18 +14,16 @@ templates link them with ``asset_url("app.css")``.
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g, url_for
 from govuk_frontend_wtf import wtforms_widgets as gov
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
-#: Dates and times are stored in UTC and shown in UK local time.
-UK_TIME = ZoneInfo("Europe/London")
+from placements.timeutil import UK_TIME
 
 #: Folder (under the app's static folder) that ``npm run build`` writes to.
 DIST = "dist"
@@ -139,7 +137,7 @@ def _field_errors(field: Any) -> list[dict[str, str]]:
 
 def _to_uk(value: datetime) -> datetime:
     if value.tzinfo is None:  # naive datetimes are UTC by house rule
-        value = value.replace(tzinfo=ZoneInfo("UTC"))
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(UK_TIME)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,7 +9,9 @@ import sqlalchemy as sa
 
 from placements import audit
 from placements.auth.services import create_invitation
-from placements.domain import DomainError, NotAllowed
+from placements.domain import DomainError, NotAllowed, access
+from placements.domain import rounds as round_rules
+from placements.domain.placements import EMPLOYER_ANSWER, answer_guard, held_places_by_round
 from placements.extensions import db
 from placements.geo import Located
 from placements.mail import send_mail
@@ -113,9 +114,6 @@ def _standards_for(data: OfferData) -> list[OccupationalStandard]:
 
 # --- Offers: edits, capacity changes and withdrawal -------------------------------------
 
-#: Placement statuses that still hold a place at an offer.
-HOLDING = (PlacementStatus.PROPOSED, PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED)
-
 
 def get_own_offer(employer: Employer, offer_id: int) -> PlacementOffer | None:
     """Return one of the employer's own offers, or None (never another employer's)."""
@@ -125,38 +123,22 @@ def get_own_offer(employer: Employer, offer_id: int) -> PlacementOffer | None:
     return offer
 
 
-def placements_held(offer: PlacementOffer) -> dict[int, int]:
-    """Count, per round, the placements at the offer that still hold a place."""
-    rows = db.session.execute(
-        sa.select(Placement.round_id, sa.func.count(Placement.id)).where(
-            Placement.offer_id == offer.id,
-            Placement.status.in_([s.value for s in HOLDING])).group_by(Placement.round_id))
-    return {round_id: count for round_id, count in rows}
-
-
-def _flag_rounds(round_ids: Sequence[int]) -> list[int]:
-    flagged = []
-    for round_id in sorted(round_ids):
-        round_ = db.session.get(AllocationRound, round_id)
-        if round_ is not None:
-            round_.needs_repair = True
-            flagged.append(round_id)
-    return flagged
-
-
 def _record_change(actor: User | None, offer: PlacementOffer, *, kind: str, old: int, new: int,
-                   reason: str, held: dict[int, int], flagged: list[int]) -> OfferChange:
+                   reason: str) -> OfferChange:
+    """Record a capacity change or withdrawal; flag every round holding places there when
+    the places held (`domain.placements`: pending moves in included) no longer fit."""
+    held = held_places_by_round(offer.id)
+    flagged = sorted(held) if sum(held.values()) > new else []
+    action = "offer.withdrawn" if kind == "withdrawn" else "offer.capacity_changed"
+    round_rules.flag_repair(flagged, actor=actor, cause=action, offer_id=offer.id,
+                            offer_title=offer.title)
     change = OfferChange(offer=offer, actor_id=getattr(actor, "id", None), kind=kind,
                          old_capacity=old, new_capacity=new, reason=reason,
                          rounds_flagged=flagged, placements_held=sum(held.values()))
     db.session.add(change)
     db.session.flush()
-    action = "offer.withdrawn" if kind == "withdrawn" else "offer.capacity_changed"
     audit.record(actor, action, offer, employer_id=offer.employer_id, old=old, new=new,
                  reason=reason, placements_held=change.placements_held, rounds_flagged=flagged)
-    for round_id in flagged:
-        audit.record(actor, "round.needs_repair", offer, round_id=round_id,
-                     cause=action, offer_title=offer.title)
     return change
 
 
@@ -195,10 +177,8 @@ def update_offer(actor: User | None, employer: Employer, offer: PlacementOffer, 
     audit.record(actor, "offer.updated", offer, employer_id=employer.id)
     if data.capacity == old:
         return None
-    held = placements_held(offer)
-    flagged = _flag_rounds([r for r, n in held.items() if n > data.capacity])
     return _record_change(actor, offer, kind="capacity", old=old, new=data.capacity,
-                          reason=reason, held=held, flagged=flagged)
+                          reason=reason)
 
 
 def withdraw_offer(actor: User | None, employer: Employer, offer: PlacementOffer,
@@ -214,10 +194,8 @@ def withdraw_offer(actor: User | None, employer: Employer, offer: PlacementOffer
     offer.status = OfferStatus.WITHDRAWN
     offer.withdrawn_reason = reason
     db.session.flush()
-    held = placements_held(offer)
-    flagged = _flag_rounds([r for r, n in held.items() if n > 0])
     return _record_change(actor, offer, kind="withdrawn", old=offer.capacity, new=0,
-                          reason=reason, held=held, flagged=flagged)
+                          reason=reason)
 
 
 def _has_choices(offer: PlacementOffer) -> bool:
@@ -248,8 +226,6 @@ class RoundFill:
 
 def fill_by_round(employer: Employer) -> list[RoundFill]:
     """Count published placements per offer per round (nothing before publication)."""
-    visible = [PlacementStatus.PUBLISHED.value, PlacementStatus.ACCEPTED.value,
-               PlacementStatus.DECLINED.value]
     filled = sa.func.sum(sa.case((Placement.status != PlacementStatus.DECLINED.value, 1),
                                  else_=0))
     declined = sa.func.sum(sa.case((Placement.status == PlacementStatus.DECLINED.value, 1),
@@ -257,28 +233,24 @@ def fill_by_round(employer: Employer) -> list[RoundFill]:
     rows = db.session.execute(
         sa.select(Placement.round_id, Placement.offer_id, filled, declined)
         .join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
-        .where(PlacementOffer.employer_id == employer.id, Placement.status.in_(visible))
+        .where(access.employer_placements_sql(employer.id))
         .group_by(Placement.round_id, Placement.offer_id)).all()
     result = [RoundFill(db.session.get(AllocationRound, r), db.session.get(PlacementOffer, o),
                         int(f or 0), int(d or 0)) for r, o, f, d in rows]
     return sorted(result, key=lambda x: (x.round.name, x.offer.title, x.offer.id))
 
 
-def placed_learners_stmt(employer: Employer) -> sa.Select:
+def placed_learners_stmt(employer: Employer) -> sa.Select[tuple[Placement]]:
     """Select the published placements at the employer's offers (never proposed ones)."""
     return (sa.select(Placement).join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
-            .where(PlacementOffer.employer_id == employer.id,
-                   Placement.status.in_([PlacementStatus.PUBLISHED.value,
-                                         PlacementStatus.ACCEPTED.value,
-                                         PlacementStatus.DECLINED.value]))
+            .where(access.employer_placements_sql(employer.id))
             .order_by(Placement.round_id.desc(), PlacementOffer.title, Placement.id))
 
 
 def get_visible_placement(employer: Employer, placement_id: int) -> Placement | None:
     """Return a published placement at one of the employer's offers, or None."""
     placement = db.session.get(Placement, placement_id)
-    if placement is None or placement.offer.employer_id != employer.id \
-            or not placement.is_visible:
+    if placement is None or not access.employer_sees_placement(employer.id, placement):
         return None
     return placement
 
@@ -289,7 +261,7 @@ EMPLOYER_RESPONSES = {"accepted": "Accept this learner", "concern": "Raise a con
 def respond_to_placement(actor: User | None, employer: Employer, placement: Placement,
                          response: str, note: str = "") -> None:
     """Record the employer's acceptance of, or concern about, a placed learner."""
-    if placement.offer.employer_id != employer.id or not placement.is_visible:
+    if not access.employer_sees_placement(employer.id, placement):
         raise NotAllowed("This placement is not at one of your offers")
     if response not in EMPLOYER_RESPONSES:
         raise DomainError("Choose whether to accept the learner or raise a concern",
@@ -300,11 +272,9 @@ def respond_to_placement(actor: User | None, employer: Employer, placement: Plac
                           field="note")
     if placement.status == PlacementStatus.DECLINED:
         raise DomainError("The learner has declined this placement")
-    placement.employer_response = response
-    placement.employer_note = note or None
-    db.session.flush()
-    audit.record(actor, f"placement.employer_{response}", placement,
-                 round_id=placement.round_id, note=note)
+    EMPLOYER_ANSWER.apply(placement, f"employer_{response}", actor=actor,
+                          values={"employer_note": note or None}, where=answer_guard(),
+                          round_id=placement.round_id, note=note)
     if response == "concern":
         round_ = placement.round
         send_mail(_officer_address(round_), f"Employer concern: {employer.name}",

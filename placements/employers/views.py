@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from placements.domain import DomainError
+from placements.domain.placements import places_held
 from placements.employers import services
 from placements.employers.forms import (
     ColleagueForm,
@@ -139,7 +140,7 @@ def offer_detail(offer_id: int):
     offer = own_offer_or_404(offer_id)
     return render_template("employers/offer_detail.html", offer=offer,
                            changes=services.offer_changes(offer),
-                           held=services.placements_held(offer))
+                           held=places_held(offer.id))
 
 
 @bp.route("/offers/<int:offer_id>/edit", methods=["GET", "POST"])
@@ -169,7 +170,7 @@ def offer_edit(offer_id: int):
             flash(message, "success")
             return redirect(url_for(".offer_detail", offer_id=offer.id), 303)
     return render_form("employers/offer_form.html", form, employer=employer, offer=offer,
-                       held=services.placements_held(offer))
+                       held=places_held(offer.id))
 
 
 @bp.route("/offers/<int:offer_id>/withdraw", methods=["GET", "POST"])
@@ -192,7 +193,7 @@ def offer_withdraw(offer_id: int):
             flash(f"“{offer.title}” has been withdrawn.", "success")
             return redirect(url_for(".offer_detail", offer_id=offer.id), 303)
     return render_form("employers/offer_withdraw.html", form, offer=offer,
-                       held=services.placements_held(offer))
+                       held=places_held(offer.id))
 
 
 # --- Placed learners -----------------------------------------------------------------------

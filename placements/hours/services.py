@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from placements import audit
-from placements.domain import DomainError, NotAllowed
+from placements.domain import DomainError, NotAllowed, access
 from placements.extensions import db
-from placements.frontend import UK_TIME
 from placements.hours import calc
 from placements.models import (
     HoursEntry,
@@ -37,6 +36,7 @@ from placements.models import (
     utcnow,
 )
 from placements.models.hours import total_column
+from placements.timeutil import today_uk
 
 #: Pending entries older than this many days need an officer's attention.
 STALE_PENDING_DAYS = 14
@@ -48,11 +48,6 @@ LEARNER_KINDS = (HoursKind.PLACEMENT, HoursKind.LIVE_BRIEF, HoursKind.SIMULATED,
 #: Kinds an officer may import per learner (placement hours need a placement and supervisor).
 IMPORT_KINDS = (HoursKind.CLASSROOM, HoursKind.LIVE_BRIEF, HoursKind.SIMULATED,
                 HoursKind.IN_WORK)
-
-
-def today_uk() -> date:
-    """Return today's date in the UK."""
-    return datetime.now(UK_TIME).date()
 
 
 def month_start(day: date) -> date:
@@ -283,13 +278,7 @@ def can_verify(user: User, entry: HoursEntry) -> bool:
     Employer users: placement entries on their own organisation's offers. Officers:
     any entry of their own provider's learners (to unblock entries nobody answers).
     """
-    if user.role == Role.EMPLOYER:
-        placement = entry.placement
-        return (entry.kind is HoursKind.PLACEMENT and placement is not None
-                and placement.offer.employer_id == user.employer_id)
-    if user.role == Role.OFFICER:
-        return entry.learner.provider_id == user.provider_id
-    return False
+    return access.may_verify_hours(user, entry)
 
 
 def _decide(user: User, entry: HoursEntry, status: HoursStatus, reason: str | None) -> None:

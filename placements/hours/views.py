@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from placements.csvio import csv_response, template_response
-from placements.domain import DomainError, NotAllowed
+from placements.domain import DomainError, NotAllowed, access
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.hours import calc, imports, services
@@ -169,14 +169,14 @@ def reject(entry_id: int):
 
 def _programme_or_404(programme_id: int) -> Programme:
     programme = db.session.get(Programme, programme_id)
-    if programme is None or programme.provider_id != current_user.provider_id:
+    if programme is None or not access.officer_sees_programme(current_user, programme):
         abort(404)
     return programme
 
 
 def _learner_or_404(learner_id: int) -> Learner:
     learner = db.session.get(Learner, learner_id)
-    if learner is None or learner.provider_id != current_user.provider_id:
+    if learner is None or not access.officer_sees_learner(current_user, learner):
         abort(404)
     return learner
 

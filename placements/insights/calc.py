@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from solver.geo import EARTH_RADIUS_KM, haversine_km_array
+from placements.domain import eligibility
 
 SUPPRESS_BELOW = 5
 FLAG_GAP_PP = 10.0
@@ -112,70 +112,34 @@ class SupplyDemandCell:
         return max(0, self.mandated - self.reachable)
 
 
-def _tag_masks(tag_sets: Sequence[frozenset[str]], index: dict[str, int]) -> np.ndarray:
-    masks = np.zeros(len(tag_sets), dtype=np.int64)
-    for i, tags in enumerate(tag_sets):
-        bits = 0
-        for tag in tags:
-            bits |= 1 << index.setdefault(tag, len(index))
-        masks[i] = bits
-    return masks
-
-
-def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Return points on the unit sphere (n x 3) for latitudes and longitudes in degrees."""
-    phi, lam = np.radians(lat), np.radians(lon)
-    return np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)],
-                    axis=1)
-
-
 def reachable_by_group(learners: Sequence[DemandLearner], offers: Sequence[SupplyOffer],
                        groups: np.ndarray, n_groups: int) -> np.ndarray:
     """Return a (n_groups x offers) boolean array: some learner of the group can take it.
 
     All learners and offers must be of one sector; `groups[i]` is learner i's group index.
-    Work is done in blocks of CHUNK_ROWS learners with numpy (no Python pair loop): the
-    distance test is a dot product of unit vectors (u.v >= cos(max_km / R), one BLAS call
-    per block), and the few pairs within 1e-9 of the limit are settled with the solver's own
-    haversine so that "within reach" means exactly what the solver's eligibility means.
+    The pair rule is eligibility's (`placements.domain.eligibility.reach_matrix`), applied
+    in blocks of CHUNK_ROWS learners. Homes are postcode-district centroids and travel
+    limits are round numbers, so many learners of a group are the same as far as reach
+    goes: one of each is kept.
     """
     reach = np.zeros((n_groups, len(offers)), dtype=bool)
     if not learners or not offers:
         return reach
     tag_index: dict[str, int] = {}
-    need = _tag_masks([o.requires for o in offers], tag_index)
-    has = _tag_masks([lr.has for lr in learners], tag_index)
+    need = eligibility.tag_masks([o.requires for o in offers], tag_index)
+    has = eligibility.tag_masks([lr.has for lr in learners], tag_index)
     o_lat = np.array([o.lat for o in offers])
     o_lon = np.array([o.lon for o in offers])
-    l_lat = np.array([lr.lat for lr in learners])
-    l_lon = np.array([lr.lon for lr in learners])
-    l_max = np.array([lr.max_km for lr in learners])
-    o_vec = _unit_vectors(o_lat, o_lon).T.copy()
-    # Learners hold few distinct sets of tags: which offers each set meets, once.
-    has_sets, has_index = np.unique(has, return_inverse=True)
-    meets = (need[None, :] & ~has_sets[:, None]) == 0
-    # Homes are postcode-district centroids and travel limits are round numbers, so many
-    # learners of a group are the same as far as reach goes: keep one of each (sorted by
-    # group, which the block loop below relies on).
-    keys = np.unique(np.column_stack([groups, l_lat, l_lon, l_max, has_index]), axis=0)
-    groups = keys[:, 0].astype(np.int64)
+    keys = np.unique(np.column_stack([groups, [lr.lat for lr in learners],
+                                      [lr.lon for lr in learners],
+                                      [lr.max_km for lr in learners], has]), axis=0)
+    groups = keys[:, 0].astype(np.int64)  # sorted by group, which the loop relies on
     l_lat, l_lon, l_max = keys[:, 1], keys[:, 2], keys[:, 3]
-    has_index = keys[:, 4].astype(np.int64)
-    l_vec = _unit_vectors(l_lat, l_lon)
-    l_cos = np.cos(np.minimum(l_max / EARTH_RADIUS_KM, np.pi))
-    order = np.arange(len(groups))
-    for start in range(0, len(order), CHUNK_ROWS):
-        rows = order[start:start + CHUNK_ROWS]
-        margin = l_vec[rows] @ o_vec
-        margin -= l_cos[rows, None]
-        ok = margin >= 0
-        np.abs(margin, out=margin)
-        close = margin < 1e-9
-        if close.any():
-            r, c = np.nonzero(close)
-            km = haversine_km_array(l_lat[rows[r]], l_lon[rows[r]], o_lat[c], o_lon[c])
-            ok[r, c] = km <= l_max[rows[r]]
-        ok &= meets[has_index[rows]]
+    l_has = keys[:, 4].astype(np.int64)
+    for start in range(0, len(groups), CHUNK_ROWS):
+        rows = slice(start, start + CHUNK_ROWS)
+        ok = eligibility.reach_matrix(l_lat[rows], l_lon[rows], l_max[rows], l_has[rows],
+                                      o_lat, o_lon, need)
         g = groups[rows]
         firsts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
         reach[g[firsts]] |= np.logical_or.reduceat(ok, firsts, axis=0)

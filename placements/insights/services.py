@@ -14,7 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from placements.domain import DomainError
+from placements.domain import DomainError, access
+from placements.domain.offers import open_to_choices_sql
 from placements.extensions import db
 from placements.geo import districts
 from placements.insights import calc
@@ -24,14 +25,12 @@ from placements.models import (
     Employer,
     EmployerSite,
     Learner,
-    OfferStatus,
     PlacementOffer,
     Programme,
     Provider,
     RunStatus,
     User,
     round_programmes,
-    round_providers,
 )
 
 #: Learner groups of the fairness report: (dimension key, heading).
@@ -93,18 +92,18 @@ def area_centroid(area: str) -> tuple[float, float]:
 # --- scope ----------------------------------------------------------------------------------
 
 def officer_rounds(officer: User) -> list[AllocationRound]:
-    """Return the rounds the officer's provider owns or takes part in, newest first."""
-    in_round = sa.select(round_providers.c.round_id).where(
-        round_providers.c.provider_id == officer.provider_id)
-    return list(db.session.scalars(sa.select(AllocationRound).where(sa.or_(
-        AllocationRound.provider_id == officer.provider_id,
-        AllocationRound.id.in_(in_round))).order_by(AllocationRound.created_at.desc(),
-                                                    AllocationRound.id.desc())))
+    """Return the rounds the officer's provider takes part in, newest first."""
+    return list(db.session.scalars(sa.select(AllocationRound).where(
+        access.officer_rounds_sql(officer)).order_by(AllocationRound.created_at.desc(),
+                                                     AllocationRound.id.desc())))
 
 
 def round_for_officer(officer: User, round_id: int) -> AllocationRound | None:
     """Return the round if the officer may see it, else None."""
-    return next((r for r in officer_rounds(officer) if r.id == round_id), None)
+    round_ = db.session.get(AllocationRound, round_id)
+    if round_ is None or not access.officer_sees_round(officer, round_):
+        return None
+    return round_
 
 
 @dataclass
@@ -123,9 +122,8 @@ def scope_for(officer: User, round_: AllocationRound | None) -> Scope:
             round_programmes.c.round_id == round_.id)))
         return Scope(f"Round: {round_.name}", ids, round_)
     provider = db.session.get(Provider, officer.provider_id)
-    partners = provider.partner_ids()
     ids = list(db.session.scalars(sa.select(Programme.id).where(
-        Programme.provider_id.in_(partners))))
+        access.officer_programmes_sql(officer, partnership=True))))
     label = provider.partnership.name if provider.partnership else provider.name
     return Scope(f"All learners of {label}", ids)
 
@@ -173,8 +171,8 @@ def supply_demand(scope: Scope, by: str = "area") -> SupplyDemand:
                   PlacementOffer.sector, PlacementOffer.capacity, PlacementOffer.requirements)
         .join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
         .join(Employer, Employer.id == PlacementOffer.employer_id)
-        .where(PlacementOffer.status == OfferStatus.OPEN, Employer.approved.is_(True),
-               PlacementOffer.capacity > 0, PlacementOffer.sector.in_(sectors))).all()
+        .where(open_to_choices_sql(), PlacementOffer.capacity > 0,
+               PlacementOffer.sector.in_(sectors))).all()
     offers = [calc.SupplyOffer(sector, _cell_key(pc, by), capacity, lat, lon,
                                frozenset(req or ()))
               for pc, lat, lon, sector, capacity, req in offer_rows]

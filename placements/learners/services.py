@@ -10,21 +10,21 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from placements import audit
-from placements.domain import DomainError, NotAllowed
+from placements.domain import DomainError, NotAllowed, access, eligibility
+from placements.domain import rounds as round_rules
+from placements.domain.offers import closed_because, open_offers_stmt
+from placements.domain.placements import PLACEMENT
 from placements.extensions import db
-from placements.geo import Located, haversine_km
+from placements.geo import Located
 from placements.models import (
     REQUIREMENTS,
     AllocationRound,
-    Employer,
     EmployerSite,
     Learner,
-    OfferStatus,
     Placement,
+    PlacementDecline,
     PlacementOffer,
-    PlacementStatus,
     Preference,
-    RoundStatus,
     User,
     round_programmes,
     utcnow,
@@ -52,12 +52,11 @@ def save_preferences(actor: User | None, learner: Learner, round_: AllocationRou
     if len(ids) > round_.max_preferences:
         raise DomainError(f"You can rank at most {round_.max_preferences} offers")
     offers = {o.id: o for o in db.session.scalars(
-        sa.select(PlacementOffer).join(PlacementOffer.employer).where(
-            PlacementOffer.id.in_(ids))).all()} if ids else {}
+        sa.select(PlacementOffer).where(PlacementOffer.id.in_(ids)))} if ids else {}
     sector = learner.programme.route
     for offer_id in ids:
         offer = offers.get(offer_id)
-        if offer is None or not offer.employer.approved or offer.status != OfferStatus.OPEN:
+        if offer is None or closed_because(offer) is not None:
             raise DomainError("One of the offers you chose is no longer available")
         if offer.sector != sector:
             raise DomainError(f"“{offer.title}” is not in your sector ({sector})")
@@ -74,10 +73,9 @@ def save_preferences(actor: User | None, learner: Learner, round_: AllocationRou
     return preferences
 
 
-def visible_offers_stmt() -> sa.Select:
-    """Select offers learners may see: open, with capacity, from approved employers."""
-    return sa.select(PlacementOffer).join(PlacementOffer.employer).where(
-        Employer.approved.is_(True), PlacementOffer.status == OfferStatus.OPEN)
+def visible_offers_stmt() -> sa.Select[tuple[PlacementOffer]]:
+    """Select the offers learners may see: those open to choices (`domain.offers`)."""
+    return open_offers_stmt()
 
 
 # --- Rounds the learner is in ---------------------------------------------------------------
@@ -89,25 +87,25 @@ def learner_rounds(learner: Learner) -> list[AllocationRound]:
         sa.select(AllocationRound).join(
             round_programmes, round_programmes.c.round_id == AllocationRound.id).where(
             round_programmes.c.programme_id == learner.programme_id,
-            AllocationRound.status != RoundStatus.DRAFT.value)
+            round_rules.visible_to_learners_sql())
         .order_by(AllocationRound.preference_deadline.desc(), AllocationRound.id.desc())))
 
 
 def takes_choices(round_: AllocationRound, now: datetime | None = None) -> bool:
     """Say whether a round still accepts changes to learners' choices."""
-    return round_.status == RoundStatus.OPEN and not round_.deadline_passed(now)
+    return round_rules.takes_choices(round_.status, round_.preference_deadline,
+                                     now or utcnow())
 
 
 def open_rounds(learner: Learner, now: datetime | None = None) -> list[AllocationRound]:
     """Return the learner's rounds that still take choices (open, deadline not passed)."""
-    return [r for r in learner_rounds(learner)
-            if r.status == RoundStatus.OPEN and not r.deadline_passed(now)]
+    return [r for r in learner_rounds(learner) if takes_choices(r, now)]
 
 
 def get_learner_round(learner: Learner, round_id: int) -> AllocationRound | None:
     """Return a round the learner is in, or None."""
     round_ = db.session.get(AllocationRound, round_id)
-    if round_ is None or round_.status == RoundStatus.DRAFT or \
+    if round_ is None or not round_rules.visible_to_learners(round_.status) or \
             not learner_in_round(learner, round_):
         return None
     return round_
@@ -129,8 +127,8 @@ def ranked_offers(learner: Learner, round_: AllocationRound) -> list[OfferView]:
 
 
 def is_available(offer: PlacementOffer) -> bool:
-    """Say whether learners can still choose the offer (open, employer approved)."""
-    return offer.is_open and offer.employer.approved
+    """Say whether learners can still choose the offer (`domain.offers`)."""
+    return closed_because(offer) is None
 
 
 # --- Choosing: one action on the ranked list --------------------------------------------------
@@ -173,7 +171,7 @@ def change_preferences(actor: User | None, learner: Learner, round_: AllocationR
     if round_.deadline_passed(now):
         raise DomainError("The deadline for choosing placements has passed; "
                           "your choices have not been changed")
-    if round_.status != RoundStatus.OPEN:
+    if not takes_choices(round_, now):
         raise DomainError("This allocation round is no longer taking choices; "
                           "your choices have not been changed")
     # Lock the learner row first (PostgreSQL) so the list an action applies to is current.
@@ -214,11 +212,10 @@ class OfferView:
 
 
 def offer_view(learner: Learner, offer: PlacementOffer) -> OfferView:
-    """Describe one offer for the learner."""
-    km = haversine_km(learner.lat, learner.lon, offer.site.lat, offer.site.lon)
-    held = set(learner.credentials or [])
-    missing = tuple(r for r in (offer.requirements or []) if r not in held)
-    return OfferView(offer, km, missing, km > learner.max_travel_km)
+    """Describe one offer for the learner (the eligibility rule's answer)."""
+    answer = eligibility.assess(eligibility.learner_facts(learner),
+                                eligibility.offer_facts(offer))
+    return OfferView(offer, answer.km, answer.missing, answer.beyond_travel)
 
 
 @dataclass(frozen=True)
@@ -259,21 +256,22 @@ def search_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> l
         stmt = stmt.where(PlacementOffer.hours_per_week >= filters.min_hours)
     if filters.max_hours is not None:
         stmt = stmt.where(PlacementOffer.hours_per_week <= filters.max_hours)
-    held = set(learner.credentials or [])
+    facts = eligibility.learner_facts(learner)
     excluded = set(filters.exclude_requirements)
     hits = []
     for offer_id, title, _hours, requirements, lat, lon in db.session.execute(stmt):
         requirements = requirements or []
         if excluded & set(requirements):
             continue
-        missing = tuple(r for r in requirements if r not in held)
-        if filters.only_eligible and missing:
+        answer = eligibility.assess(facts, eligibility.OfferFacts(
+            id=offer_id, sector=facts.sector, lat=lat, lon=lon,
+            requires=frozenset(requirements)))
+        if filters.only_eligible and answer.missing:
             continue
-        km = haversine_km(learner.lat, learner.lon, lat, lon)
-        if filters.max_km is not None and km > filters.max_km:
+        if filters.max_km is not None and answer.km > filters.max_km:
             continue
-        hits.append((km, title, offer_id, OfferHit(offer_id, km, missing,
-                                                   km > learner.max_travel_km)))
+        hits.append((answer.km, title, offer_id, OfferHit(offer_id, answer.km, answer.missing,
+                                                          answer.beyond_travel)))
     hits.sort(key=lambda h: h[:3])
     return [h[3] for h in hits]
 
@@ -345,47 +343,46 @@ def update_profile(actor: User | None, learner: Learner, data: LearnerProfile) -
 def visible_placements(learner: Learner) -> list[Placement]:
     """Return the learner's published placements, newest round first."""
     return list(db.session.scalars(sa.select(Placement).where(
-        Placement.learner_id == learner.id,
-        Placement.status.in_([PlacementStatus.PUBLISHED.value, PlacementStatus.ACCEPTED.value,
-                              PlacementStatus.DECLINED.value]))
-        .order_by(Placement.round_id.desc())))
+        access.learner_placements_sql(learner)).order_by(Placement.round_id.desc())))
 
 
 def get_own_placement(learner: Learner, placement_id: int) -> Placement | None:
     """Return one of the learner's published placements, or None."""
     placement = db.session.get(Placement, placement_id)
-    if placement is None or placement.learner_id != learner.id or not placement.is_visible:
+    if placement is None or not access.learner_sees_placement(learner, placement):
         return None
     return placement
 
 
 def accept_placement(actor: User | None, learner: Learner, placement: Placement) -> None:
     """Accept a published placement."""
-    if placement.learner_id != learner.id or not placement.is_visible:
+    if not access.learner_sees_placement(learner, placement):
         raise NotAllowed("This is not your placement")
-    if placement.status != PlacementStatus.PUBLISHED:
-        raise DomainError("You have already answered this placement offer")
-    placement.status = PlacementStatus.ACCEPTED
-    placement.responded_at = utcnow()
-    db.session.flush()
-    audit.record(actor, "placement.accepted", placement, round_id=placement.round_id)
+    PLACEMENT.apply(placement, "accept", actor=actor, values={"responded_at": utcnow()},
+                    round_id=placement.round_id)
 
 
 def decline_placement(actor: User | None, learner: Learner, placement: Placement,
                       reason: str) -> None:
-    """Decline a published (or accepted) placement with a reason; the round needs repair."""
-    if placement.learner_id != learner.id or not placement.is_visible:
+    """Decline a published (or accepted) placement with a reason.
+
+    The learner stays in the round, to be placed again at another offer by the next repair
+    run (the round is flagged for one); they are never placed at this offer again.
+    """
+    if not access.learner_sees_placement(learner, placement):
         raise NotAllowed("This is not your placement")
-    if placement.status == PlacementStatus.DECLINED:
-        raise DomainError("You have already declined this placement")
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Tell us why you are declining the placement", field="reason")
     previous = placement.status
-    placement.status = PlacementStatus.DECLINED
-    placement.decline_reason = reason
-    placement.responded_at = utcnow()
-    placement.round.needs_repair = True
+    offer_id = placement.offer_id
+    PLACEMENT.apply(placement, "decline", actor=actor, round_id=placement.round_id,
+                    values={"decline_reason": reason, "responded_at": utcnow(),
+                            "pending_offer_id": None, "pending_rank": None,
+                            "pending_distance_m": None},
+                    reason=reason, previous=previous)
+    db.session.add(PlacementDecline(round_id=placement.round_id, learner_id=learner.id,
+                                    offer_id=offer_id, reason=reason))
+    round_rules.flag_repair([placement.round_id], actor=actor, cause="placement.declined",
+                            learner_id=learner.id)
     db.session.flush()
-    audit.record(actor, "placement.declined", placement, round_id=placement.round_id,
-                 reason=reason, previous=previous)

@@ -34,13 +34,30 @@ class RunKind(enum.StrEnum):
 
 
 class PlacementStatus(enum.StrEnum):
-    """Where a placement stands with the learner and the world."""
+    """Where a placement stands with the learner and the world (the lifecycle and its
+    transitions: placements.domain.placements)."""
 
-    PROPOSED = "proposed"  # from the latest run, not yet published
+    PROPOSED = "proposed"  # from the latest run or an officer, not yet published
     PUBLISHED = "published"  # visible to learner and employer
     ACCEPTED = "accepted"  # learner accepted
-    DECLINED = "declined"  # learner declined (with a reason)
-    WITHDRAWN = "withdrawn"  # offer withdrawn/shrunk or officer removed it
+    DECLINED = "declined"  # learner declined (with a reason): to be placed again
+    WITHDRAWN = "withdrawn"  # taken away after publication (offer withdrawn or shrunk)
+
+
+class PendingChange(enum.StrEnum):
+    """A change to a published placement decided by a run or an officer, waiting to be
+    published (the learner and employer still see the placement as it was)."""
+
+    MOVE = "move"  # to `pending_offer_id`
+    REMOVAL = "removal"  # no place for the learner any more
+
+
+class EmployerResponse(enum.StrEnum):
+    """The host employer's answer to a published placement."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    CONCERN = "concern"
 
 
 class AllocationRun(Base):
@@ -84,7 +101,15 @@ class Placement(Base):
     """A learner's placement at an offer in a round (the round's current allocation)."""
 
     __tablename__ = "placement"
-    __table_args__ = (sa.UniqueConstraint("round_id", "learner_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("round_id", "learner_id"),
+        sa.CheckConstraint("pending_change IS NULL OR status IN ('published', 'accepted')",
+                           name="pending_only_when_visible"),
+        sa.CheckConstraint("(pending_change IS NULL AND pending_offer_id IS NULL) OR "
+                           "(pending_change = 'removal' AND pending_offer_id IS NULL) OR "
+                           "(pending_change = 'move' AND pending_offer_id IS NOT NULL)",
+                           name="move_names_offer"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(
@@ -106,30 +131,50 @@ class Placement(Base):
     published_at: Mapped[datetime | None]
     responded_at: Mapped[datetime | None]
     decline_reason: Mapped[str | None] = mapped_column(sa.Text)
-    #: Employer's answer once published: "pending", "accepted" or "concern".
-    employer_response: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    #: The host employer's answer once published.
+    employer_response: Mapped[EmployerResponse] = mapped_column(
+        enum_type(EmployerResponse, 20), default=EmployerResponse.PENDING)
     employer_note: Mapped[str | None] = mapped_column(sa.Text)
-    #: A change waiting to be published for a visible placement: "move" (to
-    #: proposed_offer_id) or "remove"; None when there is nothing pending.
-    proposed_change: Mapped[str | None] = mapped_column(sa.String(10))
-    proposed_offer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("placement_offer.id"))
-    proposed_rank: Mapped[int | None]
-    proposed_distance_m: Mapped[int | None]
+    #: A change to this published placement waiting to be published (None: nothing waits).
+    pending_change: Mapped[PendingChange | None] = mapped_column(enum_type(PendingChange, 10))
+    #: Where a pending move goes, with its rank and distance.
+    pending_offer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("placement_offer.id"))
+    pending_rank: Mapped[int | None]
+    pending_distance_m: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     round: Mapped[AllocationRound] = relationship()
     learner: Mapped[Learner] = relationship()
     offer: Mapped[PlacementOffer] = relationship(foreign_keys=[offer_id])
-    proposed_offer: Mapped[PlacementOffer | None] = relationship(
-        foreign_keys=[proposed_offer_id])
+    pending_offer: Mapped[PlacementOffer | None] = relationship(
+        foreign_keys=[pending_offer_id])
     run: Mapped[AllocationRun | None] = relationship()
 
     @property
     def is_visible(self) -> bool:
         """Published placements (and what learners did with them) are visible to both sides."""
-        return self.status in (PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED,
-                               PlacementStatus.DECLINED)
+        return self.status in VISIBLE_STATUSES
+
+
+#: Statuses a learner and the host employer can see (everything once published).
+VISIBLE_STATUSES = (PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED,
+                    PlacementStatus.DECLINED)
+
+
+class PlacementDecline(Base):
+    """A learner's "no" to an offer in a round: they are not placed there again."""
+
+    __tablename__ = "placement_decline"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
+    learner_id: Mapped[int] = mapped_column(sa.ForeignKey("learner.id", ondelete="CASCADE"),
+                                            index=True)
+    offer_id: Mapped[int] = mapped_column(sa.ForeignKey("placement_offer.id"))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    declined_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PlacementLock(Base):

@@ -55,12 +55,13 @@ class RankCost(enum.StrEnum):
 
 
 class RoundStatus(enum.StrEnum):
-    """Lifecycle of an allocation round."""
+    """Lifecycle of an allocation round (transitions: placements.domain.rounds)."""
 
-    DRAFT = "draft"
-    OPEN = "open"
-    CLOSED = "closed"
-    PUBLISHED = "published"
+    DRAFT = "draft"  # being set up: learners do not see it
+    OPEN = "open"  # taking learners' choices until the deadline
+    CLOSED = "closed"  # choices closed early by an officer (a reason recorded)
+    PUBLISHED = "published"  # an allocation has been published
+    ARCHIVED = "archived"  # finished: read only
 
 
 def _new_token() -> str:
@@ -408,8 +409,16 @@ class AllocationRound(Base):
     time_limit_s: Mapped[int] = mapped_column(default=60)
     status: Mapped[RoundStatus] = mapped_column(
         enum_type(RoundStatus, 20), default=RoundStatus.OPEN)
-    #: Set when capacity changed under allocated learners: a repair run is due.
-    needs_repair: Mapped[bool] = mapped_column(default=False)
+    #: When choices were closed before the deadline, and why (learners are told).
+    choices_closed_at: Mapped[datetime | None]
+    choices_closed_reason: Mapped[str | None] = mapped_column(sa.Text)
+    #: Since when a repair run is due (capacity cut or withdrawn under placed learners, a
+    #: learner declined); None when nothing is due. A run started later clears it.
+    repair_due_since: Mapped[datetime | None]
+    #: How many times the allocation has been published (each publication claims the next
+    #: number atomically, so two concurrent publications cannot both happen).
+    publications: Mapped[int] = mapped_column(default=0, server_default="0")
+    archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
 
@@ -417,8 +426,13 @@ class AllocationRound(Base):
     providers: Mapped[list[Provider]] = relationship(secondary=round_providers)
     programmes: Mapped[list[Programme]] = relationship(secondary=round_programmes)
 
+    @property
+    def needs_repair(self) -> bool:
+        """Say whether a repair run is due."""
+        return self.repair_due_since is not None
+
     def deadline_passed(self, now: datetime | None = None) -> bool:
-        """Say whether preferences can no longer be changed."""
+        """Say whether the deadline for choices has passed."""
         return (now or utcnow()) >= self.preference_deadline
 
     def sectors(self) -> set[str]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from placements import audit
 from placements.auth.services import create_invitation
-from placements.domain import DomainError, NotAllowed
+from placements.domain import DomainError, NotAllowed, access
 from placements.extensions import db
 from placements.geo import Located
 from placements.models import (
@@ -97,7 +97,7 @@ def reinvite_learner(officer: User, learner: Learner) -> str:
 def learners_query(officer: User, search: str = "") -> sa.Select:
     """Select the learners the officer's provider is responsible for."""
     stmt = sa.select(Learner).join(Learner.user).where(
-        Learner.provider_id == officer.provider_id).order_by(User.name)
+        access.officer_learners_sql(officer)).order_by(User.name)
     if search:
         like = f"%{search.strip().lower()}%"
         stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like),

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.domain import DomainError
+from placements.domain import DomainError, access
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.models import (
@@ -37,7 +37,7 @@ def _officers_only() -> None:
 def get_learner_or_404(learner_id: int) -> Learner:
     """Return one of the officer's own learners, or 404 (never another provider's)."""
     learner = db.session.get(Learner, learner_id)
-    if learner is None or learner.provider_id != current_user.provider_id:
+    if learner is None or not access.officer_sees_learner(current_user, learner):
         abort(404)
     return learner
 
@@ -156,7 +156,7 @@ def outbox():
 def get_programme_or_404(programme_id: int) -> Programme:
     """Return one of the officer's provider's programmes, or 404."""
     programme = db.session.get(Programme, programme_id)
-    if programme is None or programme.provider_id != current_user.provider_id:
+    if programme is None or not access.officer_sees_programme(current_user, programme):
         abort(404)
     return programme
 

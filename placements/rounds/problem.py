@@ -8,16 +8,18 @@ docs/problem-format.md), so the file an officer downloads reproduces the run.
   offers). Ids are "L<learner.id>"; sector = programme.route; mandated =
   programme.placement_mandated; has = credentials; max_km = max_travel_km; preferences =
   the learner's Preference rows in the round, ordered by rank, as offer ids.
-- Offers: open offers of approved employers in the round's sectors with places left. Ids are
-  "O<offer.id>", employer "E<employer.id>", lat/lon of the site. Places already taken by
-  visible (published/accepted) placements of *other* rounds are subtracted from capacity so
-  two rounds never double-book one offer.
+- Offers: offers open to choices (`domain.offers`) in the round's sectors with places left.
+  Ids are "O<offer.id>", employer "E<employer.id>", lat/lon of the site. Places held in
+  *other* rounds (`domain.placements.held_places`: proposals, published and accepted
+  placements, pending moves included) are subtracted from capacity so two rounds never
+  double-book one offer.
 - Locked: the officer's PlacementLock rows; with `previous=True` (a repair) also every
   ACCEPTED placement. Locks whose learner or offer is no longer in the file are dropped
   (e.g. the offer was withdrawn) and listed in `dropped_locks(...)`.
 - Previous (`previous=True` only): the visible placements (published or accepted) as
   `{"learner", "offer"}` pairs, withdrawn offers included (the solver counts those as moved).
-  Learners who declined their published placement are left out of a repair run.
+  Learners who declined, or lost their place, stay in the round and are placed again if
+  they can be: the offers a learner declined are left out of their list.
 - `extra_offers`: extra offer dicts in the problem format appended as given (what-if
   questions; ids must not clash with "O<n>").
 """
@@ -30,14 +32,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from placements.domain.offers import open_to_choices_sql
+from placements.domain.placements import held_places
 from placements.extensions import db
 from placements.models import (
     AllocationRound,
     Employer,
     EmployerSite,
     Learner,
-    OfferStatus,
     Placement,
+    PlacementDecline,
     PlacementLock,
     PlacementOffer,
     PlacementStatus,
@@ -47,8 +51,8 @@ from placements.models import (
 )
 
 PROBLEM_FORMAT = "placement-problem/1"
-#: Placement statuses that hold a place at an offer once published.
-VISIBLE_HOLDING = (PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED)
+#: Published placements that a repair run tries to keep where they are.
+PUBLISHED_HOLDING = (PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED)
 
 
 def learner_key(learner_id: int) -> str:
@@ -78,30 +82,33 @@ def _programme_ids(round_: AllocationRound) -> list[int]:
         .where(round_programmes.c.round_id == round_.id)))
 
 
-def _declined_learner_ids(round_: AllocationRound) -> set[int]:
-    return set(db.session.scalars(
-        sa.select(Placement.learner_id).where(Placement.round_id == round_.id,
-                                              Placement.status == PlacementStatus.DECLINED)))
+def _declined(round_: AllocationRound) -> dict[int, set[int]]:
+    """Offers each learner declined in the round."""
+    out: dict[int, set[int]] = defaultdict(set)
+    for learner_id, offer_id in db.session.execute(
+            sa.select(PlacementDecline.learner_id, PlacementDecline.offer_id)
+            .where(PlacementDecline.round_id == round_.id)):
+        out[learner_id].add(offer_id)
+    return out
 
 
-def _learners(round_: AllocationRound, programme_ids: list[int],
-              exclude: set[int]) -> list[dict[str, Any]]:
+def _learners(round_: AllocationRound, programme_ids: list[int]) -> list[dict[str, Any]]:
     rows = db.session.execute(
         sa.select(Learner.id, Learner.lat, Learner.lon, Learner.max_travel_km,
                   Learner.credentials, Programme.route, Programme.placement_mandated)
         .join(Programme, Programme.id == Learner.programme_id)
         .where(Learner.programme_id.in_(programme_ids))
         .order_by(Learner.id))
+    declined = _declined(round_)
     prefs: dict[int, list[str]] = defaultdict(list)
     for learner_id, offer_id in db.session.execute(
             sa.select(Preference.learner_id, Preference.offer_id)
             .where(Preference.round_id == round_.id)
             .order_by(Preference.learner_id, Preference.rank)):
-        prefs[learner_id].append(offer_key(offer_id))
+        if offer_id not in declined.get(learner_id, ()):
+            prefs[learner_id].append(offer_key(offer_id))
     learners = []
     for lid, lat, lon, max_km, credentials, route, mandated in rows:
-        if lid in exclude:
-            continue
         learners.append({
             "id": learner_key(lid), "sector": route, "mandated": bool(mandated),
             "lat": float(lat), "lon": float(lon), "max_km": max_km,
@@ -111,18 +118,15 @@ def _learners(round_: AllocationRound, programme_ids: list[int],
 
 
 def _offers(round_: AllocationRound, sectors: Iterable[str]) -> list[dict[str, Any]]:
-    taken = dict(db.session.execute(
-        sa.select(Placement.offer_id, sa.func.count())
-        .where(Placement.round_id != round_.id, Placement.status.in_(VISIBLE_HOLDING))
-        .group_by(Placement.offer_id)).all())
+    taken = held_places(exclude_round=round_.id)
     rows = db.session.execute(
         sa.select(PlacementOffer.id, PlacementOffer.employer_id, PlacementOffer.sector,
                   PlacementOffer.capacity, PlacementOffer.requirements,
                   EmployerSite.lat, EmployerSite.lon)
         .join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
         .join(Employer, Employer.id == PlacementOffer.employer_id)
-        .where(PlacementOffer.status == OfferStatus.OPEN, Employer.approved.is_(True),
-               PlacementOffer.sector.in_(list(sectors)), PlacementOffer.capacity > 0)
+        .where(open_to_choices_sql(), PlacementOffer.sector.in_(list(sectors)),
+               PlacementOffer.capacity > 0)
         .order_by(PlacementOffer.id))
     offers = []
     for oid, eid, sector, capacity, requires, lat, lon in rows:
@@ -157,8 +161,7 @@ def build_problem(round_: AllocationRound, *, previous: bool = False,
     programme_ids = _programme_ids(round_)
     sectors = set(db.session.scalars(
         sa.select(Programme.route).where(Programme.id.in_(programme_ids))))
-    exclude = _declined_learner_ids(round_) if previous else set()
-    learners = _learners(round_, programme_ids, exclude)
+    learners = _learners(round_, programme_ids)
     offers = _offers(round_, sectors) + [dict(o) for o in extra_offers]
     learner_ids = {lrn["id"] for lrn in learners}
     offer_ids = {o["id"] for o in offers}
@@ -181,7 +184,7 @@ def build_problem(round_: AllocationRound, *, previous: bool = False,
             for lid, oid in db.session.execute(
                 sa.select(Placement.learner_id, Placement.offer_id)
                 .where(Placement.round_id == round_.id,
-                       Placement.status.in_(VISIBLE_HOLDING))
+                       Placement.status.in_(PUBLISHED_HOLDING))
                 .order_by(Placement.learner_id))
             if learner_key(lid) in learner_ids]
     return problem

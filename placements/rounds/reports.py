@@ -173,7 +173,7 @@ def allocation_counts(round_: AllocationRound) -> dict[str, int]:
         .where(Placement.round_id == round_.id).group_by(Placement.status)).all())
     out = {str(s): counts.get(s, 0) for s in PlacementStatus}
     out["pending_moves"] = db.session.scalar(sa.select(sa.func.count(Placement.id)).where(
-        Placement.round_id == round_.id, Placement.proposed_change.is_not(None))) or 0
+        Placement.round_id == round_.id, Placement.pending_change.is_not(None))) or 0
     return out
 
 

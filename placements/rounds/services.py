@@ -1,9 +1,16 @@
-"""Allocation round services."""
+"""Allocation round services: set up rounds, run the solver, apply and publish its results,
+lock and place learners by hand.
+
+Rules live in the domain core: who may see and change a round (`domain.access`), the round
+and placement lifecycles (`domain.rounds`, `domain.placements`), places held and
+eligibility. These functions flush, never commit.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,18 +20,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from placements import audit
-from placements.domain import DomainError, NotAllowed
+from placements.domain import DomainError, NotAllowed, access, eligibility
+from placements.domain import rounds as round_rules
+from placements.domain.placements import PLACEMENT, held_at_sql, holds_place_at, places_held
 from placements.extensions import db
-from placements.geo import haversine_km
 from placements.mail import send_mail
 from placements.models import (
     ACTIVE_RUN_STATUSES,
-    REQUIREMENTS,
     AllocationRound,
     AllocationRun,
     Employer,
+    EmployerResponse,
     Learner,
+    PendingChange,
     Placement,
+    PlacementDecline,
     PlacementLock,
     PlacementOffer,
     PlacementStatus,
@@ -38,17 +48,20 @@ from placements.models import (
     RunStatus,
     User,
     round_programmes,
-    round_providers,
     utcnow,
 )
 from placements.rounds.problem import build_problem, dropped_locks, parse_key
+
+P = PlacementStatus
+
+# --- Setting up a round --------------------------------------------------------------------
 
 
 def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
                  preference_deadline: datetime, max_preferences: int = 10,
                  rank_cost: RankCost = RankCost.SQUARED, fallback: bool = True,
-                 time_limit_s: int = 60,
-                 providers: Sequence[Provider] = ()) -> AllocationRound:
+                 time_limit_s: int = 60, providers: Sequence[Provider] = (),
+                 open_now: bool = True) -> AllocationRound:
     """Create an allocation round over programmes of the officer's provider or partners."""
     if not programmes:
         raise DomainError("Choose at least one programme", field="programmes")
@@ -56,6 +69,9 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
         raise DomainError("Maximum choices must be between 1 and 50", field="max_preferences")
     if not 1 <= time_limit_s <= 3600:
         raise DomainError("Time limit must be between 1 and 3600 seconds", field="time_limit_s")
+    if open_now and preference_deadline <= utcnow():
+        raise DomainError("The deadline for choices must be in the future",
+                          field="preference_deadline")
     own = db.session.get(Provider, officer.provider_id)
     allowed = own.partner_ids()
     scope = {p.id for p in providers} | {own.id}
@@ -68,6 +84,7 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
         name=name.strip(), provider_id=own.id, preference_deadline=preference_deadline,
         max_preferences=max_preferences, rank_cost=rank_cost, fallback=fallback,
         time_limit_s=time_limit_s, created_by_id=officer.id,
+        status=RoundStatus.OPEN if open_now else RoundStatus.DRAFT,
         providers=[db.session.get(Provider, pid) for pid in sorted(scope)],
         programmes=list(programmes))
     db.session.add(round_)
@@ -76,38 +93,34 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
     return round_
 
 
-# --- Who may see and change a round -------------------------------------------------------
-#
-# A pooled round lists several providers of one partnership. Officers of any provider in the
-# round may view it (its runs, results and audit trail); only officers of the owning provider
-# (round.provider_id, whoever created it) run allocations, lock, override and publish.
-
-
-def visible_rounds_stmt(officer: User) -> sa.Select:
+def officer_rounds_stmt(officer: User) -> sa.Select[tuple[AllocationRound]]:
     """Select the rounds the officer's provider takes part in, newest first."""
-    return (sa.select(AllocationRound)
-            .join(round_providers, round_providers.c.round_id == AllocationRound.id)
-            .where(round_providers.c.provider_id == officer.provider_id)
+    return (sa.select(AllocationRound).where(access.officer_rounds_sql(officer))
             .order_by(AllocationRound.created_at.desc(), AllocationRound.id.desc()))
 
 
-def can_view(officer: User, round_: AllocationRound) -> bool:
-    """Say whether the officer's provider takes part in the round."""
-    return officer.provider_id is not None and officer.provider_id in {
-        p.id for p in round_.providers}
+def programme_choices(officer: User) -> list[tuple[int, str]]:
+    """Return (id, label) of the programmes the officer may put in a round (partnership)."""
+    programmes = db.session.scalars(
+        sa.select(Programme).join(Provider)
+        .where(access.officer_programmes_sql(officer, partnership=True))
+        .order_by(Provider.name, Programme.title)).all()
+    return [(p.id, f"{p.title} ({p.provider.name}, {p.route})") for p in programmes]
 
 
-def can_manage(officer: User, round_: AllocationRound) -> bool:
-    """Say whether the officer may run, change and publish the round's allocation."""
-    return officer.provider_id == round_.provider_id
+def programmes_by_id(officer: User, ids: Sequence[int]) -> list[Programme]:
+    """Return the programmes of the officer's partnership among `ids`."""
+    return list(db.session.scalars(sa.select(Programme).where(
+        Programme.id.in_(list(ids)), access.officer_programmes_sql(officer, partnership=True))))
 
 
 def _require_manage(officer: User, round_: AllocationRound) -> None:
-    if not can_manage(officer, round_):
+    if not access.officer_manages_round(officer, round_):
         raise NotAllowed("Only officers of the provider that owns this round can do that")
+    round_rules.require_changeable(round_)
 
 
-# --- Runs ---------------------------------------------------------------------------------
+# --- Runs ----------------------------------------------------------------------------------
 
 
 def active_run(round_: AllocationRound) -> AllocationRun | None:
@@ -123,6 +136,12 @@ def latest_run(round_: AllocationRound, *, succeeded: bool = False) -> Allocatio
     if succeeded:
         stmt = stmt.where(AllocationRun.status == RunStatus.SUCCEEDED)
     return db.session.scalar(stmt.order_by(AllocationRun.id.desc()).limit(1))
+
+
+def recent_runs(round_: AllocationRound, limit: int = 10) -> list[AllocationRun]:
+    """Return the round's newest runs."""
+    return list(db.session.scalars(sa.select(AllocationRun).where(
+        AllocationRun.round_id == round_.id).order_by(AllocationRun.id.desc()).limit(limit)))
 
 
 def previous_run(run: AllocationRun) -> AllocationRun | None:
@@ -167,19 +186,25 @@ def start_run(officer: User, round_: AllocationRound, *,
 
 
 def has_published(round_: AllocationRound) -> bool:
-    """Say whether any placement of the round has been published."""
-    return db.session.scalar(sa.select(Placement.id).where(
-        Placement.round_id == round_.id, Placement.published_at.is_not(None)).limit(1)
-    ) is not None
+    """Say whether the round's allocation has been published at least once."""
+    return round_.publications > 0
+
+
+_FRESH = {"published_at": None, "responded_at": None, "decline_reason": None,
+          "employer_response": EmployerResponse.PENDING, "employer_note": None}
+_NO_PENDING = {"pending_offer_id": None, "pending_rank": None, "pending_distance_m": None}
 
 
 def apply_result(run: AllocationRun, result: dict[str, Any]) -> dict[str, int]:
-    """Write a run's result as the round's proposed allocation, in bulk.
+    """Write a run's result as the round's allocation, through the placement lifecycle.
 
-    Learners without a visible placement get PROPOSED placements (replacing earlier
-    proposals). A published or accepted placement is never changed here: if the result
-    differs, the change waits on the placement (`proposed_change` "move"/"remove") until
-    the round is published again. Declined placements are left alone.
+    Learners without a visible placement get proposals (`repropose` replaces an earlier
+    proposal, or re-places a learner who declined or lost a place; `discard` drops a
+    proposal the run no longer makes). A published or accepted placement is never changed
+    here: a different answer becomes a pending change (`propose_move`,
+    `propose_removal`, or `cancel_change` when the run puts the learner back), published
+    later. Every change is a conditional UPDATE in bulk: if any placement changed while
+    the run was solving, nothing is written and the run fails, to be run again.
     """
     round_id = run.round_id
     learner_ids = {parse_key(lrn["id"]) for lrn in (run.problem or {}).get("learners", [])}
@@ -187,167 +212,204 @@ def apply_result(run: AllocationRun, result: dict[str, Any]) -> dict[str, int]:
         parse_key(a["learner"]): a for a in result.get("assignments", [])}
     rows = db.session.execute(sa.select(
         Placement.id, Placement.learner_id, Placement.offer_id, Placement.status,
-        Placement.proposed_change, Placement.proposed_offer_id).where(
+        Placement.pending_change, Placement.pending_offer_id).where(
         Placement.round_id == round_id)).all()
     existing = {row.learner_id: row for row in rows}
+    moves: dict[str, list[tuple[int, Any, Any, dict[str, Any]]]] = defaultdict(list)
     inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    deletes: list[int] = []
-    no_change = {"proposed_change": None, "proposed_offer_id": None, "proposed_rank": None,
-                 "proposed_distance_m": None}
     for row in rows:
-        if row.status == PlacementStatus.PROPOSED and row.learner_id not in learner_ids:
-            deletes.append(row.id)
-    for lid in learner_ids:
+        if row.status == P.PROPOSED and row.learner_id not in learner_ids:
+            moves["discard"].append((row.id, row.status, row.pending_change, {}))
+    for lid in sorted(learner_ids):
         a = chosen.get(lid)
         row = existing.get(lid)
         offer_id = parse_key(a["offer"]) if a else None
         rank = a.get("rank") if a else None
         distance_m = round(a["km"] * 1000) if a and a.get("km") is not None else None
+        placed = {"offer_id": offer_id, "run_id": run.id, "rank": rank,
+                  "distance_m": distance_m, "source": "lock" if a and a.get("locked")
+                  else "solver"}
         if row is None:
             if a:
-                inserts.append({
-                    "round_id": round_id, "learner_id": lid, "offer_id": offer_id,
-                    "run_id": run.id, "rank": rank, "distance_m": distance_m,
-                    "source": "lock" if a.get("locked") else "solver",
-                    "status": PlacementStatus.PROPOSED})
-        elif row.status in (PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED):
+                inserts.append({"round_id": round_id, "learner_id": lid,
+                                "status": P.PROPOSED, **placed})
+            continue
+        state = (row.id, row.status, row.pending_change)
+        if row.status in (P.PUBLISHED, P.ACCEPTED):
             if offer_id == row.offer_id:
-                if row.proposed_change is not None:
-                    updates.append({"id": row.id, **no_change})
+                if row.pending_change is not None:
+                    moves["cancel_change"].append((*state, dict(_NO_PENDING)))
             elif offer_id is None:
-                updates.append({"id": row.id, **no_change, "proposed_change": "remove"})
+                if row.pending_change != PendingChange.REMOVAL:
+                    moves["propose_removal"].append((*state, dict(_NO_PENDING)))
             else:
-                updates.append({"id": row.id, "proposed_change": "move",
-                                "proposed_offer_id": offer_id, "proposed_rank": rank,
-                                "proposed_distance_m": distance_m})
-        elif row.status in (PlacementStatus.PROPOSED, PlacementStatus.WITHDRAWN):
+                moves["propose_move"].append((*state, {
+                    "pending_offer_id": offer_id, "pending_rank": rank,
+                    "pending_distance_m": distance_m}))
+        elif row.status == P.PROPOSED:
             if a:
-                updates.append({
-                    "id": row.id, **no_change, "offer_id": offer_id, "run_id": run.id,
-                    "rank": rank, "distance_m": distance_m,
-                    "source": "lock" if a.get("locked") else "solver",
-                    "status": PlacementStatus.PROPOSED, "published_at": None,
-                    "responded_at": None, "decline_reason": None,
-                    "employer_response": "pending", "employer_note": None})
-            elif row.status == PlacementStatus.PROPOSED:
-                deletes.append(row.id)
-    if deletes:
-        db.session.execute(sa.delete(Placement).where(Placement.id.in_(deletes)))
-    if updates:
-        db.session.execute(sa.update(Placement), updates)
+                moves["repropose"].append((*state, placed))
+            else:
+                moves["discard"].append((*state, {}))
+        elif a:  # declined or withdrawn: placed again
+            moves["repropose"].append((*state, {**placed, **_FRESH}))
+    counts = {verb: PLACEMENT.apply_many(verb, items) for verb, items in moves.items()}
     if inserts:
         db.session.execute(sa.insert(Placement), inserts)
     db.session.flush()
-    return {"inserted": len(inserts), "updated": len(updates), "deleted": len(deletes)}
+    counts["inserted"] = len(inserts)
+    return counts
 
 
 # --- Publication ---------------------------------------------------------------------------
 
 
-def pending_changes(round_: AllocationRound) -> int:
-    """Count placements that publishing would change (new proposals and pending moves)."""
-    return db.session.scalar(sa.select(sa.func.count(Placement.id)).where(
+def _waiting_stmt(round_: AllocationRound) -> sa.Select[tuple[Placement]]:
+    return sa.select(Placement).where(
         Placement.round_id == round_.id,
-        sa.or_(Placement.status == PlacementStatus.PROPOSED,
-               Placement.proposed_change.is_not(None)))) or 0
+        sa.or_(Placement.status == P.PROPOSED, Placement.pending_change.is_not(None)))
+
+
+def pending_changes(round_: AllocationRound) -> int:
+    """Count placements that publishing would change (new proposals and pending changes)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(
+        _waiting_stmt(round_).subquery())) or 0
 
 
 def _base_url() -> str:
     return current_app.config["BASE_URL"].rstrip("/")
 
 
-def publish_round(officer: User, round_: AllocationRound) -> dict[str, int]:
-    """Publish the proposed allocation and e-mail only the learners and employers affected."""
+@dataclass
+class Publication:
+    """What publishing the round now would do: who is told what."""
+
+    placed: list[Placement] = field(default_factory=list)
+    moved: list[Placement] = field(default_factory=list)
+    removed: list[Placement] = field(default_factory=list)
+    unplaced: list[Learner] = field(default_factory=list)
+    employers: dict[int, Employer] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.placed or self.moved or self.removed)
+
+
+def publication_plan(round_: AllocationRound) -> Publication:
+    """Work out what publishing now would publish and whom it would e-mail."""
+    plan = Publication()
+    rows = db.session.scalars(
+        _waiting_stmt(round_)
+        .options(selectinload(Placement.learner).selectinload(Learner.user),
+                 selectinload(Placement.offer).selectinload(PlacementOffer.employer),
+                 selectinload(Placement.pending_offer).selectinload(PlacementOffer.employer))
+        .order_by(Placement.id)).all()
+    for p in rows:
+        if p.status == P.PROPOSED:
+            plan.placed.append(p)
+            plan.employers[p.offer.employer_id] = p.offer.employer
+        elif p.pending_change == PendingChange.MOVE and p.pending_offer is not None:
+            plan.moved.append(p)
+            plan.employers[p.offer.employer_id] = p.offer.employer
+            plan.employers[p.pending_offer.employer_id] = p.pending_offer.employer
+        elif p.pending_change == PendingChange.REMOVAL:
+            plan.removed.append(p)
+            plan.employers[p.offer.employer_id] = p.offer.employer
+    if not has_published(round_):
+        plan.unplaced = _unplaced_learners(round_)
+    return plan
+
+
+def publish_round(officer: User, round_: AllocationRound, *,
+                  seen: int | None = None) -> dict[str, int]:
+    """Publish the allocation and e-mail only the learners and employers affected.
+
+    The round's next publication number is claimed atomically first (see
+    `domain.rounds.claim_publication`), so concurrent requests publish once; each placement
+    then moves through its lifecycle in bulk (`publish`, `publish_move`, `publish_removal`).
+    """
     _require_manage(officer, round_)
     if active_run(round_) is not None:
         raise DomainError("Wait for the run in progress to finish before publishing")
-    rows = db.session.scalars(
-        sa.select(Placement).where(
-            Placement.round_id == round_.id,
-            sa.or_(Placement.status == PlacementStatus.PROPOSED,
-                   Placement.proposed_change.is_not(None)))
-        .options(selectinload(Placement.learner).selectinload(Learner.user),
-                 selectinload(Placement.offer).selectinload(PlacementOffer.employer),
-                 selectinload(Placement.proposed_offer).selectinload(PlacementOffer.employer))
-        .order_by(Placement.id)).all()
-    first = round_.status != RoundStatus.PUBLISHED and not has_published(round_)
-    if not rows and not (first and latest_run(round_, succeeded=True) is not None):
+    first = not has_published(round_)
+    plan = publication_plan(round_)
+    if plan.empty and not (first and latest_run(round_, succeeded=True) is not None):
         raise DomainError("There is nothing new to publish: run an allocation first"
                           if first else "There is nothing new to publish")
+    number = round_rules.claim_publication(
+        officer, round_, seen=round_.publications if seen is None else seen)
+    # The messages are written from the plan as it stands, before the placements move on.
+    counts = _tell_people(round_, plan)
     now = utcnow()
-    employer_news: dict[int, list[str]] = defaultdict(list)
-    employers: dict[int, Employer] = {}
-    counts = {"published": 0, "moved": 0, "removed": 0, "learners_told": 0,
-              "employers_told": 0}
+    fresh = {**_FRESH, "published_at": now}
+    PLACEMENT.apply_many("publish", [(p.id, p.status, p.pending_change, fresh)
+                                     for p in plan.placed])
+    PLACEMENT.apply_many("publish_move", [
+        (p.id, p.status, p.pending_change, {
+            **fresh, "offer_id": p.pending_offer_id, "rank": p.pending_rank,
+            "distance_m": p.pending_distance_m, **_NO_PENDING}) for p in plan.moved])
+    PLACEMENT.apply_many("publish_removal", [(p.id, p.status, p.pending_change, _NO_PENDING)
+                                             for p in plan.removed])
+    db.session.flush()
+    audit.record(officer, "round.published", round_, round_id=round_.id, publication=number,
+                 **counts)
+    return counts
+
+
+def _tell_people(round_: AllocationRound, plan: Publication) -> dict[str, int]:
+    """E-mail each learner affected once, and each employer affected once."""
     base = _base_url()
-    for p in rows:
-        learner, user = p.learner, p.learner.user
-        if p.status == PlacementStatus.PROPOSED:
-            p.status = PlacementStatus.PUBLISHED
-            p.published_at = now
-            counts["published"] += 1
-            employers[p.offer.employer_id] = p.offer.employer
-            employer_news[p.offer.employer_id].append(
-                f"- {user.name} will join you for \"{p.offer.title}\"")
-            send_mail(user.email, f"Your work placement: {p.offer.employer.name}",
-                      f"Hello {user.name},\n\nYou have a work placement in {round_.name}: "
-                      f"{p.offer.title} with {p.offer.employer.name}.\n\nSign in to accept "
-                      f"or decline it: {base}/\n", provider_id=learner.provider_id,
-                      round_id=round_.id)
-        elif p.proposed_change == "move" and p.proposed_offer is not None:
-            old = p.offer
-            new = p.proposed_offer
-            employers[old.employer_id] = old.employer
-            employers[new.employer_id] = new.employer
-            employer_news[old.employer_id].append(
-                f"- {user.name} will no longer join you for \"{old.title}\"")
-            employer_news[new.employer_id].append(
-                f"- {user.name} will join you for \"{new.title}\"")
-            p.offer_id, p.rank, p.distance_m = new.id, p.proposed_rank, p.proposed_distance_m
-            p.offer = new
-            p.status = PlacementStatus.PUBLISHED
-            p.published_at = now
-            p.responded_at = None
-            p.employer_response = "pending"
-            p.employer_note = None
-            counts["moved"] += 1
-            send_mail(user.email, f"Your work placement has changed: {new.employer.name}",
-                      f"Hello {user.name},\n\nYour placement in {round_.name} has changed. "
-                      f"It is now {new.title} with {new.employer.name} (it was {old.title} "
-                      f"with {old.employer.name}).\n\nSign in to accept or decline it: "
-                      f"{base}/\n", provider_id=learner.provider_id, round_id=round_.id)
-        elif p.proposed_change == "remove":
-            employers[p.offer.employer_id] = p.offer.employer
-            employer_news[p.offer.employer_id].append(
-                f"- {user.name} will no longer join you for \"{p.offer.title}\"")
-            p.status = PlacementStatus.WITHDRAWN
-            counts["removed"] += 1
-            send_mail(user.email, "Your work placement has been withdrawn",
-                      f"Hello {user.name},\n\nYour placement {p.offer.title} with "
-                      f"{p.offer.employer.name} in {round_.name} is no longer available and "
-                      "no other placement could be found for now. Your placement officer "
-                      "will contact you.\n", provider_id=learner.provider_id,
-                      round_id=round_.id)
-        p.proposed_change = p.proposed_offer_id = None
-        p.proposed_rank = p.proposed_distance_m = None
-        counts["learners_told"] += 1
-    if first:
-        counts["learners_told"] += _tell_unplaced(round_, base)
+    employer_news: dict[int, list[str]] = defaultdict(list)
+    for p in plan.placed:
+        user = p.learner.user
+        employer_news[p.offer.employer_id].append(
+            f"- {user.name} will join you for \"{p.offer.title}\"")
+        send_mail(user.email, f"Your work placement: {p.offer.employer.name}",
+                  f"Hello {user.name},\n\nYou have a work placement in {round_.name}: "
+                  f"{p.offer.title} with {p.offer.employer.name}.\n\nSign in to accept "
+                  f"or decline it: {base}/\n", provider_id=p.learner.provider_id,
+                  round_id=round_.id)
+    for p in plan.moved:
+        user, old, new = p.learner.user, p.offer, p.pending_offer
+        assert new is not None
+        employer_news[old.employer_id].append(
+            f"- {user.name} will no longer join you for \"{old.title}\"")
+        employer_news[new.employer_id].append(
+            f"- {user.name} will join you for \"{new.title}\"")
+        send_mail(user.email, f"Your work placement has changed: {new.employer.name}",
+                  f"Hello {user.name},\n\nYour placement in {round_.name} has changed. "
+                  f"It is now {new.title} with {new.employer.name} (it was {old.title} "
+                  f"with {old.employer.name}).\n\nSign in to accept or decline it: "
+                  f"{base}/\n", provider_id=p.learner.provider_id, round_id=round_.id)
+    for p in plan.removed:
+        user = p.learner.user
+        employer_news[p.offer.employer_id].append(
+            f"- {user.name} will no longer join you for \"{p.offer.title}\"")
+        send_mail(user.email, "Your work placement has been withdrawn",
+                  f"Hello {user.name},\n\nYour placement {p.offer.title} with "
+                  f"{p.offer.employer.name} in {round_.name} is no longer available and "
+                  "no other placement could be found for now. Your placement officer "
+                  "will contact you.\n", provider_id=p.learner.provider_id,
+                  round_id=round_.id)
+    for learner in plan.unplaced:
+        send_mail(learner.user.email, f"Work placements: {round_.name}",
+                  f"Hello {learner.user.name},\n\nThe placements for {round_.name} have "
+                  "been published. We could not place you this time; your placement "
+                  f"officer will contact you about what happens next.\n\n{base}/\n",
+                  provider_id=learner.provider_id, round_id=round_.id)
     for employer_id, lines in sorted(employer_news.items()):
-        employer = employers[employer_id]
+        employer = plan.employers[employer_id]
         for address in _employer_addresses(employer):
             send_mail(address, f"Placements in {round_.name}",
                       f"Hello,\n\nThe placement allocation {round_.name} has been published. "
                       "For your organisation:\n\n" + "\n".join(lines)
                       + f"\n\nSign in to see the learners and respond: {base}/\n",
                       provider_id=round_.provider_id, round_id=round_.id)
-        counts["employers_told"] += 1
-    round_.status = RoundStatus.PUBLISHED
-    round_.needs_repair = False
-    db.session.flush()
-    audit.record(officer, "round.published", round_, round_id=round_.id, **counts)
-    return counts
+    return {"published": len(plan.placed), "moved": len(plan.moved),
+            "removed": len(plan.removed),
+            "learners_told": len(plan.placed) + len(plan.moved) + len(plan.removed)
+            + len(plan.unplaced),
+            "employers_told": len(employer_news)}
 
 
 def _employer_addresses(employer: Employer) -> list[str]:
@@ -358,45 +420,35 @@ def _employer_addresses(employer: Employer) -> list[str]:
         User.active.is_(True))))
 
 
-def _tell_unplaced(round_: AllocationRound, base: str) -> int:
+def _unplaced_learners(round_: AllocationRound) -> list[Learner]:
+    """Learners of the round with no placement, as the latest succeeded run left them."""
     run = latest_run(round_, succeeded=True)
     if run is None or not run.result:
-        return 0
+        return []
     ids = [parse_key(u["learner"]) for u in run.result.get("unplaced", [])]
-    told = 0
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start:chunk_start + 500]
-        for learner in db.session.scalars(sa.select(Learner).where(Learner.id.in_(chunk))
-                                          .options(selectinload(Learner.user))):
-            send_mail(learner.user.email, f"Work placements: {round_.name}",
-                      f"Hello {learner.user.name},\n\nThe placements for {round_.name} have "
-                      "been published. We could not place you this time; your placement "
-                      f"officer will contact you about what happens next.\n\n{base}/\n",
-                      provider_id=learner.provider_id, round_id=round_.id)
-            told += 1
-    return told
+    placed = set(db.session.scalars(sa.select(Placement.learner_id).where(
+        Placement.round_id == round_.id, held_at_sql().is_not(None))))
+    learners: list[Learner] = []
+    for start in range(0, len(ids), 500):
+        chunk = [i for i in ids[start:start + 500] if i not in placed]
+        learners.extend(db.session.scalars(sa.select(Learner).where(Learner.id.in_(chunk))
+                                           .options(selectinload(Learner.user))))
+    return sorted(learners, key=lambda lrn: lrn.id)
 
 
 # --- Locks and overrides -------------------------------------------------------------------
 
 
-def current_offer_id(placement: Placement) -> int:
-    """Return the offer a placement is at, counting a pending move."""
-    if placement.proposed_change == "move" and placement.proposed_offer_id:
-        return placement.proposed_offer_id
-    return placement.offer_id
-
-
 def lock_placement(officer: User, round_: AllocationRound, placement: Placement,
                    reason: str = "") -> PlacementLock:
-    """Keep a learner at their current offer in the next run."""
+    """Keep a learner at the offer they hold (after any pending move) in the next run."""
     _require_manage(officer, round_)
     if placement.round_id != round_.id:
         raise NotAllowed("That placement is not in this round")
-    if placement.status in (PlacementStatus.DECLINED, PlacementStatus.WITHDRAWN) or \
-            placement.proposed_change == "remove":
+    offer_id = holds_place_at(placement.status, placement.pending_change, placement.offer_id,
+                              placement.pending_offer_id)
+    if offer_id is None:
         raise DomainError("Only a current placement can be locked")
-    offer_id = current_offer_id(placement)
     lock = db.session.scalar(sa.select(PlacementLock).where(
         PlacementLock.round_id == round_.id, PlacementLock.learner_id == placement.learner_id))
     if lock is None:
@@ -422,11 +474,17 @@ def unlock(officer: User, round_: AllocationRound, lock: PlacementLock) -> None:
     db.session.flush()
 
 
-def learners_in_round_stmt(round_: AllocationRound) -> sa.Select:
+def learners_in_round_stmt(round_: AllocationRound) -> sa.Select[tuple[Learner]]:
     """Select the learners whose programme is in the round."""
     return sa.select(Learner).where(Learner.programme_id.in_(
         sa.select(round_programmes.c.programme_id).where(
             round_programmes.c.round_id == round_.id)))
+
+
+def learners_in_round(round_: AllocationRound) -> int:
+    """Count the learners whose programme is in the round."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(
+        learners_in_round_stmt(round_).subquery())) or 0
 
 
 def find_learner(round_: AllocationRound, student_ref: str) -> Learner | None:
@@ -435,43 +493,35 @@ def find_learner(round_: AllocationRound, student_ref: str) -> Learner | None:
         sa.func.lower(Learner.student_ref) == student_ref.strip().lower())).first()
 
 
-def held_places(offer: PlacementOffer, *, exclude_learner: int | None = None) -> int:
-    """Count places taken at an offer in every round (proposals and pending moves too)."""
-    holding = (PlacementStatus.PROPOSED, PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED)
-    stmt = sa.select(sa.func.count(Placement.id)).where(
-        sa.or_(sa.and_(Placement.offer_id == offer.id, Placement.status.in_(holding),
-                       sa.or_(Placement.proposed_change.is_(None),
-                              Placement.proposed_change != "move")),
-               sa.and_(Placement.proposed_offer_id == offer.id,
-                       Placement.proposed_change == "move")))
-    if exclude_learner is not None:
-        stmt = stmt.where(Placement.learner_id != exclude_learner)
-    return db.session.scalar(stmt) or 0
+def declined_offer_ids(round_id: int, learner_id: int) -> frozenset[int]:
+    """Return the offers the learner declined in the round."""
+    return frozenset(db.session.scalars(sa.select(PlacementDecline.offer_id).where(
+        PlacementDecline.round_id == round_id, PlacementDecline.learner_id == learner_id)))
 
 
 def override_warnings(round_: AllocationRound, learner: Learner,
                       offer: PlacementOffer) -> list[str]:
-    """Explain, in plain words, which rules placing this learner at this offer would break."""
-    warnings = []
-    if offer.sector != learner.programme.route:
-        warnings.append(f"The offer is in {offer.sector}, but the learner's programme is in "
-                        f"{learner.programme.route}.")
-    km = haversine_km(learner.lat, learner.lon, offer.site.lat, offer.site.lon)
-    if km > learner.max_travel_km:
-        warnings.append(f"The offer is {km:.1f} km from the learner's home, further than "
-                        f"the {learner.max_travel_km} km they can travel.")
-    missing = sorted(set(offer.requirements or []) - set(learner.credentials or []))
-    if missing:
-        warnings.append("The learner does not hold: "
-                        + ", ".join(REQUIREMENTS.get(m, m) for m in missing) + ".")
-    if not offer.is_open:
-        warnings.append("The offer has been withdrawn.")
-    if not offer.employer.approved:
-        warnings.append("The employer is not approved.")
-    held = held_places(offer, exclude_learner=learner.id)
+    """Explain, in an officer's words, which rules placing this learner here would break."""
+    facts = eligibility.learner_facts(
+        learner, declined=declined_offer_ids(round_.id, learner.id))
+    warnings = eligibility.assess(facts, eligibility.offer_facts(offer)).for_officer()
+    held = places_held(offer.id, exclude_learner=learner.id)
     if held >= offer.capacity:
         warnings.append(f"The offer is full: {held} of {offer.capacity} places are taken.")
     return warnings
+
+
+def override_offer_choices(round_: AllocationRound) -> list[tuple[int, str]]:
+    """Return (id, label) of the open offers of the round's sectors, for a hand placement."""
+    offers = db.session.execute(
+        sa.select(PlacementOffer.id, PlacementOffer.title, Employer.name, PlacementOffer.sector,
+                  PlacementOffer.capacity)
+        .join(Employer, Employer.id == PlacementOffer.employer_id)
+        .where(PlacementOffer.sector.in_(sorted(round_.sectors())),
+               PlacementOffer.status == "open")
+        .order_by(Employer.name, PlacementOffer.title)).all()
+    return [(oid, f"{emp}: {title} ({sector}, {cap} places)")
+            for oid, title, emp, sector, cap in offers]
 
 
 def override_placement(officer: User, round_: AllocationRound, learner: Learner,
@@ -493,36 +543,31 @@ def override_placement(officer: User, round_: AllocationRound, learner: Learner,
         raise OverrideWarning(warnings)
     placement = db.session.scalar(sa.select(Placement).where(
         Placement.round_id == round_.id, Placement.learner_id == learner.id))
-    distance_m = round(haversine_km(learner.lat, learner.lon, offer.site.lat,
-                                    offer.site.lon) * 1000)
+    distance_m = round(eligibility.haversine_km(learner.lat, learner.lon, offer.site.lat,
+                                                offer.site.lon) * 1000)
     rank = _rank_of(round_, learner, offer)
+    placed = {"offer_id": offer.id, "source": "override", "rank": rank,
+              "distance_m": distance_m, "run_id": None}
     before = None
+    detail = {"round_id": round_.id, "record": False}
     if placement is None:
         placement = Placement(round_id=round_.id, learner_id=learner.id, offer_id=offer.id,
                               source="override", rank=rank, distance_m=distance_m,
-                              status=PlacementStatus.PROPOSED)
+                              status=P.PROPOSED)
         db.session.add(placement)
-    elif placement.status in (PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED):
-        before = current_offer_id(placement)
+    elif placement.status in (P.PUBLISHED, P.ACCEPTED):
+        before = holds_place_at(placement.status, placement.pending_change,
+                                placement.offer_id, placement.pending_offer_id)
         if placement.offer_id == offer.id:
-            placement.proposed_change = placement.proposed_offer_id = None
-            placement.proposed_rank = placement.proposed_distance_m = None
+            if placement.pending_change is not None:
+                PLACEMENT.apply(placement, "cancel_change", values=_NO_PENDING, **detail)
         else:
-            placement.proposed_change = "move"
-            placement.proposed_offer_id = offer.id
-            placement.proposed_rank = rank
-            placement.proposed_distance_m = distance_m
+            PLACEMENT.apply(placement, "propose_move", values={
+                "pending_offer_id": offer.id, "pending_rank": rank,
+                "pending_distance_m": distance_m}, **detail)
     else:
-        before = placement.offer_id if placement.status == PlacementStatus.PROPOSED else None
-        placement.offer_id = offer.id
-        placement.status = PlacementStatus.PROPOSED
-        placement.source = "override"
-        placement.rank = rank
-        placement.distance_m = distance_m
-        placement.run_id = None
-        placement.published_at = placement.responded_at = None
-        placement.decline_reason = None
-        placement.employer_response = "pending"
+        before = placement.offer_id if placement.status == P.PROPOSED else None
+        PLACEMENT.apply(placement, "repropose", values={**placed, **_FRESH}, **detail)
     db.session.flush()
     lock = db.session.scalar(sa.select(PlacementLock).where(
         PlacementLock.round_id == round_.id, PlacementLock.learner_id == learner.id))
@@ -553,3 +598,50 @@ def _rank_of(round_: AllocationRound, learner: Learner, offer: PlacementOffer) -
     return db.session.scalar(sa.select(Preference.rank).where(
         Preference.round_id == round_.id, Preference.learner_id == learner.id,
         Preference.offer_id == offer.id))
+
+
+# --- Lists and downloads -------------------------------------------------------------------
+
+
+def placements_stmt(round_: AllocationRound, search: str = "") -> sa.Select[tuple[Placement]]:
+    """Select the round's placements with learner and offers, by learner name."""
+    stmt = (sa.select(Placement).join(Learner, Learner.id == Placement.learner_id)
+            .join(User, User.id == Learner.user_id)
+            .where(Placement.round_id == round_.id)
+            .options(selectinload(Placement.learner).selectinload(Learner.user),
+                     selectinload(Placement.offer).selectinload(PlacementOffer.employer),
+                     selectinload(Placement.pending_offer))
+            .order_by(User.name, Placement.id))
+    if search:
+        like = f"%{search.strip().lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like),
+                                 sa.func.lower(Learner.student_ref).like(like)))
+    return stmt
+
+
+def locks_for(round_: AllocationRound, learner_ids: Sequence[int]) -> dict[int, PlacementLock]:
+    """Return the round's locks of some learners, by learner id."""
+    if not learner_ids:
+        return {}
+    return {lk.learner_id: lk for lk in db.session.scalars(sa.select(PlacementLock).where(
+        PlacementLock.round_id == round_.id, PlacementLock.learner_id.in_(list(learner_ids))))}
+
+
+PLACEMENTS_CSV_HEADER = ["student_ref", "learner", "employer", "offer", "rank", "km", "status",
+                         "source", "pending_change"]
+
+
+def placements_csv_rows(round_: AllocationRound) -> list[list[Any]]:
+    """Return the round's allocation as CSV rows (see PLACEMENTS_CSV_HEADER)."""
+    rows = db.session.execute(
+        sa.select(Learner.student_ref, User.name, Employer.name, PlacementOffer.title,
+                  Placement.rank, Placement.distance_m, Placement.status, Placement.source,
+                  Placement.pending_change)
+        .join(Learner, Learner.id == Placement.learner_id)
+        .join(User, User.id == Learner.user_id)
+        .join(PlacementOffer, PlacementOffer.id == Placement.offer_id)
+        .join(Employer, Employer.id == PlacementOffer.employer_id)
+        .where(Placement.round_id == round_.id).order_by(Learner.student_ref))
+    return [[ref, name, emp, title, rank, round(dm / 1000, 1) if dm is not None else None,
+             str(status), source, str(change) if change else ""]
+            for ref, name, emp, title, rank, dm, status, source, change in rows]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     abort,
@@ -16,30 +15,22 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
-from wtforms.fields.choices import SelectChoice
 
 from placements.csvio import csv_response
-from placements.domain import DomainError
+from placements.domain import DomainError, access
 from placements.extensions import db
-from placements.formkit import EmptyForm, require_button_post, show_domain_error
+from placements.formkit import EmptyForm, choices, require_button_post, show_domain_error
 from placements.jobs import reap_stale_runs, submit
 from placements.models import (
     AllocationRound,
     AllocationRun,
-    Employer,
-    Learner,
-    OfferStatus,
     Placement,
     PlacementLock,
     PlacementOffer,
-    Programme,
-    Provider,
     RankCost,
     Role,
     RunKind,
     RunStatus,
-    User,
     utcnow,
 )
 from placements.navigation import render_form
@@ -62,7 +53,7 @@ def _officers_only() -> None:
 def get_round_or_404(round_id: int) -> AllocationRound:
     """Return a round the officer's provider takes part in, or 404."""
     round_ = db.session.get(AllocationRound, round_id)
-    if round_ is None or not services.can_view(current_user, round_):
+    if round_ is None or not access.officer_sees_round(current_user, round_):
         abort(404)
     return round_
 
@@ -70,7 +61,7 @@ def get_round_or_404(round_id: int) -> AllocationRound:
 def get_managed_round_or_403(round_id: int) -> AllocationRound:
     """Return a round the officer may change: 404 if unseen, 403 if only viewable."""
     round_ = get_round_or_404(round_id)
-    if not services.can_manage(current_user, round_):
+    if not access.officer_manages_round(current_user, round_):
         abort(403)
     return round_
 
@@ -86,27 +77,17 @@ def get_run_or_404(round_: AllocationRound, run_id: int) -> AllocationRun:
 @bp.get("/")
 def index():
     """List the rounds the officer's provider takes part in."""
-    rounds = db.session.scalars(services.visible_rounds_stmt(current_user)).all()
+    rounds = db.session.scalars(services.officer_rounds_stmt(current_user)).all()
     return render_template("rounds/index.html", rounds=rounds)
-
-
-def _programme_choices() -> list[SelectChoice]:
-    own = db.session.get(Provider, current_user.provider_id)
-    programmes = db.session.scalars(
-        sa.select(Programme).join(Provider).where(Programme.provider_id.in_(own.partner_ids()))
-        .order_by(Provider.name, Programme.title)).all()
-    return [SelectChoice(p.id, f"{p.title} ({p.provider.name}, {p.route})")
-            for p in programmes]
 
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     """Set up an allocation round over programmes of the provider or its partnership."""
     form = RoundForm()
-    form.programmes.choices = _programme_choices()
+    form.programmes.choices = choices(services.programme_choices(current_user))
     if form.validate_on_submit():
-        programmes = db.session.scalars(sa.select(Programme).where(
-            Programme.id.in_(form.programmes.data))).all()
+        programmes = services.programmes_by_id(current_user, form.programmes.data)
         deadline = datetime.combine(form.preference_deadline.data, time(23, 59), tzinfo=UTC)
         try:
             round_ = services.create_round(
@@ -114,8 +95,7 @@ def new():
                 preference_deadline=deadline, max_preferences=form.max_preferences.data,
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
                 time_limit_s=form.time_limit_s.data,
-                providers=[db.session.get(Provider, pid)
-                           for pid in sorted({p.provider_id for p in programmes})])
+                providers=[p.provider for p in programmes])
         except DomainError as exc:
             show_domain_error(form, exc, "name")
         else:
@@ -131,13 +111,10 @@ def detail(round_id: int):
     round_ = get_round_or_404(round_id)
     if reap_stale_runs(round_.id):
         db.session.commit()
-    learners = db.session.scalar(sa.select(sa.func.count()).select_from(
-        services.learners_in_round_stmt(round_).subquery()))
-    runs = db.session.scalars(sa.select(AllocationRun).where(
-        AllocationRun.round_id == round_.id).order_by(AllocationRun.id.desc()).limit(10)).all()
     return render_template(
-        "rounds/detail.html", round=round_, learners=learners, runs=runs,
-        active=services.active_run(round_), can_manage=services.can_manage(current_user, round_),
+        "rounds/detail.html", round=round_, learners=services.learners_in_round(round_),
+        runs=services.recent_runs(round_), active=services.active_run(round_),
+        can_manage=access.officer_manages_round(current_user, round_),
         counts=reports.allocation_counts(round_), pending=services.pending_changes(round_),
         published=services.has_published(round_),
         latest=services.latest_run(round_, succeeded=True), form=EmptyForm())
@@ -211,7 +188,7 @@ def run(round_id: int, run_id: int):
     return render_template(
         "rounds/run.html", round=round_, run=run_, progress=_progress(run_), report=report,
         comparison=reports.compare_runs(run_, before), before=before,
-        can_manage=services.can_manage(current_user, round_))
+        can_manage=access.officer_manages_round(current_user, round_))
 
 
 @bp.get("/<int:round_id>/runs/<int:run_id>/progress.json")
@@ -251,57 +228,26 @@ def run_offers_csv(round_id: int, run_id: int):
                          for o in reports.offer_fill(run_)))
 
 
-def _placements_stmt(round_: AllocationRound, search: str = "") -> sa.Select:
-    stmt = (sa.select(Placement).join(Learner, Learner.id == Placement.learner_id)
-            .join(User, User.id == Learner.user_id)
-            .where(Placement.round_id == round_.id)
-            .options(selectinload(Placement.learner).selectinload(Learner.user),
-                     selectinload(Placement.offer).selectinload(PlacementOffer.employer),
-                     selectinload(Placement.proposed_offer))
-            .order_by(User.name, Placement.id))
-    if search:
-        like = f"%{search.strip().lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like),
-                                 sa.func.lower(Learner.student_ref).like(like)))
-    return stmt
-
-
 @bp.get("/<int:round_id>/placements")
 def placements(round_id: int):
     """List the round's current allocation, with locks and pending changes."""
     round_ = get_round_or_404(round_id)
     search = request.args.get("q", "")[:100]
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    pagination = db.paginate(_placements_stmt(round_, search), page=page, per_page=PAGE_SIZE,
-                             error_out=False)
-    locks = {lk.learner_id: lk for lk in db.session.scalars(sa.select(PlacementLock).where(
-        PlacementLock.round_id == round_.id,
-        PlacementLock.learner_id.in_([p.learner_id for p in pagination.items])))}
+    pagination = db.paginate(services.placements_stmt(round_, search), page=page,
+                             per_page=PAGE_SIZE, error_out=False)
+    locks = services.locks_for(round_, [p.learner_id for p in pagination.items])
     return render_template("rounds/placements.html", round=round_, pagination=pagination,
                            search=search, locks=locks, form=LockForm(),
-                           can_manage=services.can_manage(current_user, round_))
+                           can_manage=access.officer_manages_round(current_user, round_))
 
 
 @bp.get("/<int:round_id>/placements.csv")
 def placements_csv(round_id: int):
     """Download the round's allocation as CSV (cells made safe for spreadsheets)."""
     round_ = get_round_or_404(round_id)
-    rows = db.session.execute(
-        sa.select(Learner.student_ref, User.name, Employer.name, PlacementOffer.title,
-                  Placement.rank, Placement.distance_m, Placement.status, Placement.source,
-                  Placement.proposed_change)
-        .join(Learner, Learner.id == Placement.learner_id)
-        .join(User, User.id == Learner.user_id)
-        .join(PlacementOffer, PlacementOffer.id == Placement.offer_id)
-        .join(Employer, Employer.id == PlacementOffer.employer_id)
-        .where(Placement.round_id == round_.id).order_by(Learner.student_ref))
-    return csv_response(
-        f"round-{round_.id}-placements.csv",
-        ["student_ref", "learner", "employer", "offer", "rank", "km", "status", "source",
-         "pending_change"],
-        ([ref, name, emp, title, rank, round(dm / 1000, 1) if dm is not None else None,
-          str(status), source, change or ""]
-         for ref, name, emp, title, rank, dm, status, source, change in rows))
+    return csv_response(f"round-{round_.id}-placements.csv", services.PLACEMENTS_CSV_HEADER,
+                        services.placements_csv_rows(round_))
 
 
 @bp.post("/<int:round_id>/placements/<int:placement_id>/lock")
@@ -352,18 +298,6 @@ def _local(url: str | None) -> bool:
     return parts.netloc in ("", request.host) and is_safe_next(parts.path or "/")
 
 
-def _offer_choices(round_: AllocationRound) -> list[SelectChoice]:
-    offers = db.session.execute(
-        sa.select(PlacementOffer.id, PlacementOffer.title, Employer.name, PlacementOffer.sector,
-                  PlacementOffer.capacity)
-        .join(Employer, Employer.id == PlacementOffer.employer_id)
-        .where(PlacementOffer.sector.in_(sorted(round_.sectors())),
-               PlacementOffer.status == OfferStatus.OPEN)
-        .order_by(Employer.name, PlacementOffer.title)).all()
-    return [SelectChoice(oid, f"{emp}: {title} ({sector}, {cap} places)")
-            for oid, title, emp, sector, cap in offers]
-
-
 @bp.route("/<int:round_id>/override", methods=["GET", "POST"])
 def override(round_id: int):
     """Place a learner by hand, warning when the pair breaks eligibility or capacity."""
@@ -371,7 +305,7 @@ def override(round_id: int):
     form = OverrideForm()
     if request.method == "GET" and request.args.get("student_ref"):
         form.student_ref.data = request.args["student_ref"][:40]
-    form.offer_id.choices = _offer_choices(round_)
+    form.offer_id.choices = choices(services.override_offer_choices(round_))
     warnings: list[str] = []
     if form.validate_on_submit():
         learner = services.find_learner(round_, form.student_ref.data)

@@ -47,6 +47,15 @@ def start(client, round_id, kind="full"):
     return client.post(f"/officer/rounds/{round_id}/runs", data={"kind": kind})
 
 
+def deadline_passes(round_id):
+    """Move the round's deadline for choices into the past (publishing needs it)."""
+    from datetime import UTC, datetime, timedelta
+
+    db.session.get(AllocationRound, round_id).preference_deadline = (
+        datetime.now(UTC) - timedelta(minutes=1))
+    db.session.commit()
+
+
 def test_create_round_through_form(client, auth, world):
     auth.login("officer1@example.test")
     page = client.get("/officer/rounds/new")
@@ -329,6 +338,7 @@ def test_publish_and_repair(client, auth, inline, prefs, app):
     rid = w["round"].id
     auth.login("officer1@example.test")
     start(client, rid)
+    deadline_passes(rid)
     assert client.post(f"/officer/rounds/{rid}/publish").status_code == 303
     assert placements_of(rid) == {(w["l1"].id, w["o1"].id, "published"),
                                   (w["l2"].id, w["o2"].id, "published")}
@@ -360,7 +370,7 @@ def test_publish_and_repair(client, auth, inline, prefs, app):
     # Learner 2 could not be re-placed (no other care offer): removal pending, still visible.
     p2 = db.session.scalar(sa.select(Placement).where(Placement.learner_id == w["l2"].id))
     assert p2.status == PlacementStatus.PUBLISHED
-    assert p2.proposed_change == "remove"
+    assert p2.pending_change == "removal"
     assert client.post(f"/officer/rounds/{rid}/publish").status_code == 303
     db.session.expire_all()
     assert placements_of(rid) == {(w["l1"].id, w["o1"].id, "accepted"),
@@ -386,6 +396,7 @@ def test_repair_moves_published_placement(app, inline, prefs):
     db.session.commit()
     from placements.jobs import execute_run
     execute_run(app, run.id)
+    deadline_passes(r.id)
     services.publish_round(officer, r)
     db.session.commit()
     o3 = PlacementOffer(employer=w["e1"], site=w["s1"], title="Tester", sector="Digital",
@@ -399,14 +410,14 @@ def test_repair_moves_published_placement(app, inline, prefs):
     execute_run(app, run.id)
     db.session.expire_all()
     p1 = db.session.scalar(sa.select(Placement).where(Placement.learner_id == w["l1"].id))
-    assert (p1.offer_id, p1.status, p1.proposed_change, p1.proposed_offer_id) == (
+    assert (p1.offer_id, p1.status, p1.pending_change, p1.pending_offer_id) == (
         w["o1"].id, PlacementStatus.PUBLISHED, "move", o3.id)
     assert services.pending_changes(r) == 1
     counts = services.publish_round(officer, r)
     db.session.commit()
     assert counts["moved"] == 1
     assert counts["learners_told"] == 1
-    assert (p1.offer_id, p1.proposed_change) == (o3.id, None)
+    assert (p1.offer_id, p1.pending_change) == (o3.id, None)
 
 
 def test_placements_csv_is_safe(client, auth, inline, prefs):

@@ -71,13 +71,20 @@ def test_locks_and_repair_previous(world):
     assert dropped_locks(r, problem) == [(l1.id, o1.id)]
 
 
-def test_declined_learners_left_out_of_repair(world):
+def test_declined_learners_stay_in_repair_without_the_offer_they_declined(world):
+    from placements.models import PlacementDecline, Preference
+
     r, l2, o2 = world["round"], world["l2"], world["o2"]
-    db.session.add(Placement(round_id=r.id, learner_id=l2.id, offer_id=o2.id,
-                             status=PlacementStatus.DECLINED))
+    db.session.add_all([
+        Placement(round_id=r.id, learner_id=l2.id, offer_id=o2.id,
+                  status=PlacementStatus.DECLINED),
+        PlacementDecline(round_id=r.id, learner_id=l2.id, offer_id=o2.id, reason="Too far"),
+        Preference(round_id=r.id, learner_id=l2.id, offer_id=o2.id, rank=1)])
     db.session.flush()
-    assert f"L{l2.id}" in {lrn["id"] for lrn in build_problem(r)["learners"]}
-    assert f"L{l2.id}" not in {lrn["id"] for lrn in build_problem(r, previous=True)["learners"]}
+    for previous in (False, True):
+        learners = {lrn["id"]: lrn for lrn in build_problem(r, previous=previous)["learners"]}
+        assert f"L{l2.id}" in learners
+        assert f"O{o2.id}" not in learners[f"L{l2.id}"]["preferences"]
 
 
 def test_other_rounds_places_are_taken(world):

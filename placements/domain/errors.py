@@ -1,4 +1,4 @@
-"""Domain errors raised by services and turned into form errors or 4xx by the views."""
+"""Domain errors: raised by services and the domain core, shown to people by the views."""
 
 from __future__ import annotations
 
@@ -14,3 +14,11 @@ class DomainError(Exception):
 
 class NotAllowed(DomainError):
     """The user may not do this to this object."""
+
+
+class IllegalTransition(DomainError):
+    """A lifecycle transition was asked for from a state that does not allow it."""
+
+
+class ConcurrentChange(IllegalTransition):
+    """The object changed under us (another request got there first); nothing was changed."""

@@ -1,0 +1,133 @@
+"""Who may see what: the scoping rules of every page, report and export.
+
+- **Officers** belong to a provider. They see their provider's learners, programmes and
+  hours. They see a round when their provider takes part in it (a pooled round lists
+  several providers of one partnership) and change it only when their provider owns it.
+  They may put programmes of any provider of their partnership into a round.
+- **Employer users** see their own organisation's sites and offers, and a placement only
+  once it has been published at one of their offers (never a proposal).
+- **Learners** see themselves: their own placements once published.
+
+Each rule has a Python form (`officer_sees_round(officer, round_)`) for one object and a
+SQL form (`officer_rounds_sql(officer)`) for lists; tests feed both the same fixtures.
+Pages answer 404 for objects outside the scope, so that they do not even confirm that the
+object exists.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from placements.extensions import db
+from placements.models import (
+    VISIBLE_STATUSES,
+    AllocationRound,
+    HoursEntry,
+    HoursKind,
+    Learner,
+    Placement,
+    PlacementOffer,
+    Programme,
+    Provider,
+    User,
+    round_providers,
+)
+
+_VISIBLE = [s.value for s in VISIBLE_STATUSES]
+
+
+def partner_ids(provider_id: int) -> set[int]:
+    """Return the provider and every provider of its partnership."""
+    provider = db.session.get(Provider, provider_id)
+    return provider.partner_ids() if provider is not None else set()
+
+
+# --- officers: rounds ----------------------------------------------------------------------
+
+def officer_sees_round(officer: User, round_: AllocationRound) -> bool:
+    """Say whether the officer's provider takes part in the round."""
+    return officer.provider_id is not None and officer.provider_id in {
+        p.id for p in round_.providers}
+
+
+def officer_rounds_sql(officer: User) -> sa.ColumnElement[bool]:
+    """The rounds the officer's provider takes part in (a WHERE clause on AllocationRound)."""
+    return AllocationRound.id.in_(sa.select(round_providers.c.round_id).where(
+        round_providers.c.provider_id == officer.provider_id))
+
+
+def officer_manages_round(officer: User, round_: AllocationRound) -> bool:
+    """Say whether the officer may run, change and publish the round (its owner's officers)."""
+    return officer.provider_id is not None and officer.provider_id == round_.provider_id
+
+
+# --- officers: learners, programmes --------------------------------------------------------
+
+def officer_sees_learner(officer: User, learner: Learner) -> bool:
+    """Say whether the learner is one of the officer's provider's."""
+    return officer.provider_id is not None and learner.provider_id == officer.provider_id
+
+
+def officer_learners_sql(officer: User) -> sa.ColumnElement[bool]:
+    """The officer's provider's learners (a WHERE clause on Learner)."""
+    return Learner.provider_id == officer.provider_id
+
+
+def officer_sees_programme(officer: User, programme: Programme) -> bool:
+    """Say whether the programme is the officer's provider's."""
+    return officer.provider_id is not None and programme.provider_id == officer.provider_id
+
+
+def officer_programmes_sql(officer: User, *, partnership: bool = False
+                           ) -> sa.ColumnElement[bool]:
+    """The officer's provider's programmes, or its whole partnership's (WHERE on Programme)."""
+    if partnership:
+        return Programme.provider_id.in_(sorted(partner_ids(officer.provider_id or 0)))
+    return Programme.provider_id == officer.provider_id
+
+
+# --- employers -----------------------------------------------------------------------------
+
+def employer_sees_placement(employer_id: int | None, placement: Placement) -> bool:
+    """Say whether a placement is published at one of the employer's offers."""
+    return (employer_id is not None and placement.offer.employer_id == employer_id
+            and placement.status in VISIBLE_STATUSES)
+
+
+def employer_placements_sql(employer_id: int | None) -> sa.ColumnElement[bool]:
+    """Published placements at the employer's offers (the statement must join
+    PlacementOffer on Placement.offer_id)."""
+    return sa.and_(PlacementOffer.employer_id == employer_id,
+                   Placement.status.in_(_VISIBLE))
+
+
+# --- learners ------------------------------------------------------------------------------
+
+def learner_sees_placement(learner: Learner, placement: Placement) -> bool:
+    """Say whether a placement is the learner's own and published."""
+    return placement.learner_id == learner.id and placement.status in VISIBLE_STATUSES
+
+
+def learner_placements_sql(learner: Learner) -> sa.ColumnElement[bool]:
+    """The learner's own published placements (a WHERE clause on Placement)."""
+    return sa.and_(Placement.learner_id == learner.id, Placement.status.in_(_VISIBLE))
+
+
+# --- hours ---------------------------------------------------------------------------------
+
+def may_verify_hours(user: User, entry: HoursEntry) -> bool:
+    """Say whether the user may verify or reject an hours entry.
+
+    Employer users: placement hours logged against a placement at their own organisation's
+    offers. Officers: any entry of their own provider's learners (to unblock entries nobody
+    answers).
+    """
+    from placements.models import Role
+
+    if user.role == Role.EMPLOYER:
+        placement = entry.placement
+        return (entry.kind is HoursKind.PLACEMENT and placement is not None
+                and placement.offer.employer_id == user.employer_id)
+    if user.role == Role.OFFICER:
+        return officer_sees_learner(user, entry.learner)
+    return False
