@@ -42,21 +42,22 @@ def main() -> None:
 
     from placements import create_app
     from placements.extensions import db
-    from placements.jobs import execute_run
+    from placements.jobs import execute
     from placements.models import (
         AllocationRound,
         AllocationRun,
+        Job,
+        JobStatus,
         Placement,
         PlacementLock,
         Preference,
-        RunStatus,
         User,
     )
     from placements.rounds.problem import build_problem
     from placements.rounds.services import apply_result, start_run
     from solver import parse_problem, solve
 
-    app = create_app({"ALLOCATION_WORKER": "inline"})
+    app = create_app({"JOB_WORKER": "inline"})
     with app.app_context():
         round_id = args.round_id or db.session.scalar(
             sa.select(AllocationRound.id).order_by(AllocationRound.id))
@@ -83,7 +84,8 @@ def main() -> None:
             t0 = time.perf_counter()
             result = solve(parse_problem(problem))
             times["solve"].append(time.perf_counter() - t0)
-            run = AllocationRun(round_id=round_id, problem=problem, status=RunStatus.SUCCEEDED)
+            run = AllocationRun(round_id=round_id, problem=problem,
+                                job=Job(kind="allocation.run", status=JobStatus.SUCCEEDED))
             db.session.add(run)
             db.session.commit()
             t0 = time.perf_counter()
@@ -99,11 +101,11 @@ def main() -> None:
             t0 = time.perf_counter()
             run = start_run(officer, round_)
             db.session.commit()
-            execute_run(app, run.id)
+            execute(app, run.job_id)
             times["run"].append(time.perf_counter() - t0)
             db.session.expire_all()
             run = db.session.get(AllocationRun, run.id)
-            assert run.status == RunStatus.SUCCEEDED, run.error
+            assert run.status == JobStatus.SUCCEEDED, run.error
             times["run_solve"].append(run.result["summary"]["solve_seconds"])
             clear()
         db.session.execute(sa.delete(AllocationRun).where(AllocationRun.round_id == round_id))

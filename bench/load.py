@@ -36,7 +36,7 @@ def free_port() -> int:
 def app_env(database: Path) -> dict[str, str]:
     env = {**os.environ, "PLACEMENTS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
            "PLACEMENTS_SECRET_KEY": "load-benchmark", "PLACEMENTS_RATELIMIT_ENABLED": "false",
-           "PLACEMENTS_ALLOCATION_WORKER": '"thread"', "FLASK_APP": "wsgi.py"}
+           "PLACEMENTS_JOB_WORKER": '"thread"', "FLASK_APP": "wsgi.py"}
     for variable in ("DATABASE_URL", "CELERY_BROKER_URL"):
         env.pop(variable, None)
     return env

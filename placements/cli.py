@@ -81,7 +81,24 @@ def create_admin(email: str, name: str, password: str) -> None:
     click.echo(f"Administrator {email} created.")
 
 
+jobs_cli = AppGroup("jobs", help="Background jobs: allocation runs, imports, ...")
+
+
+@jobs_cli.command("reap")
+def reap_jobs() -> None:
+    """Mark jobs whose worker stopped (no heartbeat, or never picked up) as failed.
+
+    Safe to run from cron every few minutes; pages show such jobs as stopped anyway.
+    """
+    from placements.jobs import reap_stale
+
+    count = reap_stale()
+    db.session.commit()
+    click.echo(f"{count} stopped job{'s' if count != 1 else ''} marked as failed.")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(seed_cli)
     app.cli.add_command(create_admin)
+    app.cli.add_command(jobs_cli)

@@ -72,9 +72,11 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # process), "celery" (a Celery worker over CELERY_BROKER_URL), "inline" (run before
         # the request returns: scripts and tests) or "manual" (left queued: tests).
         "CELERY_BROKER_URL": None,
-        "ALLOCATION_WORKER": "thread",
-        # A running job whose worker has not reported for this many seconds has stopped.
-        "ALLOCATION_STALE_S": 60,
+        "JOB_WORKER": "thread",
+        # A running job whose worker has not reported for this many seconds has stopped;
+        # a queued job not picked up within JOB_QUEUE_TIMEOUT_S seconds likewise.
+        "JOB_STALE_S": 60,
+        "JOB_QUEUE_TIMEOUT_S": 900,
         # Year shown in the Ordnance Survey attribution (the data's release year).
         "OS_DATA_YEAR": None,
     }
@@ -88,8 +90,8 @@ def load(app: Flask, instance_path: Path, test_config: dict[str, Any] | None) ->
         if value:
             app.config["SQLALCHEMY_DATABASE_URI" if name == "DATABASE_URL" else name] = value
     app.config.from_prefixed_env("PLACEMENTS")
-    if app.config["CELERY_BROKER_URL"] and "PLACEMENTS_ALLOCATION_WORKER" not in os.environ:
-        app.config["ALLOCATION_WORKER"] = "celery"
+    if app.config["CELERY_BROKER_URL"] and "PLACEMENTS_JOB_WORKER" not in os.environ:
+        app.config["JOB_WORKER"] = "celery"
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config["SQLALCHEMY_DATABASE_URI"])

@@ -87,5 +87,17 @@ def locate(raw: str) -> Located:
     return Located(postcode, district)
 
 
+def locate_cached(raw: str | None, cache: dict[str, Located | str]) -> Located | str:
+    """Locate a postcode once per import file: a Located, or the message saying why not."""
+    key = raw or ""
+    if key not in cache:
+        try:
+            cache[key] = locate(key)
+        except PostcodeError as exc:
+            cache[key] = str(exc) or "Enter a real postcode"
+    return cache[key]
+
+
 __all__ = ["EARTH_RADIUS_KM", "District", "Located", "PostcodeError", "districts",
-           "haversine_km", "haversine_km_array", "locate", "normalise_postcode"]
+           "haversine_km", "haversine_km_array", "locate", "locate_cached",
+           "normalise_postcode"]

@@ -1,14 +1,14 @@
-"""Allocation runs on a Celery worker over Redis, for more than one web server.
+"""Background jobs on a Celery worker over Redis, for more than one web server.
 
 Set ``CELERY_BROKER_URL`` (e.g. ``redis://127.0.0.1:6379/0``) for both the web app and the
-worker: runs are then queued to Redis (``ALLOCATION_WORKER`` becomes ``"celery"``) and solved by
+worker: jobs are then queued to Redis (``JOB_WORKER`` becomes ``"celery"``) and run by
 
     celery --app placements.tasks worker --concurrency 1 --loglevel INFO
 
 which builds its own app from the same environment (``DATABASE_URL``, ``SECRET_KEY``, ...).
-Without a broker the in-process worker (``placements.jobs``, a thread) stays the default.
-The worker runs `placements.jobs.execute_run`, so progress, heartbeats, failure handling and
-the reaping of runs whose worker died are the same as in-process.
+Without a broker the in-process worker (a thread) stays the default. The worker runs
+`placements.jobs.execute`, so progress, heartbeats, cancellation, failure handling and the
+reaping of jobs whose worker died are the same as in-process.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from celery import Celery
 from flask import Flask
 
 from placements.config import celery_broker_url
+from placements.jobs import execute
+from placements.jobs.runner import CELERY_TASK
 
 #: The Celery application; its broker comes from the environment, or from `configure`.
 celery_app = Celery("placements")
@@ -24,8 +26,8 @@ celery_app.conf.update(
     broker_url=celery_broker_url(),
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,
-    # A run is acknowledged when it starts: a worker that dies mid-solve leaves the run to
-    # the reaper (marked failed), rather than solving it twice.
+    # A job is acknowledged when it starts: a worker that dies mid-job leaves the job to the
+    # reaper (marked failed), rather than running it twice.
     task_acks_late=False,
     worker_prefetch_multiplier=1,
     worker_hijack_root_logger=False,
@@ -53,15 +55,7 @@ def worker_app() -> Flask:
     return _worker_app
 
 
-@celery_app.task(name="placements.run_allocation")
-def run_allocation(run_id: int) -> None:
-    """Solve one queued allocation run and apply its result (or mark it failed)."""
-    from placements.jobs import execute_run
-
-    execute_run(worker_app(), run_id)
-
-
-def enqueue(app: Flask, run_id: int) -> None:
-    """Queue a committed run for a Celery worker."""
-    configure(app)
-    run_allocation.apply_async(args=[run_id])
+@celery_app.task(name=CELERY_TASK)
+def run_job(job_id: int) -> None:
+    """Run one queued job of any registered kind to its end."""
+    execute(worker_app(), job_id)

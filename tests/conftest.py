@@ -18,6 +18,7 @@ from placements.extensions import db
 from placements.geo import locate
 from placements.models import (
     AllocationRound,
+    AllocationRun,
     Employer,
     EmployerSite,
     Learner,
@@ -50,7 +51,7 @@ def app_config(tmp_path, **overrides) -> dict:
         # In-process runs whatever the developer's environment says (tests that want a
         # Celery worker say so).
         "CELERY_BROKER_URL": None,
-        "ALLOCATION_WORKER": "thread",
+        "JOB_WORKER": "thread",
         **overrides,
     }
 
@@ -174,6 +175,17 @@ def make_user(email: str, role: Role, **kwargs) -> User:
                 **kwargs)
     db.session.add(user)
     return user
+
+
+def make_run(round_id: int, status: str = "succeeded", *, result=None, problem=None,
+             **job) -> AllocationRun:
+    """Add an allocation run of a round with its job in a given status (not committed)."""
+    from placements.models import AllocationRun, Job
+
+    run = AllocationRun(round_id=round_id, problem=problem if problem is not None else {},
+                        result=result, job=Job(kind="allocation.run", status=status, **job))
+    db.session.add(run)
+    return run
 
 
 @pytest.fixture

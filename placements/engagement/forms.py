@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import (
-    GovFileInput,
     GovSelect,
     GovSubmitInput,
     GovTextArea,
@@ -105,11 +103,3 @@ class LinkForm(FlaskForm):
         employers = db.session.scalars(sa.select(Employer).where(
             Employer.id.not_in(tracked)).order_by(Employer.name)).all()
         self.employer_id.choices = choices((e.id, e.name) for e in employers)
-
-
-class UploadForm(FlaskForm):
-    """Upload a CSV file of prospects."""
-
-    file = FileField("CSV file", widget=GovFileInput(), validators=[
-        FileRequired(message="Select a CSV file")])
-    submit = SubmitField("Check and import", widget=GovSubmitInput())

@@ -7,14 +7,13 @@ as on the officers' employer list). Functions flush, never commit.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
 
 from placements import audit
-from placements.csvio import ColumnSpec, Row, RowError, parse_choice, parse_email
 from placements.domain import DomainError, NotAllowed
 from placements.extensions import db
 from placements.insights import calc
@@ -291,55 +290,3 @@ def areas_in_use() -> list[tuple[str, str]]:
     """Return (code, label) of the postcode areas records are in."""
     codes = db.session.scalars(sa.select(EmployerEngagement.postcode_area).distinct())
     return [(c, area_label(c)) for c in sorted(c for c in codes if c)]
-
-
-# --- CSV import -----------------------------------------------------------------------------
-
-PROSPECT_COLUMNS: dict[str, ColumnSpec] = {
-    "name": ColumnSpec(required=True, max_length=200, example="Altrincham Robotics Ltd",
-                       help="Organisation name"),
-    "sector": ColumnSpec(required=True, parse=parse_choice(routes()), example="Digital",
-                         help="Occupational route, as in the sector list"),
-    "postcode_area": ColumnSpec(max_length=10, default="", example="WA",
-                                help="Postcode area letters or a postcode"),
-    "contact_name": ColumnSpec(max_length=200, default="", example="Sam Patel"),
-    "contact_email": ColumnSpec(parse=parse_email, default="", example="sam@example.com"),
-    "stage": ColumnSpec(parse=parse_choice([s.value for s in STAGES]), default="prospect",
-                        example="prospect", help="One of " + ", ".join(s.value for s in STAGES)),
-}
-
-
-def check_prospect_rows(rows: Sequence[Row]) -> list[RowError]:
-    """Return every problem with an upload of prospects (nothing is written)."""
-    from placements.csvio import collect_errors
-
-    existing = {n.lower() for n in db.session.scalars(sa.select(EmployerEngagement.name))}
-    registered = {n.lower() for n in db.session.scalars(sa.select(Employer.name))}
-    seen: dict[str, int] = {}
-
-    def check(row: Row):
-        name = row["name"].strip()
-        key = name.lower()
-        if key in existing:
-            yield ("name", f"{name} is already in the pipeline")
-        elif key in registered:
-            yield ("name", f"{name} has already registered; track registered employers "
-                           "from the board")
-        elif key in seen:
-            yield ("name", f"{name} is also on line {seen[key]}")
-        seen.setdefault(key, row.number)
-        try:
-            normalise_area(row["postcode_area"])
-        except DomainError as exc:
-            yield ("postcode_area", exc.message)
-
-    return collect_errors(rows, check=check)
-
-
-def import_prospects(officer: User, rows: Sequence[Row]) -> list[EmployerEngagement]:
-    """Add every prospect of a checked upload (call check_prospect_rows first)."""
-    _check_officer(officer)
-    return [add_prospect(officer, ProspectData(
-        name=row["name"], sector=row["sector"], postcode_area=row["postcode_area"] or "",
-        contact_name=row["contact_name"] or "", contact_email=row["contact_email"] or "",
-        stage=EngagementStage(row["stage"]))) for row in rows]

@@ -7,7 +7,6 @@ from datetime import date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.csvio import CSVError, read_csv, template_response
 from placements.domain import DomainError
 from placements.engagement import services
 from placements.engagement.forms import (
@@ -15,7 +14,6 @@ from placements.engagement.forms import (
     LinkForm,
     ProspectForm,
     StageForm,
-    UploadForm,
 )
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
@@ -97,37 +95,6 @@ def new_prospect():
             flash(f"{record.name} is in the pipeline.", "success")
             return redirect(url_for(".detail", record_id=record.id), 303)
     return render_form("engagement/prospect_new.html", form)
-
-
-@bp.get("/prospects/template.csv")
-def prospects_template():
-    """Download a CSV template for importing prospects."""
-    return template_response("prospects-template.csv", services.PROSPECT_COLUMNS)
-
-
-@bp.route("/prospects/import", methods=["GET", "POST"])
-def import_prospects():
-    """Import prospects from a CSV file: every row is checked before anything is saved."""
-    form = UploadForm()
-    errors = []
-    if form.validate_on_submit():
-        try:
-            rows = read_csv(form.file.data, columns=services.PROSPECT_COLUMNS,
-                            max_bytes=1_000_000, max_rows=5000)
-        except CSVError as exc:
-            errors = exc.errors
-        else:
-            errors = services.check_prospect_rows(rows)
-            if not errors:
-                records = services.import_prospects(current_user, rows)
-                db.session.commit()
-                flash(f"{len(records)} prospect{'' if len(records) == 1 else 's'} imported.",
-                      "success")
-                return redirect(url_for(".board"), 303)
-        form.file.errors.append("The file has problems: nothing was imported. "
-                                "Fix the rows listed below and upload it again")
-    return render_form("engagement/prospect_import.html", form, row_errors=errors,
-                       columns=services.PROSPECT_COLUMNS)
 
 
 def _record_or_404(record_id: int) -> EmployerEngagement:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import (
-    GovFileInput,
     GovSelect,
     GovSubmitInput,
     GovTextArea,
@@ -97,21 +95,3 @@ class RejectForm(FlaskForm):
         InputRequired(message="Enter the reason you are rejecting these hours"),
         Length(max=1000, message="The reason must be 1000 characters or fewer")])
     submit = SubmitField("Reject hours", widget=GovSubmitInput())
-
-
-IMPORT_TYPES = [
-    SelectChoice("learner", "Hours per learner (student_ref, date, hours, kind, note)"),
-    SelectChoice("timetable", "Programme timetable (programme_code, date, hours): classroom "
-                              "hours for every learner on the programme"),
-]
-
-
-class ImportForm(FlaskForm):
-    """Upload a CSV of hours."""
-
-    import_type = RadioField("What the file holds", choices=IMPORT_TYPES, default="learner",
-                             widget=GovRadioInput(), validators=[
-        InputRequired(message="Select what the file holds")])
-    file = FileField("CSV file", widget=GovFileInput(), validators=[
-        FileRequired(message="Select a CSV file")])
-    submit = SubmitField("Import hours", widget=GovSubmitInput())

@@ -1,34 +1,33 @@
-"""Importing hours from CSV: per learner, or a programme's timetable for all its learners.
+"""Importing hours (through the one import pipeline): per learner, or a programme's timetable
+for all its learners.
 
-Both imports follow the house rules of `placements.csvio`: every row is read and checked
-first and a row report of every problem is returned with nothing written; only a clean
-file is written. Writing is an upsert on (learner, date, kind), so importing the same
-file again changes nothing. Imported entries are verified on creation.
+Writing is an upsert on (learner, date, kind), so importing the same file again changes
+nothing. Imported entries are verified on creation, and the running totals move with them
+in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
 from placements import audit
-from placements.csvio import (
-    ColumnSpec,
-    CSVError,
-    RowError,
-    collect_errors,
-    parse_choice,
-    parse_date,
-    read_csv,
-)
+from placements.csvio import ColumnSpec, Row, parse_choice, parse_date
 from placements.extensions import db
 from placements.hours import calc
 from placements.hours.services import IMPORT_KINDS, add_to_totals, today_uk
+from placements.imports.pipeline import (
+    ImportKind,
+    ImportOutcome,
+    Progress,
+    RowCheck,
+    register,
+)
 from placements.models import (
     HoursEntry,
     HoursKind,
@@ -39,8 +38,6 @@ from placements.models import (
     User,
     utcnow,
 )
-
-MAX_BYTES = 5_000_000
 
 
 def _hours(text: str) -> int:
@@ -70,24 +67,10 @@ TIMETABLE_COLUMNS: dict[str, ColumnSpec] = {
 }
 
 
-@dataclass
-class ImportReport:
-    """What an import found or did."""
-
-    errors: list[RowError] = field(default_factory=list)
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
 @dataclass(frozen=True)
 class _Planned:
-    learner: Learner
+    learner_id: int
+    programme_id: int
     day: date
     kind: HoursKind
     quarter_hours: int
@@ -103,130 +86,136 @@ def _check_day(programme: Programme, day: date, today: date) -> str | None:
     return None
 
 
-def import_learner_hours(officer: User, source: Any, *, today: date | None = None,
-                         max_bytes: int = MAX_BYTES) -> ImportReport:
-    """Import hours per learner (student_ref, date, hours, kind, note)."""
-    today = today or today_uk()
-    try:
-        rows = read_csv(source, columns=LEARNER_COLUMNS, max_bytes=max_bytes)
-    except CSVError as exc:
-        return ImportReport(errors=exc.errors)
+# --- per learner ---------------------------------------------------------------------------
+
+def check_learner_hours(officer: User, rows: Sequence[Row]) -> RowCheck:
+    """Build the look-ups once; return the check of one row of learner hours."""
+    today = today_uk()
     refs = {r.get("student_ref") for r in rows if r.get("student_ref")}
     learners = {
         learner.student_ref: learner for learner in db.session.scalars(
             sa.select(Learner).where(Learner.provider_id == officer.provider_id,
-                                     Learner.student_ref.in_(refs)))}
+                                     Learner.student_ref.in_(refs)))} if refs else {}
     seen: dict[tuple[str, date, str], int] = {}
-    planned: list[_Planned] = []
 
-    def check(row) -> Iterable[tuple[str, str]]:
-        learner = learners.get(row["student_ref"])
-        if learner is None:
-            yield "student_ref", f"No learner of yours has the student number " \
-                                 f"{row['student_ref']}"
-            return
-        problem = _check_day(learner.programme, row["date"], today)
-        if problem:
-            yield "date", problem
-            return
-        key = (row["student_ref"], row["date"], row["kind"])
-        if key in seen:
-            yield "date", f"Same learner, date and kind as row {seen[key]}"
-            return
-        seen[key] = row.number
-        planned.append(_Planned(learner, row["date"], HoursKind(row["kind"]), row["hours"],
-                                (row.get("note") or "").strip()))
+    def check(row: Row):
+        ref = row.get("student_ref")
+        learner = learners.get(ref) if ref else None
+        if ref and learner is None:
+            yield "student_ref", f"No learner of yours has the student number {ref}"
+        day = row.get("date")
+        if learner is not None and day is not None:
+            problem = _check_day(learner.programme, day, today)
+            if problem:
+                yield "date", problem
+                return
+            key = (ref, day, row.get("kind"))
+            if key in seen:
+                yield "date", f"Same learner, date and kind as row {seen[key]}"
+                return
+            seen[key] = row.number
+            row.values["learner"] = learner
 
-    report = ImportReport(rows=len(rows), errors=collect_errors(rows, check))
-    if report.errors:
-        return report
-    _write(officer, planned, report)
-    audit.record(officer, "hours.imported", None, kind="learner", rows=report.rows,
-                 created=report.created, updated=report.updated, unchanged=report.unchanged)
-    return report
+    return check
 
 
-def import_timetable(officer: User, source: Any, *, today: date | None = None,
-                     max_bytes: int = MAX_BYTES) -> ImportReport:
-    """Import a programme timetable: classroom hours for every learner on the programme."""
-    today = today or today_uk()
-    try:
-        rows = read_csv(source, columns=TIMETABLE_COLUMNS, max_bytes=max_bytes)
-    except CSVError as exc:
-        return ImportReport(errors=exc.errors)
+def write_learner_hours(officer: User, rows: Sequence[Row],
+                        progress: Progress) -> ImportOutcome:
+    """Upsert checked rows of learner hours."""
+    planned = [_Planned(r["learner"].id, r["learner"].programme_id, r["date"],
+                        HoursKind(r["kind"]), r["hours"], (r.get("note") or "").strip())
+               for r in rows]
+    outcome = _write(officer, planned, progress)
+    audit.record(officer, "hours.imported", None, kind="learner", rows=len(rows),
+                 **outcome.as_dict())
+    return outcome
+
+
+# --- a programme's timetable ----------------------------------------------------------------
+
+def check_timetable(officer: User, rows: Sequence[Row]) -> RowCheck:
+    """Build the look-ups once; return the check of one timetable row."""
+    today = today_uk()
     programmes = {p.code.lower(): p for p in db.session.scalars(sa.select(Programme).where(
         Programme.provider_id == officer.provider_id)) if p.code}
     seen: dict[tuple[str, date], int] = {}
-    days: list[tuple[Programme, date, int]] = []
 
-    def check(row) -> Iterable[tuple[str, str]]:
-        programme = programmes.get(row["programme_code"].lower())
-        if programme is None:
-            yield "programme_code", f"None of your programmes has the code " \
-                                    f"{row['programme_code']}"
-            return
-        problem = _check_day(programme, row["date"], today)
-        if problem:
-            yield "date", problem
-            return
-        key = (programme.code.lower(), row["date"])
-        if key in seen:
-            yield "date", f"Same programme and date as row {seen[key]}"
-            return
-        seen[key] = row.number
-        days.append((programme, row["date"], row["hours"]))
+    def check(row: Row):
+        code = row.get("programme_code")
+        programme = programmes.get(code.lower()) if code else None
+        if code and programme is None:
+            yield "programme_code", f"None of your programmes has the code {code}"
+        day = row.get("date")
+        if programme is not None and day is not None:
+            problem = _check_day(programme, day, today)
+            if problem:
+                yield "date", problem
+                return
+            key = (programme.code.lower(), day)
+            if key in seen:
+                yield "date", f"Same programme and date as row {seen[key]}"
+                return
+            seen[key] = row.number
+            row.values["programme"] = programme
 
-    report = ImportReport(rows=len(rows), errors=collect_errors(rows, check))
-    if report.errors:
-        return report
-    by_programme: dict[int, list[Learner]] = defaultdict(list)
-    for learner in db.session.scalars(sa.select(Learner).where(
-            Learner.programme_id.in_({p.id for p, _, _ in days}))):
-        by_programme[learner.programme_id].append(learner)
-    planned = [_Planned(learner, day, HoursKind.CLASSROOM, qh, "Timetable")
-               for programme, day, qh in days for learner in by_programme[programme.id]]
-    _write(officer, planned, report)
-    audit.record(officer, "hours.imported", None, kind="timetable", rows=report.rows,
-                 created=report.created, updated=report.updated, unchanged=report.unchanged)
-    return report
+    return check
 
 
-def _write(officer: User, planned: list[_Planned], report: ImportReport) -> None:
+def write_timetable(officer: User, rows: Sequence[Row], progress: Progress) -> ImportOutcome:
+    """Give every learner of each row's programme that day's classroom hours."""
+    by_programme: dict[int, list[int]] = defaultdict(list)
+    programme_ids = {r["programme"].id for r in rows}
+    for learner_id, programme_id in db.session.execute(
+            sa.select(Learner.id, Learner.programme_id).where(
+                Learner.programme_id.in_(programme_ids))):
+        by_programme[programme_id].append(learner_id)
+    planned = [_Planned(learner_id, r["programme"].id, r["date"], HoursKind.CLASSROOM,
+                        r["hours"], "Timetable")
+               for r in rows for learner_id in by_programme[r["programme"].id]]
+    outcome = _write(officer, planned, progress)
+    audit.record(officer, "hours.imported", None, kind="timetable", rows=len(rows),
+                 **outcome.as_dict())
+    return outcome
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def _write(officer: User, planned: list[_Planned], progress: Progress) -> ImportOutcome:
     """Upsert the planned entries on (learner, date, kind) and keep the totals in step."""
+    outcome = ImportOutcome()
     if not planned:
-        return
-    learner_ids = {p.learner.id for p in planned}
+        return outcome
+    ids = sorted({p.learner_id for p in planned})
     days = {p.day for p in planned}
+    kinds = {p.kind for p in planned}
     existing: dict[tuple[int, date, HoursKind], HoursEntry] = {}
-    ids = sorted(learner_ids)
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
         for entry in db.session.scalars(sa.select(HoursEntry).where(
-                HoursEntry.learner_id.in_(chunk), HoursEntry.entry_date.in_(days),
-                HoursEntry.kind.in_({p.kind for p in planned}))):
+                HoursEntry.learner_id.in_(ids[start:start + 500]),
+                HoursEntry.entry_date.in_(days), HoursEntry.kind.in_(kinds))):
             existing[(entry.learner_id, entry.entry_date, entry.kind)] = entry
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
-    deltas: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    deltas: dict[tuple[Any, ...], list[int]] = defaultdict(lambda: [0, 0])
 
     def bump(p: _Planned, status: HoursStatus, qh: int, sign: int) -> None:
-        key = (p.learner.id, p.learner.programme_id, p.day.replace(day=1), p.kind, status)
+        key = (p.learner_id, p.programme_id, p.day.replace(day=1), p.kind, status)
         deltas[key][0] += sign * qh
         deltas[key][1] += sign
 
-    for p in planned:
-        entry = existing.get((p.learner.id, p.day, p.kind))
+    for i, p in enumerate(planned, 1):
+        entry = existing.get((p.learner_id, p.day, p.kind))
         if entry is None:
-            new_rows.append({"learner_id": p.learner.id, "entry_date": p.day,
+            new_rows.append({"learner_id": p.learner_id, "entry_date": p.day,
                              "quarter_hours": p.quarter_hours, "kind": p.kind, "note": p.note,
                              "status": HoursStatus.VERIFIED, "source": HoursSource.IMPORT,
                              "created_by_id": officer.id, "created_at": now,
                              "verified_by_id": officer.id, "verified_at": now})
             bump(p, HoursStatus.VERIFIED, p.quarter_hours, 1)
-            report.created += 1
+            outcome.created += 1
         elif (entry.quarter_hours == p.quarter_hours and entry.note == p.note
               and entry.status is HoursStatus.VERIFIED):
-            report.unchanged += 1
+            outcome.unchanged += 1
         else:
             bump(p, entry.status, entry.quarter_hours, -1)
             entry.quarter_hours = p.quarter_hours
@@ -238,10 +227,45 @@ def _write(officer: User, planned: list[_Planned], report: ImportReport) -> None
                 entry.reject_reason = None
             entry.source = HoursSource.IMPORT
             bump(p, HoursStatus.VERIFIED, p.quarter_hours, 1)
-            report.updated += 1
+            outcome.updated += 1
+        if i % 500 == 0:
+            progress(i)
     if new_rows:
         db.session.execute(sa.insert(HoursEntry), new_rows)
     db.session.flush()
     for (learner_id, programme_id, month, kind, status), (qh, n) in deltas.items():
         if qh or n:
             add_to_totals(learner_id, programme_id, month, kind, status, qh, n)
+    progress(len(planned))
+    return outcome
+
+
+def _timetable_examples(officer: User) -> Mapping[str, str]:
+    programme = db.session.scalar(sa.select(Programme).where(
+        Programme.provider_id == officer.provider_id, Programme.code != "")
+        .order_by(Programme.title).limit(1))
+    if programme is None:
+        return {}
+    day = min(max(programme.start_date, date(2026, 10, 5)), today_uk(), programme.end_date)
+    return {"programme_code": programme.code, "date": day.isoformat()}
+
+
+def _learner_examples(officer: User) -> Mapping[str, str]:
+    learner = db.session.scalar(sa.select(Learner).where(
+        Learner.provider_id == officer.provider_id).order_by(Learner.id).limit(1))
+    if learner is None:
+        return {}
+    programme = learner.programme
+    day = min(max(programme.start_date, date(2026, 10, 5)), today_uk(), programme.end_date)
+    return {"student_ref": learner.student_ref, "date": day.isoformat()}
+
+
+LEARNER_HOURS = register(ImportKind(
+    name="hours-learners", title="Hours per learner", columns=LEARNER_COLUMNS,
+    check=check_learner_hours, write=write_learner_hours, examples=_learner_examples,
+    order=30, description="Classroom and other hours of named learners (verified on import)."))
+
+TIMETABLE = register(ImportKind(
+    name="hours-timetable", title="Programme timetable", columns=TIMETABLE_COLUMNS,
+    check=check_timetable, write=write_timetable, examples=_timetable_examples, order=40,
+    description="Classroom hours of a programme's timetable, for every learner on it."))

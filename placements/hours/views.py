@@ -5,13 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.csvio import csv_response, template_response
+from placements.csvio import csv_response
 from placements.domain import DomainError, NotAllowed, access
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
-from placements.hours import calc, imports, services
+from placements.hours import calc, services
 from placements.hours.forms import (
-    ImportForm,
     RejectForm,
     learner_hours_form,
     officer_hours_form,
@@ -297,40 +296,6 @@ def needs_attention():
     return render_template("hours/attention.html",
                            attention=services.needs_attention(current_user),
                            stale_days=services.STALE_PENDING_DAYS, form=EmptyForm())
-
-
-@bp.route("/officer/import", methods=["GET", "POST"])
-@role_required(Role.OFFICER)
-def import_hours():
-    """Import classroom hours from a CSV file: all rows or nothing."""
-    form = ImportForm()
-    report = None
-    if form.validate_on_submit():
-        run = (imports.import_timetable if form.import_type.data == "timetable"
-               else imports.import_learner_hours)
-        report = run(current_user, form.file.data)
-        if report.ok:
-            db.session.commit()
-            flash(f"{report.rows} rows imported: {report.created} entries added, "
-                  f"{report.updated} changed, {report.unchanged} unchanged.", "success")
-            return redirect(url_for(".import_hours"), 303)
-        db.session.rollback()
-        form.file.errors = [f"The file has {len(report.errors)} problem"
-                            f"{'s' if len(report.errors) != 1 else ''}; nothing was imported"]
-    return render_form("hours/import.html", form, report=report,
-                       learner_columns=imports.LEARNER_COLUMNS,
-                       timetable_columns=imports.TIMETABLE_COLUMNS)
-
-
-@bp.get("/officer/import/<kind>-template.csv")
-@role_required(Role.OFFICER)
-def import_template(kind: str):
-    """Download an import template with its header row and an example row."""
-    columns = {"learner": imports.LEARNER_COLUMNS,
-               "timetable": imports.TIMETABLE_COLUMNS}.get(kind)
-    if columns is None:
-        abort(404)
-    return template_response(f"hours-{kind}-template.csv", columns)
 
 
 @bp.errorhandler(NotAllowed)

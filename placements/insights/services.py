@@ -24,11 +24,12 @@ from placements.models import (
     AllocationRun,
     Employer,
     EmployerSite,
+    Job,
+    JobStatus,
     Learner,
     PlacementOffer,
     Programme,
     Provider,
-    RunStatus,
     User,
     round_programmes,
 )
@@ -209,9 +210,10 @@ def officer_runs(officer: User) -> list[AllocationRun]:
     round_ids = [r.id for r in officer_rounds(officer)]
     if not round_ids:
         return []
-    return list(db.session.scalars(sa.select(AllocationRun).where(
-        AllocationRun.round_id.in_(round_ids), AllocationRun.status == RunStatus.SUCCEEDED,
-        AllocationRun.result.is_not(None)).order_by(AllocationRun.id.desc())))
+    return list(db.session.scalars(
+        sa.select(AllocationRun).join(Job, Job.id == AllocationRun.job_id).where(
+            AllocationRun.round_id.in_(round_ids), Job.status == JobStatus.SUCCEEDED,
+            AllocationRun.result.is_not(None)).order_by(AllocationRun.id.desc())))
 
 
 def run_for_officer(officer: User, run_id: int) -> AllocationRun | None:

@@ -1,7 +1,6 @@
 """All models, importable from one place (Alembic and the services import from here)."""
 
 from placements.models.allocation import (
-    ACTIVE_RUN_STATUSES,
     VISIBLE_STATUSES,
     AllocationRun,
     EmployerResponse,
@@ -11,7 +10,6 @@ from placements.models.allocation import (
     PlacementLock,
     PlacementStatus,
     RunKind,
-    RunStatus,
 )
 from placements.models.base import Base, UTCDateTime, utcnow
 from placements.models.core import (
@@ -53,7 +51,7 @@ from placements.models.hours import (
     HoursSource,
     HoursStatus,
 )
-from placements.models.imports import ImportJob
+from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
 from placements.models.portals import OfferChange
 
 __all__ = [
@@ -64,8 +62,9 @@ __all__ = [
     "HoursSource",
     "HoursStatus",
     "OfferChange",
-    "ACTIVE_RUN_STATUSES",
-    "ImportJob",
+    "ACTIVE_JOB_STATUSES",
+    "Job",
+    "JobStatus",
     "AllocationRun",
     "EmployerResponse",
     "PendingChange",
@@ -75,7 +74,6 @@ __all__ = [
     "PlacementLock",
     "PlacementStatus",
     "RunKind",
-    "RunStatus",
     "REQUIREMENTS",
     "AllocationRound",
     "AuditEvent",

@@ -11,19 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from placements.models.base import Base, enum_type, utcnow
 from placements.models.core import AllocationRound, Learner, PlacementOffer, User
-
-
-class RunStatus(enum.StrEnum):
-    """Lifecycle of one solver run."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-ACTIVE_RUN_STATUSES = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+from placements.models.jobs import Job, JobStatus
 
 
 class RunKind(enum.StrEnum):
@@ -61,40 +49,47 @@ class EmployerResponse(enum.StrEnum):
 
 
 class AllocationRun(Base):
-    """One solve of a round's problem file: its input, progress and result."""
+    """One solve of a round's problem file: its input and result. Its execution (queued,
+    running, progress, failure) is the `Job` it runs as."""
 
     __tablename__ = "allocation_run"
-    __table_args__ = (
-        # At most one queued or running run per round, enforced by the database.
-        sa.Index("uq_allocation_run_active_round", "round_id", unique=True,
-                 sqlite_where=sa.text("status IN ('queued', 'running')"),
-                 postgresql_where=sa.text("status IN ('queued', 'running')")),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(
         sa.ForeignKey("allocation_round.id", ondelete="CASCADE"), index=True)
     kind: Mapped[RunKind] = mapped_column(enum_type(RunKind, 20),
                                           default=RunKind.FULL)
-    status: Mapped[RunStatus] = mapped_column(
-        enum_type(RunStatus, 20), default=RunStatus.QUEUED)
+    job_id: Mapped[int] = mapped_column(sa.ForeignKey("job.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
     started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     #: The `placement-problem/1` document the run solved.
     problem: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
-    #: The `placement-result/1` document the solver returned.
+    #: The `placement-result/1` document the solver returned (stored with its outcome).
     result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
-    #: Latest progress report: level, objective, bound, elapsed_s.
-    progress: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    error: Mapped[str | None] = mapped_column(sa.Text)
-    #: Process/thread that owns the run, to detect crashed workers.
-    worker: Mapped[str | None] = mapped_column(sa.String(100))
-    heartbeat_at: Mapped[datetime | None]
 
     round: Mapped[AllocationRound] = relationship()
     started_by: Mapped[User | None] = relationship()
+    job: Mapped[Job] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def status(self) -> JobStatus:
+        return self.job.status
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        return self.job.progress or {}
+
+    @property
+    def error(self) -> str | None:
+        return self.job.error
+
+    @property
+    def started_at(self) -> datetime | None:
+        return self.job.started_at
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return self.job.finished_at
 
 
 class Placement(Base):

@@ -16,7 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from placements import audit
@@ -24,13 +23,16 @@ from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain import rounds as round_rules
 from placements.domain.placements import PLACEMENT, held_at_sql, holds_place_at, places_held
 from placements.extensions import db
+from placements.jobs import enqueue, reap_stale
 from placements.mail import send_mail
 from placements.models import (
-    ACTIVE_RUN_STATUSES,
+    ACTIVE_JOB_STATUSES,
     AllocationRound,
     AllocationRun,
     Employer,
     EmployerResponse,
+    Job,
+    JobStatus,
     Learner,
     PendingChange,
     Placement,
@@ -45,7 +47,6 @@ from placements.models import (
     Role,
     RoundStatus,
     RunKind,
-    RunStatus,
     User,
     round_programmes,
     utcnow,
@@ -122,61 +123,70 @@ def _require_manage(officer: User, round_: AllocationRound) -> None:
 
 # --- Runs ----------------------------------------------------------------------------------
 
+#: The job kind of allocation runs (registered by `placements.rounds.jobs`).
+ALLOCATION_JOB = "allocation.run"
+
+
+def run_subject(round_id: int) -> str:
+    """The job subject of a round's runs: one unfinished run per round."""
+    return f"round:{round_id}:allocation"
+
+
+def _runs(round_id: int) -> sa.Select[tuple[AllocationRun]]:
+    return (sa.select(AllocationRun).join(Job, Job.id == AllocationRun.job_id)
+            .where(AllocationRun.round_id == round_id))
+
 
 def active_run(round_: AllocationRound) -> AllocationRun | None:
     """Return the round's queued or running run, if any."""
-    return db.session.scalar(sa.select(AllocationRun).where(
-        AllocationRun.round_id == round_.id,
-        AllocationRun.status.in_(ACTIVE_RUN_STATUSES)))
+    return db.session.scalar(_runs(round_.id).where(Job.status.in_(ACTIVE_JOB_STATUSES)))
 
 
 def latest_run(round_: AllocationRound, *, succeeded: bool = False) -> AllocationRun | None:
     """Return the round's newest run (or newest succeeded run)."""
-    stmt = sa.select(AllocationRun).where(AllocationRun.round_id == round_.id)
+    stmt = _runs(round_.id)
     if succeeded:
-        stmt = stmt.where(AllocationRun.status == RunStatus.SUCCEEDED)
+        stmt = stmt.where(Job.status == JobStatus.SUCCEEDED)
     return db.session.scalar(stmt.order_by(AllocationRun.id.desc()).limit(1))
 
 
 def recent_runs(round_: AllocationRound, limit: int = 10) -> list[AllocationRun]:
     """Return the round's newest runs."""
-    return list(db.session.scalars(sa.select(AllocationRun).where(
-        AllocationRun.round_id == round_.id).order_by(AllocationRun.id.desc()).limit(limit)))
+    return list(db.session.scalars(_runs(round_.id).order_by(AllocationRun.id.desc())
+                                   .limit(limit)))
 
 
 def previous_run(run: AllocationRun) -> AllocationRun | None:
     """Return the succeeded run of the same round before this one."""
-    return db.session.scalar(sa.select(AllocationRun).where(
-        AllocationRun.round_id == run.round_id, AllocationRun.id < run.id,
-        AllocationRun.status == RunStatus.SUCCEEDED).order_by(AllocationRun.id.desc()).limit(1))
+    return db.session.scalar(_runs(run.round_id).where(
+        AllocationRun.id < run.id, Job.status == JobStatus.SUCCEEDED)
+        .order_by(AllocationRun.id.desc()).limit(1))
 
 
 def start_run(officer: User, round_: AllocationRound, *,
               kind: RunKind = RunKind.FULL) -> AllocationRun:
     """Queue a solver run of the round's problem built now from the database.
 
-    At most one run per round is queued or running: the partial unique index
-    `uq_allocation_run_active_round` refuses a second one, even from a concurrent request.
+    At most one run per round is queued or running: the job's subject is unique among
+    unfinished jobs (a partial unique index), even against a concurrent request.
     """
     _require_manage(officer, round_)
-    from placements.jobs import reap_stale_runs
-
-    reap_stale_runs(round_.id)
+    reap_stale(run_subject(round_.id))
     if kind == RunKind.REPAIR and not has_published(round_):
         raise DomainError("Nothing has been published yet: run a full allocation instead")
     problem = build_problem(round_, previous=kind == RunKind.REPAIR)
     if not problem["learners"]:
         raise DomainError("No learners are in this round's programmes yet")
-    run = AllocationRun(round_id=round_.id, kind=kind, status=RunStatus.QUEUED,
-                        started_by_id=officer.id, problem=problem,
-                        progress={"level": "queued"})
-    try:
-        with db.session.begin_nested():
-            db.session.add(run)
-            db.session.flush()
-    except IntegrityError:
-        raise DomainError("A run is already in progress for this round: wait for it to "
-                          "finish") from None
+    job = enqueue(ALLOCATION_JOB, title=f"{kind.capitalize()} run of {round_.name}",
+                  provider_id=round_.provider_id, created_by_id=officer.id,
+                  subject=run_subject(round_.id),
+                  busy_message="A run is already in progress for this round: wait for it "
+                               "to finish")
+    run = AllocationRun(round_id=round_.id, kind=kind, job=job, started_by_id=officer.id,
+                        problem=problem)
+    db.session.add(run)
+    db.session.flush()
+    job.payload = {"run_id": run.id}
     dropped = dropped_locks(round_, problem)
     audit.record(officer, "run.started", run, round_id=round_.id, kind=kind,
                  learners=len(problem["learners"]), offers=len(problem["offers"]),

@@ -20,17 +20,17 @@ from placements.csvio import csv_response
 from placements.domain import DomainError, access
 from placements.extensions import db
 from placements.formkit import EmptyForm, choices, require_button_post, show_domain_error
-from placements.jobs import reap_stale_runs, submit
+from placements.jobs import shown_error, shown_status, submit
 from placements.models import (
     AllocationRound,
     AllocationRun,
+    JobStatus,
     Placement,
     PlacementLock,
     PlacementOffer,
     RankCost,
     Role,
     RunKind,
-    RunStatus,
     utcnow,
 )
 from placements.navigation import render_form
@@ -48,6 +48,9 @@ PAGE_SIZE = 50
 @role_required(Role.OFFICER)
 def _officers_only() -> None:
     """Every page here is for placement officers only."""
+
+
+bp.add_app_template_filter(shown_status, "job_status")
 
 
 def get_round_or_404(round_id: int) -> AllocationRound:
@@ -109,8 +112,6 @@ def new():
 def detail(round_id: int):
     """Show a round: settings, its current allocation, runs and the actions available."""
     round_ = get_round_or_404(round_id)
-    if reap_stale_runs(round_.id):
-        db.session.commit()
     return render_template(
         "rounds/detail.html", round=round_, learners=services.learners_in_round(round_),
         runs=services.recent_runs(round_), active=services.active_run(round_),
@@ -148,7 +149,7 @@ def start_run(round_id: int):
     if dropped:
         flash(f"{len(dropped)} lock{'s' if len(dropped) != 1 else ''} no longer hold (the "
               "offer was withdrawn or the learner left the round) and were left out.", "info")
-    submit(run.id)
+    submit(run.job_id)
     return redirect(url_for(".run", round_id=round_.id, run_id=run.id), 303)
 
 
@@ -167,13 +168,13 @@ def _progress(run: AllocationRun) -> dict:
     progress = run.progress or {}
     elapsed = progress.get("elapsed_s")
     if run.started_at is not None:
-        end = run.finished_at or (utcnow() if run.status == RunStatus.RUNNING else None)
+        end = run.finished_at or (utcnow() if run.status == JobStatus.RUNNING else None)
         if end is not None:
             elapsed = round((end - run.started_at).total_seconds(), 1)
     level = progress.get("level")
-    return {"status": str(run.status), "elapsed": elapsed,
+    return {"status": shown_status(run.job), "elapsed": elapsed,
             "level": LEVELS.get(level, level), "objective": progress.get("objective"),
-            "bound": progress.get("bound"), "error": run.error}
+            "bound": progress.get("bound"), "error": shown_error(run.job)}
 
 
 @bp.get("/<int:round_id>/runs/<int:run_id>")
@@ -181,9 +182,7 @@ def run(round_id: int, run_id: int):
     """Show a run: live progress while it solves, then its results."""
     round_ = get_round_or_404(round_id)
     run_ = get_run_or_404(round_, run_id)
-    if reap_stale_runs(round_.id):
-        db.session.commit()
-    report = reports.run_report(run_) if run_.status == RunStatus.SUCCEEDED else None
+    report = reports.run_report(run_) if run_.status == JobStatus.SUCCEEDED else None
     before = services.previous_run(run_) if report else None
     return render_template(
         "rounds/run.html", round=round_, run=run_, progress=_progress(run_), report=report,
@@ -196,8 +195,6 @@ def run_progress(round_id: int, run_id: int):
     """Report a run's status, elapsed time and best objective so far (polled by the page)."""
     round_ = get_round_or_404(round_id)
     run_ = get_run_or_404(round_, run_id)
-    if run_.status in (RunStatus.QUEUED, RunStatus.RUNNING) and reap_stale_runs(round_.id):
-        db.session.commit()
     return jsonify(_progress(run_))
 
 

@@ -22,12 +22,13 @@ from placements.geo import locate
 from placements.learners.services import save_preferences
 from placements.models import (
     AllocationRun,
+    AuditEvent,
+    JobStatus,
     Learner,
     Placement,
     PlacementOffer,
     Preference,
     Role,
-    RunStatus,
 )
 from tests.conftest import PASSWORD, app_config, make_user
 
@@ -183,15 +184,16 @@ def test_database_outage_gives_503_and_the_app_recovers(app: Flask, client, worl
 HANGING_WORKER = """
 import sys, time
 from placements import create_app
-from placements.jobs import execute_run
+from placements.jobs import execute
+import placements.rounds.jobs
 
 def hang(problem, progress):
     progress({"level": "placed", "objective": 1})
     time.sleep(600)
 
-app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "SECRET_KEY": "worker",
-                  "ALLOCATION_SOLVE": hang})
-execute_run(app, int(sys.argv[2]))
+placements.rounds.jobs.solve = hang
+app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "SECRET_KEY": "worker"})
+execute(app, int(sys.argv[2]))
 """
 
 
@@ -209,25 +211,26 @@ def test_killed_worker_leaves_run_failed_and_allocation_intact(app: Flask, clien
     client.post("/auth/login", data={"email": "officer1@example.test", "password": PASSWORD})
 
     # A first run succeeds: that is the allocation to keep.
-    app.config["ALLOCATION_WORKER"] = "inline"
+    app.config["JOB_WORKER"] = "inline"
     assert client.post(f"/officer/rounds/{round_id}/runs").status_code == 303
     before = _placements(round_id)
     assert before, "the first run placed nobody"
 
     # A second run is queued and picked up by a worker process that dies mid-solve.
-    app.config["ALLOCATION_WORKER"] = "manual"
+    app.config["JOB_WORKER"] = "manual"
     assert client.post(f"/officer/rounds/{round_id}/runs").status_code == 303
     run_id = db.session.scalar(sa.select(sa.func.max(AllocationRun.id)))
+    job_id = db.session.get(AllocationRun, run_id).job_id
     worker = subprocess.Popen(
         [sys.executable, "-c", HANGING_WORKER, app.config["SQLALCHEMY_DATABASE_URI"],
-         str(run_id)], cwd=Path(__file__).resolve().parents[2],
+         str(job_id)], cwd=Path(__file__).resolve().parents[2],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     try:
         deadline = time.monotonic() + 60
         while True:
             db.session.expire_all()
             run = db.session.get(AllocationRun, run_id)
-            if run.status == RunStatus.RUNNING and (run.progress or {}).get("objective"):
+            if run.status == JobStatus.RUNNING and (run.progress or {}).get("objective"):
                 break
             assert worker.poll() is None, "the worker exited early"
             assert time.monotonic() < deadline, "the worker never started the run"
@@ -236,22 +239,27 @@ def test_killed_worker_leaves_run_failed_and_allocation_intact(app: Flask, clien
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=30)
 
-    # Nobody hears from the worker again; the next look at the round notices.
-    app.config["ALLOCATION_STALE_S"] = 1
+    # Nobody hears from the worker again: the pages say so at once (without writing).
+    app.config["JOB_STALE_S"] = 1
     time.sleep(1.2)
-    assert client.get(f"/officer/rounds/{round_id}").status_code == 200
+    progress = client.get(f"/officer/rounds/{round_id}/runs/{run_id}/progress.json").get_json()
+    assert progress["status"] == "failed"
+    assert "worker stopped" in progress["error"]
     db.session.expire_all()
-    run = db.session.get(AllocationRun, run_id)
-    assert run.status == RunStatus.FAILED
-    assert "worker stopped" in run.error
+    assert db.session.get(AllocationRun, run_id).status == JobStatus.RUNNING  # GET wrote nothing
     assert _placements(round_id) == before
-    # And the round is free for a new run.
-    app.config["ALLOCATION_WORKER"] = "inline"
+    # Starting a new run marks the stopped one failed (audited) and goes ahead.
+    app.config["JOB_WORKER"] = "inline"
     assert client.post(f"/officer/rounds/{round_id}/runs").status_code == 303
     db.session.expire_all()
+    run = db.session.get(AllocationRun, run_id)
+    assert run.status == JobStatus.FAILED
+    assert "worker stopped" in run.error
+    assert db.session.scalar(sa.select(AuditEvent).where(
+        AuditEvent.action == "run.failed", AuditEvent.object_id == run_id))
     latest = db.session.get(AllocationRun, db.session.scalar(
         sa.select(sa.func.max(AllocationRun.id))))
-    assert latest.status == RunStatus.SUCCEEDED
+    assert latest.status == JobStatus.SUCCEEDED
 
 
 class socket_on_a_closed_port:

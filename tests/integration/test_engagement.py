@@ -44,8 +44,8 @@ def test_only_officers(client, auth, world, email):
     record = prospect(world["officer1"])
     auth.login(email)
     for url in ("/officer/engagement/", f"/officer/engagement/{record.id}",
-                "/officer/engagement/prospects/new", "/officer/engagement/prospects/import",
-                "/officer/engagement/prospects/template.csv"):
+                "/officer/engagement/prospects/new",
+                "/officer/imports/prospects/template.csv"):
         assert client.get(url).status_code == 403, url
     response = client.post(f"/officer/engagement/{record.id}/stage",
                            data={"stage": "hosting"})
@@ -176,8 +176,8 @@ CSV_OK = ("name,sector,postcode_area,contact_name,contact_email,stage\r\n"
 
 
 def upload(client, text: str):
-    return client.post("/officer/engagement/prospects/import",
-                       data={"file": (io.BytesIO(text.encode()), "prospects.csv")},
+    return client.post("/officer/imports/prospects",
+                       data={"prospects-file": (io.BytesIO(text.encode()), "prospects.csv")},
                        content_type="multipart/form-data")
 
 
@@ -190,7 +190,7 @@ def test_import_prospects(client, auth, world):
     assert records["Wigan Wards"].sector == "Health and science"
     assert records["Wigan Wards"].postcode_area == "WN"
     assert records["Wigan Wards"].stage == EngagementStage.CONTACTED
-    template = client.get("/officer/engagement/prospects/template.csv")
+    template = client.get("/officer/imports/prospects/template.csv")
     assert template.status_code == 200
     assert "name,sector,postcode_area" in template.get_data(as_text=True)
 
@@ -203,7 +203,7 @@ def test_import_with_a_bad_row_saves_nothing(client, auth, world):
     response = upload(client, bad)
     assert response.status_code == 400
     text = response.get_data(as_text=True)
-    assert "nothing was imported" in text
+    assert "nothing has been imported" in text
     assert "already registered" in text
     assert "also on line 2" in text
     assert "Use one of" in text
@@ -215,7 +215,7 @@ def test_import_refuses_a_file_without_required_columns(client, auth, world):
     response = upload(client, "organisation,route\r\nX,Digital\r\n")
     assert response.status_code == 400
     assert "The column name is missing" in response.get_data(as_text=True)
-    assert client.post("/officer/engagement/prospects/import", data={}).status_code == 400
+    assert client.post("/officer/imports/prospects", data={}).status_code == 400
     assert count(EmployerEngagement) == 0
 
 

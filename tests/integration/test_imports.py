@@ -12,8 +12,8 @@ from placements.models import (
     AuditEvent,
     Employer,
     EmployerSite,
-    ImportJob,
     Invitation,
+    Job,
     Learner,
     OutboxMessage,
     PlacementOffer,
@@ -54,6 +54,22 @@ def upload(client, kind, text, name="file.csv"):
                        content_type="multipart/form-data")
 
 
+def latest_import() -> Job:
+    return db.session.scalar(sa.select(Job).where(Job.kind == "import.csv")
+                             .order_by(Job.id.desc()))
+
+
+def written(job: Job) -> dict:
+    return {k: job.result[k] for k in ("created", "updated", "unchanged")}
+
+
+def check(kind_name: str, officer, text: str):
+    from placements.imports import pipeline
+    kind = pipeline.KINDS[kind_name]
+    return pipeline.validate(kind, officer, pipeline.read(kind, text, max_bytes=10**6,
+                                                          max_rows=1000))
+
+
 def counts():
     return {m.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
             for m in (Learner, User, Employer, EmployerSite, PlacementOffer, Invitation)}
@@ -75,9 +91,10 @@ def test_learner_import_upserts_and_is_idempotent(client, officer):
     before = counts()
     resp = upload(client, "learners", LEARNERS, "sis-export.csv")
     assert resp.status_code == 303
-    job = db.session.scalar(sa.select(ImportJob))
+    job = latest_import()
     assert job.status == "succeeded"
-    assert job.summary == {"created": 2, "updated": 1, "unchanged": 0}
+    assert written(job) == {"created": 2, "updated": 1, "unchanged": 0}
+    assert "content" not in job.payload  # the upload is not kept once written
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Import complete" in page
     nia = db.session.scalar(sa.select(Learner).where(Learner.student_ref == "N100"))
@@ -96,8 +113,8 @@ def test_learner_import_upserts_and_is_idempotent(client, officer):
     # The same file again changes nothing.
     audit_before = db.session.scalar(sa.select(sa.func.count(AuditEvent.id)))
     resp = upload(client, "learners", LEARNERS)
-    job = db.session.scalar(sa.select(ImportJob).order_by(ImportJob.id.desc()))
-    assert job.summary == {"created": 0, "updated": 0, "unchanged": 3}
+    job = latest_import()
+    assert written(job) == {"created": 0, "updated": 0, "unchanged": 3}
     assert counts() == after
     # Only the import itself is audited the second time.
     assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == audit_before + 1
@@ -116,7 +133,7 @@ def test_bad_learner_file_writes_nothing_and_reports_every_row(client, officer):
     assert resp.status_code == 400
     body = resp.get_data(as_text=True)
     assert counts() == before
-    assert db.session.scalar(sa.select(sa.func.count(ImportJob.id))) == 0
+    assert latest_import() is None
     assert "nothing has been imported" in body
     expected = [
         ("3", "name"), ("3", "email"), ("3", "max_travel_km"), ("3", "credentials"),
@@ -124,22 +141,20 @@ def test_bad_learner_file_writes_nothing_and_reports_every_row(client, officer):
     for row, field in expected:
         assert f'<td class="govuk-table__cell">{row}</td>\n' in body or row in body
         assert field in body
-    from placements.csvio import read_csv
-    from placements.imports.services import LEARNER_COLUMNS, check_learner_rows
-    errors = check_learner_rows(officer["officer1"], read_csv(bad, columns=LEARNER_COLUMNS))
+    errors = check("learners", officer["officer1"], bad)
     got = {(e.row, e.field) for e in errors}
-    assert got >= {(3, "name"), (3, "email"), (3, "max_travel_km"), (3, "credentials"),
-                   (4, "student_ref"), (4, "email"), (5, "max_travel_km")}
-    # Row 3's programme and postcode are only looked up once its cells parse.
-    assert all(e.row != 2 for e in errors)
+    # Every problem at once: cells that do not parse, and the database checks of the
+    # cells that do, in the same row.
+    assert got == {(3, "name"), (3, "email"), (3, "max_travel_km"), (3, "credentials"),
+                   (3, "programme_code"), (3, "home_postcode"),
+                   (4, "student_ref"), (4, "email"), (5, "max_travel_km"), (5, "email")}
+    assert "No programme with code NOPE" in body
 
 
 def test_database_checks_reported(client, officer):
     text = ("student_ref,name,email,programme_code,home_postcode\r\n"
             "N9,Someone,someone@example.test,NOPE,ZZ99 9ZZ\r\n")
-    from placements.csvio import read_csv
-    from placements.imports.services import LEARNER_COLUMNS, check_learner_rows
-    errors = check_learner_rows(officer["officer1"], read_csv(text, columns=LEARNER_COLUMNS))
+    errors = check("learners", officer["officer1"], text)
     assert {(e.row, e.field) for e in errors} == {(2, "programme_code"), (2, "home_postcode")}
     resp = upload(client, "learners", text)
     assert resp.status_code == 400
@@ -172,9 +187,9 @@ def test_offer_import_upserts(client, officer):
     before = counts()
     resp = upload(client, "offers", OFFERS)
     assert resp.status_code == 303
-    job = db.session.scalar(sa.select(ImportJob))
+    job = latest_import()
     assert job.status == "succeeded", job.error
-    assert job.summary == {"created": 2, "updated": 1, "unchanged": 0}
+    assert written(job) == {"created": 2, "updated": 1, "unchanged": 0}
     gamma = db.session.scalar(sa.select(Employer).where(Employer.name == "Gamma Tech"))
     assert gamma.approved is True
     assert gamma.contact_email == "jobs@gamma.example"
@@ -190,8 +205,8 @@ def test_offer_import_upserts(client, officer):
     assert after["Employer"] == before["Employer"] + 1
     assert after["PlacementOffer"] == before["PlacementOffer"] + 2
     upload(client, "offers", OFFERS)
-    job = db.session.scalar(sa.select(ImportJob).order_by(ImportJob.id.desc()))
-    assert job.summary == {"created": 0, "updated": 0, "unchanged": 3}
+    job = latest_import()
+    assert written(job) == {"created": 0, "updated": 0, "unchanged": 3}
     assert counts() == after
 
 
@@ -202,25 +217,24 @@ def test_bad_offer_file_reports_all_rows(client, officer):
     resp = upload(client, "offers", bad)
     assert resp.status_code == 400
     assert counts() == before
-    from placements.csvio import read_csv
-    from placements.imports.services import OFFER_COLUMNS, check_offer_rows
-    errors = check_offer_rows(officer["officer1"], read_csv(bad, columns=OFFER_COLUMNS))
+    errors = check("offers", officer["officer1"], bad)
     assert {(e.row, e.field) for e in errors} == {
         (2, "sector"), (3, "site_postcode"), (4, "end_date")}
 
 
 def test_large_import_runs_in_background_with_progress(client, officer, app):
     app.config["IMPORT_INLINE_ROWS"] = 1
-    app.config["ALLOCATION_WORKER"] = "inline"
+    app.config["JOB_WORKER"] = "inline"
     resp = upload(client, "learners", LEARNERS)
     assert resp.status_code == 303
     status = client.get(resp.headers["Location"] + "/status.json").get_json()
-    assert status == {"status": "succeeded", "done": 3, "total": 3, "error": None}
+    assert status == {"status": "succeeded", "done": 3, "total": 3, "error": None,
+                      "message": "Done"}
 
 
 def test_other_provider_cannot_see_import_job(client, auth, officer):
     upload(client, "learners", LEARNERS)
-    job = db.session.scalar(sa.select(ImportJob))
+    job = latest_import()
     auth.logout()
     auth.login("officer2@example.test")
     assert client.get(f"/officer/imports/jobs/{job.id}").status_code == 404

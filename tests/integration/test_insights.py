@@ -16,8 +16,8 @@ from placements.models import (
     Provider,
     ProviderKind,
     Role,
-    RunStatus,
 )
+from tests.conftest import make_run as add_run
 from tests.conftest import make_user
 
 
@@ -57,7 +57,7 @@ def pages(world, run_id=None):
 
 
 def make_run(world, result) -> AllocationRun:
-    run = AllocationRun(round_id=world["round"].id, status=RunStatus.SUCCEEDED, result=result)
+    run = add_run(world["round"].id, "succeeded", result=result)
     db.session.add(run)
     db.session.commit()
     return run
@@ -199,7 +199,7 @@ def test_fairness_report_suppresses_and_flags(client, auth, world):
 
 
 def test_fairness_404_for_unknown_or_unfinished_run(client, auth, world):
-    run = AllocationRun(round_id=world["round"].id, status=RunStatus.RUNNING)
+    run = add_run(world["round"].id, "running")
     db.session.add(run)
     db.session.commit()
     auth.login("officer1@example.test")

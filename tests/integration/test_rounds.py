@@ -13,19 +13,19 @@ from placements.models import (
     AllocationRound,
     AllocationRun,
     AuditEvent,
+    JobStatus,
     OutboxMessage,
     Placement,
     PlacementLock,
     PlacementStatus,
     Preference,
-    RunStatus,
 )
 from placements.rounds import services
 
 
 @pytest.fixture
 def inline(app):
-    app.config["ALLOCATION_WORKER"] = "inline"
+    app.config["JOB_WORKER"] = "inline"
     return app
 
 
@@ -113,7 +113,7 @@ def test_run_allocation_end_to_end(client, auth, inline, prefs):
     assert resp.status_code == 303
     run = db.session.scalar(sa.select(AllocationRun))
     assert resp.headers["Location"].endswith(f"/officer/rounds/{rid}/runs/{run.id}")
-    assert run.status == RunStatus.SUCCEEDED
+    assert run.status == JobStatus.SUCCEEDED
     assert run.problem["format"] == "placement-problem/1"
     assert placements_of(rid) == {(w["l1"].id, w["o1"].id, "proposed"),
                                   (w["l2"].id, w["o2"].id, "proposed")}
@@ -138,7 +138,7 @@ def test_run_allocation_end_to_end(client, auth, inline, prefs):
     assert len(placements_of(rid)) == 2
 
 
-def test_run_returns_at_once_with_thread_worker(client, auth, app, prefs):
+def test_run_returns_at_once_with_thread_worker(client, auth, app, prefs, monkeypatch):
     rid = prefs["round"].id
     gate = threading.Event()
 
@@ -147,7 +147,7 @@ def test_run_returns_at_once_with_thread_worker(client, auth, app, prefs):
         gate.wait(10)
         return solve(problem, progress=progress)
 
-    app.config["ALLOCATION_SOLVE"] = slow_solve
+    monkeypatch.setattr("placements.rounds.jobs.solve", slow_solve)
     auth.login("officer1@example.test")
     resp = start(client, rid)
     assert resp.status_code == 303
@@ -160,15 +160,15 @@ def test_run_returns_at_once_with_thread_worker(client, auth, app, prefs):
     gate.set()
     for _ in range(200):
         db.session.expire_all()
-        if db.session.get(AllocationRun, run_id).status == RunStatus.SUCCEEDED:
+        if db.session.get(AllocationRun, run_id).status == JobStatus.SUCCEEDED:
             break
         threading.Event().wait(0.05)
-    assert db.session.get(AllocationRun, run_id).status == RunStatus.SUCCEEDED
+    assert db.session.get(AllocationRun, run_id).status == JobStatus.SUCCEEDED
     assert len(placements_of(rid)) == 2
 
 
 def test_only_one_active_run_per_round(client, auth, app, prefs):
-    app.config["ALLOCATION_WORKER"] = "manual"  # runs stay queued
+    app.config["JOB_WORKER"] = "manual"  # runs stay queued
     rid = prefs["round"].id
     auth.login("officer1@example.test")
     assert start(client, rid).status_code == 303
@@ -180,7 +180,7 @@ def test_only_one_active_run_per_round(client, auth, app, prefs):
 
 def test_two_runs_started_at_once_give_one_run(app, prefs):
     """Two concurrent starts: the database's partial unique index lets only one through."""
-    app.config["ALLOCATION_WORKER"] = "manual"
+    app.config["JOB_WORKER"] = "manual"
     rid, officer_id = prefs["round"].id, prefs["officer1"].id
     barrier = threading.Barrier(2)
     outcomes = []
@@ -212,7 +212,7 @@ def test_two_runs_started_at_once_give_one_run(app, prefs):
     assert db.session.scalar(sa.select(sa.func.count(AllocationRun.id))) == 1
 
 
-def test_failing_solver_leaves_previous_allocation(client, auth, inline, prefs):
+def test_failing_solver_leaves_previous_allocation(client, auth, inline, prefs, monkeypatch):
     rid = prefs["round"].id
     auth.login("officer1@example.test")
     start(client, rid)
@@ -222,11 +222,11 @@ def test_failing_solver_leaves_previous_allocation(client, auth, inline, prefs):
     def broken(problem, progress=None):
         raise RuntimeError("solver exploded")
 
-    inline.config["ALLOCATION_SOLVE"] = broken
+    monkeypatch.setattr("placements.rounds.jobs.solve", broken)
     resp = start(client, rid)
     db.session.expire_all()
     failed = db.session.scalar(sa.select(AllocationRun).order_by(AllocationRun.id.desc()))
-    assert failed.status == RunStatus.FAILED
+    assert failed.status == JobStatus.FAILED
     assert "solver exploded" in failed.error
     assert placements_of(rid) == before
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
@@ -234,11 +234,11 @@ def test_failing_solver_leaves_previous_allocation(client, auth, inline, prefs):
     assert "solver exploded" in page
     assert db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "run.failed"))
     # The round is free for another run.
-    inline.config["ALLOCATION_SOLVE"] = None
+    monkeypatch.undo()
     start(client, rid)
     db.session.expire_all()
     assert db.session.scalar(sa.select(AllocationRun).order_by(
-        AllocationRun.id.desc())).status == RunStatus.SUCCEEDED
+        AllocationRun.id.desc())).status == JobStatus.SUCCEEDED
 
 
 def test_stale_run_is_marked_failed(client, auth, app, prefs):
@@ -246,9 +246,9 @@ def test_stale_run_is_marked_failed(client, auth, app, prefs):
 
     from placements.models import utcnow
     rid = prefs["round"].id
-    run = AllocationRun(round_id=rid, status=RunStatus.RUNNING, problem={},
-                        heartbeat_at=utcnow() - timedelta(minutes=10))
-    db.session.add(run)
+    from tests.conftest import make_run
+    run = make_run(rid, "running", subject=f"round:{rid}:allocation",
+                   heartbeat_at=utcnow() - timedelta(minutes=10))
     db.session.commit()
     auth.login("officer1@example.test")
     data = client.get(f"/officer/rounds/{rid}/runs/{run.id}/progress.json").get_json()
@@ -364,7 +364,7 @@ def test_publish_and_repair(client, auth, inline, prefs, app):
     resp = start(client, rid, kind="repair")
     run = db.session.scalar(sa.select(AllocationRun).order_by(AllocationRun.id.desc()))
     assert run.kind == "repair"
-    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.status == JobStatus.SUCCEEDED, run.error
     assert run.problem["previous"]
     assert {"learner": f"L{w['l1'].id}", "offer": f"O{w['o1'].id}"} in run.problem["locked"]
     # Learner 2 could not be re-placed (no other care offer): removal pending, still visible.
@@ -394,8 +394,8 @@ def test_repair_moves_published_placement(app, inline, prefs):
     r, officer = w["round"], w["officer1"]
     run = services.start_run(officer, r)
     db.session.commit()
-    from placements.jobs import execute_run
-    execute_run(app, run.id)
+    from placements.jobs import execute
+    execute(app, run.job_id)
     deadline_passes(r.id)
     services.publish_round(officer, r)
     db.session.commit()
@@ -407,7 +407,7 @@ def test_repair_moves_published_placement(app, inline, prefs):
     db.session.commit()
     run = services.start_run(officer, r, kind="repair")
     db.session.commit()
-    execute_run(app, run.id)
+    execute(app, run.job_id)
     db.session.expire_all()
     p1 = db.session.scalar(sa.select(Placement).where(Placement.learner_id == w["l1"].id))
     assert (p1.offer_id, p1.status, p1.pending_change, p1.pending_offer_id) == (
@@ -457,7 +457,7 @@ def test_publish_needs_an_allocation(client, auth, prefs):
 
 def test_button_posts_need_csrf(make_app, prefs):
     from tests.conftest import PASSWORD
-    app = make_app(WTF_CSRF_ENABLED=True, ALLOCATION_WORKER="inline")
+    app = make_app(WTF_CSRF_ENABLED=True, JOB_WORKER="inline")
     client = app.test_client()
     with app.app_context():
         rid = db.session.scalar(sa.select(AllocationRound.id))

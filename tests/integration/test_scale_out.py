@@ -16,7 +16,7 @@ from flask import Flask
 from placements import create_app
 from placements.extensions import db
 from placements.learners.services import save_preferences
-from placements.models import AllocationRun, Placement, RunStatus
+from placements.models import AllocationRun, JobStatus, Placement
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,14 +27,14 @@ def test_in_process_worker_is_the_default(monkeypatch):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x",
                       "RATELIMIT_ENABLED": False})
-    assert app.config["ALLOCATION_WORKER"] == "thread"
+    assert app.config["JOB_WORKER"] == "thread"
 
 
 def test_broker_setting_sends_runs_to_celery(monkeypatch):
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x",
                       "RATELIMIT_ENABLED": False})
-    assert app.config["ALLOCATION_WORKER"] == "celery"
+    assert app.config["JOB_WORKER"] == "celery"
     assert app.config["CELERY_BROKER_URL"] == "redis://127.0.0.1:1/0"
 
 
@@ -43,7 +43,7 @@ def test_run_is_solved_by_a_celery_worker(app: Flask, client, world):
     round_id = world["round"].id
     save_preferences(world["l1"].user, world["l1"], world["round"], [world["o1"].id])
     db.session.commit()
-    app.config.update(ALLOCATION_WORKER="celery", CELERY_BROKER_URL=TEST_REDIS_URL)
+    app.config.update(JOB_WORKER="celery", CELERY_BROKER_URL=TEST_REDIS_URL)
     env = {**os.environ, "CELERY_BROKER_URL": TEST_REDIS_URL,
            "PLACEMENTS_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
            "PLACEMENTS_SECRET_KEY": "worker", "PYTHONPATH": str(ROOT)}
@@ -61,12 +61,12 @@ def test_run_is_solved_by_a_celery_worker(app: Flask, client, world):
         while True:
             db.session.expire_all()
             run = db.session.get(AllocationRun, run_id)
-            if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+            if run.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
                 break
             assert worker.poll() is None, worker.stdout.read().decode()[-3000:]
             assert time.monotonic() < deadline, "the worker did not finish the run"
             time.sleep(0.3)
-        assert run.status == RunStatus.SUCCEEDED, run.error
+        assert run.status == JobStatus.SUCCEEDED, run.error
         assert f":{worker.pid}:" in run.worker  # solved in the worker process, not here
         placed = db.session.scalars(sa.select(Placement).where(
             Placement.round_id == round_id, Placement.run_id == run_id)).all()

@@ -1,0 +1,60 @@
+"""The rounds feature's background work: allocation runs (full and repair).
+
+A run's problem was built and stored when the officer started it; the job solves it,
+reporting the solver's progress level by level, and applies the result to the round's
+placements in one transaction with the job's success. A failed, cancelled or stopped run
+changes no placement, and says so in the round's audit trail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from placements import audit
+from placements.domain import rounds as round_rules
+from placements.extensions import db
+from placements.jobs import JobContext, job_kind
+from placements.models import AllocationRun, Job
+from placements.rounds.services import ALLOCATION_JOB, apply_result
+from solver import parse_problem, solve
+
+
+def record_failure(job: Job, message: str) -> None:
+    """Put a run that failed, was cancelled or stopped into its round's audit trail."""
+    run = db.session.scalar(sa.select(AllocationRun).where(AllocationRun.job_id == job.id))
+    if run is None:
+        return
+    action = "run.cancelled" if job.status == "cancelled" else "run.failed"
+    audit.record(None, action, run, round_id=run.round_id, kind=run.kind,
+                 error=message[:300])
+
+
+@job_kind(ALLOCATION_JOB, title="Allocation run", on_failure=record_failure)
+def run_allocation(ctx: JobContext) -> dict[str, Any]:
+    """Solve a stored problem and apply the result to the round (with the job's commit)."""
+    run = db.session.get(AllocationRun, ctx.payload["run_id"])
+    if run is None:
+        raise LookupError("the run was deleted")
+    problem = parse_problem(run.problem)
+    ctx.progress(level="starting", message="Reading the problem")
+
+    def progress(report: dict[str, Any]) -> None:
+        ctx.progress(**{k: v for k, v in report.items() if k != "elapsed_s"})
+        ctx.check_cancelled()
+
+    result = solve(problem, progress=progress)
+    ctx.check_cancelled()
+    db.session.expire_all()
+    run = db.session.get(AllocationRun, ctx.payload["run_id"])
+    assert run is not None
+    counts = apply_result(run, result)
+    run.result = result
+    round_rules.clear_repair(run.round, run_started=run.created_at)
+    summary = result.get("summary", {})
+    audit.record(None, "run.succeeded", run, round_id=run.round_id, kind=run.kind,
+                 placed=summary.get("placed"), learners=summary.get("learners"),
+                 status=result.get("status"))
+    return {"placed": summary.get("placed"), "learners": summary.get("learners"),
+            "status": result.get("status"), "written": counts}
