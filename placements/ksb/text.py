@@ -18,8 +18,7 @@ from functools import lru_cache
 # for example, ...", "relevant", "appropriate") that a text covering a KSB need not
 # repeat. Subject words that are merely frequent ("data", "care") stay: BM25's IDF
 # weighs them within each standard.
-STOP_WORDS: frozenset[str] = frozenset(
-    """
+_STOP_WORDS = """
     a about above across after again against all almost also although always am among an
     and another any anyone anything are around as at be became because become been before
     being below between both but by can could did do does doing done during each either
@@ -38,8 +37,8 @@ STOP_WORDS: frozenset[str] = frozenset(
     include includes including included example examples instance
     relevant appropriate appropriately range various different relating related relation
     ensure ensures ensuring using use used uses way ways key main
-    """.split()
-)
+"""
+STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS.split())
 
 _WORD = re.compile(r"[a-z0-9]+(?:[+#]+|(?:['’][a-z]+))?")
 _NUMBER = re.compile(r"\d+")
@@ -85,10 +84,11 @@ _IRREGULAR: dict[str, str] = {
     "practicing": "practice",
 }
 # Words ending in "s" that are not plurals.
-_KEEP_S = frozenset(
+_NOT_PLURALS = (
     "business news series species always perhaps gas bus plus bias lens canvas atlas "
-    "chaos alias thanks across unless less".split()
+    "chaos alias thanks across unless less"
 )
+_KEEP_S = frozenset(_NOT_PLURALS.split())
 # Derivational endings, applied repeatedly (longest first) while the stem keeps
 # at least the given number of letters: "organisational" -> "organise",
 # "environmental" -> "environment" -> "environ", "effectiveness" -> "effective".
