@@ -53,12 +53,12 @@ def normalise(text: str) -> str:
 # Spellings and irregular forms met before any rule: US -> UK, and words whose
 # inflections the rules below would not bring together.
 _IRREGULAR: dict[str, str] = {
-    "analysis": "analys",
-    "analyses": "analys",
-    "diagnosis": "diagnos",
-    "diagnoses": "diagnos",
-    "hypothesis": "hypothes",
-    "hypotheses": "hypothes",
+    "analysis": "analyse",
+    "analyses": "analyse",
+    "diagnosis": "diagnose",
+    "diagnoses": "diagnose",
+    "hypothesis": "hypothesise",
+    "hypotheses": "hypothesise",
     "children": "child",
     "women": "woman",
     "men": "man",
@@ -130,8 +130,7 @@ def stem(word: str) -> str:
     if w.endswith("'s"):
         w = w[:-2]
     w = w.replace("'", "")
-    if w in _IRREGULAR:
-        return _IRREGULAR[w]
+    w = _IRREGULAR.get(w, w)
     if len(w) <= 3 or not w.isalpha() or w in _KEEP_S:
         return w
     # US -> UK: -ize/-ization/-yze -> -ise/-isation/-yse.
