@@ -14,8 +14,8 @@ from placements.ksb.suggest import (
     MAX_TEXT_CHARS,
     EmptyText,
     KsbStatement,
-    Suggestion,
     SuggestIndex,
+    Suggestion,
     TextTooLong,
     UnknownStandard,
     build_index,
@@ -66,7 +66,12 @@ def codes(suggestions: list[Suggestion]) -> list[str]:
 )
 @pytest.mark.parametrize("method", ["hybrid", "bm25"])
 def test_obvious_ksb_comes_first(
-    request: pytest.FixtureRequest, method: str, standard: str, text: str, expected: str, within: int
+    request: pytest.FixtureRequest,
+    method: str,
+    standard: str,
+    text: str,
+    expected: str,
+    within: int,
 ) -> None:
     index: SuggestIndex = request.getfixturevalue(method)
     assert expected in codes(index.suggest(standard, text, top=within))
@@ -102,7 +107,8 @@ def test_matched_words_explain(bm25: SuggestIndex) -> None:
 
 
 def test_unrelated_text_scores_low(hybrid: SuggestIndex) -> None:
-    out = hybrid.suggest("ST0864", "Quarterly VAT returns and the payroll journal for the auditors.")
+    unrelated = "Quarterly VAT returns and the payroll journal for the auditors."
+    out = hybrid.suggest("ST0864", unrelated)
     assert out[0].score < 0.5
     related = hybrid.suggest("ST0864", "HACCP checks, safe cooking and storage of food.")
     assert related[0].score > out[0].score
@@ -190,8 +196,7 @@ def test_unknown_standard(hybrid: SuggestIndex) -> None:
 def test_empty_text(hybrid: SuggestIndex, text: str) -> None:
     with pytest.raises(EmptyText, match="empty"):
         hybrid.suggest("ST0116", text)
-    with pytest.raises(ValueError):  # EmptyText is a ValueError
-        hybrid.suggest("ST0116", text)
+    assert issubclass(EmptyText, ValueError)
 
 
 def test_batch_names_the_bad_item(hybrid: SuggestIndex) -> None:
@@ -240,7 +245,10 @@ def test_unicode_text(hybrid: SuggestIndex) -> None:
 def test_duplicate_codes_are_refused() -> None:
     with pytest.raises(ValueError, match="duplicate codes K1"):
         build_index(
-            [KsbStatement("ST1", "K1", "knowledge", "a"), KsbStatement("ST1", "K1", "knowledge", "b")],
+            [
+                KsbStatement("ST1", "K1", "knowledge", "a"),
+                KsbStatement("ST1", "K1", "knowledge", "b"),
+            ],
             method="bm25",
         )
 
@@ -270,7 +278,9 @@ def test_model_loads_with_the_network_blocked(monkeypatch: pytest.MonkeyPatch) -
 # ---------------------------------------------------------------- quality floor
 
 
-def _precision_recall(index: SuggestIndex, labelled: list[dict[str, object]]) -> tuple[float, float]:
+def _precision_recall(
+    index: SuggestIndex, labelled: list[dict[str, object]]
+) -> tuple[float, float]:
     results = index.suggest_batch([(str(x["standard"]), str(x["text"])) for x in labelled], 5)
     precision, recall = [], []
     for item, out in zip(labelled, results, strict=True):
@@ -295,7 +305,9 @@ def test_quality_floor(
 ) -> None:
     # Measured (bench/RESULTS.md): hybrid P@5 0.400, R@5 0.680; bm25 0.365, 0.621.
     p, r = _precision_recall(hybrid, labelled)
-    assert p >= 0.37 and r >= 0.63, (p, r)
+    assert p >= 0.37, (p, r)
+    assert r >= 0.63, (p, r)
     p_lexical, r_lexical = _precision_recall(bm25, labelled)
-    assert p_lexical >= 0.33 and r_lexical >= 0.57, (p_lexical, r_lexical)
+    assert p_lexical >= 0.33, (p_lexical, r_lexical)
+    assert r_lexical >= 0.57, (p_lexical, r_lexical)
     assert p > p_lexical  # the chosen method earns its model

@@ -36,7 +36,13 @@ def test_forms_of_a_word_meet(forms: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize(
     "apart",
-    [("apply", "app"), ("supply", "sup"), ("family", "fami"), ("business", "busy"), ("data", "date")],
+    [
+        ("apply", "app"),
+        ("supply", "sup"),
+        ("family", "fami"),
+        ("business", "busy"),
+        ("data", "date"),
+    ],
 )
 def test_unrelated_words_stay_apart(apart: tuple[str, str]) -> None:
     assert stem(apart[0]) != stem(apart[1])
