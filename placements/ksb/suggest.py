@@ -57,8 +57,9 @@ MAX_MATCHED = 8
 class UnknownStandard(LookupError):
     """The standard is not in the index (no KSB statements were loaded for it)."""
 
-    def __init__(self, standard: str) -> None:
-        super().__init__(f"no KSB statements for standard {standard!r}")
+    def __init__(self, standard: str, position: int | None = None) -> None:
+        where = "" if position is None else f"item {position}: "
+        super().__init__(f"{where}no KSB statements for standard {standard!r}")
         self.standard = standard
 
 
@@ -385,10 +386,14 @@ class SuggestIndex:
         for position, (standard, text) in enumerate(items):
             try:
                 checked.append((self._get(standard), check_text(text)))
-            except (UnknownStandard, ValueError, TypeError) as error:
+            except UnknownStandard:
                 if len(items) == 1:
                     raise
-                raise type(error)(f"item {position}: {error}") from error  # type: ignore[call-arg]
+                raise UnknownStandard(standard, position) from None
+            except (ValueError, TypeError) as error:
+                if len(items) == 1:
+                    raise
+                raise type(error)(f"item {position}: {error}") from error
         embedded: list[tuple[NDArray[np.float32], NDArray[np.float32]] | None]
         if self._needs_vectors():
             embedded = list(self._embed([text for _, text in checked]))
