@@ -263,7 +263,7 @@ def report(rows: list, model_rows: list, encoder_name: str, args: argparse.Names
         " (embeds every statement), with the RSS increase over both.",
         "",
         "| method | P@5 | R@5 | first right | one suggestion (ms) | 1,000 texts (s) "
-        "| build_index (s) | + embed all statements (s) | RSS increase (MB) |",
+        "| build_index (s) | build + embed all statements (s) | RSS increase (MB) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for method, q, single, batch, load in rows:
