@@ -46,8 +46,9 @@ def handle_http_error(exc: HTTPException):
     description = exc.description if exc.code in (400, 413) and exc.description and \
         exc.description != type(exc).description else None
     response = render_error(exc.code, description)
-    if exc.code == 405 and exc.valid_methods:
-        return response[0], 405, {"Allow": ", ".join(exc.valid_methods)}
+    allowed = getattr(exc, "valid_methods", None)
+    if exc.code == 405 and allowed:
+        return response[0], 405, {"Allow": ", ".join(allowed)}
     return response
 
 

@@ -371,7 +371,7 @@ def demo_summary() -> dict[str, int]:
     """Count the rows of the main tables (used to prove a second run changes nothing)."""
     models = [Partnership, Provider, Programme, Employer, Learner, User, Preference,
               AllocationRound, OccupationalStandard]
-    return {m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
+    return {m.__tablename__: db.session.scalar(sa.select(sa.func.count()).select_from(m)) or 0
             for m in models}
 
 

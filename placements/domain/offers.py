@@ -42,7 +42,7 @@ def open_to_choices_sql(today: date | None = None) -> sa.ColumnElement[bool]:
                    PlacementOffer.end_date >= (today or today_uk()))
 
 
-def open_offers_stmt(today: date | None = None) -> sa.Select[tuple[PlacementOffer]]:
+def open_offers_stmt(today: date | None = None) -> sa.Select[PlacementOffer]:
     """Select the offers open to choices (with the join the rule needs)."""
     return (sa.select(PlacementOffer)
             .join(Employer, Employer.id == PlacementOffer.employer_id)

@@ -235,12 +235,13 @@ def fill_by_round(employer: Employer) -> list[RoundFill]:
         .join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
         .where(access.employer_placements_sql(employer.id))
         .group_by(Placement.round_id, Placement.offer_id)).all()
-    result = [RoundFill(db.session.get(AllocationRound, r), db.session.get(PlacementOffer, o),
-                        int(f or 0), int(d or 0)) for r, o, f, d in rows]
+    result = [RoundFill(db.session.get_one(AllocationRound, r),
+                        db.session.get_one(PlacementOffer, o), int(f or 0), int(d or 0))
+              for r, o, f, d in rows]
     return sorted(result, key=lambda x: (x.round.name, x.offer.title, x.offer.id))
 
 
-def placed_learners_stmt(employer: Employer) -> sa.Select[tuple[Placement]]:
+def placed_learners_stmt(employer: Employer) -> sa.Select[Placement]:
     """Select the published placements at the employer's offers (never proposed ones)."""
     return (sa.select(Placement).join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
             .where(access.employer_placements_sql(employer.id))

@@ -22,7 +22,7 @@ from placements.models import HoursKind, Placement
 def _optional_int(value: object) -> int | None:
     if value in (None, "", "None"):
         return None
-    return int(value)  # type: ignore[arg-type]
+    return int(str(value))
 
 
 def placement_label(placement: Placement) -> str:

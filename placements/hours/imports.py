@@ -204,8 +204,8 @@ def _write(officer: User, planned: list[_Planned], progress: Progress) -> Import
         deltas[key][1] += sign
 
     for i, p in enumerate(planned, 1):
-        entry = existing.get((p.learner_id, p.day, p.kind))
-        if entry is None:
+        found = existing.get((p.learner_id, p.day, p.kind))
+        if found is None:
             new_rows.append({"learner_id": p.learner_id, "entry_date": p.day,
                              "quarter_hours": p.quarter_hours, "kind": p.kind, "note": p.note,
                              "status": HoursStatus.VERIFIED, "source": HoursSource.IMPORT,
@@ -213,19 +213,19 @@ def _write(officer: User, planned: list[_Planned], progress: Progress) -> Import
                              "verified_by_id": officer.id, "verified_at": now})
             bump(p, HoursStatus.VERIFIED, p.quarter_hours, 1)
             outcome.created += 1
-        elif (entry.quarter_hours == p.quarter_hours and entry.note == p.note
-              and entry.status is HoursStatus.VERIFIED):
+        elif (found.quarter_hours == p.quarter_hours and found.note == p.note
+              and found.status is HoursStatus.VERIFIED):
             outcome.unchanged += 1
         else:
-            bump(p, entry.status, entry.quarter_hours, -1)
-            entry.quarter_hours = p.quarter_hours
-            entry.note = p.note
-            if entry.status is not HoursStatus.VERIFIED:
-                entry.status = HoursStatus.VERIFIED
-                entry.verified_by_id = officer.id
-                entry.verified_at = now
-                entry.reject_reason = None
-            entry.source = HoursSource.IMPORT
+            bump(p, found.status, found.quarter_hours, -1)
+            found.quarter_hours = p.quarter_hours
+            found.note = p.note
+            if found.status is not HoursStatus.VERIFIED:
+                found.status = HoursStatus.VERIFIED
+                found.verified_by_id = officer.id
+                found.verified_at = now
+                found.reject_reason = None
+            found.source = HoursSource.IMPORT
             bump(p, HoursStatus.VERIFIED, p.quarter_hours, 1)
             outcome.updated += 1
         if i % 500 == 0:

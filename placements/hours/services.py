@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -118,10 +119,11 @@ def rebuild_totals() -> tuple[int, int]:
     db.session.execute(sa.delete(HoursLearnerTotal))
     db.session.execute(sa.delete(HoursProgrammeMonth))
     e = HoursEntry.__table__
-    columns, sums = [], []
+    columns: list[str] = []
+    sums: list[Any] = []
     for kind in HoursKind:
         for status in (HoursStatus.VERIFIED, HoursStatus.PENDING):
-            columns.append(total_column(kind, status))
+            columns.append(total_column(kind, status) or "")
             sums.append(sa.func.sum(sa.case(((e.c.kind == kind) & (e.c.status == status),
                                               e.c.quarter_hours), else_=0)))
     columns += ["work_integrated_qh", "pending_qh"]
@@ -134,6 +136,7 @@ def rebuild_totals() -> tuple[int, int]:
     db.session.execute(sa.insert(HoursLearnerTotal).from_select(
         ["learner_id", *columns],
         sa.select(e.c.learner_id, *sums).group_by(e.c.learner_id)))
+    month: Any
     if db.session.get_bind().dialect.name == "postgresql":
         month = sa.cast(sa.func.date_trunc("month", e.c.entry_date), sa.Date)
     else:
@@ -145,8 +148,8 @@ def rebuild_totals() -> tuple[int, int]:
                   sa.func.sum(e.c.quarter_hours), sa.func.count())
         .join(lt, lt.c.id == e.c.learner_id)
         .group_by(lt.c.programme_id, month, e.c.kind, e.c.status)))
-    return (db.session.scalar(sa.select(sa.func.count()).select_from(HoursLearnerTotal)),
-            db.session.scalar(sa.select(sa.func.count()).select_from(HoursProgrammeMonth)))
+    return (db.session.scalar(sa.select(sa.func.count()).select_from(HoursLearnerTotal)) or 0,
+            db.session.scalar(sa.select(sa.func.count()).select_from(HoursProgrammeMonth)) or 0)
 
 
 # --- logging --------------------------------------------------------------------------------
@@ -464,7 +467,7 @@ class Board:
     band_counts: dict[int, int]
     kind_totals: list[tuple[HoursKind, int, int]]  # (kind, verified qh, pending qh)
     months: list[tuple[date, int, int]]  # (month, verified classroom qh, verified WI qh)
-    per_programme: dict[int, dict[str, int]] = field(default_factory=dict)
+    per_programme: dict[int, dict[int, int]] = field(default_factory=dict)
 
     @property
     def learner_count(self) -> int:
@@ -517,13 +520,13 @@ def board(programmes: Sequence[Programme], today: date | None = None) -> Board:
     today = today or today_uk()
     status_counts: dict[int, int] = defaultdict(int)
     band_counts: dict[int, int] = defaultdict(int)
-    per_programme: dict[int, dict[str, int]] = {}
+    per_programme: dict[int, dict[int, int]] = {}
     for programme in programmes:
         counts = {calc.ON_TRACK: 0, calc.AT_RISK: 0, calc.MET: 0}
-        for status, band, n in _counts(programme, today):
-            status_counts[status] += n
+        for code, band, n in _counts(programme, today):
+            status_counts[code] += n
             band_counts[band] += n
-            counts[status] += n
+            counts[code] += n
         per_programme[programme.id] = counts
     ids = [p.id for p in programmes]
     m = HoursProgrammeMonth
@@ -648,8 +651,8 @@ def needs_attention(officer: User, today: date | None = None, limit: int = 100) 
     outside_total = db.session.scalar(sa.select(sa.func.count()).select_from(
         outside_q.subquery()))
     return Attention(at_risk=[(learners[r.learner_id], r) for r in risky],
-                     at_risk_total=total, stale=stale, stale_total=stale_total,
-                     outside=outside, outside_total=outside_total)
+                     at_risk_total=total, stale=stale, stale_total=stale_total or 0,
+                     outside=outside, outside_total=outside_total or 0)
 
 
 def outside_placement_dates(entry: HoursEntry) -> bool:

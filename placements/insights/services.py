@@ -123,6 +123,8 @@ def scope_for(officer: User, round_: AllocationRound | None) -> Scope:
             round_programmes.c.round_id == round_.id)))
         return Scope(f"Round: {round_.name}", ids, round_)
     provider = db.session.get(Provider, officer.provider_id)
+    if provider is None:
+        raise LookupError("an officer always belongs to a provider")
     ids = list(db.session.scalars(sa.select(Programme.id).where(
         access.officer_programmes_sql(officer, partnership=True))))
     label = provider.partnership.name if provider.partnership else provider.name

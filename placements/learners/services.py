@@ -33,9 +33,9 @@ from placements.models import (
 
 def learner_in_round(learner: Learner, round_: AllocationRound) -> bool:
     """Say whether the learner's programme is in the round's scope."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(round_programmes).where(
+    return (db.session.scalar(sa.select(sa.func.count()).select_from(round_programmes).where(
         round_programmes.c.round_id == round_.id,
-        round_programmes.c.programme_id == learner.programme_id)) > 0
+        round_programmes.c.programme_id == learner.programme_id)) or 0) > 0
 
 
 def save_preferences(actor: User | None, learner: Learner, round_: AllocationRound,
@@ -73,7 +73,7 @@ def save_preferences(actor: User | None, learner: Learner, round_: AllocationRou
     return preferences
 
 
-def visible_offers_stmt() -> sa.Select[tuple[PlacementOffer]]:
+def visible_offers_stmt() -> sa.Select[PlacementOffer]:
     """Select the offers learners may see: those open to choices (`domain.offers`)."""
     return open_offers_stmt()
 

@@ -155,7 +155,7 @@ def preferences(round_id: int):
             if add is not None:
                 flash("The offer has been added to your choices.", "success")
                 target = request.form.get("next")
-                if is_safe_next(target):
+                if target and is_safe_next(target):
                     return redirect(target, 303)
             elif move is None:
                 flash("Your choices have been saved.", "success")

@@ -87,7 +87,7 @@ class EmployerEngagement(Base):
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
     activities: Mapped[list[EngagementActivity]] = relationship(
         back_populates="engagement", cascade="all, delete-orphan",
-        order_by=lambda: [EngagementActivity.happened_on.desc(), EngagementActivity.id.desc()])
+        order_by=lambda: (EngagementActivity.happened_on.desc(), EngagementActivity.id.desc()))
 
     @property
     def is_prospect_only(self) -> bool:

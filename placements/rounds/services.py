@@ -73,7 +73,7 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
     if open_now and preference_deadline <= utcnow():
         raise DomainError("The deadline for choices must be in the future",
                           field="preference_deadline")
-    own = db.session.get(Provider, officer.provider_id)
+    own = db.session.get_one(Provider, officer.provider_id)
     allowed = own.partner_ids()
     scope = {p.id for p in providers} | {own.id}
     if not scope <= allowed:
@@ -94,7 +94,7 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
     return round_
 
 
-def officer_rounds_stmt(officer: User) -> sa.Select[tuple[AllocationRound]]:
+def officer_rounds_stmt(officer: User) -> sa.Select[AllocationRound]:
     """Select the rounds the officer's provider takes part in, newest first."""
     return (sa.select(AllocationRound).where(access.officer_rounds_sql(officer))
             .order_by(AllocationRound.created_at.desc(), AllocationRound.id.desc()))
@@ -132,7 +132,7 @@ def run_subject(round_id: int) -> str:
     return f"round:{round_id}:allocation"
 
 
-def _runs(round_id: int) -> sa.Select[tuple[AllocationRun]]:
+def _runs(round_id: int) -> sa.Select[AllocationRun]:
     return (sa.select(AllocationRun).join(Job, Job.id == AllocationRun.job_id)
             .where(AllocationRun.round_id == round_id))
 
@@ -224,12 +224,12 @@ def apply_result(run: AllocationRun, result: dict[str, Any]) -> dict[str, int]:
         Placement.id, Placement.learner_id, Placement.offer_id, Placement.status,
         Placement.pending_change, Placement.pending_offer_id).where(
         Placement.round_id == round_id)).all()
-    existing = {row.learner_id: row for row in rows}
+    existing: dict[int, Any] = {row.learner_id: row for row in rows}
     moves: dict[str, list[tuple[int, Any, Any, dict[str, Any]]]] = defaultdict(list)
     inserts: list[dict[str, Any]] = []
-    for row in rows:
-        if row.status == P.PROPOSED and row.learner_id not in learner_ids:
-            moves["discard"].append((row.id, row.status, row.pending_change, {}))
+    for stale in rows:
+        if stale.status == P.PROPOSED and stale.learner_id not in learner_ids:
+            moves["discard"].append((stale.id, stale.status, stale.pending_change, {}))
     for lid in sorted(learner_ids):
         a = chosen.get(lid)
         row = existing.get(lid)
@@ -274,7 +274,7 @@ def apply_result(run: AllocationRun, result: dict[str, Any]) -> dict[str, int]:
 # --- Publication ---------------------------------------------------------------------------
 
 
-def _waiting_stmt(round_: AllocationRound) -> sa.Select[tuple[Placement]]:
+def _waiting_stmt(round_: AllocationRound) -> sa.Select[Placement]:
     return sa.select(Placement).where(
         Placement.round_id == round_.id,
         sa.or_(Placement.status == P.PROPOSED, Placement.pending_change.is_not(None)))
@@ -484,7 +484,7 @@ def unlock(officer: User, round_: AllocationRound, lock: PlacementLock) -> None:
     db.session.flush()
 
 
-def learners_in_round_stmt(round_: AllocationRound) -> sa.Select[tuple[Learner]]:
+def learners_in_round_stmt(round_: AllocationRound) -> sa.Select[Learner]:
     """Select the learners whose programme is in the round."""
     return sa.select(Learner).where(Learner.programme_id.in_(
         sa.select(round_programmes.c.programme_id).where(
@@ -559,7 +559,7 @@ def override_placement(officer: User, round_: AllocationRound, learner: Learner,
     placed = {"offer_id": offer.id, "source": "override", "rank": rank,
               "distance_m": distance_m, "run_id": None}
     before = None
-    detail = {"round_id": round_.id, "record": False}
+    detail: dict[str, Any] = {"round_id": round_.id, "record": False}
     if placement is None:
         placement = Placement(round_id=round_.id, learner_id=learner.id, offer_id=offer.id,
                               source="override", rank=rank, distance_m=distance_m,
@@ -613,7 +613,7 @@ def _rank_of(round_: AllocationRound, learner: Learner, offer: PlacementOffer) -
 # --- Lists and downloads -------------------------------------------------------------------
 
 
-def placements_stmt(round_: AllocationRound, search: str = "") -> sa.Select[tuple[Placement]]:
+def placements_stmt(round_: AllocationRound, search: str = "") -> sa.Select[Placement]:
     """Select the round's placements with learner and offers, by learner name."""
     stmt = (sa.select(Placement).join(Learner, Learner.id == Placement.learner_id)
             .join(User, User.id == Learner.user_id)

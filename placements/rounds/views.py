@@ -171,7 +171,7 @@ def _progress(run: AllocationRun) -> dict:
         end = run.finished_at or (utcnow() if run.status == JobStatus.RUNNING else None)
         if end is not None:
             elapsed = round((end - run.started_at).total_seconds(), 1)
-    level = progress.get("level")
+    level = progress.get("level") or ""
     return {"status": shown_status(run.job), "elapsed": elapsed,
             "level": LEVELS.get(level, level), "objective": progress.get("objective"),
             "bound": progress.get("bound"), "error": shown_error(run.job)}
