@@ -5,11 +5,10 @@ See `placements.jobs.runner` (queue, run, follow, cancel, reap) and
 module of their own package, imported by the package's `__init__`.
 """
 
+from placements.jobs.context import JobCancelled, JobContext
 from placements.jobs.registry import JobKind, job_kind
 from placements.jobs.runner import (
-    JobCancelled,
     JobConflict,
-    JobContext,
     JobRejected,
     enqueue,
     execute,

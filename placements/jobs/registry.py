@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from placements.jobs.runner import JobContext
+    from placements.jobs.context import JobContext
     from placements.models import Job
 
 Handler = Callable[["JobContext"], "dict[str, Any] | None"]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import traceback
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from placements.domain import DomainError
 from placements.domain.lifecycle import Lifecycle, move
 from placements.extensions import db
+from placements.jobs.context import JobCancelled, JobContext
 from placements.jobs.registry import kind_of
 from placements.models import ACTIVE_JOB_STATUSES, Job, JobStatus, utcnow
 
@@ -49,12 +49,8 @@ JOB: Lifecycle[JobStatus] = Lifecycle("job", Job, [
 ], refusal=lambda verb, state, _sub: f"This job has already {getattr(state, 'value', state)}"
     if state in (J.SUCCEEDED, J.FAILED, J.CANCELLED) else "This job is already running")
 
-#: Seconds between progress writes (a handler may report far more often).
-PROGRESS_INTERVAL_S = 0.5
 #: Seconds between heartbeats while a job runs.
 HEARTBEAT_INTERVAL_S = 5.0
-#: Seconds between checks of an officer's cancel request.
-CANCEL_CHECK_S = 1.0
 
 #: The Celery task that runs a job on a worker (defined in `placements.tasks`).
 CELERY_TASK = "placements.run_job"
@@ -63,10 +59,6 @@ _celery_clients: dict[str, Any] = {}
 
 class JobConflict(DomainError):
     """An unfinished job already holds the subject."""
-
-
-class JobCancelled(Exception):  # noqa: N818 - it is the cancellation, not an error
-    """Raised inside a handler when an officer cancelled the job."""
 
 
 class JobRejected(Exception):  # noqa: N818 - the work was refused, with a report
@@ -135,78 +127,6 @@ def submit(job_id: int, *, mode: str | None = None) -> None:
 
 
 # --- running -------------------------------------------------------------------------------
-
-class JobContext:
-    """What a handler gets: the job's input, and ways to report progress and to stop."""
-
-    def __init__(self, job: Job, engine: sa.Engine) -> None:
-        self.job_id = job.id
-        self.kind = job.kind
-        self.payload: dict[str, Any] = dict(job.payload or {})
-        self.provider_id = job.provider_id
-        self.created_by_id = job.created_by_id
-        self.started = time.monotonic()
-        self._engine = engine
-        self._lock = threading.Lock()
-        self._progress: dict[str, Any] = {}
-        self._last_write = 0.0
-        self._last_cancel_check = 0.0
-        self._cancelled = False
-        #: SQLite lets one writer in at a time: while a handler writes (in its own
-        #: transaction), progress from another connection would wait for it.
-        self.concurrent_writes = engine.dialect.name != "sqlite"
-
-    def elapsed(self) -> float:
-        return round(time.monotonic() - self.started, 1)
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {**self._progress, "elapsed_s": self.elapsed()}
-
-    def progress(self, *, writing: bool = False, **values: Any) -> None:
-        """Record progress (done, total, message, figures); written at most twice a second.
-
-        `writing=True` says the handler is inside its write transaction: on SQLite the
-        report is then kept for the next write instead of waiting for the lock.
-        """
-        with self._lock:
-            self._progress.update(values)
-            now = time.monotonic()
-            if now - self._last_write < PROGRESS_INTERVAL_S:
-                return
-            if writing and not self.concurrent_writes:
-                return
-            self._last_write = now
-        self._write(progress=self.snapshot(), heartbeat_at=utcnow())
-
-    def _write(self, **values: Any) -> None:
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(sa.update(Job).where(Job.id == self.job_id,
-                                                  Job.status == J.RUNNING.value)
-                             .values(**values))
-        except sa.exc.SQLAlchemyError:  # a missed report must not stop the work
-            return
-
-    def cancelled(self) -> bool:
-        """Say whether an officer asked the job to stop (checked at most once a second)."""
-        now = time.monotonic()
-        if self._cancelled or now - self._last_cancel_check < CANCEL_CHECK_S:
-            return self._cancelled
-        self._last_cancel_check = now
-        try:
-            with self._engine.connect() as conn:
-                self._cancelled = bool(conn.scalar(sa.select(Job.cancel_requested).where(
-                    Job.id == self.job_id)))
-        except sa.exc.SQLAlchemyError:
-            return False
-        return self._cancelled
-
-    def check_cancelled(self) -> None:
-        """Stop the handler (JobCancelled) if an officer asked it to."""
-        if self.cancelled():
-            raise JobCancelled
-
 
 def execute(app: Flask, job_id: int) -> None:
     """Run one queued job to its end (succeeded, failed or cancelled); never raises."""
