@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
-from wtforms import RadioField, SelectField, StringField, SubmitField
-from wtforms.validators import (
-    InputRequired,
-    Length,
-    Optional,
-    Regexp,
-    ValidationError,
-)
 
-from placements import audit
-from placements.auth.services import create_invitation
+from placements.admin import services
+from placements.admin.forms import OfficerForm, ProviderForm
 from placements.extensions import db
-from placements.formkit import choices, new_account_email_field
-from placements.frontend import GovRadioInput
-from placements.models import Partnership, Provider, ProviderKind, Role, User
+from placements.models import ProviderKind, Role
 from placements.navigation import render_form
 from placements.security import role_required
 
@@ -34,84 +21,17 @@ def _admins_only() -> None:
     """Every page here is for administrators only."""
 
 
-class OfficerForm(FlaskForm):
-    """Invite a placement officer for a provider."""
-
-    name = StringField("Full name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the officer's full name"), Length(max=200)])
-    email = new_account_email_field("Email address", "Enter the officer's email address")
-    provider = SelectField("Provider", coerce=int, widget=GovSelect(), validators=[
-        InputRequired(message="Select a provider")])
-    submit = SubmitField("Invite officer", widget=GovSubmitInput())
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.provider.choices = choices((p.id, p.name) for p in db.session.scalars(
-            sa.select(Provider).order_by(Provider.name)))
-
-
-    def validate_provider(self, field) -> None:
-        if db.session.get(Provider, field.data) is None:
-            raise ValidationError("Select a provider")
-
-
-class ProviderForm(FlaskForm):
-    """Add a provider, optionally in a regional partnership."""
-
-    name = StringField("Provider name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the provider's name"), Length(max=200)])
-    kind = RadioField("Kind of provider", widget=GovRadioInput(),
-                      choices=choices((k.value, k.value.replace("-", " ").capitalize())
-                                      for k in ProviderKind),
-                      validators=[InputRequired(message="Select the kind of provider")])
-    ukprn = StringField("UK Provider Reference Number (UKPRN), if known", widget=GovTextInput(),
-                        validators=[Optional(), Regexp(
-                            r"^1\d{7}$", message="A UKPRN is 8 digits starting with 1")])
-    partnership = SelectField("Regional partnership", coerce=int, widget=GovSelect())
-    new_partnership = StringField("Or a new partnership's name", widget=GovTextInput(),
-                                  validators=[Optional(), Length(max=200)])
-    submit = SubmitField("Add provider", widget=GovSubmitInput())
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.partnership.choices = choices([(0, "None")] + [
-            (p.id, p.name) for p in db.session.scalars(
-                sa.select(Partnership).order_by(Partnership.name))])
-
-    def validate_name(self, field) -> None:
-        if db.session.scalar(sa.select(Provider.id).where(
-                sa.func.lower(Provider.name) == field.data.strip().lower())):
-            raise ValidationError("A provider with this name already exists")
-
-    def validate_ukprn(self, field) -> None:
-        if field.data and db.session.scalar(sa.select(Provider.id).where(
-                Provider.ukprn == field.data)):
-            raise ValidationError("A provider with this UKPRN already exists")
-
-    def validate_new_partnership(self, field) -> None:
-        name = (field.data or "").strip()
-        if name and self.partnership.data:
-            raise ValidationError("Choose an existing partnership or name a new one, not both")
-        if name and db.session.scalar(sa.select(Partnership.id).where(
-                sa.func.lower(Partnership.name) == name.lower())):
-            raise ValidationError("A partnership with this name already exists: choose it")
-
-
 @bp.get("/")
 def dashboard():
-    """Show providers and the number of accounts of each role."""
-    counts = dict(db.session.execute(sa.select(User.role, sa.func.count(User.id)).group_by(
-        User.role)).all())
-    return render_template("admin/dashboard.html", counts=counts)
+    """Show the number of accounts of each role."""
+    return render_template("admin/dashboard.html", counts=services.accounts_by_role())
 
 
 @bp.get("/providers")
 def providers():
     """List providers with their officers."""
-    rows = db.session.scalars(sa.select(Provider).order_by(Provider.name)).all()
-    officers = db.session.scalars(sa.select(User).where(User.role == Role.OFFICER).order_by(
-        User.name)).all()
-    return render_template("admin/providers.html", providers=rows, officers=officers)
+    return render_template("admin/providers.html", providers=services.providers(),
+                           officers=services.officers())
 
 
 @bp.route("/providers/new", methods=["GET", "POST"])
@@ -119,17 +39,10 @@ def new_provider():
     """Add a provider, optionally creating or joining a regional partnership."""
     form = ProviderForm()
     if form.validate_on_submit():
-        partnership = db.session.get(Partnership, form.partnership.data) \
-            if form.partnership.data else None
-        if form.new_partnership.data and form.new_partnership.data.strip():
-            partnership = Partnership(name=form.new_partnership.data.strip())
-            db.session.add(partnership)
-        provider = Provider(name=form.name.data.strip(), kind=ProviderKind(form.kind.data),
-                            ukprn=form.ukprn.data or None, partnership=partnership)
-        db.session.add(provider)
-        db.session.flush()
-        audit.record(current_user, "provider.created", provider, name=provider.name,
-                     partnership=partnership.name if partnership else None)
+        provider = services.create_provider(
+            current_user, name=form.name.data, kind=ProviderKind(form.kind.data),
+            ukprn=form.ukprn.data, partnership_id=form.partnership.data or None,
+            new_partnership=form.new_partnership.data)
         db.session.commit()
         flash(f"{provider.name} has been added.", "success")
         return redirect(url_for(".providers"), 303)
@@ -141,12 +54,9 @@ def new_officer():
     """Invite a placement officer for a provider."""
     form = OfficerForm()
     if form.validate_on_submit():
-        officer = User(name=form.name.data.strip(), email=form.email.data.strip().lower(),
-                       role=Role.OFFICER, provider_id=form.provider.data)
-        db.session.add(officer)
-        db.session.flush()
-        audit.record(current_user, "officer.created", officer, email=officer.email)
-        create_invitation(officer, current_user)
+        officer = services.invite_officer(current_user, name=form.name.data,
+                                          email=form.email.data,
+                                          provider_id=form.provider.data)
         db.session.commit()
         flash(f"{officer.name} has been invited.", "success")
         return redirect(url_for(".providers"), 303)

@@ -115,6 +115,25 @@ def _standards_for(data: OfferData) -> list[OccupationalStandard]:
 # --- Offers: edits, capacity changes and withdrawal -------------------------------------
 
 
+def own_offers(employer: Employer) -> list[PlacementOffer]:
+    """The organisation's offers, open ones first."""
+    return list(db.session.scalars(sa.select(PlacementOffer).where(
+        PlacementOffer.employer_id == employer.id).order_by(
+        PlacementOffer.status, PlacementOffer.title, PlacementOffer.id)))
+
+
+def own_sites(employer: Employer) -> list[EmployerSite]:
+    """The organisation's sites, by name."""
+    return list(db.session.scalars(sa.select(EmployerSite).where(
+        EmployerSite.employer_id == employer.id).order_by(EmployerSite.name)))
+
+
+def colleagues(employer: Employer) -> list[User]:
+    """The organisation's user accounts, by name."""
+    return list(db.session.scalars(sa.select(User).where(User.employer_id == employer.id)
+                                   .order_by(User.name)))
+
+
 def get_own_offer(employer: Employer, offer_id: int) -> PlacementOffer | None:
     """Return one of the employer's own offers, or None (never another employer's)."""
     offer = db.session.get(PlacementOffer, offer_id)
@@ -246,6 +265,11 @@ def placed_learners_stmt(employer: Employer) -> sa.Select[Placement]:
     return (sa.select(Placement).join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
             .where(access.employer_placements_sql(employer.id))
             .order_by(Placement.round_id.desc(), PlacementOffer.title, Placement.id))
+
+
+def placed_learners(employer: Employer) -> list[Placement]:
+    """The published placements at the organisation's offers."""
+    return list(db.session.scalars(placed_learners_stmt(employer)))
 
 
 def get_visible_placement(employer: Employer, placement_id: int) -> Placement | None:

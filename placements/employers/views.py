@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
@@ -18,7 +17,7 @@ from placements.employers.forms import (
 )
 from placements.extensions import db
 from placements.formkit import show_domain_error
-from placements.models import Employer, EmployerSite, PlacementOffer, Role, User
+from placements.models import Employer, PlacementOffer, Role
 from placements.navigation import render_form
 from placements.security import role_required
 
@@ -47,21 +46,15 @@ def own_offer_or_404(offer_id: int) -> PlacementOffer:
     return offer
 
 
-def _offers(employer: Employer) -> list[PlacementOffer]:
-    return list(db.session.scalars(sa.select(PlacementOffer).where(
-        PlacementOffer.employer_id == employer.id).order_by(
-        PlacementOffer.status, PlacementOffer.title, PlacementOffer.id)))
-
-
 
 @bp.get("/")
 def dashboard():
     """Show approval status, offers, places filled per round and placed learners."""
     employer = current_employer()
-    placements = db.session.scalars(services.placed_learners_stmt(employer)).all()
     return render_template("employers/dashboard.html", employer=employer,
-                           offers=_offers(employer), fills=services.fill_by_round(employer),
-                           placements=placements)
+                           offers=services.own_offers(employer),
+                           fills=services.fill_by_round(employer),
+                           placements=services.placed_learners(employer))
 
 
 # --- Sites ---------------------------------------------------------------------------------
@@ -71,9 +64,8 @@ def dashboard():
 def sites():
     """List the organisation's sites."""
     employer = current_employer()
-    rows = db.session.scalars(sa.select(EmployerSite).where(
-        EmployerSite.employer_id == employer.id).order_by(EmployerSite.name)).all()
-    return render_template("employers/sites.html", employer=employer, sites=rows)
+    return render_template("employers/sites.html", employer=employer,
+                           sites=services.own_sites(employer))
 
 
 @bp.route("/sites/new", methods=["GET", "POST"])
@@ -107,7 +99,7 @@ def offers():
     """List the organisation's offers."""
     employer = current_employer()
     return render_template("employers/offers.html", employer=employer,
-                           offers=_offers(employer))
+                           offers=services.own_offers(employer))
 
 
 @bp.route("/offers/new", methods=["GET", "POST"])
@@ -245,6 +237,5 @@ def colleagues():
             db.session.commit()
             flash(f"An invitation has been sent to {user.email}.", "success")
             return redirect(url_for(".colleagues"), 303)
-    users = db.session.scalars(sa.select(User).where(User.employer_id == employer.id)
-                               .order_by(User.name)).all()
-    return render_form("employers/colleagues.html", form, employer=employer, users=users)
+    return render_form("employers/colleagues.html", form, employer=employer,
+                       users=services.colleagues(employer))

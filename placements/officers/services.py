@@ -11,12 +11,15 @@ import sqlalchemy as sa
 from placements import audit
 from placements.auth.services import create_invitation
 from placements.domain import DomainError, NotAllowed, access
+from placements.domain.offers import open_offers_stmt
 from placements.extensions import db
 from placements.geo import Located
 from placements.models import (
     Employer,
     Learner,
     OccupationalStandard,
+    OutboxMessage,
+    PlacementOffer,
     Programme,
     Role,
     User,
@@ -159,3 +162,42 @@ def save_programme(officer: User, data: ProgrammeData,
     audit.record(officer, "programme.created" if creating else "programme.updated", programme,
                  title=programme.title, mandated=programme.placement_mandated)
     return programme
+
+
+# --- the officer's pages ----------------------------------------------------------------------
+
+def dashboard_counts(officer: User) -> dict[str, int]:
+    """Learners and programmes of the officer's provider, places on offer, employers to
+    approve (places: of offers open to choices, `domain.offers`)."""
+    return {
+        "learners": db.session.scalar(sa.select(sa.func.count(Learner.id)).where(
+            access.officer_learners_sql(officer))) or 0,
+        "programmes": db.session.scalar(sa.select(sa.func.count(Programme.id)).where(
+            access.officer_programmes_sql(officer))) or 0,
+        "pending_employers": db.session.scalar(sa.select(sa.func.count(Employer.id)).where(
+            Employer.approved.is_(False))) or 0,
+        "open_places": db.session.scalar(
+            open_offers_stmt().with_only_columns(
+                sa.func.coalesce(sa.func.sum(PlacementOffer.capacity), 0))) or 0,
+    }
+
+
+def provider_programmes(officer: User) -> list[Programme]:
+    """The officer's provider's programmes, by title."""
+    return list(db.session.scalars(sa.select(Programme).where(
+        access.officer_programmes_sql(officer)).order_by(Programme.title)))
+
+
+def employers_stmt() -> sa.Select[Employer]:
+    """Employers (every provider's officers see them all), those awaiting approval first."""
+    return sa.select(Employer).order_by(Employer.approved, Employer.name)
+
+
+def outbox_stmt(officer: User) -> sa.Select[OutboxMessage]:
+    """The e-mails sent for the officer's provider or to its learners, newest first."""
+    return sa.select(OutboxMessage).where(
+        sa.or_(OutboxMessage.provider_id == officer.provider_id,
+               OutboxMessage.to_address.in_(
+                   sa.select(User.email).join(Learner, Learner.user_id == User.id).where(
+                       access.officer_learners_sql(officer))))
+    ).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -12,11 +11,8 @@ from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.models import (
     Employer,
     Learner,
-    OutboxMessage,
-    PlacementOffer,
     Programme,
     Role,
-    User,
 )
 from placements.navigation import render_form
 from placements.officers import services
@@ -45,29 +41,15 @@ def get_learner_or_404(learner_id: int) -> Learner:
 @bp.get("/")
 def dashboard():
     """Show the officer's overview: learners, programmes, employers awaiting approval."""
-    provider_id = current_user.provider_id
-    counts = {
-        "learners": db.session.scalar(sa.select(sa.func.count(Learner.id)).where(
-            Learner.provider_id == provider_id)),
-        "programmes": db.session.scalar(sa.select(sa.func.count(Programme.id)).where(
-            Programme.provider_id == provider_id)),
-        "pending_employers": db.session.scalar(sa.select(sa.func.count(Employer.id)).where(
-            Employer.approved.is_(False))),
-        "open_places": db.session.scalar(sa.select(
-            sa.func.coalesce(sa.func.sum(PlacementOffer.capacity), 0)).join(
-            PlacementOffer.employer).where(Employer.approved.is_(True),
-                                           PlacementOffer.status == "open")),
-    }
-    programmes = db.session.scalars(sa.select(Programme).where(
-        Programme.provider_id == provider_id).order_by(Programme.title)).all()
-    return render_template("officers/dashboard.html", counts=counts, programmes=programmes)
+    return render_template("officers/dashboard.html",
+                           counts=services.dashboard_counts(current_user),
+                           programmes=services.provider_programmes(current_user))
 
 
 @bp.get("/employers")
 def employers():
     """List employers, those awaiting approval first."""
-    rows = db.session.scalars(sa.select(Employer).order_by(
-        Employer.approved, Employer.name)).all()
+    rows = db.session.scalars(services.employers_stmt()).all()
     return render_template("officers/employers.html", employers=rows, form=EmptyForm())
 
 
@@ -143,13 +125,8 @@ def reinvite_learner(learner_id: int):
 def outbox():
     """Show the e-mails the service has sent for this provider (development mail backend)."""
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    stmt = sa.select(OutboxMessage).where(
-        sa.or_(OutboxMessage.provider_id == current_user.provider_id,
-               OutboxMessage.to_address.in_(
-                   sa.select(User.email).join(Learner, Learner.user_id == User.id).where(
-                       Learner.provider_id == current_user.provider_id)))
-    ).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-    pagination = db.paginate(stmt, page=page, per_page=PAGE_SIZE, error_out=False)
+    pagination = db.paginate(services.outbox_stmt(current_user), page=page, per_page=PAGE_SIZE,
+                             error_out=False)
     return render_template("officers/outbox.html", pagination=pagination)
 
 
