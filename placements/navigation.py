@@ -20,7 +20,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Employers", "officers.employers"),
         ("Learners", "officers.learners"),
         ("Rounds", "rounds.index"),
-        ("Hours", "hours.officer_overview"),
+        ("Hours", "hours.officer.overview"),
         ("Insights", "insights.index"),
         ("Engagement", "engagement.board"),
     ],
@@ -28,14 +28,14 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Home", "employers.dashboard"),
         ("Sites", "employers.sites"),
         ("Offers", "employers.offers"),
-        ("Hours", "hours.employer_verify"),
+        ("Hours", "hours.employer.pending"),
         ("Colleagues", "employers.colleagues"),
     ],
     Role.LEARNER: [
         ("Home", "learners.dashboard"),
         ("Profile", "learners.profile"),
         ("Offers", "learners.offers"),
-        ("Hours", "hours.learner_log"),
+        ("Hours", "hours.learner.log"),
     ],
 }
 

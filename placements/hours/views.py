@@ -1,25 +1,28 @@
-"""Hours pages: learners log, employers verify, officers watch, import and export."""
+"""Hours pages, one blueprint per role under /hours: learners log (`hours.learner`),
+employers verify (`hours.employer`), officers follow the 80/20 norm (`hours.officer`)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from placements.csvio import csv_response
-from placements.domain import DomainError, NotAllowed, access
+from placements.domain import DomainError, access
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.hours import calc, services
-from placements.hours.forms import (
-    RejectForm,
-    learner_hours_form,
-    officer_hours_form,
-)
+from placements.hours.forms import RejectForm, learner_hours_form, officer_hours_form
 from placements.models import HoursEntry, HoursStatus, Learner, Programme, Role
 from placements.navigation import render_form
 from placements.security import role_required
 
 bp = Blueprint("hours", __name__, url_prefix="/hours")
+learner_bp = Blueprint("learner", __name__)
+employer_bp = Blueprint("employer", __name__, url_prefix="/verify")
+officer_bp = Blueprint("officer", __name__, url_prefix="/officer")
 
 PAGE_SIZE = 50
 STATUS_FILTERS = {"at-risk": calc.AT_RISK, "on-track": calc.ON_TRACK, "met": calc.MET}
@@ -40,10 +43,27 @@ def _pct_filter(value: float | None) -> str:
 
 
 @bp.context_processor
-def _colours() -> dict:
+def _colours() -> dict[str, Any]:
     return {"status_colours": STATUS_COLOURS, "entry_colours": ENTRY_COLOURS,
             "STATUS_CODES": calc.STATUS_CODES}
 
+
+@learner_bp.before_request
+@role_required(Role.LEARNER)
+def _learners_only() -> None:
+    """The learner's pages."""
+
+
+@employer_bp.before_request
+@role_required(Role.EMPLOYER)
+def _employers_only() -> None:
+    """The employer's pages."""
+
+
+@officer_bp.before_request
+@role_required(Role.OFFICER)
+def _officers_only() -> None:
+    """The officer's pages."""
 
 
 def _entry_or_404(entry_id: int) -> HoursEntry:
@@ -53,11 +73,18 @@ def _entry_or_404(entry_id: int) -> HoursEntry:
     return entry
 
 
+def _verifiable_or_404(entry_id: int) -> HoursEntry:
+    """An entry the signed-in employer or officer may decide on, or 404."""
+    entry = _entry_or_404(entry_id)
+    if not access.may_verify_hours(current_user, entry):
+        abort(404)
+    return entry
+
+
 # --- learners -------------------------------------------------------------------------------
 
-@bp.route("/", methods=["GET", "POST"])
-@role_required(Role.LEARNER)
-def learner_log():
+@learner_bp.route("/", methods=["GET", "POST"])
+def log():
     """Show the learner's hours and status, and log new work-integrated hours."""
     learner = current_user.learner
     if learner is None:
@@ -68,22 +95,21 @@ def learner_log():
         try:
             entry = services.log_hours(current_user, form.entry_data())
         except DomainError as exc:
+            db.session.rollback()
             show_domain_error(form, exc, "entry_date")
         else:
             db.session.commit()
             flash(f"{calc.format_hours(entry.quarter_hours)} hours on "
                   f"{entry.entry_date:%d/%m/%Y} saved. They count once verified.", "success")
-            return redirect(url_for(".learner_log"), 303)
-    summary = services.learner_hours(learner)
-    return render_form("hours/learner_log.html", form, learner=learner, summary=summary,
+            return redirect(url_for(".log"), 303)
+    return render_form("hours/learner_log.html", form, learner=learner,
+                       summary=services.learner_hours(learner),
                        entries=services.learner_entries(learner), placements=placements,
-                       withdraw_form=EmptyForm(),
-                       outside=services.outside_placement_dates)
+                       withdraw_form=EmptyForm(), outside=services.outside_placement_dates)
 
 
-@bp.post("/entries/<int:entry_id>/withdraw")
-@role_required(Role.LEARNER)
-def learner_withdraw(entry_id: int):
+@learner_bp.post("/entries/<int:entry_id>/withdraw")
+def withdraw(entry_id: int):
     """Withdraw one of the learner's own pending or rejected entries."""
     require_button_post()
     entry = _entry_or_404(entry_id)
@@ -93,18 +119,52 @@ def learner_withdraw(entry_id: int):
     try:
         services.withdraw_entry(current_user, entry)
     except DomainError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for(".learner_log"), 303)
+        return redirect(url_for(".log"), 303)
     db.session.commit()
     flash("The entry has been withdrawn.", "success")
-    return redirect(url_for(".learner_log"), 303)
+    return redirect(url_for(".log"), 303)
+
+
+# --- deciding on hours (employers and officers) ---------------------------------------------
+
+def _verify(entry_id: int, back: str):
+    require_button_post()
+    entry = _verifiable_or_404(entry_id)
+    try:
+        services.verify_entry(current_user, entry)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(back, 303)
+    db.session.commit()
+    flash(f"{calc.format_hours(entry.quarter_hours)} hours of {entry.learner.user.name} on "
+          f"{entry.entry_date:%d/%m/%Y} verified.", "success")
+    return redirect(back, 303)
+
+
+def _reject(entry_id: int, back: str):
+    entry = _verifiable_or_404(entry_id)
+    form = RejectForm()
+    if form.validate_on_submit():
+        try:
+            services.reject_entry(current_user, entry, form.reason.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc, "reason")
+        else:
+            db.session.commit()
+            flash(f"Hours of {entry.learner.user.name} on {entry.entry_date:%d/%m/%Y} "
+                  f"rejected.", "success")
+            return redirect(back, 303)
+    return render_form("hours/reject.html", form, entry=entry, back=back)
 
 
 # --- employers ------------------------------------------------------------------------------
 
-@bp.get("/verify")
-@role_required(Role.EMPLOYER)
-def employer_verify():
+@employer_bp.get("/")
+def pending():
     """List placement hours waiting for the employer's verification."""
     return render_template("hours/employer_verify.html",
                            pending=services.pending_for_employer(current_user),
@@ -112,56 +172,16 @@ def employer_verify():
                            form=EmptyForm(), outside=services.outside_placement_dates)
 
 
-def _verifiable_or_404(entry_id: int) -> HoursEntry:
-    entry = _entry_or_404(entry_id)
-    if not services.can_verify(current_user, entry):
-        abort(404)
-    return entry
-
-
-def _back(entry: HoursEntry) -> str:
-    if current_user.role == Role.EMPLOYER:
-        return url_for(".employer_verify")
-    nxt = request.form.get("next", "")
-    if nxt == "attention":
-        return url_for(".needs_attention")
-    return url_for(".learner_detail", learner_id=entry.learner_id)
-
-
-@bp.post("/entries/<int:entry_id>/verify")
-@role_required(Role.EMPLOYER, Role.OFFICER)
+@employer_bp.post("/entries/<int:entry_id>/verify")
 def verify(entry_id: int):
-    """Verify a learner's pending hours."""
-    require_button_post()
-    entry = _verifiable_or_404(entry_id)
-    try:
-        services.verify_entry(current_user, entry)
-    except DomainError as exc:
-        flash(exc.message, "error")
-        return redirect(_back(entry), 303)
-    db.session.commit()
-    flash(f"{calc.format_hours(entry.quarter_hours)} hours of {entry.learner.user.name} on "
-          f"{entry.entry_date:%d/%m/%Y} verified.", "success")
-    return redirect(_back(entry), 303)
+    """Verify a learner's pending placement hours."""
+    return _verify(entry_id, url_for(".pending"))
 
 
-@bp.route("/entries/<int:entry_id>/reject", methods=["GET", "POST"])
-@role_required(Role.EMPLOYER, Role.OFFICER)
+@employer_bp.route("/entries/<int:entry_id>/reject", methods=["GET", "POST"])
 def reject(entry_id: int):
-    """Reject a learner's pending hours with a reason."""
-    entry = _verifiable_or_404(entry_id)
-    form = RejectForm()
-    if form.validate_on_submit():
-        try:
-            services.reject_entry(current_user, entry, form.reason.data)
-        except DomainError as exc:
-            show_domain_error(form, exc, "reason")
-        else:
-            db.session.commit()
-            flash(f"Hours of {entry.learner.user.name} on {entry.entry_date:%d/%m/%Y} "
-                  f"rejected.", "success")
-            return redirect(_back(entry), 303)
-    return render_form("hours/reject.html", form, entry=entry, back=_back(entry))
+    """Reject a learner's pending placement hours with a reason."""
+    return _reject(entry_id, url_for(".pending"))
 
 
 # --- officers -------------------------------------------------------------------------------
@@ -180,7 +200,25 @@ def _learner_or_404(learner_id: int) -> Learner:
     return learner
 
 
-def _chart_data(board: services.Board) -> dict:
+def _officer_back(entry: HoursEntry) -> str:
+    if request.values.get("next") == "attention":
+        return url_for(".attention")
+    return url_for(".learner", learner_id=entry.learner_id)
+
+
+@officer_bp.post("/entries/<int:entry_id>/verify")
+def officer_verify(entry_id: int):
+    """Verify a learner's pending hours (entries nobody else answers)."""
+    return _verify(entry_id, _officer_back(_verifiable_or_404(entry_id)))
+
+
+@officer_bp.route("/entries/<int:entry_id>/reject", methods=["GET", "POST"])
+def officer_reject(entry_id: int):
+    """Reject a learner's pending hours with a reason."""
+    return _reject(entry_id, _officer_back(_verifiable_or_404(entry_id)))
+
+
+def _chart_data(board: services.Board) -> dict[str, Any]:
     months = board.cumulative_shares()
     return {
         "dist_labels": [label for label, _ in board.distribution()],
@@ -192,9 +230,8 @@ def _chart_data(board: services.Board) -> dict:
     }
 
 
-@bp.get("/officer")
-@role_required(Role.OFFICER)
-def officer_overview():
+@officer_bp.get("/")
+def overview():
     """Show the provider's hours: every programme's standing, distribution and trend."""
     programmes = services.provider_programmes(current_user)
     board = services.board(programmes)
@@ -205,12 +242,11 @@ def officer_overview():
                            per_programme=per_programme, charts=_chart_data(board))
 
 
-@bp.get("/officer/programmes/<int:programme_id>")
-@role_required(Role.OFFICER)
-def programme_dashboard(programme_id: int):
+@officer_bp.get("/programmes/<int:programme_id>")
+def programme(programme_id: int):
     """Show one programme: learners' shares, who is at risk, totals by kind, trend."""
-    programme = _programme_or_404(programme_id)
-    board = services.board([programme])
+    programme_ = _programme_or_404(programme_id)
+    board = services.board([programme_])
     status_filter = request.args.get("status", "")
     if status_filter not in STATUS_FILTERS:
         status_filter = ""
@@ -218,13 +254,13 @@ def programme_dashboard(programme_id: int):
     shown = board.learner_count if code is None else board.status_count(code)
     pages = max(1, -(-shown // PAGE_SIZE))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    rows = services.learner_rows(programme, board.today, status=code, limit=PAGE_SIZE,
+    rows = services.learner_rows(programme_, board.today, status=code, limit=PAGE_SIZE,
                                  offset=(page - 1) * PAGE_SIZE)
     learners = services.learners_by_id(r.learner_id for r in rows)
-    return render_template("hours/programme.html", programme=programme, board=board,
+    return render_template("hours/programme.html", programme=programme_, board=board,
                            rows=[(learners[r.learner_id], r) for r in rows], page=page,
                            pages=pages, shown=shown, status_filter=status_filter,
-                           charts=_chart_data(board), terms=services.terms_of(programme))
+                           charts=_chart_data(board), terms=services.terms_of(programme_))
 
 
 EXPORT_HEADER = ["student_ref", "name", "programme_code", "programme", "classroom_hours",
@@ -233,77 +269,71 @@ EXPORT_HEADER = ["student_ref", "name", "programme_code", "programme", "classroo
                  "status"]
 
 
-def _export_rows(programmes: list[Programme]):
+def _export_rows(programmes: list[Programme]) -> Iterator[list[Any]]:
     today = services.today_uk()
-    for programme in programmes:
-        rows = services.learner_rows(programme, today)
+    for programme_ in programmes:
+        rows = services.learner_rows(programme_, today)
         learners = services.learners_by_id(r.learner_id for r in rows)
         for r in rows:
-            learner = learners[r.learner_id]
-            yield [learner.student_ref, learner.user.name, programme.code, programme.title,
+            learner_ = learners[r.learner_id]
+            yield [learner_.student_ref, learner_.user.name, programme_.code, programme_.title,
                    calc.format_hours(r.classroom), calc.format_hours(r.work_integrated),
                    calc.format_hours(r.placement), calc.format_hours(r.pending),
                    "" if r.share is None else f"{r.share * 100:.1f}",
-                   programme.work_integration_target_pct,
-                   programme.required_placement_hours if programme.placement_mandated
+                   programme_.work_integration_target_pct,
+                   programme_.required_placement_hours if programme_.placement_mandated
                    else "", r.status.value]
 
 
-@bp.get("/officer/programmes/<int:programme_id>/hours.csv")
-@role_required(Role.OFFICER)
+@officer_bp.get("/programmes/<int:programme_id>/hours.csv")
 def programme_export(programme_id: int):
     """Download every learner's hours and status on one programme as CSV."""
-    programme = _programme_or_404(programme_id)
-    return csv_response(f"hours-{programme.code or programme.id}.csv", EXPORT_HEADER,
-                        list(_export_rows([programme])))
+    programme_ = _programme_or_404(programme_id)
+    return csv_response(f"hours-{programme_.code or programme_.id}.csv", EXPORT_HEADER,
+                        list(_export_rows([programme_])))
 
 
-@bp.get("/officer/hours.csv")
-@role_required(Role.OFFICER)
-def provider_export():
+@officer_bp.get("/hours.csv")
+def export():
     """Download every learner's hours and status across the provider as CSV."""
     return csv_response("hours-all-programmes.csv", EXPORT_HEADER,
                         list(_export_rows(services.provider_programmes(current_user))))
 
 
-@bp.route("/officer/learners/<int:learner_id>", methods=["GET", "POST"])
-@role_required(Role.OFFICER)
-def learner_detail(learner_id: int):
+@officer_bp.route("/learners/<int:learner_id>", methods=["GET", "POST"])
+def learner(learner_id: int):
     """Show one learner's hours and status; record hours for them."""
-    learner = _learner_or_404(learner_id)
-    placements = services.loggable_placements(learner)
+    learner_ = _learner_or_404(learner_id)
+    placements = services.loggable_placements(learner_)
     form = officer_hours_form(placements)
     if form.validate_on_submit():
         try:
-            entry = services.record_hours(current_user, learner, form.entry_data())
+            entry = services.record_hours(current_user, learner_, form.entry_data())
         except DomainError as exc:
+            db.session.rollback()
             show_domain_error(form, exc, "entry_date")
         else:
             db.session.commit()
             flash(f"{calc.format_hours(entry.quarter_hours)} {entry.kind.label.lower()} "
                   f"hours on {entry.entry_date:%d/%m/%Y} recorded.", "success")
-            return redirect(url_for(".learner_detail", learner_id=learner.id), 303)
-    return render_form("hours/learner_detail.html", form, learner=learner,
-                       summary=services.learner_hours(learner),
-                       entries=services.learner_entries(learner), action_form=EmptyForm(),
+            return redirect(url_for(".learner", learner_id=learner_.id), 303)
+    return render_form("hours/learner_detail.html", form, learner=learner_,
+                       summary=services.learner_hours(learner_),
+                       entries=services.learner_entries(learner_), action_form=EmptyForm(),
                        outside=services.outside_placement_dates)
 
 
-@bp.get("/officer/attention")
-@role_required(Role.OFFICER)
-def needs_attention():
+@officer_bp.get("/attention")
+def attention():
     """List learners at risk, hours waiting too long for verification, hours out of dates."""
     return render_template("hours/attention.html",
                            attention=services.needs_attention(current_user),
                            stale_days=services.STALE_PENDING_DAYS, form=EmptyForm())
 
 
-@bp.errorhandler(NotAllowed)
-def _not_allowed(exc: NotAllowed):
-    abort(403)
-
-
-
+bp.register_blueprint(learner_bp)
+bp.register_blueprint(employer_bp)
+bp.register_blueprint(officer_bp)
 
 
 @bp.cli.command("rebuild-totals")

@@ -215,26 +215,26 @@ def pending(client, auth, placed):
 
 def test_employer_verifies_hours_at_own_offer(client, auth, placed, pending):
     auth.login("emp1@example.test")
-    page = client.get("/hours/verify")
+    page = client.get("/hours/verify/")
     assert page.status_code == 200
     assert "Learner1" in page.text
-    assert client.post(f"/hours/entries/{pending.id}/verify").status_code == 303
+    assert client.post(f"/hours/verify/entries/{pending.id}/verify").status_code == 303
     db.session.refresh(pending)
     assert pending.status is HoursStatus.VERIFIED
     assert pending.verified_by_id == placed["emp1"].id
     assert totals() == {(placed["l1"].id, HoursKind.PLACEMENT, HoursStatus.VERIFIED): 32}
     # Deciding twice is refused.
-    response = client.post(f"/hours/entries/{pending.id}/verify", follow_redirects=True)
+    response = client.post(f"/hours/verify/entries/{pending.id}/verify", follow_redirects=True)
     assert "already verified" in response.text
     assert_totals_match_entries()
 
 
 def test_other_employer_cannot_see_or_verify(client, auth, placed, pending):
     auth.login("emp2@example.test")
-    assert "Learner1" not in client.get("/hours/verify").text
-    assert client.post(f"/hours/entries/{pending.id}/verify").status_code == 404
-    assert client.get(f"/hours/entries/{pending.id}/reject").status_code == 404
-    assert client.post(f"/hours/entries/{pending.id}/reject",
+    assert "Learner1" not in client.get("/hours/verify/").text
+    assert client.post(f"/hours/verify/entries/{pending.id}/verify").status_code == 404
+    assert client.get(f"/hours/verify/entries/{pending.id}/reject").status_code == 404
+    assert client.post(f"/hours/verify/entries/{pending.id}/reject",
                        data={"reason": "no"}).status_code == 404
     db.session.refresh(pending)
     assert pending.status is HoursStatus.PENDING
@@ -242,19 +242,20 @@ def test_other_employer_cannot_see_or_verify(client, auth, placed, pending):
 
 def test_learner_cannot_verify(client, auth, placed, pending):
     auth.login("learner1@example.test")
-    assert client.post(f"/hours/entries/{pending.id}/verify").status_code == 403
+    assert client.post(f"/hours/verify/entries/{pending.id}/verify").status_code == 403
+    assert client.post(f"/hours/officer/entries/{pending.id}/verify").status_code == 403
     db.session.refresh(pending)
     assert pending.status is HoursStatus.PENDING
 
 
 def test_employer_rejects_with_a_reason(client, auth, placed, pending):
     auth.login("emp1@example.test")
-    response = client.post(f"/hours/entries/{pending.id}/reject", data={"reason": "  "})
+    response = client.post(f"/hours/verify/entries/{pending.id}/reject", data={"reason": "  "})
     assert response.status_code == 400
     assert "Enter the reason" in response.text
     db.session.refresh(pending)
     assert pending.status is HoursStatus.PENDING
-    response = client.post(f"/hours/entries/{pending.id}/reject",
+    response = client.post(f"/hours/verify/entries/{pending.id}/reject",
                            data={"reason": "Was on leave that day"})
     assert response.status_code == 303
     db.session.refresh(pending)
@@ -268,10 +269,10 @@ def test_employer_rejects_with_a_reason(client, auth, placed, pending):
 
 def test_officer_verifies_own_learner_only(client, auth, placed, pending):
     auth.login("officer2@example.test")
-    assert client.post(f"/hours/entries/{pending.id}/verify").status_code == 404
+    assert client.post(f"/hours/officer/entries/{pending.id}/verify").status_code == 404
     auth.logout()
     auth.login("officer1@example.test")
-    assert client.post(f"/hours/entries/{pending.id}/verify",
+    assert client.post(f"/hours/officer/entries/{pending.id}/verify",
                        data={"next": "attention"}).headers["Location"].endswith(
         "/hours/officer/attention")
     db.session.refresh(pending)
@@ -280,7 +281,7 @@ def test_officer_verifies_own_learner_only(client, auth, placed, pending):
 
 # --- officer pages --------------------------------------------------------------------------
 
-OFFICER_PAGES = ["/hours/officer", "/hours/officer/attention", "/hours/officer/hours.csv"]
+OFFICER_PAGES = ["/hours/officer/", "/hours/officer/attention", "/hours/officer/hours.csv"]
 
 
 @pytest.mark.parametrize("url", OFFICER_PAGES)
@@ -291,7 +292,7 @@ def test_officer_pages_refuse_other_roles(client, auth, placed, url, email):
     assert client.get(url).status_code == 403
 
 
-@pytest.mark.parametrize("url", ["/hours/", "/hours/verify", *OFFICER_PAGES])
+@pytest.mark.parametrize("url", ["/hours/", "/hours/verify/", *OFFICER_PAGES])
 def test_pages_need_sign_in(client, placed, url):
     response = client.get(url)
     assert response.status_code == 302
@@ -301,7 +302,7 @@ def test_pages_need_sign_in(client, placed, url):
 def test_learner_page_refuses_other_roles(client, auth, placed):
     auth.login("officer1@example.test")
     assert client.get("/hours/").status_code == 403
-    assert client.get("/hours/verify").status_code == 403
+    assert client.get("/hours/verify/").status_code == 403
 
 
 def test_officer_sees_only_own_programmes_and_learners(client, auth, placed):
@@ -407,7 +408,7 @@ def test_programme_dashboard_and_export(client, auth, placed):
     assert "25.0%" in page.text
     assert client.get(f"/hours/officer/programmes/{placed['prog1'].id}?status=met"
                       ).status_code == 200
-    overview = client.get("/hours/officer")
+    overview = client.get("/hours/officer/")
     assert "HTQ Software" in overview.text
     assert "HTQ Health" not in overview.text
     csv = client.get(f"/hours/officer/programmes/{placed['prog1'].id}/hours.csv")
@@ -579,7 +580,7 @@ def test_posts_need_a_csrf_token(tmp_path, placed):
     with app.app_context():
         db.create_all()
         client = app.test_client()
-        response = client.post("/hours/entries/1/verify")
+        response = client.post("/hours/verify/entries/1/verify")
         assert response.status_code in (302, 400)
         db.session.remove()
         db.engine.dispose()
