@@ -69,7 +69,7 @@ class OfferForm(FlaskForm):
                                        widget=GovCheckboxesInput(), validators=[Optional()])
     capacity = IntegerField("Number of places", widget=GovTextInput(), validators=[
         InputRequired(message="Enter the number of places, like 2"),
-        NumberRange(min=0, max=500, message="Number of places must be between 0 and 500")])
+        NumberRange(min=1, max=500, message="Enter a number of places between 1 and 500")])
     start_date = DateField("Start date", format="%d %m %Y", widget=GovDateInput(), validators=[
         InputRequired(message="Enter the start date")])
     end_date = DateField("End date", format="%d %m %Y", widget=GovDateInput(), validators=[
@@ -86,6 +86,36 @@ class OfferForm(FlaskForm):
                            validators=[Optional(), Length(max=2000)])
     submit = SubmitField("Save offer", widget=GovSubmitInput())
 
+    #: How each field is shown (GOV.UK macro parameters); the page shows the fields in the
+    #: order they are declared, so a new field appears without touching the template.
+    PARAMS: dict[str, dict] = {
+        "title": {"hint": {"text": "For example, Junior software developer"}},
+        "description": {"rows": 5, "hint": {"text": "What the learner will do, who "
+                                                    "supervises them, what they will learn"}},
+        "sector": {"hint": {"text": "Only learners on programmes in this sector see the offer"}},
+        "capacity": {"classes": "govuk-input--width-4", "inputmode": "numeric",
+                     "hint": {"text": "How many learners you can take"}},
+        "start_date": {"fieldset": {"legend": {"text": "Start date",
+                                               "classes": "govuk-fieldset__legend--s"}},
+                       "hint": {"text": "For example, 1 2 2027"}},
+        "end_date": {"fieldset": {"legend": {"text": "End date",
+                                             "classes": "govuk-fieldset__legend--s"}},
+                     "hint": {"text": "For example, 28 5 2027"}},
+        "hours_per_week": {"classes": "govuk-input--width-4", "inputmode": "numeric",
+                           "suffix": {"text": "hours"}},
+        "work_mode": {"fieldset": {"legend": {"text": "Where the work happens",
+                                              "classes": "govuk-fieldset__legend--s"}}},
+        "requirements": {"fieldset": {"legend": {"text": "Requirements",
+                                                 "classes": "govuk-fieldset__legend--s"}},
+                         "hint": {"text": "Select every check the learner must already hold"}},
+        "standard_ids": {"fieldset": {"legend": {"text": "Occupational standards",
+                                                 "classes": "govuk-fieldset__legend--s"}},
+                         "hint": {"text": "Choose standards of the offer's sector only"},
+                         "classes": "govuk-checkboxes--small"},
+    }
+    #: Fields the page lays out itself.
+    LAID_OUT = ("csrf_token", "submit", "reason", "standard_ids")
+
     def __init__(self, employer: Employer, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         sites = db.session.scalars(sa.select(EmployerSite).where(
@@ -99,8 +129,8 @@ class OfferForm(FlaskForm):
                                                         f"level {s.level})") for s in standards]
 
     def validate_end_date(self, field) -> None:
-        if self.start_date.data and field.data and field.data < self.start_date.data:
-            raise ValidationError("End date must be on or after the start date")
+        if self.start_date.data and field.data and field.data <= self.start_date.data:
+            raise ValidationError("The end date must be after the start date")
 
 
 class WithdrawOfferForm(FlaskForm):

@@ -17,18 +17,15 @@ from placements.csvio import (
     ColumnSpec,
     Row,
     RowError,
-    parse_choice,
-    parse_date,
     parse_email,
-    parse_int,
-    parse_tags,
 )
 from placements.domain import DomainError
 from placements.employers.services import (
-    WORK_MODES,
     OfferData,
     add_site,
     create_offer,
+    offer_columns,
+    offer_differs,
     update_offer,
 )
 from placements.extensions import db
@@ -42,7 +39,6 @@ from placements.imports.pipeline import (
     register,
 )
 from placements.models import (
-    REQUIREMENTS,
     Employer,
     EmployerSite,
     OfferStatus,
@@ -52,27 +48,18 @@ from placements.models import (
 )
 from placements.reference import routes
 
+#: The employer's and site's columns, then one per offer field (from OfferData).
+_OFFER_FIELD_COLUMNS = {name: spec for name, (_field, spec) in offer_columns().items()}
 OFFER_COLUMNS: dict[str, ColumnSpec] = {
     "employer_name": ColumnSpec(required=True, max_length=200, example="Acme Digital Ltd",
                                 help="The key for employers"),
-    "sector": ColumnSpec(required=True, max_length=100, example="Digital",
-                         help="Occupational route of the placement"),
+    "sector": _OFFER_FIELD_COLUMNS.pop("sector"),
     "contact_email": ColumnSpec(parse=parse_email, example="placements@acme.example",
                                 help="Used when the employer is new"),
     "site_name": ColumnSpec(required=True, max_length=200, example="Head office"),
     "site_postcode": ColumnSpec(required=True, max_length=10, example="M1 1AA"),
     "site_address": ColumnSpec(max_length=500, default="", example="1 Example Street"),
-    "offer_title": ColumnSpec(required=True, max_length=200, example="Junior developer",
-                              help="With employer and site, the key for offers"),
-    "capacity": ColumnSpec(required=True, parse=parse_int(0, 500), example="2"),
-    "start_date": ColumnSpec(required=True, parse=parse_date, example="2027-02-01"),
-    "end_date": ColumnSpec(required=True, parse=parse_date, example="2027-05-28"),
-    "hours_per_week": ColumnSpec(required=True, parse=parse_int(1, 48), example="30"),
-    "requirements": ColumnSpec(parse=parse_tags(REQUIREMENTS), default=[], example="dbs",
-                               help="Separated by ;, from: " + ", ".join(REQUIREMENTS)),
-    "work_mode": ColumnSpec(parse=parse_choice(WORK_MODES), default="on-site",
-                            example="on-site", help="on-site or hybrid"),
-    "description": ColumnSpec(max_length=5000, default="", example=""),
+    **_OFFER_FIELD_COLUMNS,
 }
 
 
@@ -162,18 +149,17 @@ def write_offers(officer: User, rows: Sequence[Row], progress: Progress) -> Impo
                 site.address = v["site_address"]
             audit.record(officer, "site.imported", site, postcode=site.postcode)
             updated = True
-        data = OfferData(
-            site_id=site.id, title=" ".join(v["offer_title"].split()), sector=v["sector"],
-            capacity=v["capacity"], start_date=v["start_date"], end_date=v["end_date"],
-            hours_per_week=v["hours_per_week"], description=v["description"] or "",
-            requirements=tuple(v["requirements"]), work_mode=v["work_mode"])
+        data = OfferData.from_values({
+            "site_id": site.id, **{field: v[column]
+                                   for column, (field, _spec) in offer_columns().items()},
+            "title": " ".join(v["offer_title"].split())})
         offer = offers.get(_key(employer.name, site.name, data.title))
         try:
             if offer is None:
                 offer = create_offer(officer, employer, data)
                 offers[_key(employer.name, site.name, data.title)] = offer
                 created = True
-            elif _differs(offer, data):
+            elif offer_differs(offer, data):
                 update_offer(officer, employer, offer, data, reason="Changed by a CSV import")
                 updated = True
         except DomainError as exc:
@@ -189,14 +175,6 @@ def write_offers(officer: User, rows: Sequence[Row], progress: Progress) -> Impo
             progress(i)
     db.session.flush()
     return outcome
-
-
-def _differs(offer: PlacementOffer, data: OfferData) -> bool:
-    return (offer.site_id, offer.sector, offer.capacity, offer.start_date, offer.end_date,
-            offer.hours_per_week, sorted(offer.requirements or []), offer.work_mode,
-            offer.description or "") != (
-        data.site_id, data.sector, data.capacity, data.start_date, data.end_date,
-        data.hours_per_week, sorted(set(data.requirements)), data.work_mode, data.description)
 
 
 OFFERS = register(ImportKind(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 
 from placements import audit
 from placements.auth.services import create_invitation
+from placements.csvio import ColumnSpec, parse_choice, parse_date, parse_int, parse_tags
 from placements.domain import DomainError, NotAllowed, access
 from placements.domain import rounds as round_rules
 from placements.domain.placements import EMPLOYER_ANSWER, answer_guard, held_places_by_round
@@ -46,21 +50,125 @@ def add_site(actor: User | None, employer: Employer, *, name: str, address: str,
     return site
 
 
-@dataclass(frozen=True)
-class OfferData:
-    """What an employer says about a placement offer."""
+def _field(label: str, show: Callable[[Any], str] | None = None,
+           csv: tuple[str, ColumnSpec] | None = None, default: Any = dataclasses.MISSING
+           ) -> Any:
+    """A field of OfferData with its label, display and CSV import column."""
+    metadata = {"label": label, "show": show, "csv": csv}
+    if default is dataclasses.MISSING:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
-    site_id: int
-    title: str
-    sector: str
-    capacity: int
-    start_date: date
-    end_date: date
-    hours_per_week: int
-    description: str = ""
-    requirements: tuple[str, ...] = ()
-    standard_ids: tuple[int, ...] = ()
-    work_mode: str = "on-site"
+
+def _dmy(value: date) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferData:
+    """What an employer says about a placement offer: the one list of an offer's fields.
+
+    Each field is a `PlacementOffer` attribute and an `OfferForm` field of the same name
+    (`site_id` and `standard_ids` stand for the site and the standards). Its metadata gives
+    the label on the offer's page, how the value is shown there, and its CSV import column.
+    Adding a field to an offer touches the model (with a migration), the form, and one line
+    here: creating, changing, comparing, showing and importing offers all follow this list.
+    """
+
+    site_id: int = _field("Site")
+    title: str = _field("Title", csv=("offer_title", ColumnSpec(
+        required=True, max_length=200, example="Junior developer",
+        help="With employer and site, the key for offers")))
+    description: str = _field("Description", default="", csv=("description", ColumnSpec(
+        max_length=5000, default="", example="")))
+    sector: str = _field("Sector", csv=("sector", ColumnSpec(
+        required=True, max_length=100, example="Digital",
+        help="Occupational route of the placement")))
+    capacity: int = _field("Number of places", csv=("capacity", ColumnSpec(
+        required=True, parse=parse_int(1, 500), example="2")))
+    start_date: date = _field("Start date", show=_dmy, csv=("start_date", ColumnSpec(
+        required=True, parse=parse_date, example="2027-02-01")))
+    end_date: date = _field("End date", show=_dmy, csv=("end_date", ColumnSpec(
+        required=True, parse=parse_date, example="2027-05-28")))
+    hours_per_week: int = _field("Hours per week", csv=("hours_per_week", ColumnSpec(
+        required=True, parse=parse_int(1, 48), example="30")))
+    work_mode: str = _field("Where the work happens", default="on-site",
+                            show=lambda v: WORK_MODES.get(v, v), csv=("work_mode", ColumnSpec(
+                                parse=parse_choice(WORK_MODES), default="on-site",
+                                example="on-site", help="on-site or hybrid")))
+    requirements: tuple[str, ...] = _field(
+        "Requirements", default=(),
+        show=lambda v: ", ".join(REQUIREMENTS.get(t, t) for t in v) or "None",
+        csv=("requirements", ColumnSpec(
+            parse=parse_tags(REQUIREMENTS), default=[], example="dbs",
+            help="Separated by ;, from: " + ", ".join(REQUIREMENTS))))
+    standard_ids: tuple[int, ...] = _field("Occupational standards", default=())
+
+    #: Fields kept on the offer as they are (the site and the standards are looked up).
+    SPECIAL = ("site_id", "standard_ids")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """The fields, in order."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> OfferData:
+        """Build from a form's or a row's values (lists become tuples, None text empty)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in values:
+                continue
+            value = values[f.name]
+            if isinstance(value, list | set):
+                value = tuple(value)
+            if value is None and f.type == "str":
+                value = ""
+            out[f.name] = value
+        return cls(**out)
+
+    def stored(self) -> dict[str, Any]:
+        """The offer's attributes as stored (text trimmed, requirements sorted)."""
+        out: dict[str, Any] = {}
+        for name in self.names():
+            if name in self.SPECIAL:
+                continue
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = value.strip()
+            elif isinstance(value, tuple):
+                value = sorted(set(value))
+            out[name] = value
+        return out
+
+
+def offer_summary(offer: PlacementOffer) -> list[tuple[str, str]]:
+    """An offer's fields as (label, text), as its page shows them."""
+    rows = []
+    for f in dataclasses.fields(OfferData):
+        label, show = f.metadata["label"], f.metadata["show"]
+        if f.name == "site_id":
+            rows.append((label, f"{offer.site.name}, {offer.site.postcode}"))
+        elif f.name == "standard_ids":
+            rows.append((label, "; ".join(str(s) for s in offer.standards) or "None"))
+        else:
+            value = getattr(offer, f.name)
+            rows.append((label, show(value) if show else str(value if value is not None
+                                                                  else "")))
+    return rows
+
+
+def offer_columns() -> dict[str, tuple[str, ColumnSpec]]:
+    """CSV import columns of an offer's fields: column name -> (field, spec)."""
+    return {f.metadata["csv"][0]: (f.name, f.metadata["csv"][1])
+            for f in dataclasses.fields(OfferData) if f.metadata["csv"] is not None}
+
+
+def offer_differs(offer: PlacementOffer, data: OfferData) -> bool:
+    """Say whether saving `data` would change the offer."""
+    if offer.site_id != data.site_id:
+        return True
+    return any(getattr(offer, name) != value for name, value in data.stored().items())
 
 
 def validate_offer(employer: Employer, data: OfferData) -> EmployerSite:
@@ -68,10 +176,11 @@ def validate_offer(employer: Employer, data: OfferData) -> EmployerSite:
     site = db.session.get(EmployerSite, data.site_id)
     if site is None or site.employer_id != employer.id:
         raise NotAllowed("Choose one of your own sites", field="site_id")
-    if data.capacity < 0:
-        raise DomainError("Number of places must be 0 or more", field="capacity")
-    if data.end_date < data.start_date:
-        raise DomainError("End date must be on or after the start date", field="end_date")
+    if data.capacity < 1:
+        raise DomainError("Enter at least 1 place (to offer none, withdraw the offer)",
+                          field="capacity")
+    if data.end_date <= data.start_date:
+        raise DomainError("The end date must be after the start date", field="end_date")
     if not 0 < data.hours_per_week <= 48:
         raise DomainError("Hours per week must be between 1 and 48", field="hours_per_week")
     if data.sector not in routes():
@@ -89,12 +198,7 @@ def create_offer(actor: User | None, employer: Employer, data: OfferData) -> Pla
     """Create an open placement offer for an employer."""
     site = validate_offer(employer, data)
     standards = _standards_for(data)
-    offer = PlacementOffer(
-        employer=employer, site=site, title=data.title.strip(),
-        description=data.description.strip(), sector=data.sector, capacity=data.capacity,
-        start_date=data.start_date, end_date=data.end_date, hours_per_week=data.hours_per_week,
-        requirements=sorted(set(data.requirements)), work_mode=data.work_mode,
-        standards=standards)
+    offer = PlacementOffer(employer=employer, site=site, standards=standards, **data.stored())
     db.session.add(offer)
     db.session.flush()
     audit.record(actor, "offer.created", offer, employer_id=employer.id, capacity=data.capacity)
@@ -182,15 +286,8 @@ def update_offer(actor: User | None, employer: Employer, offer: PlacementOffer, 
     standards = _standards_for(data)
     old = offer.capacity
     offer.site = site
-    offer.title = data.title.strip()
-    offer.description = data.description.strip()
-    offer.sector = data.sector
-    offer.capacity = data.capacity
-    offer.start_date = data.start_date
-    offer.end_date = data.end_date
-    offer.hours_per_week = data.hours_per_week
-    offer.requirements = sorted(set(data.requirements))
-    offer.work_mode = data.work_mode
+    for name, value in data.stored().items():
+        setattr(offer, name, value)
     offer.standards = standards
     db.session.flush()
     audit.record(actor, "offer.updated", offer, employer_id=employer.id)

@@ -86,12 +86,8 @@ def site_new():
 
 
 def _offer_data(form: OfferForm) -> services.OfferData:
-    return services.OfferData(
-        site_id=form.site_id.data, title=form.title.data or "", sector=form.sector.data,
-        capacity=form.capacity.data, start_date=form.start_date.data,
-        end_date=form.end_date.data, hours_per_week=form.hours_per_week.data,
-        description=form.description.data or "", requirements=tuple(form.requirements.data),
-        standard_ids=tuple(form.standard_ids.data or ()), work_mode=form.work_mode.data)
+    return services.OfferData.from_values(
+        {name: form[name].data for name in services.OfferData.names()})
 
 
 @bp.get("/offers")
@@ -131,6 +127,7 @@ def offer_detail(offer_id: int):
     """Show one of the organisation's offers and the history of its capacity."""
     offer = own_offer_or_404(offer_id)
     return render_template("employers/offer_detail.html", offer=offer,
+                           summary=services.offer_summary(offer),
                            changes=services.offer_changes(offer),
                            held=places_held(offer.id))
 

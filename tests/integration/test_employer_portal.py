@@ -153,8 +153,9 @@ def test_new_offer_needs_a_site_first(client, auth, world, app):
 
 
 @pytest.mark.parametrize(("overrides", "field", "message"), [
-    ({"capacity": "-1"}, "capacity", "Number of places must be between 0 and 500"),
-    ({"end_date": ["1", "1", "2027"]}, "end_date-day", "End date must be on or after"),
+    ({"capacity": "-1"}, "capacity", "Enter a number of places between 1 and 500"),
+    ({"capacity": "0"}, "capacity", "Enter a number of places between 1 and 500"),
+    ({"end_date": ["1", "1", "2027"]}, "end_date-day", "The end date must be after the start"),
     ({"hours_per_week": "60"}, "hours_per_week", "Hours per week must be between 1 and 48"),
     ({"start_date": ["31", "2", "2027"]}, "start_date-day", "Not a valid date"),
     ({"title": ""}, "title", "Enter a title"),
