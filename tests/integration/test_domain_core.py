@@ -276,3 +276,51 @@ def test_concurrent_answers_to_one_placement_one_wins(app, busy):
         "SELECT count(*) FROM audit_event WHERE object_type = 'Placement' "
         "AND action IN ('placement.accepted', 'placement.declined')"))
     assert events == 1
+
+
+def test_every_caller_agrees_on_which_offers_learners_may_choose(busy, client, auth):
+    """The learner's offer list, the offer page, saving choices and the problem builder all
+    follow one rule (`domain.offers`): withdrawn, finished and unapproved offers are out."""
+    from placements.learners import services as learner_services
+
+    db.session.autoflush = False
+    finished = PlacementOffer(employer=busy["e1"], site=busy["s1"], title="Last year",
+                              sector="Digital", capacity=2, start_date=date(2025, 1, 6),
+                              end_date=date(2025, 3, 28), hours_per_week=30)
+    withdrawn = PlacementOffer(employer=busy["e1"], site=busy["s1"], title="Gone",
+                               sector="Digital", capacity=2, start_date=date(2027, 2, 1),
+                               end_date=date(2027, 5, 1), hours_per_week=30,
+                               status="withdrawn")
+    unapproved = Employer(name="Pending Co", sector="Digital", region="North West")
+    site = busy["s1"].__class__(employer=unapproved, name="Yard", postcode="M1 1AA",
+                                lat=busy["s1"].lat, lon=busy["s1"].lon)
+    hidden = PlacementOffer(employer=unapproved, site=site, title="Not yet", sector="Digital",
+                            capacity=2, start_date=date(2027, 2, 1),
+                            end_date=date(2027, 5, 1), hours_per_week=30)
+    db.session.add_all([finished, withdrawn, unapproved, site, hidden])
+    db.session.commit()
+    db.session.autoflush = True
+    learner = busy["l1"]
+    open_ids = {o.id for o in db.session.scalars(sa.select(PlacementOffer))
+                if o.sector == "Digital" and closed_because(o) is None}
+    assert open_ids == {busy["o1"].id, busy["o4"].id}
+    listed = {h.offer_id for h in learner_services.search_offers(learner)}
+    assert listed == open_ids
+    offered = {int(o["id"][1:]) for o in build_problem(busy["round"])["offers"]
+               if o["sector"] == "Digital"}
+    assert offered == open_ids
+    auth.login("learner1@example.test")
+    for offer in (busy["o1"], busy["o4"], finished, withdrawn, hidden):
+        status = client.get(f"/learner/offers/{offer.id}").status_code
+        assert status == (200 if offer.id in open_ids else 404), offer.title
+    for offer in (finished, withdrawn, hidden):
+        response = client.post(f"/learner/rounds/{busy['round'].id}/choices",
+                               data={"add": str(offer.id)})
+        assert "no longer available" in client.get(
+            f"/learner/rounds/{busy['round'].id}/choices").get_data(as_text=True) \
+            or response.status_code == 400
+    db.session.expire_all()
+    from placements.models import Preference
+    chosen = set(db.session.scalars(sa.select(Preference.offer_id).where(
+        Preference.learner_id == learner.id)))
+    assert not chosen & {finished.id, withdrawn.id, hidden.id}
