@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from placements import audit
 from placements.domain.errors import ConcurrentChange, IllegalTransition
 from placements.extensions import db
+from placements.models import utcnow
 
 S = TypeVar("S", bound=enum.Enum)
 
@@ -141,6 +142,8 @@ class Lifecycle(Generic[S]):
 
     def _values(self, t: Transition[S], values: Mapping[str, Any] | None) -> dict[str, Any]:
         out = dict(values or {})
+        if "updated_at" in self.model.__table__.c:
+            out.setdefault("updated_at", utcnow())  # bulk statements skip ORM onupdate
         if t.target is not KEEP:
             out[self.column] = t.target
         if self.sub_column is not None and t.sub_target is not KEEP:
