@@ -53,6 +53,22 @@ from placements.models.hours import (
 )
 from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
 from placements.models.portals import OfferChange
+from placements.models.reviews import (
+    CONCERN_LABELS,
+    Concern,
+    ConcernCategory,
+    ConcernStatus,
+    LinkPurpose,
+    PlacementReview,
+    PlacementSupervisor,
+    RaisedBy,
+    ReviewKind,
+    ReviewPart,
+    ReviewPlan,
+    ReviewSide,
+    ReviewStatus,
+    SupervisorLink,
+)
 
 __all__ = [
     "HoursEntry",
@@ -104,4 +120,18 @@ __all__ = [
     "EmployerEngagement",
     "EngagementActivity",
     "EngagementStage",
+    "CONCERN_LABELS",
+    "Concern",
+    "ConcernCategory",
+    "ConcernStatus",
+    "LinkPurpose",
+    "PlacementReview",
+    "PlacementSupervisor",
+    "RaisedBy",
+    "ReviewKind",
+    "ReviewPart",
+    "ReviewPlan",
+    "ReviewSide",
+    "ReviewStatus",
+    "SupervisorLink",
 ]
