@@ -63,6 +63,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(hours_bp)
 
+    from placements.reviews import bp as reviews_bp
+
+    app.register_blueprint(reviews_bp)
+
     from placements import cli
 
     cli.init_app(app)

@@ -21,6 +21,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Learners", "officers.learners"),
         ("Rounds", "rounds.index"),
         ("Hours", "hours.officer.overview"),
+        ("Reviews", "reviews.officer.attention"),
         ("Insights", "insights.index"),
         ("Engagement", "engagement.board"),
     ],
@@ -29,6 +30,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Sites", "employers.sites"),
         ("Offers", "employers.offers"),
         ("Hours", "hours.employer.pending"),
+        ("Reviews", "reviews.employer.index"),
         ("Colleagues", "employers.colleagues"),
     ],
     Role.LEARNER: [
@@ -36,6 +38,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Profile", "learners.profile"),
         ("Offers", "learners.offers"),
         ("Hours", "hours.learner.log"),
+        ("Reviews", "reviews.learner.index"),
     ],
 }
 

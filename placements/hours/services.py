@@ -275,42 +275,55 @@ def withdraw_entry(user: User, entry: HoursEntry) -> None:
 
 # --- verification ---------------------------------------------------------------------------
 
-def can_verify(user: User, entry: HoursEntry) -> bool:
+def can_verify(user: User | access.SupervisorScope, entry: HoursEntry) -> bool:
     """Say whether the user may verify or reject this entry.
 
     Employer users: placement entries on their own organisation's offers. Officers:
-    any entry of their own provider's learners (to unblock entries nobody answers).
+    any entry of their own provider's learners (to unblock entries nobody answers). A
+    supervisor's e-mailed link (`access.SupervisorScope`): its one placement's entries.
     """
     return access.may_verify_hours(user, entry)
 
 
-def _decide(user: User, entry: HoursEntry, status: HoursStatus, reason: str | None) -> None:
+def _decider(user: User | access.SupervisorScope) -> tuple[User | None, dict[str, Any]]:
+    """The audit actor and detail of whoever decides (a supervisor has no account)."""
+    if isinstance(user, access.SupervisorScope):
+        return None, {"supervisor_id": user.supervisor_id, "supervisor": user.name,
+                      "address": user.address}
+    return user, {}
+
+
+def _decide(user: User | access.SupervisorScope, entry: HoursEntry, status: HoursStatus,
+            reason: str | None) -> None:
     if not can_verify(user, entry):
         raise NotAllowed("You cannot verify these hours")
     if entry.status is not HoursStatus.PENDING:
         raise DomainError(f"These hours are already {entry.status.value}")
     _count_entry(entry, entry.learner, -1)
     entry.status = status
-    entry.verified_by_id = user.id
+    entry.verified_by_id = user.id if isinstance(user, User) else None
     entry.verified_at = utcnow()
     entry.reject_reason = reason
     _count_entry(entry, entry.learner)
     db.session.flush()
 
 
-def verify_entry(user: User, entry: HoursEntry) -> None:
+def verify_entry(user: User | access.SupervisorScope, entry: HoursEntry) -> None:
     """Confirm a learner's pending hours so they count."""
     _decide(user, entry, HoursStatus.VERIFIED, None)
-    audit.record(user, "hours.verified", entry, learner_id=entry.learner_id)
+    actor, detail = _decider(user)
+    audit.record(actor, "hours.verified", entry, learner_id=entry.learner_id, **detail)
 
 
-def reject_entry(user: User, entry: HoursEntry, reason: str) -> None:
+def reject_entry(user: User | access.SupervisorScope, entry: HoursEntry, reason: str) -> None:
     """Turn down a learner's pending hours, saying why."""
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Enter the reason you are rejecting these hours", field="reason")
     _decide(user, entry, HoursStatus.REJECTED, reason)
-    audit.record(user, "hours.rejected", entry, learner_id=entry.learner_id, reason=reason)
+    actor, detail = _decider(user)
+    audit.record(actor, "hours.rejected", entry, learner_id=entry.learner_id, reason=reason,
+                 **detail)
 
 
 def pending_for_employer(user: User, limit: int = 200) -> list[HoursEntry]:

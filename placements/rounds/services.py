@@ -51,6 +51,7 @@ from placements.models import (
     round_programmes,
     utcnow,
 )
+from placements.reviews.services import schedule_reviews
 from placements.rounds.problem import build_problem, dropped_locks, parse_key
 
 P = PlacementStatus
@@ -361,6 +362,8 @@ def publish_round(officer: User, round_: AllocationRound, *,
     PLACEMENT.apply_many("publish_removal", [(p.id, p.status, p.pending_change, _NO_PENDING)
                                              for p in plan.removed])
     db.session.flush()
+    # Every placement now published at an offer gets its review plan there.
+    schedule_reviews([p.id for p in (*plan.placed, *plan.moved)], actor=officer)
     audit.record(officer, "round.published", round_, round_id=round_.id, publication=number,
                  **counts)
     return counts
