@@ -123,7 +123,7 @@ def schedule_reviews(placement_ids: Iterable[int] | None = None, *,
                 index_elements=["placement_id", "offer_id"]), [
                 {"placement_id": p, "offer_id": o, "learner_id": lrn, "round_id": r,
                  "employer_id": e, "created_at": now} for p, o, lrn, r, e in missing])
-            report.plans += max(result.rowcount or 0, 0)
+            report.plans += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
         report.reviews += _add_reviews(chunk)
         report.moved += _follow_offer_dates(chunk)
     db.session.flush()
@@ -134,7 +134,7 @@ def schedule_reviews(placement_ids: Iterable[int] | None = None, *,
     return report
 
 
-def _live_plans_stmt(placement_ids: list[int] | None) -> sa.Select[Any]:
+def _live_plans_stmt(placement_ids: list[int] | None) -> Any:
     stmt = (sa.select(ReviewPlan.id, PlacementOffer.start_date, PlacementOffer.end_date)
             .join(Placement, Placement.id == ReviewPlan.placement_id)
             .join(PlacementOffer, PlacementOffer.id == ReviewPlan.offer_id)
@@ -160,7 +160,7 @@ def _add_reviews(placement_ids: list[int] | None) -> int:
         return 0
     result = db.session.execute(_insert()(PlacementReview.__table__).on_conflict_do_nothing(
         index_elements=["plan_id", "kind"]), rows)
-    return max(result.rowcount or 0, 0)
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
 
 def _follow_offer_dates(placement_ids: list[int] | None) -> int:
@@ -181,7 +181,7 @@ def _follow_offer_dates(placement_ids: list[int] | None) -> int:
         if wanted != due:
             changes.append({"b_id": review_id, "b_due": wanted})
     if changes:
-        t = PlacementReview.__table__
+        t: Any = PlacementReview.__table__
         db.session.execute(t.update().where(
             t.c.id == sa.bindparam("b_id"), t.c.due_set_by_id.is_(None),
             t.c.status == ReviewStatus.SCHEDULED.value).values(
@@ -189,7 +189,7 @@ def _follow_offer_dates(placement_ids: list[int] | None) -> int:
     return len(changes)
 
 
-def _unplanned_stmt(officer: User) -> sa.Select[Any]:
+def _unplanned_stmt(officer: User) -> Any:
     return (sa.select(Placement.id).join(Learner, Learner.id == Placement.learner_id)
             .where(Placement.status.in_([s.value for s in rules.LIVE]),
                    access.officer_learners_sql(officer),
@@ -667,7 +667,7 @@ def _spend(use: LinkUse, action: str, *, consume: bool = False, **detail: Any) -
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise LinkRefused("This link has just been used or withdrawn: nothing was changed.")
     audit.record(None, "supervisor_link.used", use.link, round_id=use.placement.round_id,
-                 action=action, purpose=use.link.purpose, supervisor_id=use.supervisor.id,
+                 did=action, purpose=use.link.purpose, supervisor_id=use.supervisor.id,
                  supervisor=use.supervisor.name, placement_id=use.placement.id,
                  address=use.scope.address, **detail)
 
@@ -1076,7 +1076,7 @@ class Attention:
 
 
 def _overdue_stmt(officer: User, today: date, round_id: int | None,
-                  employer_id: int | None) -> sa.Select[Any]:
+                  employer_id: int | None) -> Any:
     stmt = (sa.select(PlacementReview).select_from(PlacementReview)
             .join(ReviewPlan, ReviewPlan.id == PlacementReview.plan_id)
             .join(Placement, Placement.id == ReviewPlan.placement_id)
@@ -1091,7 +1091,7 @@ def _overdue_stmt(officer: User, today: date, round_id: int | None,
 
 
 def _concerns_stmt(officer: User, round_id: int | None, employer_id: int | None
-                   ) -> sa.Select[Any]:
+                   ) -> Any:
     stmt = sa.select(Concern).select_from(Concern).where(
         Concern.status.in_([s.value for s in rules.UNRESOLVED]),
         access.officer_concerns_sql(officer))
@@ -1147,7 +1147,7 @@ def _tallies(officer: User, today: date, plan_key: Any, concern_key: Any, model:
         tally = out.setdefault(key, Tally(key, ""))
         tally.concerns, tally.safeguarding = n, int(sg or 0)
     if out:
-        names = dict(db.session.execute(sa.select(model.id, model.name).where(
+        names: dict[int, str] = dict(db.session.execute(sa.select(model.id, model.name).where(
             model.id.in_(list(out)))).all())
         for tally in out.values():
             tally.name = names.get(tally.id, "")

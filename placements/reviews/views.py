@@ -63,11 +63,43 @@ STATUS_COLOURS = {"scheduled": "grey", "supervisor-done": "light-blue",
 CONCERN_COLOURS = {"open": "red", "in-hand": "orange", "closed": "green"}
 
 
+#: How each answer of a review part is named when it is read back.
+ANSWER_LABELS = {
+    "induction_done": "Induction done", "safety_briefing_done": "Health and safety briefing done",
+    "supervisor_known": "Knows who their supervisor is", "objectives": "Objectives agreed",
+    "attendance": "Attendance and punctuality", "progress": "Progress on the objectives",
+    "progress_note": "Progress, in words", "strengths": "Strengths",
+    "development": "Areas to develop", "recommendation": "Recommendation",
+    "would_host_again": "Would host again", "would_recommend": "Would recommend the placement",
+    "comments": "Anything else",
+}
+
+
+def answers(part: Any) -> list[tuple[str, str]]:
+    """A submitted part's answers as (label, words), in the order the form asked them."""
+    review = part.review
+    out = []
+    for name in [*services.part_fields(review.kind, part.side), "comments"]:
+        value = getattr(part, name)
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool):
+            text = "Yes" if value else "No"
+        elif name in ("attendance", "progress"):
+            text = rules.rating_name(value)
+        elif name == "recommendation":
+            text = rules.RECOMMENDATIONS.get(value, value)
+        else:
+            text = str(value)
+        out.append((ANSWER_LABELS[name], text))
+    return out
+
+
 @bp.context_processor
 def _review_words() -> dict[str, Any]:
     return {"rules": rules, "status_colours": STATUS_COLOURS,
             "concern_colours": CONCERN_COLOURS, "rating_name": rules.rating_name,
-            "ReviewSide": ReviewSide}
+            "ReviewSide": ReviewSide, "answers": answers}
 
 
 @officer_bp.before_request
@@ -256,9 +288,10 @@ def _concern_page(concern: Concern, *, assign_form: AssignForm | None = None,
     assign_form = assign_form or AssignForm(formdata=None, owner_id=concern.owner_id
                                             or current_user.id)
     assign_form.owner_id.choices = [(o.id, o.name) for o in officers]
-    forms = {"assign_form": assign_form, "note_form": note_form or NoteForm(formdata=None),
-             "close_form": close_form or CloseForm(formdata=None),
-             "reopen_form": reopen_form or ReopenForm(formdata=None)}
+    forms: dict[str, Any] = {
+        "assign_form": assign_form, "note_form": note_form or NoteForm(formdata=None),
+        "close_form": close_form or CloseForm(formdata=None),
+        "reopen_form": reopen_form or ReopenForm(formdata=None)}
     failed = [f for f in forms.values() if f.errors or getattr(f, "form_errors", None)]
     return render_template("reviews/officer_concern.html", concern=concern,
                            history=services.concern_history(concern), form=EmptyForm(),
