@@ -394,11 +394,11 @@ def respond_to_placement(actor: User | None, employer: Employer, placement: Plac
         raise DomainError("Choose whether to accept the learner or raise a concern",
                           field="response")
     note = (note or "").strip()
-    if response == "concern" and not category:
-        raise DomainError("Choose what the concern is about", field="category")
     if response == "concern" and not note:
         raise DomainError("Describe your concern so the placement officer can act on it",
                           field="note")
+    if response == "concern" and not category:
+        raise DomainError("Choose what the concern is about", field="category")
     if placement.status == PlacementStatus.DECLINED:
         raise DomainError("The learner has declined this placement")
     EMPLOYER_ANSWER.apply(placement, f"employer_{response}", actor=actor,

@@ -43,8 +43,16 @@ def _yes_no(label: str) -> RadioField:
     return RadioField(label, choices=YES_NO, widget=GovRadioInput())
 
 
+def _rating_value(value: object) -> int | None:
+    """A rating from the form (None for a missing or malformed one: "choose a rating")."""
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
 def _rating(label: str) -> RadioField:
-    return RadioField(label, coerce=int, widget=GovRadioInput(),
+    return RadioField(label, coerce=_rating_value, widget=GovRadioInput(),
                       choices=choices((value, name) for value, (name, _) in
                                       rules.RATINGS.items()))
 

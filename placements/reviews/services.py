@@ -26,7 +26,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import selectinload
 
 from placements import audit
-from placements.domain import ConcurrentChange, DomainError, NotAllowed, access
+from placements.domain import (
+    ConcurrentChange,
+    DomainError,
+    IllegalTransition,
+    NotAllowed,
+    access,
+)
 from placements.domain import reviews as rules
 from placements.domain.access import SupervisorScope
 from placements.extensions import db
@@ -721,7 +727,10 @@ def supervisor_reviews(use: LinkUse, data: PartData, *, today: date | None = Non
     """Submit the supervisor's part of the link's review; the link is then used up."""
     if use.review is None:
         raise LinkRefused(INVALID_LINK, gone=False)
-    part = submit_part(use.scope, use.review, SUP, data, today=today)
+    try:
+        part = submit_part(use.scope, use.review, SUP, data, today=today)
+    except IllegalTransition as exc:  # submitted meanwhile (another tab, a double click)
+        raise LinkRefused(exc.message) from None
     _spend(use, "review_submitted", consume=True, review_id=use.review.id,
            kind=use.review.kind)
     return part
