@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from placements.domain import DomainError
+from placements.domain.reviews import RECOMMENDATIONS
 from placements.engagement import services
 from placements.engagement.forms import (
     ActivityForm,
@@ -27,6 +28,7 @@ from placements.models import (
 )
 from placements.navigation import render_form
 from placements.reference import routes
+from placements.reviews.services import hosting_records, hosting_summaries
 from placements.security import role_required
 
 bp = Blueprint("engagement", __name__, url_prefix="/officer/engagement")
@@ -56,8 +58,12 @@ def _filters() -> tuple[str, str]:
 def board():
     """Show every organisation by stage, overdue next actions and conversion by sector."""
     sector, area = _filters()
+    columns = services.board(sector, area)
+    employer_ids = [r.employer_id for records in columns.values() for r in records
+                    if r.employer_id is not None]
     return render_template(
-        "engagement/board.html", columns=services.board(sector, area),
+        "engagement/board.html", columns=columns,
+        hosting=hosting_summaries(employer_ids),
         overdue=services.overdue_actions(sector=sector, area=area),
         conversion=services.conversion_by_sector(sector, area), sector=sector, area=area,
         sectors=routes(), areas=services.areas_in_use(),
@@ -111,7 +117,10 @@ def _detail(record: EmployerEngagement, *, stage_form=None, activity_form=None,
     link_form = link_form or (LinkForm(formdata=None) if record.employer_id is None else None)
     failed = [f for f in (stage_form, activity_form, link_form) if f is not None and f.errors]
     status = 400 if failed else 200
+    hosting = (hosting_records([record.employer_id]).get(record.employer_id, [])
+               if record.employer_id is not None else [])
     return render_template("engagement/detail.html", record=record, stage_form=stage_form,
+                           hosting=hosting, recommendations=RECOMMENDATIONS,
                            activity_form=activity_form, link_form=link_form,
                            error_form=failed[0] if failed else None, form=EmptyForm(),
                            today=date.today()), status
