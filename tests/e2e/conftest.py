@@ -33,6 +33,11 @@ AXE_RUN = """tags => axe.run(document, {runOnly: {type: "tag", values: tags}})
                                       nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))})))"""
 
 
+#: Where the live server keeps its database (tests that must make time pass, e.g. expire a
+#: supervisor's link, change it directly).
+LIVE: dict[str, Path] = {}
+
+
 def _missing(what: str) -> None:
     """Skip on a developer's machine without the browser; fail in CI, which must have it."""
     if os.environ.get("CI") == "true":
@@ -50,6 +55,7 @@ def _free_port() -> int:
 def live_server(tmp_path_factory) -> Iterator[str]:
     """Serve a freshly migrated and seeded app; yield its base URL."""
     workdir = tmp_path_factory.mktemp("e2e")
+    LIVE["database"] = workdir / "e2e.sqlite"
     env = {
         **os.environ,
         "PLACEMENTS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'e2e.sqlite'}",
@@ -90,6 +96,12 @@ def live_server(tmp_path_factory) -> Iterator[str]:
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_database(live_server) -> Path:
+    """The live server's SQLite file (to make time pass: expire a link, ...)."""
+    return LIVE["database"]
 
 
 @pytest.fixture(scope="session")
