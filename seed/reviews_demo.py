@@ -18,16 +18,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from placements.domain import rounds as round_rules
 from placements.domain.access import SupervisorScope
 from placements.employers.services import OfferData, create_offer, respond_to_placement
 from placements.extensions import db
+from placements.hours.calc import QH
 from placements.hours.services import EntryData, log_hours, verify_entry
 from placements.learners.services import accept_placement
 from placements.models import (
     AllocationRound,
     Employer,
+    HoursEntry,
     HoursKind,
     Learner,
     Placement,
@@ -236,16 +239,21 @@ def _answers(kind: ReviewKind, side: ReviewSide, rng: random.Random) -> PartData
 
 def _log_placement_hours(placement: Placement, today: date, *, verified_until: date) -> None:
     """Placement hours on the placement's Fridays so far (the demo's timetable keeps Monday
-    to Thursday for classroom hours); those of the first weeks verified by the employer,
-    the last two or three waiting for the supervisor."""
+    to Thursday for classroom hours), within the daily maximum beside any live brief logged
+    that day; those of the first weeks verified by the employer, the last ones waiting for
+    the supervisor."""
     offer = placement.offer
     user = placement.learner.user
     verifier = db.session.scalar(sa.select(User).where(
         User.employer_id == offer.employer_id, User.role == Role.EMPLOYER).limit(1))
+    allowance = int(current_app.config["HOURS_MAX_PER_DAY"]) * QH
     day = offer.start_date
     while day < today and day <= offer.end_date:
-        if day.weekday() == 4:
-            entry = log_hours(user, EntryData(entry_date=day, quarter_hours=28,
+        logged = db.session.scalar(sa.select(sa.func.sum(HoursEntry.quarter_hours)).where(
+            HoursEntry.learner_id == placement.learner_id, HoursEntry.entry_date == day)) or 0
+        if day.weekday() == 4 and allowance - logged >= 16:
+            entry = log_hours(user, EntryData(entry_date=day,
+                                              quarter_hours=min(28, allowance - logged),
                                               kind=HoursKind.PLACEMENT,
                                               note="On site with the team",
                                               placement_id=placement.id), today=today)

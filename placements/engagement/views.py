@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from placements.domain import DomainError
+from placements.domain.access import partner_ids
 from placements.domain.reviews import RECOMMENDATIONS
 from placements.engagement import services
 from placements.engagement.forms import (
@@ -22,7 +23,6 @@ from placements.models import (
     ActivityKind,
     Employer,
     EmployerEngagement,
-    EngagementActivity,
     EngagementStage,
     Role,
 )
@@ -58,16 +58,17 @@ def _filters() -> tuple[str, str]:
 def board():
     """Show every organisation by stage, overdue next actions and conversion by sector."""
     sector, area = _filters()
-    columns = services.board(sector, area)
+    columns = services.board(current_user, sector, area)
     employer_ids = [r.employer_id for records in columns.values() for r in records
                     if r.employer_id is not None]
     return render_template(
         "engagement/board.html", columns=columns,
-        hosting=hosting_summaries(employer_ids),
-        overdue=services.overdue_actions(sector=sector, area=area),
-        conversion=services.conversion_by_sector(sector, area), sector=sector, area=area,
-        sectors=routes(), areas=services.areas_in_use(),
-        untracked=len(services.untracked_employers()), form=EmptyForm(), today=date.today())
+        hosting=hosting_summaries(employer_ids, providers=partner_ids(current_user.provider_id)),
+        overdue=services.overdue_actions(current_user, sector=sector, area=area),
+        conversion=services.conversion_by_sector(current_user, sector, area), sector=sector,
+        area=area, sectors=routes(), areas=services.areas_in_use(current_user),
+        untracked=len(services.untracked_employers(current_user)), form=EmptyForm(),
+        today=date.today())
 
 
 @bp.post("/track-registered")
@@ -104,7 +105,10 @@ def new_prospect():
 
 
 def _record_or_404(record_id: int) -> EmployerEngagement:
-    return db.get_or_404(EmployerEngagement, record_id)
+    record = services.get_record(current_user, record_id)
+    if record is None:
+        abort(404)
+    return record
 
 
 def _detail(record: EmployerEngagement, *, stage_form=None, activity_form=None,
@@ -114,11 +118,13 @@ def _detail(record: EmployerEngagement, *, stage_form=None, activity_form=None,
                                          pledged_places=record.pledged_places)
     activity_form = activity_form or ActivityForm(formdata=None, kind=ActivityKind.CALL.value,
                                                   happened_on=date.today())
-    link_form = link_form or (LinkForm(formdata=None) if record.employer_id is None else None)
+    link_form = link_form or (LinkForm(current_user, formdata=None)
+                              if record.employer_id is None else None)
     failed = [f for f in (stage_form, activity_form, link_form) if f is not None and f.errors]
     status = 400 if failed else 200
-    hosting = (hosting_records([record.employer_id]).get(record.employer_id, [])
-               if record.employer_id is not None else [])
+    hosting = (hosting_records([record.employer_id],
+                               providers=partner_ids(current_user.provider_id))
+               .get(record.employer_id, []) if record.employer_id is not None else [])
     return render_template("engagement/detail.html", record=record, stage_form=stage_form,
                            hosting=hosting, recommendations=RECOMMENDATIONS,
                            activity_form=activity_form, link_form=link_form,
@@ -175,7 +181,9 @@ def log_activity(record_id: int):
 def complete_action(activity_id: int):
     """Mark a next action as done."""
     require_button_post()
-    activity = db.get_or_404(EngagementActivity, activity_id)
+    activity = services.get_activity(current_user, activity_id)
+    if activity is None:
+        abort(404)
     try:
         services.complete_action(current_user, activity)
     except DomainError as exc:
@@ -203,7 +211,7 @@ def take_ownership(record_id: int):
 def link_employer(record_id: int):
     """Link a prospect to the employer it registered as."""
     record = _record_or_404(record_id)
-    form = LinkForm()
+    form = LinkForm(current_user)
     if form.validate_on_submit():
         employer = db.session.get(Employer, form.employer_id.data)
         try:

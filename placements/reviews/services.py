@@ -1296,19 +1296,26 @@ class HostingRound:
     overdue: int = 0
 
 
-def hosting_records(employer_ids: Iterable[int], today: date | None = None
-                    ) -> dict[int, list[HostingRound]]:
+def hosting_records(employer_ids: Iterable[int], today: date | None = None, *,
+                    providers: Iterable[int] | None = None) -> dict[int, list[HostingRound]]:
     """Per employer, per round (newest first): learners placed, final reviews completed,
-    "would host again" answers, the supervisors' recommendations and concerns raised."""
+    "would host again" answers, the supervisors' recommendations and concerns raised; only
+    of the learners of `providers` when given (an officer's partnership)."""
     ids = sorted(set(employer_ids))
     if not ids:
         return {}
     today = today or today_uk()
+    mine: list[Any] = []
+    if providers is not None:
+        learners = sa.select(Learner.id).where(Learner.provider_id.in_(sorted(set(providers))))
+        mine = [ReviewPlan.learner_id.in_(learners)]
+        concerns_mine = [Concern.learner_id.in_(learners)]
+    else:
+        concerns_mine = []
     rounds: dict[tuple[int, int], HostingRound] = {}
-    names = dict(db.session.execute(sa.select(AllocationRound.id, AllocationRound.name)
-                                    .where(AllocationRound.id.in_(
-                                        sa.select(ReviewPlan.round_id).where(
-                                            ReviewPlan.employer_id.in_(ids))))).all())
+    names: dict[int, str] = dict(db.session.execute(
+        sa.select(AllocationRound.id, AllocationRound.name).where(AllocationRound.id.in_(
+            sa.select(ReviewPlan.round_id).where(ReviewPlan.employer_id.in_(ids))))).all())
 
     def row(employer_id: int, round_id: int) -> HostingRound:
         key = (employer_id, round_id)
@@ -1318,7 +1325,7 @@ def hosting_records(employer_ids: Iterable[int], today: date | None = None
 
     for e, r, n in db.session.execute(
             sa.select(ReviewPlan.employer_id, ReviewPlan.round_id, sa.func.count())
-            .where(ReviewPlan.employer_id.in_(ids))
+            .where(ReviewPlan.employer_id.in_(ids), *mine)
             .group_by(ReviewPlan.employer_id, ReviewPlan.round_id)):
         row(e, r).placed = n
     finals = (sa.select(ReviewPlan.employer_id, ReviewPlan.round_id,
@@ -1326,7 +1333,7 @@ def hosting_records(employer_ids: Iterable[int], today: date | None = None
                         sa.func.count())
               .join(PlacementReview, PlacementReview.plan_id == ReviewPlan.id)
               .join(ReviewPart, ReviewPart.review_id == PlacementReview.id)
-              .where(ReviewPlan.employer_id.in_(ids),
+              .where(ReviewPlan.employer_id.in_(ids), *mine,
                      PlacementReview.kind == ReviewKind.FINAL.value,
                      ReviewPart.side == SUP.value)
               .group_by(ReviewPlan.employer_id, ReviewPlan.round_id,
@@ -1342,14 +1349,14 @@ def hosting_records(employer_ids: Iterable[int], today: date | None = None
             h.recommendations[recommendation] = h.recommendations.get(recommendation, 0) + n
     for e, r, n in db.session.execute(
             sa.select(Concern.employer_id, Concern.round_id, sa.func.count())
-            .where(Concern.employer_id.in_(ids))
+            .where(Concern.employer_id.in_(ids), *concerns_mine)
             .group_by(Concern.employer_id, Concern.round_id)):
         row(e, r).concerns = n
     for e, r, n in db.session.execute(
             sa.select(ReviewPlan.employer_id, ReviewPlan.round_id, sa.func.count())
             .join(PlacementReview, PlacementReview.plan_id == ReviewPlan.id)
             .join(Placement, Placement.id == ReviewPlan.placement_id)
-            .where(ReviewPlan.employer_id.in_(ids), rules.overdue_sql(today),
+            .where(ReviewPlan.employer_id.in_(ids), *mine, rules.overdue_sql(today),
                    rules.plan_live_sql())
             .group_by(ReviewPlan.employer_id, ReviewPlan.round_id)):
         row(e, r).overdue = n
@@ -1376,10 +1383,11 @@ class HostingSummary:
         return text
 
 
-def hosting_summaries(employer_ids: Iterable[int]) -> dict[int, HostingSummary]:
+def hosting_summaries(employer_ids: Iterable[int], *, providers: Iterable[int] | None = None
+                      ) -> dict[int, HostingSummary]:
     """`hosting_records` added up across rounds, per employer."""
     out = {}
-    for employer_id, rows in hosting_records(employer_ids).items():
+    for employer_id, rows in hosting_records(employer_ids, providers=providers).items():
         out[employer_id] = HostingSummary(
             placed=sum(r.placed for r in rows),
             host_again_yes=sum(r.host_again_yes for r in rows),

@@ -550,6 +550,9 @@ def _part(review: PlacementReview, side: ReviewSide, author: Any, back: str, tem
             flash(f"Your part of the {review.kind.label.lower()} has been sent.", "success")
             return redirect(back, 303)
     elif own is not None and request.method == "POST":
+        if isinstance(author, access.SupervisorScope):  # submitted meanwhile
+            raise services.LinkRefused("The supervisor's part of this review has already "
+                                       "been submitted.")
         flash("This part of the review has already been submitted.", "info")
         return redirect(back, 303)
     return render_form(template, form, review=review, side=side, state=state, own=own,
