@@ -6,6 +6,8 @@ worker: jobs are then queued to Redis (``JOB_WORKER`` becomes ``"celery"``) and 
     celery --app placements.tasks worker --concurrency 1 --loglevel INFO
 
 which builds its own app from the same environment (``DATABASE_URL``, ``SECRET_KEY``, ...).
+Celery beat can start scheduled work of any registered kind through ``placements.run_kind``
+(e.g. the weekly supervisor digest: see README, "Production").
 Without a broker the in-process worker (a thread) stays the default. The worker runs
 `placements.jobs.execute`, so progress, heartbeats, cancellation, failure handling and the
 reaping of jobs whose worker died are the same as in-process.
@@ -59,3 +61,29 @@ def worker_app() -> Flask:
 def run_job(job_id: int) -> None:
     """Run one queued job of any registered kind to its end."""
     execute(worker_app(), job_id)
+
+
+#: The Celery task that queues and runs one job of a registered kind that needs no input
+#: (for Celery beat: the weekly supervisor digest, ...).
+RUN_KIND_TASK = "placements.run_kind"
+
+
+@celery_app.task(name=RUN_KIND_TASK)
+def run_kind(kind: str, subject: str | None = None) -> int | None:
+    """Queue one job of `kind` (one at a time per subject: a beat that fires while the last
+    one still runs adds nothing) and run it here; return its id, or None when busy."""
+    from placements.extensions import db
+    from placements.jobs import JobConflict, enqueue
+    from placements.jobs.registry import kind_of
+
+    app = worker_app()
+    with app.app_context():
+        try:
+            job = enqueue(kind, title=kind_of(kind).title, subject=subject or kind)
+        except JobConflict:
+            db.session.rollback()
+            return None
+        db.session.commit()
+        job_id = job.id
+    execute(app, job_id)
+    return job_id

@@ -837,3 +837,20 @@ def test_hosting_record_keeps_would_host_again(care):
     assert acme.recommendations == {"ready": 1}
     assert services.hosting_summaries([care["e1"].id])[care["e1"].id].words == (
         "1 learner hosted, would host again in 1 of 1 final reviews")
+
+
+def test_celery_beat_can_run_the_digest(app, client, auth, care, monkeypatch):
+    """`placements.run_kind` (for Celery beat) queues and runs one digest job."""
+    from placements import tasks
+    from placements.models import Job
+
+    name_supervisor(client, auth, care["pl1"])
+    db.session.execute(sa.delete(OutboxMessage))
+    db.session.commit()
+    monkeypatch.setattr(tasks, "_worker_app", app)
+    job_id = tasks.run_kind("reviews.digest")
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    assert job.status == "succeeded"
+    assert job.result["emails"] == 1
+    assert db.session.scalar(sa.select(OutboxMessage.to_address)) == "sam@acme.example"
