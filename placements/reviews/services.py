@@ -610,10 +610,47 @@ INVALID_LINK = ("This link is not valid. Check that you copied the whole link fr
                 "e-mail, or ask the employer for a new one.")
 
 
+def link_refusal(link: SupervisorLink, now: datetime | None = None) -> str | None:
+    """Why a stored link does not work now (None when it does): withdrawn, used up,
+    expired, its placement no longer with the supervisor's employer, its review no longer
+    waiting for the supervisor. The one rule behind the link pages and the officer's list."""
+    now = now or utcnow()
+    if link.revoked_at is not None:
+        return ("This link has been withdrawn. The employer or the placement officer can "
+                "send you a new one.")
+    if link.used_at is not None:
+        return (f"This link has already been used: the review was submitted on "
+                f"{_uk(link.used_at.date())}. Each review link works once.")
+    if now >= link.expires_at:
+        return (f"This link expired on {_uk(link.expires_at.date())}. The weekly e-mail "
+                "brings new links, or the employer can send you one now.")
+    supervisor = link.supervisor
+    placement = supervisor.placement
+    if not access.supervisor_acts_on(_scope_of(supervisor), placement):
+        return ("This placement is no longer running with your organisation, so this link "
+                "no longer works.")
+    if link.purpose == LinkPurpose.REVIEW:
+        review = link.review
+        assert review is not None
+        if review.plan.placement_id != placement.id or not rules.plan_is_live(review.plan):
+            return "This review is no longer needed, so this link no longer works."
+        if review.status == ReviewStatus.WAIVED:
+            return "The placement officer has decided this review is not needed."
+        if not rules.awaits(review.status, SUP):
+            return "The supervisor's part of this review has already been submitted."
+    return None
+
+
+def _scope_of(supervisor: PlacementSupervisor, address: str = "") -> SupervisorScope:
+    return SupervisorScope(supervisor_id=supervisor.id, placement_id=supervisor.placement_id,
+                           employer_id=supervisor.employer_id, name=supervisor.name,
+                           address=address)
+
+
 def resolve_link(token: str, purpose: LinkPurpose | None = None, *, address: str = "",
                  now: datetime | None = None) -> LinkUse:
-    """Check a link: its signature, that it exists for this purpose, is not revoked, used
-    up or expired, and that its placement still runs at the supervisor's employer."""
+    """Check a link: its signature, that it was issued (for this purpose), and that it works
+    now (`link_refusal`); LinkRefused otherwise, saying why."""
     try:
         payload = _serializer().loads(token)
     except BadSignature:
@@ -625,38 +662,27 @@ def resolve_link(token: str, purpose: LinkPurpose | None = None, *, address: str
         SupervisorLink.token_hash == token_hash(token)))
     if link is None or link.purpose.value != payload.get("p"):
         raise LinkRefused(INVALID_LINK, gone=False)
+    refusal = link_refusal(link, now)
+    if refusal is not None:
+        raise LinkRefused(refusal)
+    supervisor = link.supervisor
+    return LinkUse(link=link, supervisor=supervisor, placement=supervisor.placement,
+                   scope=_scope_of(supervisor, address),
+                   review=link.review if link.purpose == LinkPurpose.REVIEW else None)
+
+
+def link_state(link: SupervisorLink, now: datetime | None = None) -> str:
+    """A link's state in a few words, for the officer's and the employer's pages."""
     now = now or utcnow()
     if link.revoked_at is not None:
-        raise LinkRefused("This link has been withdrawn. The employer or the placement "
-                          "officer can send you a new one.")
+        return "Withdrawn"
     if link.used_at is not None:
-        raise LinkRefused(f"This link has already been used: the review was submitted on "
-                          f"{_uk(link.used_at.date())}. Each review link works once.")
+        return f"Used {_uk(link.used_at.date())}"
     if now >= link.expires_at:
-        raise LinkRefused(f"This link expired on {_uk(link.expires_at.date())}. The weekly "
-                          "e-mail brings new links, or the employer can send you one now.")
-    supervisor = link.supervisor
-    placement = supervisor.placement
-    scope = SupervisorScope(supervisor_id=supervisor.id, placement_id=placement.id,
-                            employer_id=supervisor.employer_id, name=supervisor.name,
-                            address=address)
-    if not access.supervisor_acts_on(scope, placement):
-        raise LinkRefused("This placement is no longer running with your organisation, so "
-                          "this link no longer works.")
-    use = LinkUse(link=link, supervisor=supervisor, placement=placement, scope=scope)
-    if link.purpose == LinkPurpose.REVIEW:
-        review = link.review
-        assert review is not None
-        if review.plan.placement_id != placement.id or not rules.plan_is_live(review.plan):
-            raise LinkRefused("This review is no longer needed, so this link no longer "
-                              "works.")
-        if review.status == ReviewStatus.WAIVED:
-            raise LinkRefused("The placement officer has decided this review is not needed.")
-        if not rules.awaits(review.status, SUP):
-            raise LinkRefused("The supervisor's part of this review has already been "
-                              "submitted.")
-        use.review = review
-    return use
+        return f"Expired {_uk(link.expires_at.date())}"
+    if link_refusal(link, now) is not None:
+        return "No longer needed"
+    return f"Works until {_uk(link.expires_at.date())}"
 
 
 def _spend(use: LinkUse, action: str, *, consume: bool = False, **detail: Any) -> None:
@@ -765,8 +791,7 @@ def supervisor_tasks(supervisor: PlacementSupervisor, today: date | None = None
     today = today or today_uk()
     placement = supervisor.placement
     tasks = SupervisorTasks(supervisor=supervisor, placement=placement)
-    if not access.supervisor_acts_on(SupervisorScope(supervisor.id, placement.id,
-                                                     supervisor.employer_id), placement):
+    if not access.supervisor_acts_on(_scope_of(supervisor), placement):
         return tasks
     tasks.hours = pending_hours(placement)
     plan = current_plan(placement)
@@ -816,8 +841,7 @@ def send_links(actor: User | None, supervisor: PlacementSupervisor, *, intro: bo
         _check_host(actor, placement)
         if actor.employer_id != supervisor.employer_id:
             raise NotAllowed("This supervisor is not one of yours")
-    scope = SupervisorScope(supervisor.id, placement.id, supervisor.employer_id)
-    if not access.supervisor_acts_on(scope, placement):
+    if not access.supervisor_acts_on(_scope_of(supervisor), placement):
         raise DomainError("This placement is no longer running with this employer")
     today = today or today_uk()
     tasks = supervisor_tasks(supervisor, today)

@@ -99,7 +99,7 @@ def answers(part: Any) -> list[tuple[str, str]]:
 def _review_words() -> dict[str, Any]:
     return {"rules": rules, "status_colours": STATUS_COLOURS,
             "concern_colours": CONCERN_COLOURS, "rating_name": rules.rating_name,
-            "ReviewSide": ReviewSide, "answers": answers}
+            "ReviewSide": ReviewSide, "answers": answers, "link_state": services.link_state}
 
 
 @officer_bp.before_request

@@ -854,3 +854,27 @@ def test_celery_beat_can_run_the_digest(app, client, auth, care, monkeypatch):
     assert job.status == "succeeded"
     assert job.result["emails"] == 1
     assert db.session.scalar(sa.select(OutboxMessage.to_address)) == "sam@acme.example"
+
+
+def test_engagement_shows_the_hosting_record_of_the_partnership(client, auth, care):
+    from placements.engagement.services import track_registered_employers
+
+    final = review(care["pl1"], ReviewKind.FINAL)
+    services.submit_part(care["emp1"], final, SUP, services.PartData(
+        attendance=4, progress=4, progress_note="x", strengths="x", development="x",
+        recommendation="nearly", would_host_again=False), today=date(2027, 1, 20))
+    track_registered_employers(care["officer1"])
+    db.session.commit()
+    from placements.models import EmployerEngagement
+
+    record = db.session.scalar(sa.select(EmployerEngagement).where(
+        EmployerEngagement.employer_id == care["e1"].id))
+    auth.login("officer1@example.test")
+    page = client.get(f"/officer/engagement/{record.id}").get_data(as_text=True)
+    assert "Hosting record" in page
+    assert "Yes in 0 of 1" in page
+    assert "Nearly ready: would benefit from more experience: 1" in page
+    board = client.get("/officer/engagement/").get_data(as_text=True)
+    assert "1 learner hosted, would host again in 0 of 1 final reviews" in board
+    # Learners outside the officer's partnership are not counted.
+    assert services.hosting_summaries([care["e1"].id], providers=[999]) == {}
