@@ -613,6 +613,16 @@ def _refused(exc: services.LinkRefused):
         410 if exc.gone else 404)
 
 
+@supervise_bp.after_request
+def _private(response):
+    """A link's pages show a learner's details to whoever holds the link: never cached,
+    never indexed, and the link never sent on as a referrer."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
 @supervise_bp.errorhandler(services.LinkRefused)
 def _link_refused(exc: services.LinkRefused):
     """A link that does not (or no longer) work: the page says why, nothing is kept."""

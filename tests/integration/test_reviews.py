@@ -878,3 +878,23 @@ def test_engagement_shows_the_hosting_record_of_the_partnership(client, auth, ca
     assert "1 learner hosted, would host again in 0 of 1 final reviews" in board
     # Learners outside the officer's partnership are not counted.
     assert services.hosting_summaries([care["e1"].id], providers=[999]) == {}
+
+
+def test_links_are_rate_limited_per_address_and_never_cached(make_app, care):
+    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_SUPERVISOR_ADDRESS="3 per minute")
+    with limited.app_context():
+        supervisor = services.name_supervisor(
+            db.session.merge(care["emp1"]), db.session.merge(care["pl1"]),
+            services.SupervisorData(name="Sam", email="sam@acme.example"))
+        tokens = [services.issue_link(supervisor, services.LinkPurpose.HOURS)[1]
+                  for _ in range(4)]
+        db.session.commit()
+    client = limited.test_client()
+    responses = [client.get(f"/reviews/supervise/{token}") for token in tokens]
+    assert [r.status_code for r in responses] == [200, 200, 200, 429]
+    assert responses[0].headers["Cache-Control"] == "no-store"
+    assert responses[0].headers["Referrer-Policy"] == "no-referrer"
+    # Another address has its own allowance.
+    other = limited.test_client()
+    assert other.get(f"/reviews/supervise/{tokens[3]}",
+                     environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 200
