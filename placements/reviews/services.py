@@ -125,11 +125,12 @@ def schedule_reviews(placement_ids: Iterable[int] | None = None, *,
         missing = db.session.execute(stmt).all()
         if missing:
             now = utcnow()
-            result = db.session.execute(insert(ReviewPlan.__table__).on_conflict_do_nothing(
-                index_elements=["placement_id", "offer_id"]), [
+            t = ReviewPlan.__table__
+            added = db.session.execute(insert(t).on_conflict_do_nothing(
+                index_elements=["placement_id", "offer_id"]).returning(t.c.id), [
                 {"placement_id": p, "offer_id": o, "learner_id": lrn, "round_id": r,
                  "employer_id": e, "created_at": now} for p, o, lrn, r, e in missing])
-            report.plans += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+            report.plans += len(added.all())  # rows a concurrent run inserted first: skipped
         report.reviews += _add_reviews(chunk)
         report.moved += _follow_offer_dates(chunk)
     db.session.flush()
@@ -164,9 +165,10 @@ def _add_reviews(placement_ids: list[int] | None) -> int:
                          "updated_at": now})
     if not rows:
         return 0
-    result = db.session.execute(_insert()(PlacementReview.__table__).on_conflict_do_nothing(
-        index_elements=["plan_id", "kind"]), rows)
-    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    t = PlacementReview.__table__
+    added = db.session.execute(_insert()(t).on_conflict_do_nothing(
+        index_elements=["plan_id", "kind"]).returning(t.c.id), rows)
+    return len(added.all())
 
 
 def _follow_offer_dates(placement_ids: list[int] | None) -> int:
