@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from placements.auth.services import create_invitation
 from placements.extensions import db
-from placements.models import Employer, AccountLink, OutboxMessage, Role, User, utcnow
+from placements.models import AccountLink, Employer, OutboxMessage, Role, User, utcnow
 from tests.conftest import PASSWORD, confirm_registration
 
 

@@ -152,7 +152,8 @@ def test_add_prospect(client, auth, world):
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"name": "", "sector": "Digital", "stage": "prospect"}, "Enter the organisation"),
-    ({"name": "X Ltd", "sector": "Nope", "stage": "prospect"}, "Select one of the options in the list"),
+    ({"name": "X Ltd", "sector": "Nope", "stage": "prospect"},
+     "Select one of the options in the list"),
     ({"name": "X Ltd", "sector": "Digital", "stage": "prospect", "postcode_area": "ZZ9"},
      "Enter a postcode area we know"),
     ({"name": "X Ltd", "sector": "Digital", "stage": "prospect", "contact_email": "nope"},

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 
 from placements.extensions import db
 from placements.models import (
+    AccountLink,
     AuditEvent,
     Employer,
     EmployerSite,
-    AccountLink,
     Job,
     Learner,
     OutboxMessage,
