@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput
 from wtforms import DateField, EmailField, IntegerField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length, StopValidation
+from wtforms.validators import InputRequired, Length, StopValidation, ValidationError
 
 from placements.domain import DomainError
 
@@ -105,13 +105,35 @@ class UnusedEmail:
             raise StopValidation(self.message)
 
 
+class EmailAddress:
+    """An e-mail address in the correct format (its domain is not looked up, and the
+    reserved `.test` domains of demo and test data are accepted)."""
+
+    message = "Enter an email address in the correct format, like name@example.com"
+
+    def __init__(self, message: str | None = None) -> None:
+        if message:
+            self.message = message
+
+    def __call__(self, form, field) -> None:
+        import email_validator
+
+        if not field.data:
+            return
+        try:
+            email_validator.validate_email(field.data, check_deliverability=False,
+                                           test_environment=True)
+        except email_validator.EmailNotValidError:
+            raise ValidationError(self.message) from None
+
+
 def new_account_email_field(label: str, missing: str) -> EmailField:
     """An e-mail field for a new account: required, well-formed and not already in use."""
     from govuk_frontend_wtf.wtforms_widgets import GovTextInput
 
     return EmailField(label, widget=GovTextInput(), validators=[
         InputRequired(message=missing),
-        Email(message="Enter an email address in the correct format, like name@example.com"),
+        EmailAddress(),
         Length(max=254, message="Email address must be 254 characters or fewer"),
         UnusedEmail(),
     ])

@@ -11,10 +11,10 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, EqualTo, InputRequired, Length, ValidationError
+from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from placements.extensions import db
-from placements.formkit import Form
+from placements.formkit import EmailAddress, Form
 from placements.geo import PostcodeError, locate
 from placements.models import Employer
 from placements.reference import sector_choices
@@ -63,7 +63,7 @@ class ForgottenPasswordForm(Form):
 
     email = EmailField("Email address", widget=GovTextInput(), validators=[
         InputRequired(message="Enter your email address"),
-        Email(message="Enter an email address in the correct format, like name@example.com"),
+        EmailAddress(),
         Length(max=254, message="Email address must be 254 characters or fewer")])
     submit = SubmitField("Send me a link", widget=GovSubmitInput())
 
@@ -83,7 +83,7 @@ class EmployerRegistrationForm(Form):
     # has an account (the service tells the address's owner by e-mail instead).
     email = EmailField("Your work email address", widget=GovTextInput(), validators=[
         InputRequired(message="Enter your email address"),
-        Email(message="Enter an email address in the correct format, like name@example.com"),
+        EmailAddress(),
         Length(max=254, message="Email address must be 254 characters or fewer")])
     password = _password_field("Password")
     confirm = PasswordField("Confirm password", widget=GovPasswordInput(), validators=[

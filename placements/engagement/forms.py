@@ -15,10 +15,10 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from placements.engagement.services import untracked_employers
-from placements.formkit import Form, UKDateField, WholeNumberField, choices
+from placements.formkit import EmailAddress, Form, UKDateField, WholeNumberField, choices
 from placements.frontend import GovDateInput, GovRadioInput
 from placements.models import ActivityKind, EngagementStage, User
 from placements.reference import sector_choices
@@ -38,8 +38,7 @@ class ProspectForm(Form):
     contact_name = StringField("Contact name", widget=GovTextInput(), validators=[
         Optional(), Length(max=200)])
     contact_email = EmailField("Contact email address", widget=GovTextInput(), validators=[
-        Optional(), Email(message="Enter an email address in the correct format, like "
-                                  "name@example.com"), Length(max=254)])
+        Optional(), EmailAddress(), Length(max=254)])
     stage = SelectField("Stage", widget=GovSelect(), default="prospect",
                         validators=[InputRequired(message="Select a stage")])
     submit = SubmitField("Add to pipeline", widget=GovSubmitInput())
