@@ -104,8 +104,7 @@ def update_round(officer: User, round_: AllocationRound, *, name: str,
     (`domain.rounds.change_refusals`); before that, a change after a run makes publishing
     wait for a new run (see `publication`), so nothing published disagrees with them.
     """
-    if not access.officer_manages_round(officer, round_):
-        raise NotAllowed("Only officers of the provider that owns this round can do that")
+    _require_manage(officer, round_)
     if not 1 <= time_limit_s <= 3600:
         raise DomainError("Time limit must be between 1 and 3600 seconds", field="time_limit_s")
     if not 1 <= max_preferences <= 50:
