@@ -35,7 +35,7 @@ from placements.models import (
     utcnow,
 )
 from placements.navigation import page_number, render_form
-from placements.rounds import publication, reports, services
+from placements.rounds import audit_words, publication, reports, services
 from placements.rounds.forms import (
     CloseChoicesForm,
     LockForm,
@@ -538,4 +538,5 @@ def audit_trail(round_id: int):
     pagination = db.paginate(reports.audit_stmt(round_), page=page, per_page=PAGE_SIZE,
                              error_out=False)
     return render_template("rounds/audit.html", round=round_, pagination=pagination,
-                           actions=reports.ACTIONS, describe=reports.describe)
+                           actions=audit_words.ACTIONS,
+                           sentences=audit_words.sentences(round_, pagination.items))

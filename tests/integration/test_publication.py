@@ -432,3 +432,24 @@ def test_standing_words_follow_the_round(client, world3):
     db.session.commit()
     assert "Choices for Spring have closed" in learner.get("/learner/placement").get_data(
         as_text=True)
+
+
+def test_the_audit_trail_speaks_in_sentences_with_names(app, client, world3):
+    rid = _published(client, world3)
+    learner = app.test_client()
+    _login(learner, "learner1@example.test")
+    placement = db.session.scalar(sa.select(Placement).where(
+        Placement.learner_id == world3["l1"].id))
+    learner.post(f"/learner/placement/{placement.id}/accept")
+    employer = app.test_client()
+    _login(employer, "emp1@example.test")
+    employer.post(f"/employer/placements/{placement.id}", data={"response": "accepted"})
+    page = client.get(f"/officer/rounds/{rid}/audit").get_data(as_text=True)
+    assert "placement.employer_accepted" not in page
+    assert "Choices closed early" in page
+    assert "Because: “Employers need names by Friday”" in page
+    assert re.search(r"Publication 1 from <a[^>]*>run \d+</a>: 2 new placements", page)
+    assert re.search(r'<a class="govuk-link" href="/officer/learners/\d+">Learner1</a> \(A1\) '
+                     r"accepted Junior developer \(Acme Digital\)", page)
+    assert "offers: " not in page
+    assert "The employer confirmed" in page
