@@ -323,7 +323,7 @@ def test_lock_unlock_and_override(client, auth, inline, prefs):
     audit = client.get(f"/officer/rounds/{rid}/audit").get_data(as_text=True)
     assert "Placed by hand" in audit
     assert "Employer asked for them" in audit
-    assert "Allocation run started" in audit
+    assert "Run started" in audit
 
 
 def test_override_unknown_learner(client, auth, inline, prefs):
