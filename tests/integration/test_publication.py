@@ -453,3 +453,20 @@ def test_the_audit_trail_speaks_in_sentences_with_names(app, client, world3):
                      r"accepted Junior developer \(Acme Digital\)", page)
     assert "offers: " not in page
     assert "The employer confirmed" in page
+
+
+def test_the_officers_learner_page_shows_placement_and_choices(client, world3):
+    world3["l2"].credentials = []
+    db.session.commit()
+    rid = world3["round"].id
+    _login(client)
+    _run(client, rid)
+    page = client.get(f"/officer/learners/{world3['l1'].id}").get_data(as_text=True)
+    assert "Choosing offers" in page
+    assert "In the allocation: Junior developer (Acme Digital), proposed" in page
+    # Learner 2 belongs to the partner provider: their page is not officer 1's to see.
+    other = client.application.test_client()
+    _login(other, "officer2@example.test")
+    page = other.get(f"/officer/learners/{world3['l2'].id}").get_data(as_text=True)
+    assert "Care assistant (Beta Care)" in page
+    assert "will not count: The learner does not hold: Enhanced DBS check." in page
