@@ -470,3 +470,44 @@ def test_the_officers_learner_page_shows_placement_and_choices(client, world3):
     page = other.get(f"/officer/learners/{world3['l2'].id}").get_data(as_text=True)
     assert "Care assistant (Beta Care)" in page
     assert "will not count: The learner does not hold: Enhanced DBS check." in page
+
+
+def test_the_hand_placement_picker_shows_distance_places_left_and_warnings(client, world3):
+    rid = world3["round"].id
+    far = PlacementOffer(employer=world3["e1"], site=world3["s1"], title="Data analyst",
+                         sector="Digital", capacity=3, start_date=date(2027, 2, 1),
+                         end_date=date(2027, 5, 1), hours_per_week=30, requirements=["dbs"])
+    db.session.add(far)
+    db.session.commit()
+    _login(client)
+    _run(client, rid)  # learner 1 holds one of the developer offer's two places
+    missing = client.get(f"/officer/rounds/{rid}/override?student_ref=NOPE")
+    assert missing.status_code == 400
+    assert "No learner with that student number is in this round" in missing.get_data(
+        as_text=True)
+    page = client.get(f"/officer/rounds/{rid}/override?student_ref=C3").get_data(
+        as_text=True)
+    assert "Cara Third" in page
+    rows = page.split("<tbody")[1]
+    # Learner 3 is in Health: the Digital offers warn; the care offer needs a DBS check.
+    assert "The offer is in Digital, but the learner&#39;s programme is in Health and " \
+           "science." in rows
+    assert "1 of 2" in rows  # the developer offer: one place left of two
+    assert "0.0 km" in rows
+    searched = client.get(f"/officer/rounds/{rid}/override?student_ref=C3&q=analyst").get_data(
+        as_text=True)
+    assert "Data analyst" in searched
+    assert "Junior developer" not in searched.split("<tbody")[1]
+    # Choosing an offer with warnings asks for confirmation and keeps the choice.
+    response = client.post(f"/officer/rounds/{rid}/override", data={
+        "student_ref": "C3", "offer_id": far.id, "reason": "Employer asked"})
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert f'value="{far.id}" checked' in body
+    assert "tick the box to confirm it" in body
+    response = client.post(f"/officer/rounds/{rid}/override", data={
+        "student_ref": "C3", "offer_id": far.id, "reason": "Employer asked", "confirm": "y"})
+    assert response.status_code == 303
+    assert (world3["l3"].id, far.id, "proposed") in {
+        (p.learner_id, p.offer_id, str(p.status)) for p in db.session.scalars(
+            sa.select(Placement))}
