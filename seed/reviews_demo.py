@@ -1,13 +1,14 @@
-"""Demo placement reviews: a short autumn round of Irwell Valley College, already published,
-so the reviews, supervisors and concerns pages have something true to show.
+"""Demo placement reviews: a short autumn round of Irwell Valley College's cyber security
+learners, already allocated and published, so the reviews, supervisors and concerns pages
+have something true to show.
 
-Called at the end of `seed.demo.load_demo`; built through the services (hand placements,
-publication, supervisors, review parts, hours, concerns). Dates are relative to today, so
-there is always a placement that has finished (its final reviews done, "would host again"
-on the employer's record), one half way through (its mid-point review due, placement hours
-waiting for the supervisor) and one that started recently. The round is dated before the
-spring round, so the spring round stays the newest on the officers' list, and the spring
-round itself is left untouched.
+Called at the end of `seed.demo.load_demo`; built through the services (hand placements
+locked, an allocation run solved in this transaction, publication, supervisors, review
+parts, hours, concerns). Dates are relative to today, so there is always a placement in its
+last days (its final reviews done, "would host again" on the employer's record), one half
+way through (its mid-point review overdue, placement hours waiting for the supervisor) and
+one that started recently. The round is dated before the spring round, so the spring round
+stays the newest on the officers' list, and the spring round itself is left untouched.
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ from placements.reviews.services import (
     raise_concern,
     submit_part,
 )
-from placements.rounds.services import create_round, override_placement, publish_round
-from placements.timeutil import today_uk
+from placements.rounds.publication import publish_round
+from placements.rounds.services import create_round, override_placement
+from placements.timeutil import today_uk, utcnow
 
 ROUND_NAME = "Autumn 2026 short placements (Irwell Valley College)"
 SUPERVISORS = ["Dana Whitfield", "Marcus Oyelaran", "Helen Kowalski", "Rory Byrne"]
@@ -66,13 +68,13 @@ class DemoOffer:
     employer_index: int  # among the Digital demo employers, by id (0: the demo login's)
     title: str
     started_days_ago: int
-    weeks: int
+    weeks: int  # 0: it ends in two days
 
 
 OFFERS = [
     DemoOffer(0, "Software developer (autumn short placement)", 45, 12),
     DemoOffer(0, "Data analyst (autumn short placement)", 20, 10),
-    DemoOffer(0, "IT support technician (autumn short placement)", 66, 8),
+    DemoOffer(0, "IT support technician (autumn short placement)", 56, 0),
 ]
 
 
@@ -89,8 +91,8 @@ def load_reviews_demo(officer: User, seed: int = 2026, today: date | None = None
     rng = random.Random(seed + 14)
     officer = db.session.get_one(User, officer.id)  # the caller's may be detached
     programmes = list(db.session.scalars(sa.select(Programme).where(
-        Programme.provider_id == officer.provider_id, Programme.route == "Digital")
-        .order_by(Programme.id)))
+        Programme.provider_id == officer.provider_id, Programme.route == "Digital",
+        Programme.placement_mandated.is_(True)).order_by(Programme.id)))
     employers = list(db.session.scalars(sa.select(Employer).where(
         Employer.sector == "Digital", Employer.approved.is_(True)).order_by(Employer.id)))
     if not programmes or not employers:
@@ -112,9 +114,11 @@ def load_reviews_demo(officer: User, seed: int = 2026, today: date | None = None
     for spec in OFFERS:
         employer = employers[spec.employer_index]
         start = _monday(today - timedelta(days=spec.started_days_ago))
+        end = start + timedelta(weeks=spec.weeks, days=-3) if spec.weeks \
+            else today + timedelta(days=2)
         offers.append(create_offer(None, employer, OfferData(
             site_id=employer.sites[0].id, title=spec.title, sector="Digital", capacity=2,
-            start_date=start, end_date=start + timedelta(weeks=spec.weeks, days=-3),
+            start_date=start, end_date=end,
             hours_per_week=30, description=f"{spec.title} with {employer.name}: a short "
                                            "placement in the autumn term, with a named "
                                            "supervisor and three reviews.")))
@@ -129,6 +133,7 @@ def load_reviews_demo(officer: User, seed: int = 2026, today: date | None = None
         override_placement(officer, round_, learner, offers[n // 2],
                            reason="Autumn short placement agreed with the learner and the "
                                   "employer", confirmed=True)
+    _allocate(officer, round_)
     publish_round(officer, round_)
     db.session.flush()
     placements = list(db.session.scalars(sa.select(Placement).where(
@@ -150,8 +155,8 @@ def load_reviews_demo(officer: User, seed: int = 2026, today: date | None = None
             phone=f"0161 496 {rng.randint(1000, 9999)}"))
     db.session.flush()
 
-    finished, midway, recent = (by_offer[o.id] for o in (offers[2], offers[0], offers[1]))
-    for p in finished:
+    finishing, midway, recent = (by_offer[o.id] for o in (offers[2], offers[0], offers[1]))
+    for p in finishing:
         _complete(p, [ReviewKind.START, ReviewKind.MIDPOINT, ReviewKind.FINAL], today, rng)
     for p in midway:
         _complete(p, [ReviewKind.START], today, rng)
@@ -171,8 +176,8 @@ def load_reviews_demo(officer: User, seed: int = 2026, today: date | None = None
                               "The commute is taking nearly two hours each way since the bus "
                               "timetable changed and I am finding it hard to keep up.")
     assign_concern(officer, wellbeing, officer)
-    scope = _scope(finished[0])
-    closed = raise_concern(scope, finished[0], "health-and-safety",
+    scope = _scope(finishing[0])
+    closed = raise_concern(scope, finishing[0], "health-and-safety",
                            "The learner was asked to move server racks without a second "
                            "person. Nobody was hurt; we have briefed the team again.")
     close_concern(officer, closed, "Spoke to the supervisor and the learner. The employer "
@@ -180,6 +185,23 @@ def load_reviews_demo(officer: User, seed: int = 2026, today: date | None = None
                                    "nothing further needed.")
     db.session.flush()
     return len(placements)
+
+
+def _allocate(officer: User, round_: AllocationRound) -> None:
+    """Run the round's allocation (the hand placements are locked, so it keeps them) and
+    write its result, as the job runner would, inside the seed's own transaction."""
+    from placements.jobs.runner import JOB
+    from placements.rounds.services import apply_result, start_run
+    from solver import parse_problem, solve
+
+    run = start_run(officer, round_)
+    result = solve(parse_problem(run.problem))
+    apply_result(run, result)
+    run.result = result
+    JOB.apply(run.job, "claim", record=False, values={"started_at": utcnow()})
+    JOB.apply(run.job, "succeed", record=False, values={
+        "finished_at": utcnow(), "result": {"placed": result["summary"]["placed"]}})
+    db.session.flush()
 
 
 def _scope(placement: Placement) -> SupervisorScope:

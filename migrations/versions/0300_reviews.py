@@ -5,7 +5,7 @@ New tables only (nothing existing changes). Plans for placements published befor
 revision are made by `flask reviews schedule` (the weekly digest job runs it too).
 
 Revision ID: 0300_reviews
-Revises: 0009_engagement_scope
+Revises: 0011_site_archive
 Create Date: 2026-11-30 10:24:47
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0300_reviews"
-down_revision = "0009_engagement_scope"
+down_revision = "0011_site_archive"
 branch_labels = None
 depends_on = None
 
@@ -322,7 +322,7 @@ def upgrade():
         sa.Column("supervisor_id", sa.Integer(), nullable=False),
         sa.Column(
             "purpose",
-            sa.Enum("hours", "review", name="linkpurpose", native_enum=False, length=20),
+            sa.Enum("hours", "review", name="linktask", native_enum=False, length=20),
             nullable=False,
         ),
         sa.Column("review_id", sa.Integer(), nullable=True),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +15,12 @@ from placements.auth.services import create_invitation
 from placements.csvio import ColumnSpec, parse_choice, parse_date, parse_int, parse_tags
 from placements.domain import DomainError, NotAllowed, access
 from placements.domain import rounds as round_rules
-from placements.domain.placements import EMPLOYER_ANSWER, answer_guard, held_places_by_round
+from placements.domain.placements import (
+    EMPLOYER_ANSWER,
+    answer_guard,
+    held_places,
+    held_places_by_round,
+)
 from placements.extensions import db
 from placements.geo import Located
 from placements.models import (
@@ -35,19 +40,107 @@ from placements.models import (
 )
 from placements.reference import routes
 from placements.reviews.services import raise_concern
+from placements.timeutil import today_uk, utcnow
 
 WORK_MODES = {"on-site": "On site", "hybrid": "Hybrid (some remote working)"}
+
+
+def _require_unique_site_name(employer: Employer, name: str,
+                              site: EmployerSite | None = None) -> None:
+    taken = db.session.scalar(sa.select(EmployerSite.id).where(
+        EmployerSite.employer_id == employer.id,
+        sa.func.lower(EmployerSite.name) == name.strip().lower(),
+        EmployerSite.id != (site.id if site is not None else -1)))
+    if taken:
+        raise DomainError(f"You already have a site called {name.strip()}: give this one "
+                          "another name", field="name")
 
 
 def add_site(actor: User | None, employer: Employer, *, name: str, address: str,
              located: Located) -> EmployerSite:
     """Add a site to an employer, located offline from its postcode."""
+    _require_unique_site_name(employer, name)
     site = EmployerSite(employer=employer, name=name.strip(), address=address.strip(),
                         postcode=located.postcode, lat=located.lat, lon=located.lon)
     db.session.add(site)
     db.session.flush()
     audit.record(actor, "site.created", site, employer_id=employer.id, postcode=site.postcode)
     return site
+
+
+def update_site(actor: User | None, employer: Employer, site: EmployerSite, *, name: str,
+                address: str, located: Located) -> list[int]:
+    """Change a site's name, address or postcode; return the rounds flagged for a repair.
+
+    A new postcode moves the site: learners placed at its offers may now be beyond their
+    travel limit, so every round holding places there is flagged for a repair run (its
+    officers see why), and nothing changes for those learners until they do.
+    """
+    if site.employer_id != employer.id:
+        raise NotAllowed("That is not one of your sites")
+    if site.archived_at is not None:
+        raise DomainError("This site has been archived: it can no longer change", field="name")
+    _require_unique_site_name(employer, name, site)
+    moved = located.postcode != site.postcode
+    before = {"name": site.name, "address": site.address, "postcode": site.postcode}
+    site.name, site.address = name.strip(), address.strip()
+    flagged: list[int] = []
+    if moved:
+        site.postcode, site.lat, site.lon = located.postcode, located.lat, located.lon
+        offer_ids = list(db.session.scalars(sa.select(PlacementOffer.id).where(
+            PlacementOffer.site_id == site.id)))
+        rounds = set()
+        for offer_id in offer_ids:
+            rounds |= set(held_places_by_round(offer_id))
+        flagged = round_rules.flag_repair(sorted(rounds), actor=actor, cause="site.moved",
+                                          site_id=site.id, site_name=site.name,
+                                          postcode=site.postcode)
+    db.session.flush()
+    audit.record(actor, "site.updated", site, employer_id=employer.id, before=before,
+                 after={"name": site.name, "address": site.address,
+                        "postcode": site.postcode}, rounds_flagged=flagged)
+    return flagged
+
+
+def placed_at_site(site: EmployerSite) -> int:
+    """How many places are held at the site's offers (every round)."""
+    offer_ids = list(db.session.scalars(sa.select(PlacementOffer.id).where(
+        PlacementOffer.site_id == site.id)))
+    return sum(held_places(offer_ids).values()) if offer_ids else 0
+
+
+def site_archive_refusal(site: EmployerSite) -> str | None:
+    """Why a site cannot be archived now (None: it can): offers there still open to
+    learners, or placements still held there."""
+    open_offers = db.session.scalar(sa.select(sa.func.count(PlacementOffer.id)).where(
+        PlacementOffer.site_id == site.id, PlacementOffer.status == OfferStatus.OPEN.value,
+        PlacementOffer.end_date >= today_uk())) or 0
+    if open_offers:
+        return (f"{open_offers} offer{'s are' if open_offers != 1 else ' is'} still open at "
+                "this site: withdraw or finish them first")
+    held = placed_at_site(site)
+    if held:
+        return (f"{held} learner{'s are' if held != 1 else ' is'} placed at this site: it "
+                "stays until their placements end")
+    return None
+
+
+def archive_site(actor: User | None, employer: Employer, site: EmployerSite) -> None:
+    """Stop using a site: no new offers there; it stays in the records of past offers."""
+    if site.employer_id != employer.id:
+        raise NotAllowed("That is not one of your sites")
+    if site.archived_at is not None:
+        raise DomainError("This site is already archived")
+    refusal = site_archive_refusal(site)
+    if refusal:
+        raise DomainError(refusal)
+    done = db.session.execute(
+        sa.update(EmployerSite).where(EmployerSite.id == site.id,
+                                      EmployerSite.archived_at.is_(None))
+        .values(archived_at=utcnow()), execution_options={"synchronize_session": "fetch"})
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise DomainError("This site is already archived")
+    audit.record(actor, "site.archived", site, employer_id=employer.id)
 
 
 def _field(label: str, show: Callable[[Any], str] | None = None,
@@ -171,16 +264,38 @@ def offer_differs(offer: PlacementOffer, data: OfferData) -> bool:
     return any(getattr(offer, name) != value for name, value in data.stored().items())
 
 
-def validate_offer(employer: Employer, data: OfferData) -> EmployerSite:
-    """Check an offer against the domain rules; return its site."""
+#: How far ahead an offer may start, and how long it may run.
+OFFER_START_HORIZON = timedelta(days=3 * 366)
+OFFER_LONGEST = timedelta(days=2 * 366)
+
+
+def validate_offer(employer: Employer, data: OfferData,
+                   offer: PlacementOffer | None = None) -> EmployerSite:
+    """Check an offer against the domain rules; return its site. Dates: the offer must not
+    have finished (unless an existing offer keeps its dates), may start at most three years
+    ahead, and runs after its start for at most two years."""
     site = db.session.get(EmployerSite, data.site_id)
     if site is None or site.employer_id != employer.id:
         raise NotAllowed("Choose one of your own sites", field="site_id")
+    if site.archived_at is not None and (offer is None or offer.site_id != site.id):
+        raise DomainError("That site has been archived: choose another", field="site_id")
     if data.capacity < 1:
         raise DomainError("Enter at least 1 place (to offer none, withdraw the offer)",
                           field="capacity")
     if data.end_date <= data.start_date:
         raise DomainError("The end date must be after the start date", field="end_date")
+    today = today_uk()
+    dates_changed = offer is None or (offer.start_date, offer.end_date) != (
+        data.start_date, data.end_date)
+    if dates_changed and data.end_date < today:
+        raise DomainError("The end date has passed: an offer must still be running",
+                          field="end_date")
+    if data.start_date > today + OFFER_START_HORIZON:
+        raise DomainError("The start date must be within three years from today",
+                          field="start_date")
+    if data.end_date - data.start_date > OFFER_LONGEST:
+        raise DomainError("A placement offer can run for at most two years: split it into "
+                          "offers of two years or less", field="end_date")
     if not 0 < data.hours_per_week <= 48:
         raise DomainError("Hours per week must be between 1 and 48", field="hours_per_week")
     if data.sector not in routes():
@@ -229,7 +344,8 @@ def own_offers(employer: Employer) -> list[PlacementOffer]:
 def own_sites(employer: Employer) -> list[EmployerSite]:
     """The organisation's sites, by name."""
     return list(db.session.scalars(sa.select(EmployerSite).where(
-        EmployerSite.employer_id == employer.id).order_by(EmployerSite.name)))
+        EmployerSite.employer_id == employer.id)
+        .order_by(EmployerSite.archived_at.is_not(None), EmployerSite.name)))
 
 
 def colleagues(employer: Employer) -> list[User]:
@@ -276,7 +392,7 @@ def update_offer(actor: User | None, employer: Employer, offer: PlacementOffer, 
         raise NotAllowed("This is not one of your offers")
     if not offer.is_open:
         raise DomainError("This offer has been withdrawn and can no longer be changed")
-    site = validate_offer(employer, data)
+    site = validate_offer(employer, data, offer)
     reason = (reason or "").strip()
     if data.capacity < offer.capacity and not reason:
         raise DomainError("Give a reason for reducing the number of places", field="reason")

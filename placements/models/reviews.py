@@ -98,7 +98,7 @@ class RaisedBy(enum.StrEnum):
     OFFICER = "officer"  # an officer recording what they were told
 
 
-class LinkPurpose(enum.StrEnum):
+class LinkTask(enum.StrEnum):
     """The one thing a supervisor's link lets them do."""
 
     HOURS = "hours"  # verify or reject the placement's hours
@@ -255,7 +255,7 @@ class SupervisorLink(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     supervisor_id: Mapped[int] = mapped_column(
         sa.ForeignKey("placement_supervisor.id", ondelete="CASCADE"), index=True)
-    purpose: Mapped[LinkPurpose] = mapped_column(enum_type(LinkPurpose, 20))
+    purpose: Mapped[LinkTask] = mapped_column(enum_type(LinkTask, 20))
     review_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("placement_review.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
 from placements import audit
 from placements.auth.services import create_invitation
-from placements.domain import DomainError, NotAllowed, access
+from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain.offers import open_offers_stmt
+from placements.domain.standing import RoundStanding, standings_of
 from placements.extensions import db
 from placements.geo import Located
 from placements.models import (
@@ -19,12 +20,16 @@ from placements.models import (
     Learner,
     OccupationalStandard,
     OutboxMessage,
+    Placement,
+    PlacementDecline,
     PlacementOffer,
+    Preference,
     Programme,
     Role,
     User,
     utcnow,
 )
+from placements.timeutil import today_uk
 
 
 def approve_employer(officer: User, employer: Employer) -> None:
@@ -108,6 +113,10 @@ def learners_query(officer: User, search: str = "") -> sa.Select:
     return stmt
 
 
+#: Earliest start of a programme the service keeps.
+EARLIEST_PROGRAMME = date(2000, 1, 1)
+
+
 @dataclass(frozen=True)
 class ProgrammeData:
     """What an officer says about an HTQ programme."""
@@ -139,6 +148,11 @@ def save_programme(officer: User, data: ProgrammeData,
                           field="required_placement_hours")
     if data.end_date <= data.start_date:
         raise DomainError("The end date must be after the start date", field="end_date")
+    if not EARLIEST_PROGRAMME <= data.start_date <= today_uk() + timedelta(days=5 * 366):
+        raise DomainError("The start date must be between 2000 and five years from today",
+                          field="start_date")
+    if data.end_date - data.start_date > timedelta(days=6 * 366):
+        raise DomainError("A programme can last at most six years", field="end_date")
     creating = programme is None
     if programme is None:
         programme = Programme(provider_id=officer.provider_id)
@@ -201,3 +215,43 @@ def outbox_stmt(officer: User) -> sa.Select[OutboxMessage]:
                    sa.select(User.email).join(Learner, Learner.user_id == User.id).where(
                        access.officer_learners_sql(officer))))
     ).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+
+
+@dataclass
+class LearnerRound:
+    """One round of a learner, as their officer sees it."""
+
+    standing: RoundStanding
+    #: The learner's placement row in the round whatever its state (proposals included).
+    placement: Placement | None
+    #: (rank, offer, why it would not count: officer's words) for each listed offer.
+    choices: list[tuple[int, PlacementOffer, list[str]]]
+
+
+def learner_rounds(learner: Learner) -> list[LearnerRound]:
+    """The learner's rounds with where they stand, their placement and their choices."""
+    standings = standings_of(learner)
+    if not standings:
+        return []
+    ids = [s.round.id for s in standings]
+    rows = {p.round_id: p for p in db.session.scalars(sa.select(Placement).where(
+        Placement.learner_id == learner.id, Placement.round_id.in_(ids)))}
+    declined: dict[int, set[int]] = {}
+    for round_id, offer_id in db.session.execute(sa.select(
+            PlacementDecline.round_id, PlacementDecline.offer_id).where(
+            PlacementDecline.learner_id == learner.id, PlacementDecline.round_id.in_(ids))):
+        declined.setdefault(round_id, set()).add(offer_id)
+    prefs: dict[int, list[tuple[int, PlacementOffer]]] = {}
+    for pref in db.session.scalars(sa.select(Preference).where(
+            Preference.learner_id == learner.id, Preference.round_id.in_(ids))
+            .order_by(Preference.round_id, Preference.rank)):
+        prefs.setdefault(pref.round_id, []).append((pref.rank, pref.offer))
+    out = []
+    for s in standings:
+        facts = eligibility.learner_facts(
+            learner, declined=frozenset(declined.get(s.round.id, ())))
+        choices = [(rank, offer, eligibility.assess(
+            facts, eligibility.offer_facts(offer)).for_officer())
+            for rank, offer in prefs.get(s.round.id, [])]
+        out.append(LearnerRound(standing=s, placement=rows.get(s.round.id), choices=choices))
+    return out

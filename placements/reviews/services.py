@@ -48,7 +48,7 @@ from placements.models import (
     HoursKind,
     HoursStatus,
     Learner,
-    LinkPurpose,
+    LinkTask,
     Placement,
     PlacementOffer,
     PlacementReview,
@@ -565,12 +565,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_link(supervisor: PlacementSupervisor, purpose: LinkPurpose, *,
+def issue_link(supervisor: PlacementSupervisor, purpose: LinkTask, *,
                review: PlacementReview | None = None, actor: User | None = None,
                now: datetime | None = None) -> tuple[SupervisorLink, str]:
     """Make a new link for one purpose (and one review); return it and its token (the
     token is never stored: only its SHA-256)."""
-    if (purpose == LinkPurpose.REVIEW) != (review is not None):
+    if (purpose == LinkTask.REVIEW) != (review is not None):
         raise ValueError("a review link names its review, and only a review link does")
     now = now or utcnow()
     token = _serializer().dumps({"p": purpose.value, "n": secrets.token_urlsafe(24)})
@@ -631,7 +631,7 @@ def link_refusal(link: SupervisorLink, now: datetime | None = None) -> str | Non
     if not access.supervisor_acts_on(_scope_of(supervisor), placement):
         return ("This placement is no longer running with your organisation, so this link "
                 "no longer works.")
-    if link.purpose == LinkPurpose.REVIEW:
+    if link.purpose == LinkTask.REVIEW:
         review = link.review
         assert review is not None
         if review.plan.placement_id != placement.id or not rules.plan_is_live(review.plan):
@@ -649,7 +649,7 @@ def _scope_of(supervisor: PlacementSupervisor, address: str = "") -> SupervisorS
                            address=address)
 
 
-def resolve_link(token: str, purpose: LinkPurpose | None = None, *, address: str = "",
+def resolve_link(token: str, purpose: LinkTask | None = None, *, address: str = "",
                  now: datetime | None = None) -> LinkUse:
     """Check a link: its signature, that it was issued (for this purpose), and that it works
     now (`link_refusal`); LinkRefused otherwise, saying why."""
@@ -670,7 +670,7 @@ def resolve_link(token: str, purpose: LinkPurpose | None = None, *, address: str
     supervisor = link.supervisor
     return LinkUse(link=link, supervisor=supervisor, placement=supervisor.placement,
                    scope=_scope_of(supervisor, address),
-                   review=link.review if link.purpose == LinkPurpose.REVIEW else None)
+                   review=link.review if link.purpose == LinkTask.REVIEW else None)
 
 
 def link_state(link: SupervisorLink, now: datetime | None = None) -> str:
@@ -809,7 +809,7 @@ def _task_lines(tasks: SupervisorTasks, actor: User | None, today: date) -> list
     offer = p.offer
     lines = [f"{p.learner.user.name}: {offer.title} at {offer.employer.name} "
              f"({_uk(offer.start_date)} to {_uk(offer.end_date)})"]
-    _link, token = issue_link(tasks.supervisor, LinkPurpose.HOURS, actor=actor)
+    _link, token = issue_link(tasks.supervisor, LinkTask.HOURS, actor=actor)
     if tasks.hours:
         total = sum(e.quarter_hours for e in tasks.hours)
         days = len(tasks.hours)
@@ -819,7 +819,7 @@ def _task_lines(tasks: SupervisorTasks, actor: User | None, today: date) -> list
         lines.append(f"- No hours are waiting. To verify hours later or raise a concern: "
                      f"{link_url(token)}")
     for review in tasks.reviews:
-        _link, token = issue_link(tasks.supervisor, LinkPurpose.REVIEW, review=review,
+        _link, token = issue_link(tasks.supervisor, LinkTask.REVIEW, review=review,
                                   actor=actor)
         late = " (overdue)" if rules.is_overdue(review.status, review.due_date, today) else ""
         lines.append(f"- {review.kind.label}, due {_uk(review.due_date)}{late}: "

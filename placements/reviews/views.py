@@ -28,7 +28,7 @@ from placements.extensions import db, limiter
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.models import (
     Concern,
-    LinkPurpose,
+    LinkTask,
     Placement,
     PlacementReview,
     ReviewSide,
@@ -630,7 +630,7 @@ def _link_refused(exc: services.LinkRefused):
     return _refused(exc)
 
 
-def _resolve(token: str, purpose: LinkPurpose | None = None) -> services.LinkUse:
+def _resolve(token: str, purpose: LinkTask | None = None) -> services.LinkUse:
     """Check the link (LinkRefused, answered by `_link_refused`, when it does not work)."""
     use = services.resolve_link(token, purpose, address=_address())
     current_app.logger.info("supervisor link %s (%s) opened from %s", use.link.id,
@@ -643,7 +643,7 @@ def _resolve(token: str, purpose: LinkPurpose | None = None) -> services.LinkUse
 def link(token: str):
     """The link's one task: the placement's hours to verify, or one review to complete."""
     use = _resolve(token)
-    if use.link.purpose == LinkPurpose.REVIEW:
+    if use.link.purpose == LinkTask.REVIEW:
         assert use.review is not None
         return _part(use.review, SUP, use.scope, url_for(".link", token=token),
                      "reviews/review_form.html", use=use, token=token)
@@ -659,7 +659,7 @@ def link(token: str):
 def link_verify(token: str, entry_id: int):
     """Verify one day of the placement's hours."""
     require_button_post()
-    use = _resolve(token, LinkPurpose.HOURS)
+    use = _resolve(token, LinkTask.HOURS)
     try:
         entry = services.supervisor_verifies(use, entry_id)
     except services.LinkRefused:
@@ -680,7 +680,7 @@ def link_verify(token: str, entry_id: int):
 @_link_limits
 def link_reject(token: str, entry_id: int):
     """Reject one day of the placement's hours, saying why."""
-    use = _resolve(token, LinkPurpose.HOURS)
+    use = _resolve(token, LinkTask.HOURS)
     try:
         entry = services.entry_for_link(use, entry_id)
     except DomainError:

@@ -142,26 +142,32 @@ def test_lifecycle_tables():
 
 def test_publishing_makes_review_plans(app, world):
     """The publish path gives each placement it publishes a plan due on its offer's dates."""
-    from placements.rounds.services import override_placement, publish_round
+    from placements.jobs import execute
+    from placements.models import Preference
+    from placements.rounds.publication import publish_round
+    from placements.rounds.services import start_run
 
     round_ = world["round"]
-    round_.preference_deadline = datetime.now(UTC) - timedelta(days=1)
     world["o1"].start_date, world["o1"].end_date = START, END
+    db.session.add(Preference(round=round_, learner=world["l1"], offer=world["o1"], rank=1))
     db.session.commit()
-    override_placement(world["officer1"], round_, world["l1"], world["o1"], reason="Agreed",
-                       confirmed=True)
+    run = start_run(world["officer1"], round_)
+    db.session.commit()
+    execute(app, run.job_id)
+    round_.preference_deadline = datetime.now(UTC) - timedelta(minutes=1)
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count(ReviewPlan.id))) == 0
     publish_round(world["officer1"], round_)
     db.session.commit()
-    plan = db.session.scalar(sa.select(ReviewPlan))
-    assert (plan.learner_id, plan.employer_id, plan.offer_id) == (
-        world["l1"].id, world["e1"].id, world["o1"].id)
+    plan = db.session.scalar(sa.select(ReviewPlan).where(
+        ReviewPlan.learner_id == world["l1"].id))
+    assert (plan.employer_id, plan.offer_id) == (world["e1"].id, world["o1"].id)
     assert {r.kind: r.due_date for r in plan.reviews} == rules.schedule(START, END)
     assert all(r.status == ReviewStatus.SCHEDULED for r in plan.reviews)
+    plans = db.session.scalar(sa.select(sa.func.count(ReviewPlan.id)))
     # Making plans again changes nothing.
     assert services.schedule_reviews().plans == 0
-    assert db.session.scalar(sa.select(sa.func.count(PlacementReview.id))) == 3
+    assert db.session.scalar(sa.select(sa.func.count(PlacementReview.id))) == 3 * plans
 
 
 def test_due_dates_follow_the_offer_unless_set_by_hand(care):
@@ -641,7 +647,7 @@ def test_links_are_rate_limited_per_link(make_app, care):
         supervisor = services.name_supervisor(
             db.session.merge(care["emp1"]), db.session.merge(care["pl1"]),
             services.SupervisorData(name="Sam", email="sam@acme.example"))
-        _link, token = services.issue_link(supervisor, services.LinkPurpose.HOURS)
+        _link, token = services.issue_link(supervisor, services.LinkTask.HOURS)
         db.session.commit()
     client = limited.test_client()
     codes = [client.get(f"/reviews/supervise/{token}").status_code for _ in range(4)]
@@ -886,7 +892,7 @@ def test_links_are_rate_limited_per_address_and_never_cached(make_app, care):
         supervisor = services.name_supervisor(
             db.session.merge(care["emp1"]), db.session.merge(care["pl1"]),
             services.SupervisorData(name="Sam", email="sam@acme.example"))
-        tokens = [services.issue_link(supervisor, services.LinkPurpose.HOURS)[1]
+        tokens = [services.issue_link(supervisor, services.LinkTask.HOURS)[1]
                   for _ in range(4)]
         db.session.commit()
     client = limited.test_client()
