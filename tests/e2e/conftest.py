@@ -33,11 +33,6 @@ AXE_RUN = """tags => axe.run(document, {runOnly: {type: "tag", values: tags}})
                                       nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))})))"""
 
 
-#: Where the live server keeps its database (tests that must make time pass, e.g. expire a
-#: supervisor's link, change it directly).
-LIVE: dict[str, Path] = {}
-
-
 def _missing(what: str) -> None:
     """Skip on a developer's machine without the browser; fail in CI, which must have it."""
     if os.environ.get("CI") == "true":
