@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from placements.domain import DomainError, NotAllowed, access
 from placements.domain import reviews as rules
@@ -75,7 +76,7 @@ ANSWER_LABELS = {
 }
 
 
-def answers(part: Any) -> list[tuple[str, str]]:
+def answers(part: Any) -> list[tuple[str, Any]]:
     """A submitted part's answers as (label, words), in the order the form asked them."""
     review = part.review
     out = []
@@ -89,8 +90,8 @@ def answers(part: Any) -> list[tuple[str, str]]:
             text = rules.rating_name(value)
         elif name == "recommendation":
             text = rules.RECOMMENDATIONS.get(value, value)
-        else:
-            text = str(value)
+        else:  # free text keeps the lines it was written in (escaped, joined by <br>)
+            text = Markup("<br>").join(escape(line) for line in str(value).splitlines())
         out.append((ANSWER_LABELS[name], text))
     return out
 

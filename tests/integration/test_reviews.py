@@ -904,3 +904,13 @@ def test_links_are_rate_limited_per_address_and_never_cached(make_app, care):
     other = limited.test_client()
     assert other.get(f"/reviews/supervise/{tokens[3]}",
                      environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 200
+
+
+def test_review_answers_are_escaped_and_keep_their_lines(client, auth, care):
+    mid = review(care["pl1"], ReviewKind.MIDPOINT)
+    auth.login("emp1@example.test")
+    client.post(f"/reviews/employer/reviews/{mid.id}", data={
+        **MIDPOINT_ANSWERS, "strengths": '<script>alert("x")</script>\nSecond line'})
+    page = client.get(f"/reviews/employer/reviews/{mid.id}").get_data(as_text=True)
+    assert '<script>alert("x")' not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;<br>Second line" in page
