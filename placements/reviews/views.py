@@ -22,6 +22,7 @@ from flask import (
 )
 from flask_login import current_user
 from markupsafe import Markup, escape
+from sqlalchemy.exc import IntegrityError
 
 from placements.domain import DomainError, NotAllowed, access
 from placements.domain import reviews as rules
@@ -424,11 +425,16 @@ def supervisor(placement_id: int):
     if form.validate_on_submit():
         try:
             named = services.name_supervisor(current_user, placement_, form.supervisor_data())
+            db.session.commit()
         except DomainError as exc:
             db.session.rollback()
             show_domain_error(form, exc, "name")
+        except IntegrityError:  # a colleague named one at the same moment
+            db.session.rollback()
+            show_domain_error(form, DomainError(
+                "A colleague has just named a supervisor for this learner: check the "
+                "placement's page before changing it"), "name")
         else:
-            db.session.commit()
             changed = current is None or current.email != named.email
             flash(f"{named.name} is the supervisor" + (
                 f" and has been e-mailed their links at {named.email}." if changed else "."),

@@ -914,3 +914,31 @@ def test_review_answers_are_escaped_and_keep_their_lines(client, auth, care):
     page = client.get(f"/reviews/employer/reviews/{mid.id}").get_data(as_text=True)
     assert '<script>alert("x")' not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;<br>Second line" in page
+
+
+def test_two_colleagues_naming_a_supervisor_at_once_leave_one(app, care):
+    make_user("emp1b@example.test", Role.EMPLOYER, employer=care["e1"])
+    db.session.commit()
+    url = f"/reviews/employer/placements/{care['pl1'].id}/supervisor"
+    barrier = threading.Barrier(2)
+    codes: list[int] = []
+
+    def name(email: str, supervisor: str) -> None:
+        client = app.test_client()
+        client.post("/auth/login", data={"email": email, "password": "correct horse battery"})
+        barrier.wait()
+        codes.append(client.post(url, data={"name": supervisor,
+                                             "email": f"{supervisor}@acme.example"}
+                                 ).status_code)
+
+    threads = [threading.Thread(target=name, args=args) for args in (
+        ("emp1@example.test", "sam"), ("emp1b@example.test", "kim"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(codes) <= {303, 400}
+    assert 303 in codes
+    from placements.models import PlacementSupervisor
+
+    assert db.session.scalar(sa.select(sa.func.count(PlacementSupervisor.id))) == 1
