@@ -9,8 +9,8 @@ from wtforms import SubmitField
 
 
 class UploadForm(FlaskForm):
-    """Upload a CSV file."""
+    """Upload a CSV file or an Excel workbook."""
 
-    file = FileField("CSV file", widget=GovFileInput(), validators=[
-        FileRequired(message="Select a CSV file")])
+    file = FileField("CSV or Excel file", widget=GovFileInput(), validators=[
+        FileRequired(message="Select a CSV or Excel (.xlsx) file")])
     submit = SubmitField("Check and import", widget=GovSubmitInput())
