@@ -110,7 +110,13 @@ def _hit(setting: str, *identity: str) -> dict[str, str] | None:
     return headers
 
 
+_REQUEST_STATE = ("api_key", "api_key_id", "api_officer", "api_refused_key", "api_refusal",
+                  "api_operation", "api_rate_headers")
+
+
 def _before() -> None:
+    for name in _REQUEST_STATE:  # `g` outlives a request when an app context is reused
+        g.pop(name, None)
     # The API never reads the sign-in session: whoever calls is who the key says.
     g._login_user = AnonymousUserMixin()
     request.max_content_length = int(current_app.config["API_MAX_BODY_BYTES"])

@@ -390,8 +390,9 @@ def run_result(run: AllocationRun) -> dict[str, Any]:
     ids = [parse_key(u["learner"]) for u in unplaced]
     refs: dict[int, str] = {}
     for start in range(0, len(ids), 900):
-        refs.update(db.session.execute(sa.select(Learner.id, Learner.student_ref).where(
-            Learner.id.in_(ids[start:start + 900]))).tuples())
+        refs.update((lid, ref) for lid, ref in db.session.execute(
+            sa.select(Learner.id, Learner.student_ref).where(
+                Learner.id.in_(ids[start:start + 900]))))
     out = []
     for u, lid in zip(unplaced, ids, strict=True):
         code = u.get("reason", "")
