@@ -55,7 +55,7 @@ def http_problem(exc: HTTPException) -> Any:
     detail = {404: "There is nothing at this address: see /api/v1/docs",
               405: "This address does not take that method",
               413: "The request body is too large"}.get(code) or (
-        exc.description if code < 500 else "Try again later")
+        (exc.description or "") if code < 500 else "Try again later")
     response = problem_response(ApiProblem(kind, detail))
     response.status_code = code
     allowed = getattr(exc, "valid_methods", None)

@@ -399,7 +399,7 @@ def _touch_learners(session: Session, _context: Any, _instances: Any) -> None:
     the learner (their `updated_at` moves)."""
     for obj in session.dirty:
         if isinstance(obj, User) and obj.role == Role.LEARNER:
-            state = sa.inspect(obj)
+            state: Any = sa.inspect(obj)
             if (state.attrs.name.history.has_changes()
                     or state.attrs.email.history.has_changes()) and obj.learner is not None:
                 obj.learner.updated_at = utcnow()

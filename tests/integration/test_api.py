@@ -13,9 +13,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from markupsafe import escape
 import sqlalchemy as sa
 from flask import Flask
+from markupsafe import escape
 from openapi_spec_validator import validate as validate_openapi
 
 from placements.api import keys
@@ -316,14 +316,16 @@ def test_upsert_creates_updates_and_repeats_nothing(app, client, api_world):
     new = db.session.scalar(sa.select(Learner).where(Learner.student_ref == "N1"))
     assert result["learners"] == [{"student_ref": "N1", "id": new.id},
                                   {"student_ref": "A1", "id": api_world["l1"].id}]
-    assert new.credentials == ["dbs"] and new.first_in_family_he is True
+    assert new.credentials == ["dbs"]
+    assert new.first_in_family_he is True
     assert new.provider_id == api_world["p1"].id
     assert db.session.scalar(sa.select(sa.func.count(Invitation.id)).where(
         Invitation.user_id == new.user_id)) == 1
     again = call(client, "POST", "/learners", token, json=body).get_json()
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
     read = call(client, "GET", f"/learners/{new.id}", token).get_json()
-    assert read["max_travel_km"] == 30 and read["programme_code"] == "SWD4"
+    assert read["max_travel_km"] == 30
+    assert read["programme_code"] == "SWD4"
 
 
 def test_upsert_reports_every_problem_by_pointer_and_writes_nothing(app, client, api_world):
@@ -451,7 +453,8 @@ def test_concurrent_retries_write_once(make_app, api_world):
     for t in threads:
         t.join(60)
     codes = sorted(code for code, _ in answers)
-    assert codes.count(200) >= 1 and set(codes) <= {200, 409}, answers
+    assert codes.count(200) >= 1, answers
+    assert set(codes) <= {200, 409}, answers
     oks = [a for code, a in answers if code == 200]
     assert all(a == oks[0] for a in oks)
     with app2.app_context():
@@ -699,10 +702,13 @@ def test_officer_creates_sees_once_and_revokes_a_key(app, client, auth, api_worl
     page = created.get_data(as_text=True)
     key = db.session.scalar(sa.select(ApiKey))
     token = _shown_key(page)
-    assert token.startswith(key.prefix) and keys.hash_token(token) == key.token_hash
-    assert key.scopes == ["read", "write:learners"] and key.provider_id == api_world["p1"].id
+    assert token.startswith(key.prefix)
+    assert keys.hash_token(token) == key.token_hash
+    assert key.scopes == ["read", "write:learners"]
+    assert key.provider_id == api_world["p1"].id
     listing = client.get("/officer/api-keys/").get_data(as_text=True)
-    assert "SITS nightly sync" in listing and token not in listing
+    assert "SITS nightly sync" in listing
+    assert token not in listing
     assert call(client, "GET", "/programmes", token).status_code == 200
     assert client.get(f"/officer/api-keys/{key.id}/revoke").status_code == 200
     assert client.post(f"/officer/api-keys/{key.id}/revoke").status_code == 303
@@ -741,7 +747,8 @@ def test_cli_creates_a_key(app, runner, api_world):
     assert result.exit_code == 0, result.output
     token = result.output.strip()
     key = keys.find_key(token)
-    assert key is not None and key.scopes == ["read", "write:hours"]
+    assert key is not None
+    assert key.scopes == ["read", "write:hours"]
     bad = runner.invoke(args=["api", "create-key", "--email", "learner1@example.test",
                               "--name", "x"])
     assert bad.exit_code != 0
