@@ -24,7 +24,6 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Hours", "hours.officer.overview"),
         ("Insights", "insights.index"),
         ("Engagement", "engagement.board"),
-        ("API keys", "api_keys.index"),
     ],
     Role.EMPLOYER: [
         ("Home", "employers.dashboard"),

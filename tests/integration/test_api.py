@@ -738,6 +738,18 @@ def test_administrator_creates_a_key_for_a_provider(app, client, auth, api_world
     refs = {x["student_ref"] for x in call(client, "GET", "/learners", token).get_json()["data"]}
     assert refs == {"B1"}  # the chosen provider's learners, as its officers see them
     assert "Warehouse" in client.get("/admin/api-keys/").get_data(as_text=True)
+    # A writing key of an administrator writes for its provider, audited as the admin.
+    writer = make_key(api_world["admin"], scopes=("write:learners",),
+                      provider_id=api_world["p2"].id)
+    response = call(client, "POST", "/learners", writer, json={"learners": [
+        learner_record("H1", "h1@example.test", code="HLT5")]})
+    assert response.status_code == 200, response.get_json()
+    created = db.session.scalar(sa.select(Learner).where(Learner.student_ref == "H1"))
+    assert created.provider_id == api_world["p2"].id
+    event = db.session.scalar(sa.select(AuditEvent).where(
+        AuditEvent.action == "learner.created", AuditEvent.object_id == created.id))
+    assert event.actor_id == api_world["admin"].id
+    assert db.session.get(User, api_world["admin"].id).role == Role.ADMIN  # untouched
 
 
 def test_cli_creates_a_key(app, runner, api_world):

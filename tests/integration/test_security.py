@@ -58,7 +58,9 @@ def _path(app: Flask, rule: Rule, values: dict) -> str:
     args = {}
     for name in rule.arguments:
         converter = rule._converters.get(name)
-        if isinstance(converter, AnyConverter):
+        if rule.defaults and name in rule.defaults:  # e.g. hours.csv / hours.xlsx
+            args[name] = rule.defaults[name]
+        elif isinstance(converter, AnyConverter):
             args[name] = sorted(converter.items)[0]
         elif name in values:
             args[name] = values[name]
