@@ -231,8 +231,8 @@ def column_schema(spec: ColumnSpec) -> dict[str, Any]:
     schema: dict[str, Any] = dict(getattr(spec.parse, "json_schema", {"type": "string"}))
     if spec.max_length is not None and schema.get("type") == "string":
         schema["maxLength"] = min(spec.max_length, schema.get("maxLength", spec.max_length))
-    if spec.help:
-        schema["description"] = spec.help
+    if spec.help and schema.get("type") not in ("boolean", "array"):
+        schema["description"] = spec.help  # (for those, the CSV help is about spelling)
     if spec.example:
         schema["examples"] = [_json_example(schema.get("type"), spec.example)]
     if spec.default not in (None, "", []):

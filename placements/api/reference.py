@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -60,10 +61,11 @@ def field_rows(schemas: dict[str, Any], name: str) -> list[dict[str, Any]]:
             limits.append(f"up to {sub['maxItems']:,} items")
         if "multipleOf" in sub:
             limits.append(f"in steps of {sub['multipleOf']}")
-        if "default" in sub:
-            limits.append(f"default {sub['default']}")
+        if "default" in sub and "default" not in notes:
+            limits.append(f"default {json.dumps(sub['default'])}")
         if "examples" in sub:
-            limits.append(f"e.g. {sub['examples'][0]}")
+            example = sub["examples"][0]
+            limits.append(f"e.g. {example if isinstance(example, str) else json.dumps(example)}")
         rows.append({"name": field, "type": type_words(sub), "required": field in required,
                      "notes": "; ".join(x for x in [notes, ", ".join(limits)] if x)})
     return rows
