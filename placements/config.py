@@ -50,6 +50,8 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "IMPORT_MAX_ROWS": 50_000,
         "IMPORT_INLINE_ROWS": 200,
         "INVITATION_DAYS": 14,
+        # Most hours one learner may have recorded for one day, all kinds together.
+        "HOURS_MAX_PER_DAY": 12,
         # Werkzeug password hash; scrypt is the default (tests use a cheaper one for speed).
         "PASSWORD_HASH_METHOD": "scrypt",
         # Where development e-mail lands instead of a mail server: "outbox" or "smtp".

@@ -22,6 +22,7 @@ from placements.extensions import db
 from placements.models import (
     VISIBLE_STATUSES,
     AllocationRound,
+    EmployerEngagement,
     HoursEntry,
     HoursKind,
     Learner,
@@ -84,6 +85,20 @@ def officer_programmes_sql(officer: User, *, partnership: bool = False
     if partnership:
         return Programme.provider_id.in_(sorted(partner_ids(officer.provider_id or 0)))
     return Programme.provider_id == officer.provider_id
+
+
+# --- officers: employer engagement --------------------------------------------------------
+
+def officer_sees_engagement(officer: User, record: EmployerEngagement) -> bool:
+    """Say whether an engagement record is the officer's partnership's (prospects, contacts
+    and notes are shared within a partnership only)."""
+    return officer.provider_id is not None and record.provider_id in partner_ids(
+        officer.provider_id)
+
+
+def officer_engagement_sql(officer: User) -> sa.ColumnElement[bool]:
+    """The officer's partnership's engagement records (a WHERE clause)."""
+    return EmployerEngagement.provider_id.in_(sorted(partner_ids(officer.provider_id or 0)))
 
 
 # --- employers -----------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovSelect,
@@ -21,10 +20,10 @@ from wtforms import (
 )
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
-from placements.extensions import db
+from placements.engagement.services import untracked_employers
 from placements.formkit import choices
 from placements.frontend import GovDateInput, GovRadioInput
-from placements.models import ActivityKind, Employer, EmployerEngagement, EngagementStage
+from placements.models import ActivityKind, EngagementStage, User
 from placements.reference import sector_choices
 
 STAGE_CHOICES = [(s.value, s.label) for s in EngagementStage]
@@ -96,10 +95,7 @@ class LinkForm(FlaskForm):
                               validators=[InputRequired(message="Select the employer")])
     submit = SubmitField("Link", widget=GovSubmitInput())
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, officer: User, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        tracked = sa.select(EmployerEngagement.employer_id).where(
-            EmployerEngagement.employer_id.is_not(None))
-        employers = db.session.scalars(sa.select(Employer).where(
-            Employer.id.not_in(tracked)).order_by(Employer.name)).all()
-        self.employer_id.choices = choices((e.id, e.name) for e in employers)
+        self.employer_id.choices = choices((e.id, e.name)
+                                           for e in untracked_employers(officer))

@@ -121,7 +121,7 @@ def test_board_filters_overdue_and_conversion(client, auth, world):
     text = client.get("/officer/engagement/").get_data(as_text=True)
     assert "Send the pack" in text  # overdue
     assert "Overdue" in text
-    conversion = services.conversion_by_sector()
+    conversion = services.conversion_by_sector(world["officer1"])
     assert conversion["Digital"] == {"contacted": 3, "hosting": 1, "rate": 33.3}
     assert conversion["Health and science"]["rate"] is None
     filtered = client.get("/officer/engagement/?sector=Digital&area=SK").get_data(as_text=True)
@@ -268,7 +268,7 @@ def test_complete_action(client, auth, world):
         ActivityKind.VISIT, date.today() - timedelta(days=5), next_action="Follow up",
         next_action_due=date.today() - timedelta(days=1)))
     db.session.commit()
-    assert services.overdue_actions() == [activity]
+    assert services.overdue_actions(world["officer1"]) == [activity]
     auth.login("officer1@example.test")
     response = client.post(f"/officer/engagement/activities/{activity.id}/done",
                            data={"back": "board"})
@@ -276,7 +276,7 @@ def test_complete_action(client, auth, world):
     assert response.headers["Location"].endswith("/officer/engagement/")
     db.session.refresh(activity)
     assert activity.done
-    assert services.overdue_actions() == []
+    assert services.overdue_actions(world["officer1"]) == []
     # Twice is refused politely.
     again = client.post(f"/officer/engagement/activities/{activity.id}/done",
                         follow_redirects=True)
@@ -314,7 +314,7 @@ def test_link_prospect_to_registered_employer(client, auth, world):
     db.session.refresh(record)
     assert (record.employer_id, record.name) == (world["e1"].id, "Acme Digital")
     # e1 is now tracked, so only e2 is left to track.
-    assert [e.name for e in services.untracked_employers()] == ["Beta Care"]
+    assert [e.name for e in services.untracked_employers(world["officer1"])] == ["Beta Care"]
     other = prospect(world["officer1"], "Other Ltd")
     response = client.post(f"/officer/engagement/{other.id}/link",
                            data={"employer_id": world["e1"].id})
