@@ -2,7 +2,7 @@
 updated_at (existing learners: their created_at) with the indexes the API's lists use
 
 Revision ID: 0100_api
-Revises: 0008_jobs
+Revises: 0009_engagement_scope
 Create Date: 2026-11-30 10:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0100_api"
-down_revision = "0008_jobs"
+down_revision = "0009_engagement_scope"
 branch_labels = None
 depends_on = None
 
