@@ -121,6 +121,7 @@ def main() -> None:
             response = client.post("/api/v1/learners", json={"learners": records},
                                    headers=headers)
             times["upsert_new"].append(time.perf_counter() - t)
+            print(f"  upsert new: {times['upsert_new'][-1]:.1f} s", file=sys.stderr, flush=True)
             assert response.status_code == 200, response.get_json()
             assert response.get_json()["created"] == UPSERT_ROWS
             t = time.perf_counter()
@@ -138,6 +139,7 @@ def main() -> None:
             db.session.commit()
             submit(job.id, mode="inline")
             times["csv_new"].append(time.perf_counter() - t)
+            print(f"  csv new: {times['csv_new'][-1]:.1f} s", file=sys.stderr, flush=True)
 
             t = time.perf_counter()
             cursor, seen, pages = None, 0, []
@@ -153,6 +155,7 @@ def main() -> None:
                 if not page["has_more"]:
                     break
             times["sync"].append(time.perf_counter() - t)
+            print(f"  sync: {times['sync'][-1]:.1f} s", file=sys.stderr, flush=True)
             times["sync_page"].append(statistics.median(pages))
             assert seen == placements, (seen, placements)
 
