@@ -64,7 +64,8 @@ def main() -> None:
     from placements import create_app
     from placements.api.keys import create_key
     from placements.extensions import db
-    from placements.imports import pipeline, services as import_services
+    from placements.imports import pipeline
+    from placements.imports import services as import_services
     from placements.jobs import submit
     from placements.models import (
         AllocationRound,
