@@ -177,6 +177,20 @@ def make_user(email: str, role: Role, **kwargs) -> User:
     return user
 
 
+def confirm_registration(client: FlaskClient, email: str):
+    """Follow the e-mail confirmation link of a self-registration (from the outbox)."""
+    import re
+
+    from placements.models import OutboxMessage
+
+    body = db.session.scalar(sa.select(OutboxMessage.body).where(
+        OutboxMessage.to_address == email).order_by(OutboxMessage.id.desc()))
+    link = re.search(r"/auth/confirm/([A-Za-z0-9_\-]+)", body or "")
+    assert link, f"no confirmation link e-mailed to {email}"
+    assert client.get(link.group(0)).status_code == 200
+    return client.post(link.group(0))
+
+
 def make_run(round_id: int, status: str = "succeeded", *, result=None, problem=None,
              **job) -> AllocationRun:
     """Add an allocation run of a round with its job in a given status (not committed)."""
@@ -245,3 +259,17 @@ def world(app: Flask) -> dict:
         "s2": s2, "o1": o1, "o2": o2, "admin": admin, "officer1": officer1,
         "officer2": officer2, "emp1": emp1, "emp2": emp2, "l1": l1, "l2": l2, "round": round_,
     }
+
+
+def publish_form(client: FlaskClient, round_id: int) -> dict[str, str]:
+    """Read the publish confirmation page's hidden fields (what the officer confirms)."""
+    import re
+
+    page = client.get(f"/officer/rounds/{round_id}/publish").get_data(as_text=True)
+    return dict(re.findall(r'name="(seen|digest)" type="hidden" value="([^"]*)"', page))
+
+
+def publish(client: FlaskClient, round_id: int):
+    """Publish a round as an officer does: read the confirmation page, then confirm."""
+    return client.post(f"/officer/rounds/{round_id}/publish",
+                       data=publish_form(client, round_id))

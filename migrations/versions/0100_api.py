@@ -2,7 +2,7 @@
 updated_at (existing learners: their created_at) with the indexes the API's lists use
 
 Revision ID: 0100_api
-Revises: 0009_engagement_scope
+Revises: 0010_account_links
 Create Date: 2026-11-30 10:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0100_api"
-down_revision = "0009_engagement_scope"
+down_revision = "0010_account_links"
 branch_labels = None
 depends_on = None
 

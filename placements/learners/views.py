@@ -9,12 +9,13 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from placements.domain import DomainError
+from placements.domain.standing import standings_of
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.learners import services
 from placements.learners.forms import ChoicesForm, DeclineForm, OfferFilterForm, ProfileForm
 from placements.models import AllocationRound, Learner, Role
-from placements.navigation import render_form
+from placements.navigation import page_number, render_form
 from placements.security import is_safe_next, role_required
 
 bp = Blueprint("learners", __name__, url_prefix="/learner")
@@ -57,10 +58,8 @@ def _choosing_round(learner: Learner) -> AllocationRound | None:
 def dashboard():
     """Show the learner's programme, profile summary, rounds and placement."""
     learner = current_learner()
-    rounds = [(r, len(services.ranked_offer_ids(learner, r)))
-              for r in services.learner_rounds(learner)]
-    return render_template("learners/dashboard.html", learner=learner, rounds=rounds,
-                           placements=services.visible_placements(learner))
+    return render_template("learners/dashboard.html", learner=learner,
+                           standings=standings_of(learner))
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -102,7 +101,7 @@ def offers():
             exclude_requirements=tuple(form.exclude.data or ()))
     hits = services.search_offers(learner, filters)
     pages = max(1, math.ceil(len(hits) / PAGE_SIZE))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    page = min(page_number(), pages)
     ranked = services.ranked_offer_ids(learner, round_) if round_ else []
     query = {k: v for k, v in request.args.items(multi=True) if k not in ("page", "submit")}
     return render_template(
@@ -196,10 +195,10 @@ def _save_choices(learner: Learner, round_: AllocationRound, **change) -> str | 
 
 @bp.get("/placement")
 def placement():
-    """Show the learner's published placements, to accept or decline."""
+    """Show where the learner stands in each round, and their placements to answer."""
     learner = current_learner()
     return render_template("learners/placement.html", learner=learner,
-                           placements=services.visible_placements(learner), form=EmptyForm(),
+                           standings=standings_of(learner), form=EmptyForm(),
                            distance=lambda p: services.offer_view(learner, p.offer).km)
 
 
@@ -242,7 +241,8 @@ def placement_decline(placement_id: int):
             form.reason.errors.append(exc.message)
         else:
             db.session.commit()
-            flash("You have declined the placement. Your placement officer will be in touch.",
+            flash("You have declined the placement. Your placement officer will look for "
+                  "another placement for you; you will be e-mailed when one is published.",
                   "success")
             return redirect(url_for(".placement"), 303)
     return render_form("learners/placement_decline.html", form, placement=placement)

@@ -152,7 +152,8 @@ def test_add_prospect(client, auth, world):
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"name": "", "sector": "Digital", "stage": "prospect"}, "Enter the organisation"),
-    ({"name": "X Ltd", "sector": "Nope", "stage": "prospect"}, "Not a valid choice"),
+    ({"name": "X Ltd", "sector": "Nope", "stage": "prospect"},
+     "Select one of the options in the list"),
     ({"name": "X Ltd", "sector": "Digital", "stage": "prospect", "postcode_area": "ZZ9"},
      "Enter a postcode area we know"),
     ({"name": "X Ltd", "sector": "Digital", "stage": "prospect", "contact_email": "nope"},
@@ -246,7 +247,7 @@ def test_log_activity_moves_a_prospect_to_contacted(client, auth, world):
     ({"next_action_due": ["1", "1", "2099"]}, "Enter the next action"),
     ({"next_action": "Call back", "next_action_due": ["1", "1", "2000"]},
      "cannot be due before"),
-    ({"kind": "fax"}, "Not a valid choice"),
+    ({"kind": "fax"}, "Select one of the options in the list"),
     ({"happened_on": ["31", "2", "2026"]}, "Date"),
 ])
 def test_log_activity_bad_input(client, auth, world, extra, message):
