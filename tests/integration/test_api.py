@@ -22,11 +22,12 @@ from placements.api import keys
 from placements.api.spec import OPERATIONS, PREFIX, document
 from placements.domain.placements import PLACEMENT
 from placements.extensions import db
+from placements.rounds.reports import UNPLACED_REASONS
 from placements.models import (
+    AccountLink,
     ApiKey,
     AuditEvent,
     HoursEntry,
-    Invitation,
     Learner,
     Placement,
     PlacementStatus,
@@ -319,8 +320,8 @@ def test_upsert_creates_updates_and_repeats_nothing(app, client, api_world):
     assert new.credentials == ["dbs"]
     assert new.first_in_family_he is True
     assert new.provider_id == api_world["p1"].id
-    assert db.session.scalar(sa.select(sa.func.count(Invitation.id)).where(
-        Invitation.user_id == new.user_id)) == 1
+    assert db.session.scalar(sa.select(sa.func.count(AccountLink.id)).where(
+        AccountLink.user_id == new.user_id, AccountLink.purpose == "invitation")) == 1
     again = call(client, "POST", "/learners", token, json=body).get_json()
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
     read = call(client, "GET", f"/learners/{new.id}", token).get_json()
@@ -626,7 +627,7 @@ def test_round_results_read_back(app, client, api_world):
     result = call(client, "GET", f"/runs/{w['run'].id}", token).get_json()
     assert result["unplaced"] == [{
         "learner_id": w["l2"].id, "student_ref": "B1", "mandated": False,
-        "reason_code": "capacity", "reason": "The offers they could take were all full",
+        "reason_code": "capacity", "reason": UNPLACED_REASONS["capacity"],
         "detail": "Care assistant was full"}]
     round_ = call(client, "GET", f"/rounds/{w['round'].id}", token).get_json()
     assert round_["placements"]["published"] == 1
