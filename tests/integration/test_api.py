@@ -22,7 +22,6 @@ from placements.api import keys
 from placements.api.spec import OPERATIONS, PREFIX, document
 from placements.domain.placements import PLACEMENT
 from placements.extensions import db
-from placements.rounds.reports import UNPLACED_REASONS
 from placements.models import (
     AccountLink,
     ApiKey,
@@ -35,6 +34,7 @@ from placements.models import (
     User,
     utcnow,
 )
+from placements.rounds.reports import UNPLACED_REASONS
 from tests.conftest import PASSWORD, make_run, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
