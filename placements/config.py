@@ -94,6 +94,22 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "JOB_QUEUE_TIMEOUT_S": 900,
         # Year shown in the Ordnance Survey attribution (the data's release year).
         "OS_DATA_YEAR": None,
+        # The JSON API (/api/v1). Calls per API key, counted in RATELIMIT_STORAGE_URI (so
+        # shared by every worker when that is Redis); calls per client address that present
+        # no key or an unusable one.
+        "API_RATE_LIMIT": "600 per minute",
+        "API_RATE_LIMIT_UNAUTHENTICATED": "30 per minute",
+        # Largest request body and most records in one bulk write (learners, hours).
+        "API_MAX_BODY_BYTES": 10_000_000,
+        "API_MAX_ROWS": 10_000,
+        # Items per page: when not asked, and at most.
+        "API_PAGE_SIZE": 100,
+        "API_MAX_PAGE_SIZE": 1000,
+        # Change feeds: the cursor for the next sync lies this many seconds before the last
+        # sync began, so that rows whose transaction committed late are sent (again).
+        "API_SYNC_OVERLAP_S": 300,
+        # How long the answer to a write with an Idempotency-Key is kept for retries.
+        "API_IDEMPOTENCY_HOURS": 24,
     }
 
 

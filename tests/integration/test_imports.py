@@ -164,7 +164,7 @@ def test_database_checks_reported(client, officer):
 @pytest.mark.parametrize(("data", "message"), [
     (b"name,email\r\nA,b@c.de\r\n", "student_ref is missing"),
     ("student_ref,name\r\nCaf\u00e9,x\r\n".encode("cp1252"), "CSV UTF-8"),
-    (b"", "Select a CSV file"),
+    (b"", "Select a CSV or Excel (.xlsx) file"),
 ])
 def test_unreadable_files(client, officer, data, message):
     if data:
