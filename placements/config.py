@@ -61,8 +61,12 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "OUTBOX_SHOWS_LINKS": False,
         "SMTP_HOST": "localhost",
         "SMTP_PORT": 25,
-        # The address people reach the service at, for links in e-mails.
-        "BASE_URL": "http://127.0.0.1:5000",
+        # Send SMTP mail in a background thread after the commit (tests send it at once).
+        "MAIL_IN_BACKGROUND": True,
+        # The address people reach the service at, for links in e-mails (set it in
+        # production). Unset: the address the request came to (for a background job, the
+        # request that queued it).
+        "BASE_URL": "",
         # Rate limits (Flask-Limiter). memory:// counts per process: with several gunicorn
         # workers set PLACEMENTS_RATELIMIT_STORAGE_URI=redis://... so they share counts.
         "RATELIMIT_STORAGE_URI": "memory://",
