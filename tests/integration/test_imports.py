@@ -271,3 +271,14 @@ def test_background_import_thread_invites_new_learners(client, officer, app):
     body = db.session.scalar(sa.select(OutboxMessage.body).where(
         OutboxMessage.to_address == "nia@example.test"))
     assert "/auth/invitation/" in body or "http" in body
+
+
+def test_every_downloaded_template_imports_as_it_is(client, officer):
+    """The sample row of each template passes every check (it once named a programme that
+    did not exist)."""
+    from placements.imports import pipeline
+
+    for name in pipeline.KINDS:
+        text = client.get(f"/officer/imports/{name}/template.csv").get_data(as_text=True)
+        errors = check(name, officer["officer1"], text.lstrip("\ufeff"))
+        assert not errors, (name, errors)
