@@ -63,9 +63,10 @@ class AllocationRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     #: The `placement-problem/1` document the run solved.
-    problem: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    #: Both documents are large (megabytes at region scale): loaded only when read.
+    problem: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, deferred=True)
     #: The `placement-result/1` document the solver returned (stored with its outcome).
-    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, deferred=True)
 
     round: Mapped[AllocationRound] = relationship()
     started_by: Mapped[User | None] = relationship()

@@ -119,14 +119,13 @@ def run_report(run: AllocationRun, *, unplaced_limit: int = 300,
                 sa.select(Learner.id, Learner.student_ref, User.name)
                 .join(User, User.id == Learner.user_id).where(Learner.id.in_(chunk))):
             people[f"L{lid}"] = (ref, name)
-    details = explain_unplaced(problem, [u["learner"] for u in shown])
     report.unplaced = [{
         "learner_id": parse_key(u["learner"]),
         "student_ref": people.get(u["learner"], ("", ""))[0],
         "name": people.get(u["learner"], ("", u["learner"]))[1],
         "mandated": bool(u.get("mandated")),
         "reason": UNPLACED_REASONS.get(u.get("reason", ""), u.get("reason", "")),
-        "detail": details.get(u["learner"], ""),
+        "detail": "",
     } for u in shown]
     return report
 
@@ -347,71 +346,113 @@ def changes_csv_rows(changes: RunChanges) -> list[list[Any]]:
 
 def explain_unplaced(problem: dict[str, Any], keys: Iterable[str]) -> dict[str, str]:
     """Say, for an officer, why each of some unplaced learners could not be placed, from the
-    problem the run solved and the eligibility rule (`domain.eligibility.assess`).
+    problem the run solved and the eligibility rule (`domain.eligibility`).
 
     Learners placed by fallback (mandated, fallback on) are judged against every open offer
-    of their sector; the others against the offers they listed.
+    of their sector (the numpy form of the rule, one block per sector); the others against
+    the offers they listed (`assess`, pair by pair).
     """
     wanted = set(keys)
     offers = {o["id"]: o for o in problem.get("offers", [])}
     fallback_on = bool(problem.get("settings", {}).get("fallback", True))
-    by_sector: dict[str, list[dict[str, Any]]] = {}
-    for o in offers.values():
-        by_sector.setdefault(o["sector"], []).append(o)
     out: dict[str, str] = {}
+    by_sector: dict[str, list[dict[str, Any]]] = {}
     for lrn in problem.get("learners", []):
         key = lrn["id"]
         if key not in wanted:
             continue
-        max_km = float(lrn["max_km"]) if lrn.get("max_km") is not None else float("inf")
-        facts = eligibility.LearnerFacts(sector=lrn["sector"], lat=lrn["lat"], lon=lrn["lon"],
-                                         max_km=max_km, has=frozenset(lrn.get("has", ())))
-        fallback = bool(lrn.get("mandated")) and fallback_on
         listed = lrn.get("preferences", [])
-        if not fallback and not listed:
+        if bool(lrn.get("mandated")) and fallback_on:
+            by_sector.setdefault(lrn["sector"], []).append(lrn)
+        elif not listed:
             out[key] = ("They listed no offers, and fallback placements are "
                         + ("off in this round." if lrn.get("mandated") else
                            "only for mandated learners."))
-            continue
-        candidates = by_sector.get(lrn["sector"], []) if fallback else [
-            offers.get(k) for k in listed]
-        gone = far = sector = needs = eligible = 0
-        missing: set[str] = set()
-        for o in candidates:
-            if o is None:
-                gone += 1
-                continue
-            verdict = eligibility.assess(facts, eligibility.OfferFacts(
-                id=0, sector=o["sector"], lat=o["lat"], lon=o["lon"],
-                requires=frozenset(o.get("requires", ()))))
-            if eligibility.Reason.SECTOR in verdict.reasons:
-                sector += 1
-            elif eligibility.Reason.DISTANCE in verdict.reasons:
-                far += 1
-            elif verdict.missing:
-                needs += 1
-                missing.update(verdict.missing)
-            else:
-                eligible += 1
-        parts = []
-        if far:
-            limit = f"{max_km:g} km" if max_km != float("inf") else "their"
-            parts.append(f"{far} beyond their {limit} travel limit")
-        if needs:
-            parts.append(f"{needs} need{'s' if needs == 1 else ''} "
-                         f"{eligibility.requirement_names(sorted(missing))}, which they do "
-                         "not hold")
-        if sector:
-            parts.append(f"{sector} in another sector")
-        if gone:
-            parts.append(f"{gone} no longer open")
-        if eligible:
-            parts.append(f"{eligible} they could take {'was' if eligible == 1 else 'were'} "
-                         "full")
-        what = (f"the {len(candidates)} open {lrn['sector']} offers" if fallback
-                else f"the {len(candidates)} offers they listed")
-        if not candidates:
-            out[key] = f"There are no open {lrn['sector']} offers in this round."
         else:
-            out[key] = f"Of {what}: {'; '.join(parts)}." if parts else ""
+            out[key] = _explain_listed(lrn, [offers.get(k) for k in listed])
+    for sector, learners in by_sector.items():
+        out.update(_explain_fallback(sector, learners, [
+            o for o in offers.values() if o["sector"] == sector]))
+    return out
+
+
+def _max_km(lrn: dict[str, Any]) -> float:
+    return float(lrn["max_km"]) if lrn.get("max_km") is not None else float("inf")
+
+
+def _sentence(what: str, max_km: float, *, far: int = 0, needs: int = 0,
+              missing: Iterable[str] = (), sector: int = 0, gone: int = 0,
+              eligible: int = 0) -> str:
+    parts = []
+    if far:
+        limit = f"{max_km:g} km " if max_km != float("inf") else ""
+        parts.append(f"{far} beyond their {limit}travel limit")
+    if needs:
+        parts.append(f"{needs} need{'s' if needs == 1 else ''} "
+                     f"{eligibility.requirement_names(sorted(set(missing)))}, which they do "
+                     "not hold")
+    if sector:
+        parts.append(f"{sector} in another sector")
+    if gone:
+        parts.append(f"{gone} no longer open")
+    if eligible:
+        parts.append(f"{eligible} they could take {'was' if eligible == 1 else 'were'} full")
+    return f"Of {what}: {'; '.join(parts)}." if parts else ""
+
+
+def _explain_listed(lrn: dict[str, Any], candidates: list[dict[str, Any] | None]) -> str:
+    facts = eligibility.LearnerFacts(sector=lrn["sector"], lat=lrn["lat"], lon=lrn["lon"],
+                                     max_km=_max_km(lrn), has=frozenset(lrn.get("has", ())))
+    counts = {"far": 0, "needs": 0, "sector": 0, "gone": 0, "eligible": 0}
+    missing: set[str] = set()
+    for o in candidates:
+        if o is None:
+            counts["gone"] += 1
+            continue
+        verdict = eligibility.assess(facts, eligibility.OfferFacts(
+            id=0, sector=o["sector"], lat=o["lat"], lon=o["lon"],
+            requires=frozenset(o.get("requires", ()))))
+        if eligibility.Reason.SECTOR in verdict.reasons:
+            counts["sector"] += 1
+        elif eligibility.Reason.DISTANCE in verdict.reasons:
+            counts["far"] += 1
+        elif verdict.missing:
+            counts["needs"] += 1
+            missing.update(verdict.missing)
+        else:
+            counts["eligible"] += 1
+    return _sentence(f"the {len(candidates)} offers they listed", _max_km(lrn),
+                     missing=missing, **counts)
+
+
+def _explain_fallback(sector: str, learners: list[dict[str, Any]],
+                      candidates: list[dict[str, Any]]) -> dict[str, str]:
+    if not candidates:
+        return {lrn["id"]: f"There are no open {sector} offers in this round."
+                for lrn in learners}
+    index: dict[str, int] = {}
+    needs_mask = eligibility.tag_masks([frozenset(o.get("requires", ())) for o in candidates],
+                                       index)
+    has_mask = eligibility.tag_masks([frozenset(lrn.get("has", ())) for lrn in learners], index)
+    lat = [lrn["lat"] for lrn in learners]
+    lon = [lrn["lon"] for lrn in learners]
+    reach = [_max_km(lrn) for lrn in learners]
+    o_lat = [o["lat"] for o in candidates]
+    o_lon = [o["lon"] for o in candidates]
+    near = eligibility.reach_matrix(lat, lon, reach, has_mask | ~0, o_lat, o_lon,
+                                    needs_mask & 0)
+    ok = eligibility.reach_matrix(lat, lon, reach, has_mask, o_lat, o_lon, needs_mask)
+    out = {}
+    for i, lrn in enumerate(learners):
+        within = int(near[i].sum())
+        fits = int(ok[i].sum())
+        missing: set[str] = set()
+        if within > fits:
+            held = frozenset(lrn.get("has", ()))
+            for j in near[i].nonzero()[0]:
+                if not ok[i, j]:
+                    missing.update(set(candidates[j].get("requires", ())) - held)
+        out[lrn["id"]] = _sentence(
+            f"the {len(candidates)} open {sector} offers", _max_km(lrn),
+            far=len(candidates) - within, needs=within - fits, missing=missing, eligible=fits)
     return out
