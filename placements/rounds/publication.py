@@ -48,7 +48,8 @@ from placements.models import (
     User,
     utcnow,
 )
-from placements.rounds.problem import learner_key, parse_key, settings_of
+from placements.rounds import reports
+from placements.rounds.problem import settings_of
 from placements.rounds.services import (
     _FRESH,
     _NO_PENDING,
@@ -157,9 +158,9 @@ def _waiting(round_: AllocationRound) -> list[Placement]:
 
 def unplaced_learners(round_: AllocationRound, run: AllocationRun | None) -> list[Learner]:
     """Learners the run left unplaced who hold no place now (not hand-placed since)."""
-    if run is None or not run.result:
+    if run is None:
         return []
-    ids = [parse_key(u["learner"]) for u in run.result.get("unplaced", [])]
+    ids = reports.run_learner_ids(run, unplaced_only=True)
     placed = set(db.session.scalars(sa.select(Placement.learner_id).where(
         Placement.round_id == round_.id, held_at_sql().is_not(None))))
     in_round = set(db.session.scalars(
@@ -182,13 +183,13 @@ def _last_published_at(round_: AllocationRound) -> datetime | None:
 
 def _late_joiners(round_: AllocationRound, run: AllocationRun) -> int:
     """Learners now in the round whom the run did not include."""
-    in_run = {lrn["id"] for lrn in (run.problem or {}).get("learners", [])}
+    in_run = set(reports.run_learner_ids(run))
     now = db.session.scalars(learners_in_round_stmt(round_).with_only_columns(Learner.id))
-    return sum(1 for lid in now if learner_key(lid) not in in_run)
+    return sum(1 for lid in now if lid not in in_run)
 
 
 def _settings_changed(round_: AllocationRound, run: AllocationRun) -> bool:
-    ran = dict((run.problem or {}).get("settings", {}))
+    ran = reports.run_settings(run)
     now = settings_of(round_)
     keys = ("rank_cost", "fallback", "max_preferences")
     return any(ran.get(k) != now[k] for k in keys)
