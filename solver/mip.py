@@ -27,7 +27,7 @@ from ortools.linear_solver import pywraplp
 
 from .flow import Network
 from .instance import Instance
-from .objective import MANDATED, PLACED, IntArray, relative_gap
+from .objective import MANDATED, PLACED, Coefficients, IntArray, relative_gap
 
 #: OR-Tools linear-solver backend, chosen by measurement (bench/RESULTS.md, Solver section).
 ENGINE = "CBC"
@@ -223,8 +223,7 @@ def _solve(
         value = combined(names, values)
         if proven and bounds is not None and all(values[nm] == bounds[nm] for nm in names):
             _emit(progress, names, values, values, start, component)
-            offset = combined(names, coefs.constant) + int(np.dot(coef, fixed_side))
-            _fix(solver, x, side_pos, coef[side], value - offset, maximise)
+            _fix_levels(solver, x, side, side_pos, coefs, names, values, fixed_side)
             continue
         proven = False
         remaining = deadline - time.perf_counter()
@@ -254,7 +253,7 @@ def _solve(
         const = combined(names, coefs.constant) + int(np.dot(coef, fixed_side))
         if status == pywraplp.Solver.OPTIMAL:
             _emit(progress, names, values, values, start, component)
-            _fix(solver, x, side_pos, coef[side], value - const, maximise)
+            _fix_levels(solver, x, side, side_pos, coefs, names, values, fixed_side)
             continue
         raw = objective.BestBound()
         bound = int(np.floor(raw + 1e-6) if maximise else np.ceil(raw - 1e-6)) + const
@@ -292,14 +291,22 @@ def _unsolved(net: Network, flow: IntArray, bounds: dict[str, int] | None,
                       float(values[names[-1]]))
 
 
-def _fix(solver: pywraplp.Solver, x: list[Any], pos: IntArray, coef: IntArray, value: int,
-         maximise: bool) -> None:
-    """Hold a solved level at its optimum while the next levels are solved."""
-    nz = np.flatnonzero(coef).tolist()
-    if not nz:
-        return
-    fixed = solver.Sum([int(coef[j]) * x[int(pos[j])] for j in nz])
-    solver.Add(fixed >= value if maximise else fixed <= value)
+def _fix_levels(solver: pywraplp.Solver, x: list[Any], side: IntArray, pos: IntArray,
+                coefs: Coefficients, names: list[str], values: dict[str, int],
+                fixed_side: IntArray) -> None:
+    """Hold solved levels at their optimum (one constraint each) for the next levels."""
+    for lv in coefs.levels:
+        if lv.name not in names:
+            continue
+        coef = coefs.arc[lv.name]
+        offset = coefs.constant[lv.name] + int(np.dot(coef, fixed_side))
+        local = coef[side]
+        nz = np.flatnonzero(local).tolist()
+        if not nz:
+            continue
+        fixed = solver.Sum([int(local[j]) * x[int(pos[j])] for j in nz])
+        target = values[lv.name] - offset
+        solver.Add(fixed >= target if lv.maximise else fixed <= target)
 
 
 def _emit(progress: Callable[[dict[str, Any]], None] | None, names: list[str],
