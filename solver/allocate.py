@@ -179,7 +179,6 @@ def _allocate(
     inst: Instance, net: Network, start: float, deadline: float, progress: Progress | None
 ) -> Outcome:
     """Return the flow on every arc: the min-cost flow wherever it is exact, else the MIP."""
-    _check_locked_minimums(inst)
     try:
         cost = net.costs()
         relaxed = solve_flow(net, cost)
@@ -192,11 +191,7 @@ def _allocate(
     bounds = net.coefs.values(net.side_flow(relaxed))
     forced = _forced_lower(inst)
     if forced.any() and solve_flow(net, cost, lower=forced) is None:
-        names = ", ".join(f"'{inst.employer_ids[e]}'" for e in np.flatnonzero(forced).tolist())
-        raise ProblemError(
-            f"locked: employer limits cannot all hold: locked learners at employer(s) {names} "
-            "are below min_if_any and not enough other learners can join"
-        )
+        raise ProblemError(_locked_short_message(inst, net, cost, forced))
     incumbent = _close_and_reflow(inst, net, cost, relaxed, forced, deadline)
     if time.perf_counter() > deadline:
         return Outcome(incumbent, "feasible", engine="combined", bounds=bounds)
@@ -239,6 +234,23 @@ def _fixing_region(inst: Instance, net: Network, cost: IntArray, relaxed: IntArr
     bad[np.isin(label, label[net.emp_node[short]])] = True
     end = np.where(net.tails == net.sink, net.heads, net.tails)
     return usable & bad[end]
+
+
+def _locked_short_message(inst: Instance, net: Network, cost: IntArray,
+                          forced: IntArray) -> str:
+    """Name the employers whose locks leave them below `min_if_any` for good."""
+    alone = []
+    for e in np.flatnonzero(forced).tolist():
+        one = np.zeros_like(forced)
+        one[e] = forced[e]
+        if solve_flow(net, cost, lower=one) is None:
+            alone.append(e)
+    named = alone or np.flatnonzero(forced).tolist()
+    names = ", ".join(f"'{inst.employer_ids[e]}'" for e in named[:5])
+    more = f" and {len(named) - 5} more" if len(named) > 5 else ""
+    which = "employer" if len(named) == 1 else "employers"
+    return (f"locked: employer limits cannot all hold: locked learners at {which} "
+            f"{names}{more} are below min_if_any and not enough other learners can join")
 
 
 def _forced_lower(inst: Instance) -> IntArray:
@@ -319,22 +331,6 @@ def _to_arcs(inst: Instance, net: Network, flow: IntArray) -> BoolArray:
     km = haversine_km_array(lat, lon, inst.offer_lat[pair_o], inst.offer_lon[pair_o])
     inst.arc_km = np.concatenate([inst.arc_km, km])
     return np.concatenate([chosen, np.ones(pair_l.size, np.bool_)])
-
-
-def _check_locked_minimums(inst: Instance) -> None:
-    """Reject locks that leave an employer below `min_if_any` with no way to catch up."""
-    need = np.flatnonzero((inst.employer_locked > 0) & (inst.employer_min > inst.employer_locked))
-    for e in need.tolist():
-        offers = np.flatnonzero(inst.offer_employer == e)
-        arcs = np.isin(inst.arc_offer, offers)
-        room = min(int(inst.residual[offers].sum()), np.unique(inst.arc_learner[arcs]).size)
-        if inst.employer_max[e] >= 0:
-            room = min(room, int(inst.employer_max[e]))
-        if inst.employer_locked[e] + room < inst.employer_min[e]:
-            raise ProblemError(
-                f"employer '{inst.employer_ids[e]}': {inst.employer_locked[e]} locked learners "
-                f"are below min_if_any {inst.employer_min[e]} and no other learner can join"
-            )
 
 
 def _result(inst: Instance, chosen: BoolArray, outcome: Outcome) -> dict[str, Any]:

@@ -13,11 +13,16 @@ from solver_reference import allowed, brute_force, employer_limits_hold, max_man
 from solver import ProblemError, parse_problem, solve
 
 SECTORS = ["digital", "care"]
+KSBS = ["K1", "S4", "B2"]
 
 
 @st.composite
-def problems(draw: st.DrawFn, *, side: bool = False, max_learners: int = 5) -> dict[str, Any]:
-    """Draw a small valid problem, optionally with locks, a previous run and employer limits."""
+def problems(draw: st.DrawFn, *, side: bool = False, max_learners: int = 5,
+             extras: bool = False) -> dict[str, Any]:
+    """Draw a small valid problem, optionally with locks, a previous run and employer limits.
+
+    `extras` adds the optional fields: exclusions, KSBs and the KSB coverage level.
+    """
     n_offers = draw(st.integers(1, 4))
     n_learners = draw(st.integers(1, max_learners))
     coord = st.floats(-0.3, 0.3, allow_nan=False)
@@ -48,13 +53,20 @@ def problems(draw: st.DrawFn, *, side: bool = False, max_learners: int = 5) -> d
         limit = draw(st.sampled_from([None, 10, 25, 60]))
         if limit is not None:
             learner["max_km"] = limit
+        if extras:
+            learner["excluded"] = draw(st.lists(st.sampled_from(ids), max_size=2))
+            learner["outstanding_ksbs"] = draw(st.lists(st.sampled_from(KSBS), max_size=3))
         learners.append(learner)
+    if extras:
+        for o in offers:
+            o["ksbs"] = draw(st.lists(st.sampled_from(KSBS), max_size=3))
     data: dict[str, Any] = {
         "format": "placement-problem/1",
         "settings": {
             "rank_cost": draw(st.sampled_from(["linear", "squared"])),
             "fallback": draw(st.booleans()),
             "max_preferences": draw(st.integers(1, 4)),
+            **({"ksb_coverage": draw(st.booleans())} if extras else {}),
         },
         "offers": offers,
         "learners": learners,
@@ -93,7 +105,10 @@ def _key(data: dict[str, Any], result: dict[str, Any]) -> tuple[int, ...]:
     key: tuple[int, ...] = (-summary["mandated_placed"], -summary["placed"])
     if data.get("previous") is not None:
         key += (summary["moved"],)
-    return (*key, summary["rank_cost"])
+    key += (summary["rank_cost"],)
+    if data["settings"].get("ksb_coverage"):
+        key += (-summary["ksb_covered"],)
+    return key
 
 
 def _check_feasible(data: dict[str, Any], result: dict[str, Any]) -> None:
@@ -101,6 +116,7 @@ def _check_feasible(data: dict[str, Any], result: dict[str, Any]) -> None:
     options = allowed(data)
     capacity = {o["id"]: o["capacity"] for o in data["offers"]}
     locked = {p["learner"]: p["offer"] for p in data.get("locked", [])}
+    learner_of = {le["id"]: le for le in data["learners"]}
     seen: set[str] = set()
     use: dict[str, int] = {}
     for a in result["assignments"]:
@@ -112,6 +128,7 @@ def _check_feasible(data: dict[str, Any], result: dict[str, Any]) -> None:
             assert a["rank"] is None
         else:
             assert a["offer"] in options[a["learner"]]
+            assert a["offer"] not in learner_of[a["learner"]].get("excluded", [])
             assert a["rank"] == options[a["learner"]][a["offer"]]
     assert all(use[o] <= capacity[o] for o in use)
     assert locked.keys() <= seen
@@ -184,6 +201,51 @@ def test_integer_engine_alone_is_exact(data: dict[str, Any]) -> None:
         return
     with patch("solver.objective.SCALED_COST_LIMIT", 0):
         result = solve(parse_problem(data))
+    assert result["status"] == "optimal"
+    _check_feasible(data, result)
+    assert _key(data, result) == best
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(side=True, max_learners=4, extras=True))
+def test_exclusions_and_ksb_level_are_exact(data: dict[str, Any]) -> None:
+    """Exclusions, KSB coverage and employer limits together match brute force."""
+    best = brute_force(data)
+    if best is None:
+        with pytest.raises(ProblemError, match="employer"):
+            solve(parse_problem(data))
+        return
+    result = solve(parse_problem(data))
+    assert result["status"] == "optimal"
+    _check_feasible(data, result)
+    final = {a["learner"]: a["offer"] for a in result["assignments"]}
+    assert employer_limits_hold(data, final)
+    assert _key(data, result) == best
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(side=True, max_learners=4, extras=True))
+def test_integer_engine_alone_is_exact_with_extras(data: dict[str, Any]) -> None:
+    """The integer engine alone (flow refused) handles exclusions and the KSB level too."""
+    best = brute_force(data)
+    if best is None:
+        return
+    with patch("solver.objective.SCALED_COST_LIMIT", 0):
+        result = solve(parse_problem(data))
+    assert result["status"] == "optimal"
+    assert _key(data, result) == best
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(side=True, max_learners=4), st.sampled_from([1000, 10**6]))
+def test_huge_max_preferences_stays_exact(data: dict[str, Any], k: int) -> None:
+    """A huge K (fallback cost reduced exactly inside the engines) still matches brute force."""
+    data["settings"]["max_preferences"] = k
+    data["settings"]["rank_cost"] = "squared"
+    best = brute_force(data)
+    if best is None:
+        return
+    result = solve(parse_problem(data))
     assert result["status"] == "optimal"
     _check_feasible(data, result)
     assert _key(data, result) == best
