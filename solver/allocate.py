@@ -199,21 +199,61 @@ def _allocate(
     if values[obj.MANDATED] == bounds[obj.MANDATED] and values[obj.PLACED] == bounds[obj.PLACED]:
         # Reduced-cost fixing: any better allocation differs from the relaxation only on
         # arcs whose reduced cost is within the gap (see _fixing_region).
-        free = _fixing_region(inst, net, cost, relaxed, incumbent)
+        free, label = _fixing_region(inst, net, cost, relaxed, incumbent)
     else:
         label = _arc_components(net, np.ones(net.n_arcs, np.bool_))
         bad = np.isin(label, label[net.emp_node[_flow_short(inst, net, relaxed)]])
-        free = bad[net.tails] | bad[net.heads]
-        free &= (net.tails != net.sink) | (net.heads != net.sink)
-    outcome = solve_mip(inst, net, free, incumbent, bounds, deadline, start, progress)
-    if outcome.status == "infeasible":  # pragma: no cover - the incumbent is feasible
-        raise RuntimeError("integer engine found no allocation")
-    return Outcome(outcome.flow, outcome.status, outcome.level, outcome.value, outcome.bound,
-                   "combined")
+        free = bad[_arc_end(net)]
+    return _solve_regions(inst, net, free, label, relaxed, incumbent, deadline, start, progress)
+
+
+def _arc_end(net: Network) -> IntArray:
+    """The end of each arc that is not the sink (arcs into the sink belong to their tail)."""
+    return np.where(net.tails == net.sink, net.heads, net.tails)
+
+
+def _solve_regions(inst: Instance, net: Network, free: BoolArray, label: IntArray,
+                   relaxed: IntArray, incumbent: IntArray, deadline: float, start: float,
+                   progress: Progress | None) -> Outcome:
+    """Solve each component of the free arcs with the integer engine, one after another.
+
+    Components are independent (arcs outside them keep the relaxation's flow), and the
+    lexicographic optimum of a sum over independent parts is the sum of their optima.
+    Each component gets a share of the time left in proportion to its arcs.
+    """
+    arc_label = label[_arc_end(net)]
+    flow = relaxed.copy()
+    flow[free] = incumbent[free]
+    comps, sizes = np.unique(arc_label[free], return_counts=True)
+    waiting = int(sizes.sum())
+    stopped: dict[str, list[tuple[float, float]]] = {}
+    status = "optimal"
+    for number, (comp, size) in enumerate(zip(comps.tolist(), sizes.tolist(), strict=True)):
+        part = free & (arc_label == comp)
+        share = (deadline - time.perf_counter()) * size / max(1, waiting)
+        waiting -= size
+        trial = flow.copy()
+        trial[part] = relaxed[part]
+        bounds = net.coefs.values(net.side_flow(trial))
+        outcome = solve_mip(inst, net, part, flow, bounds, time.perf_counter() + share, start,
+                            progress, number)
+        if outcome.status == "infeasible":  # pragma: no cover - the incumbent is feasible
+            raise RuntimeError("integer engine found no allocation")
+        flow = outcome.flow
+        if outcome.status != "optimal" and outcome.level is not None:
+            status = "feasible"
+            stopped.setdefault(outcome.level, []).append((outcome.value, outcome.bound))
+    if status == "optimal":
+        return Outcome(flow, engine="combined")
+    # The first level any component left unproven; its bound adds every such component's.
+    values = net.coefs.values(net.side_flow(flow))
+    level = next(lv.name for lv in net.coefs.levels if lv.name in stopped)
+    bound = values[level] + sum(b - v for v, b in stopped[level])
+    return Outcome(flow, "feasible", level, values[level], bound, "combined")
 
 
 def _fixing_region(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
-                   incumbent: IntArray) -> BoolArray:
+                   incumbent: IntArray) -> tuple[BoolArray, IntArray]:
     """Arcs that may differ from the relaxation in an allocation at least as good as ours.
 
     With the incumbent at the relaxation's mandated and placed counts, every better
@@ -232,8 +272,7 @@ def _fixing_region(inst: Instance, net: Network, cost: IntArray, relaxed: IntArr
     short = _flow_short(inst, net, relaxed)
     bad = np.zeros(net.n_nodes, np.bool_)
     bad[np.isin(label, label[net.emp_node[short]])] = True
-    end = np.where(net.tails == net.sink, net.heads, net.tails)
-    return usable & bad[end]
+    return usable & bad[_arc_end(net)], label
 
 
 def _locked_short_message(inst: Instance, net: Network, cost: IntArray,
@@ -468,6 +507,12 @@ def _why_nothing(inst: Instance, li: int) -> str:
     if near is None:
         return f"There are no {learner.sector} offers in this round."
     if near.size == 0:
+        if learner.max_km is None or any(
+            (li, oi) in inst.excluded for oi in inst.offer_index.values()
+            if inst.problem.offers[oi].sector == learner.sector
+        ):
+            return (f"Every {learner.sector} offer within reach is excluded for you "
+                    "(declined, or starting after one of your checks expires).")
         return f"There is no {learner.sector} offer within {learner.max_km:g} km of you."
     offer = inst.problem.offers[int(near[0])]
     tags = sorted(set(offer.requires) - set(learner.has))
