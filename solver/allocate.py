@@ -195,16 +195,42 @@ def _allocate(
     incumbent = _close_and_reflow(inst, net, cost, relaxed, forced, deadline)
     if time.perf_counter() > deadline:
         return Outcome(incumbent, "feasible", engine="combined", bounds=bounds)
-    values = net.coefs.values(net.side_flow(incumbent))
-    if values[obj.MANDATED] == bounds[obj.MANDATED] and values[obj.PLACED] == bounds[obj.PLACED]:
-        # Reduced-cost fixing: any better allocation differs from the relaxation only on
-        # arcs whose reduced cost is within the gap (see _fixing_region).
-        free, label = _fixing_region(inst, net, cost, relaxed, incumbent)
-    else:
-        label = _arc_components(net, np.ones(net.n_arcs, np.bool_))
-        bad = np.isin(label, label[net.emp_node[_flow_short(inst, net, relaxed)]])
-        free = bad[_arc_end(net)]
+    free, label = _free_regions(inst, net, cost, relaxed, incumbent)
     return _solve_regions(inst, net, free, label, relaxed, incumbent, deadline, start, progress)
+
+
+def _free_regions(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
+                  incumbent: IntArray) -> tuple[BoolArray, IntArray]:
+    """Arcs the integer engine must decide, and a node label separating independent parts.
+
+    Components of the network (the sink excluded) are independent. A component without
+    a short employer keeps the relaxation (optimal there). In one whose incumbent has
+    the relaxation's mandated and placed counts, reduced-cost fixing leaves only the
+    arcs of _fixing_region free; in the others every arc is free.
+    """
+    label = _arc_components(net, np.ones(net.n_arcs, np.bool_))
+    end_label = label[_arc_end(net)]
+    short = _flow_short(inst, net, relaxed)
+    free = np.zeros(net.n_arcs, np.bool_)
+    region = label.copy()
+    dist: IntArray | None = None
+    for comp in np.unique(label[net.emp_node[short]]).tolist():
+        part = end_label == comp
+        side = part[: net.n_side]
+        gain = {lv.name: int(np.dot(net.coefs.arc[lv.name][side],
+                                    (incumbent[: net.n_side] - relaxed[: net.n_side])[side]))
+                for lv in net.coefs.levels[:2]}
+        if gain[obj.MANDATED] or gain[obj.PLACED]:
+            free |= part
+            continue
+        if dist is None:
+            dist = potentials(net, relaxed, cost)
+        gap = int(np.dot(cost[part], (incumbent - relaxed)[part]))
+        usable, sub = _fixing_region(inst, net, cost, relaxed, dist, gap, part)
+        free |= usable
+        nodes = label == comp
+        region[nodes] = net.n_nodes + sub[nodes]
+    return free, region
 
 
 def _arc_end(net: Network) -> IntArray:
@@ -253,21 +279,20 @@ def _solve_regions(inst: Instance, net: Network, free: BoolArray, label: IntArra
 
 
 def _fixing_region(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
-                   incumbent: IntArray) -> tuple[BoolArray, IntArray]:
-    """Arcs that may differ from the relaxation in an allocation at least as good as ours.
+                   dist: IntArray, gap: int, part: BoolArray) -> tuple[BoolArray, IntArray]:
+    """Arcs of one component that may differ from the relaxation in a better allocation.
 
-    With the incumbent at the relaxation's mandated and placed counts, every better
-    allocation has them too, and on such allocations the flow cost orders the lower
-    levels exactly. The difference from the relaxation is a sum of residual cycles of
-    non-negative reduced cost, totalling at most gap = cost(incumbent) - cost(relaxed),
-    so it uses only arcs whose reduced cost in the used direction is within the gap.
-    Cycles in components (over those arcs, the sink excluded) holding no short employer
-    can be dropped without loss, so only those components stay free.
+    With the incumbent at the relaxation's mandated and placed counts in this component,
+    every allocation at least as good has them too, and on such allocations the flow
+    cost orders the lower levels exactly. The difference from the relaxation is a sum of
+    residual cycles of non-negative reduced cost (potentials `dist`) totalling at most
+    `gap` = cost(incumbent) - cost(relaxed) on the component, so it uses only arcs whose
+    reduced cost in the used direction is within the gap. Cycles in sub-components (over
+    those arcs, the sink excluded) holding no short employer can be dropped without
+    loss, so only those sub-components stay free. Returns the free arcs and node labels.
     """
-    gap = int(np.dot(cost, incumbent)) - int(np.dot(cost, relaxed))
-    dist = potentials(net, relaxed, cost)
     rc = reduced_costs(net, cost, dist)
-    usable = ((relaxed < net.caps) & (rc <= gap)) | ((relaxed > 0) & (-rc <= gap))
+    usable = part & (((relaxed < net.caps) & (rc <= gap)) | ((relaxed > 0) & (-rc <= gap)))
     label = _arc_components(net, usable)
     short = _flow_short(inst, net, relaxed)
     bad = np.zeros(net.n_nodes, np.bool_)

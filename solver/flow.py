@@ -110,6 +110,10 @@ def build_network(inst: Instance) -> Network:
     np.add.at(seats, emp_of[emp_of >= 0], inst.residual[offers[emp_of >= 0]])
     emps = np.arange(n_e, dtype=np.int64)
     emp_cap = np.where(inst.employer_max >= 0, np.minimum(inst.employer_max, seats), seats)
+    # An employer without locks that cannot reach its minimum (too few seats, or a cap
+    # below it) can never take anyone: closing it is exact and tightens the relaxation.
+    never = (inst.employer_min > 0) & (inst.employer_locked == 0) & (emp_cap < inst.employer_min)
+    emp_cap = np.where(never, 0, emp_cap)
     member_o = h.member_offer if h else empty
     parts = [
         (PAIR, inst.arc_learner, n_l + inst.arc_offer, np.ones(inst.n_arcs, np.int64)),
