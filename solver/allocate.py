@@ -192,7 +192,12 @@ def _allocate(
     forced = _forced_lower(inst)
     if forced.any() and solve_flow(net, cost, lower=forced) is None:
         raise ProblemError(_locked_short_message(inst, net, cost, forced))
-    incumbent = _close_and_reflow(inst, net, cost, relaxed, forced, deadline)
+    label = _arc_components(net, np.ones(net.n_arcs, np.bool_))
+    end_label = label[_arc_end(net)]
+    incumbent = relaxed.copy()
+    for comp in np.unique(label[net.emp_node[short]]).tolist():
+        part = end_label == comp
+        incumbent[part] = _incumbent(inst, net, cost, relaxed, forced, deadline, part)[part]
     if time.perf_counter() > deadline:
         return Outcome(incumbent, "feasible", engine="combined", bounds=bounds)
     free, label = _free_regions(inst, net, cost, relaxed, incumbent)
@@ -323,27 +328,52 @@ def _forced_lower(inst: Instance) -> IntArray:
     return np.where((inst.employer_locked > 0) & (need > 0), need, 0).astype(np.int64)
 
 
-def _close_and_reflow(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
-                      forced: IntArray, deadline: float) -> IntArray:
-    """A good allocation meeting `min_if_any`: close short employers and re-solve.
+def _incumbent(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
+               forced: IntArray, deadline: float, part: BoolArray) -> IntArray:
+    """A good allocation of one component meeting `min_if_any`: the better of two repairs.
 
-    Short employers without locks are closed; those with locks are forced up to their
-    minimum. Repeats until no employer is short. Past the deadline it stops re-solving;
-    the caller then drops the learners of employers still short (always feasible).
+    Both re-solve the component's flow until no employer is short: one closes short
+    employers without locks, the other first forces them up to their minimum (closing
+    those it cannot force). Employers with locks are always forced. Past the deadline
+    the repairs stop re-solving; the caller then drops learners of employers still short.
     """
-    flow = relaxed
+    best: IntArray | None = None
+    for opening in (False, True):
+        flow = _reflow(inst, net, cost, relaxed, forced, deadline, part, opening)
+        if best is None or net.coefs.key(net.side_flow(flow)) < net.coefs.key(
+            net.side_flow(best)
+        ):
+            best = flow
+        if time.perf_counter() > deadline:
+            break
+    assert best is not None
+    return best
+
+
+def _reflow(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
+            forced: IntArray, deadline: float, part: BoolArray, opening: bool) -> IntArray:
+    """Repair the relaxation of one component by closing (or first opening) short employers."""
+    flow = np.where(part, relaxed, 0)
     closed = np.zeros(inst.employer_max.size, np.bool_)
-    lower = forced
+    lower = forced.copy()
     for _ in range(100):
         short = _flow_short(inst, net, flow)
-        if short.size == 0:
+        if short.size == 0 or time.perf_counter() > deadline:
             return flow
-        if time.perf_counter() > deadline and not forced.any():
-            return flow
-        closed[short[inst.employer_locked[short] == 0]] = True
-        again = solve_flow(net, cost, closed=closed, lower=lower)
+        free_short = short[inst.employer_locked[short] == 0]
+        again = None
+        if opening:
+            trial = lower.copy()
+            trial[free_short] = inst.employer_min[free_short]
+            again = solve_flow(net, cost, closed=closed, lower=trial, part=part)
+            if again is not None:
+                lower = trial
+        if again is None:
+            closed[free_short] = True
+            lower[free_short] = 0
+            again = solve_flow(net, cost, closed=closed, lower=lower, part=part)
         if again is None:  # pragma: no cover - closing never blocks the forced minimums
-            again = solve_flow(net, cost, lower=lower)
+            again = solve_flow(net, cost, lower=forced, part=part)
             assert again is not None
         flow = again
     return flow

@@ -153,13 +153,18 @@ def solve_flow(
     cost: IntArray,
     closed: BoolArray | None = None,
     lower: IntArray | None = None,
+    part: BoolArray | None = None,
 ) -> IntArray | None:
     """Return a min-cost flow (flow per arc), or None when the bounds admit none.
 
     `closed` (per constrained employer) removes an employer's capacity; `lower` (per
-    constrained employer) forces at least that many learners through it. Raises
-    CostRangeError when OR-Tools reports the costs out of range.
+    constrained employer) forces at least that many learners through it. With `part`
+    (arcs of independent components, their arcs into the sink included) only those
+    arcs are solved; the others get flow 0. Raises CostRangeError when OR-Tools
+    reports the costs out of range.
     """
+    if part is not None:
+        return _solve_part(net, cost, closed, lower, part)
     caps = net.caps.copy()
     supplies = net.supplies.copy()
     has = net.emp_arc >= 0
@@ -191,6 +196,38 @@ def solve_flow(
     flow = np.asarray(mcf.flows(np.arange(net.n_arcs, dtype=np.int32)), np.int64)
     if lower is not None:
         flow[net.emp_arc[has]] += low[has]
+    return flow
+
+
+def _solve_part(net: Network, cost: IntArray, closed: BoolArray | None,
+                lower: IntArray | None, part: BoolArray) -> IntArray | None:
+    """solve_flow on the sub-network of the arcs in `part` (nodes renumbered)."""
+    idx = np.flatnonzero(part)
+    nodes, inv = np.unique(np.concatenate([net.tails[idx], net.heads[idx], [net.sink]]),
+                           return_inverse=True)
+    inv = inv.ravel()
+    sub_sink = int(np.searchsorted(nodes, net.sink))
+    supplies = net.supplies[nodes].copy()
+    supplies[sub_sink] = 0
+    supplies[sub_sink] = -int(supplies.sum())
+    position = np.full(net.n_arcs, -1, np.int64)
+    position[idx] = np.arange(idx.size)
+    emp_in = (net.emp_arc >= 0) & (position[np.maximum(net.emp_arc, 0)] >= 0)
+    sub_emp_arc = np.where(emp_in, position[np.maximum(net.emp_arc, 0)], -1)
+    node_pos = np.full(net.n_nodes, -1, np.int64)
+    node_pos[nodes] = np.arange(nodes.size)
+    sub = Network(
+        n_nodes=nodes.size, sink=sub_sink, tails=inv[: idx.size],
+        heads=inv[idx.size: 2 * idx.size], caps=net.caps[idx], supplies=supplies,
+        kind=net.kind[idx], n_side=0, n_pair=0, side_learner=net.side_learner[:0],
+        coefs=net.coefs, emp_arc=sub_emp_arc, emp_node=node_pos[net.emp_node], hubs=None,
+    )
+    low = None if lower is None else np.where(emp_in, lower, 0)
+    got = solve_flow(sub, cost[idx], closed, low)
+    if got is None:
+        return None
+    flow = np.zeros(net.n_arcs, np.int64)
+    flow[idx] = got
     return flow
 
 
