@@ -249,3 +249,36 @@ def test_huge_max_preferences_stays_exact(data: dict[str, Any], k: int) -> None:
     assert result["status"] == "optimal"
     _check_feasible(data, result)
     assert _key(data, result) == best
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(side=True, max_learners=4, extras=True))
+def test_time_limit_gives_a_feasible_allocation_and_a_valid_bound(data: dict[str, Any]) -> None:
+    """Stopped at once, the allocation still meets every rule and the bound holds."""
+    best = brute_force(data)
+    if best is None:
+        return
+    data["settings"]["time_limit_s"] = 1e-9
+    result = solve(parse_problem(data))
+    _check_feasible(data, result)
+    final = {a["learner"]: a["offer"] for a in result["assignments"]}
+    assert employer_limits_hold(data, final)
+    key = _key(data, result)
+    assert key >= best
+    if result["status"] == "optimal":
+        assert key == best
+        return
+    summary = result["summary"]
+    assert summary["gap"] >= 0
+    bound = summary["bound"]
+    names = ["mandated_placed", "placed"]
+    if data.get("previous") is not None:
+        names.append("moved")
+    names.append("rank_cost")
+    if data["settings"].get("ksb_coverage"):
+        names.append("ksb_covered")
+    i = names.index(bound["level"])
+    optimum = abs(best[i])
+    low, high = sorted((bound["objective"], bound["bound"]))
+    if key[:i] == best[:i] and bound["level"] != "rank_cost":  # rank: engine units
+        assert low <= optimum <= high
