@@ -562,9 +562,10 @@ def _why_nothing(inst: Instance, li: int) -> str:
     if near is None:
         return f"There are no {learner.sector} offers in this round."
     if near.size == 0:
+        excluded = (inst.offer_index.get(entry) for entry in learner.excluded)
         if learner.max_km is None or any(
-            (li, oi) in inst.excluded for oi in inst.offer_index.values()
-            if inst.problem.offers[oi].sector == learner.sector
+            oi is not None and inst.problem.offers[oi].sector == learner.sector
+            for oi in excluded
         ):
             return (f"Every {learner.sector} offer within reach is excluded for you "
                     "(declined, or starting after one of your checks expires).")
