@@ -28,6 +28,11 @@ from .problem import Problem, ProblemError
 
 RESULT_FORMAT = "placement-result/1"
 
+#: Ideas measured in bench/RESULTS.md, switchable for that comparison only (both exact):
+#: solve independent components as separate integer programs, and fix arcs by reduced cost.
+SPLIT_COMPONENTS = True
+REDUCED_COST_FIXING = True
+
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -225,7 +230,7 @@ def _free_regions(inst: Instance, net: Network, cost: IntArray, relaxed: IntArra
         gain = {lv.name: int(np.dot(net.coefs.arc[lv.name][side],
                                     (incumbent[: net.n_side] - relaxed[: net.n_side])[side]))
                 for lv in net.coefs.levels[:2]}
-        if gain[obj.MANDATED] or gain[obj.PLACED]:
+        if gain[obj.MANDATED] or gain[obj.PLACED] or not REDUCED_COST_FIXING:
             free |= part
             continue
         if dist is None:
@@ -252,7 +257,7 @@ def _solve_regions(inst: Instance, net: Network, free: BoolArray, label: IntArra
     lexicographic optimum of a sum over independent parts is the sum of their optima.
     Each component gets a share of the time left in proportion to its arcs.
     """
-    arc_label = label[_arc_end(net)]
+    arc_label = label[_arc_end(net)] if SPLIT_COMPONENTS else np.zeros(net.n_arcs, np.int64)
     flow = relaxed.copy()
     flow[free] = incumbent[free]
     comps, sizes = np.unique(arc_label[free], return_counts=True)

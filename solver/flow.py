@@ -33,6 +33,9 @@ BoolArray = npt.NDArray[np.bool_]
 
 PAIR, HUB, UNPLACED, OUT, EMP, MEMBER, LINK = range(7)
 
+#: Close employers that can never reach their minimum (exact; switchable for bench/ only).
+CLOSE_HOPELESS = True
+
 
 @dataclass
 class Network:
@@ -113,7 +116,7 @@ def build_network(inst: Instance) -> Network:
     # An employer without locks that cannot reach its minimum (too few seats, or a cap
     # below it) can never take anyone: closing it is exact and tightens the relaxation.
     never = (inst.employer_min > 0) & (inst.employer_locked == 0) & (emp_cap < inst.employer_min)
-    emp_cap = np.where(never, 0, emp_cap)
+    emp_cap = np.where(never & CLOSE_HOPELESS, 0, emp_cap)
     member_o = h.member_offer if h else empty
     parts = [
         (PAIR, inst.arc_learner, n_l + inst.arc_offer, np.ones(inst.n_arcs, np.int64)),
