@@ -13,6 +13,7 @@ from . import objective as obj
 from .flow import (
     UNPLACED,
     CostRangeError,
+    Costs,
     Network,
     build_network,
     instance_coefficients,
@@ -209,7 +210,7 @@ def _allocate(
     return _solve_regions(inst, net, free, label, relaxed, incumbent, deadline, start, progress)
 
 
-def _free_regions(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
+def _free_regions(inst: Instance, net: Network, cost: Costs, relaxed: IntArray,
                   incumbent: IntArray) -> tuple[BoolArray, IntArray]:
     """Arcs the integer engine must decide, and a node label separating independent parts.
 
@@ -230,7 +231,8 @@ def _free_regions(inst: Instance, net: Network, cost: IntArray, relaxed: IntArra
         gain = {lv.name: int(np.dot(net.coefs.arc[lv.name][side],
                                     (incumbent[: net.n_side] - relaxed[: net.n_side])[side]))
                 for lv in net.coefs.levels[:2]}
-        if gain[obj.MANDATED] or gain[obj.PLACED] or not REDUCED_COST_FIXING:
+        if (gain[obj.MANDATED] or gain[obj.PLACED] or not REDUCED_COST_FIXING
+                or isinstance(cost, list)):  # staged costs: no single cost to fix by
             free |= part
             continue
         if dist is None:
@@ -310,7 +312,7 @@ def _fixing_region(inst: Instance, net: Network, cost: IntArray, relaxed: IntArr
     return usable & bad[_arc_end(net)], label
 
 
-def _locked_short_message(inst: Instance, net: Network, cost: IntArray,
+def _locked_short_message(inst: Instance, net: Network, cost: Costs,
                           forced: IntArray) -> str:
     """Name the employers whose locks leave them below `min_if_any` for good."""
     alone = []
@@ -333,7 +335,7 @@ def _forced_lower(inst: Instance) -> IntArray:
     return np.where((inst.employer_locked > 0) & (need > 0), need, 0).astype(np.int64)
 
 
-def _incumbent(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
+def _incumbent(inst: Instance, net: Network, cost: Costs, relaxed: IntArray,
                forced: IntArray, deadline: float, part: BoolArray) -> IntArray:
     """A good allocation of one component meeting `min_if_any`: the better of two repairs.
 
@@ -355,7 +357,7 @@ def _incumbent(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
     return best
 
 
-def _reflow(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
+def _reflow(inst: Instance, net: Network, cost: Costs, relaxed: IntArray,
             forced: IntArray, deadline: float, part: BoolArray, opening: bool) -> IntArray:
     """Repair the relaxation of one component by closing (or first opening) short employers."""
     flow = np.where(part, relaxed, 0)

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
 from .instance import Hubs, Instance
-from .objective import Coefficients, CostRangeError, coefficients, flow_costs, levels
+from .objective import Coefficients, CostRangeError, coefficients, flow_cost_stages, levels
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -61,11 +61,16 @@ class Network:
         """Number of arcs."""
         return int(self.tails.size)
 
-    def costs(self) -> IntArray:
-        """Return the lexicographic int64 cost of every arc (CostRangeError when too wide)."""
+    def costs(self) -> IntArray | list[IntArray]:
+        """Return the lexicographic int64 cost of every arc, or stages when it would overflow.
+
+        Raises CostRangeError when even one level alone would overflow.
+        """
         n_learners = int(self.side_learner.max()) + 1 if self.side_learner.size else 0
-        side = flow_costs(self.coefs, self.side_learner, n_learners, self.n_nodes).cost
-        return np.concatenate([side, np.zeros(self.n_arcs - self.n_side, np.int64)])
+        pad = np.zeros(self.n_arcs - self.n_side, np.int64)
+        stages = flow_cost_stages(self.coefs, self.side_learner, n_learners, self.n_nodes)
+        full = [np.concatenate([side, pad]) for side in stages]
+        return full[0] if len(full) == 1 else full
 
     def side_flow(self, flow: IntArray) -> IntArray:
         """Return the flow on the learner-side arcs."""
@@ -151,42 +156,63 @@ def build_network(inst: Instance) -> Network:
     )
 
 
+#: Costs of a flow: one folded int64 cost per arc, or stages solved one after another.
+Costs = IntArray | list[IntArray]
+
+
 def solve_flow(
     net: Network,
-    cost: IntArray,
+    cost: Costs,
     closed: BoolArray | None = None,
     lower: IntArray | None = None,
     part: BoolArray | None = None,
 ) -> IntArray | None:
     """Return a min-cost flow (flow per arc), or None when the bounds admit none.
 
-    `closed` (per constrained employer) removes an employer's capacity; `lower` (per
-    constrained employer) forces at least that many learners through it. With `part`
-    (arcs of independent components, their arcs into the sink included) only those
-    arcs are solved; the others get flow 0. Raises CostRangeError when OR-Tools
-    reports the costs out of range.
+    `cost` is one folded cost per arc, or a list of stages (solver.objective
+    .flow_cost_stages): each stage is solved on the optimal face of the ones before it
+    (arcs with a positive reduced cost held at their lower bound, negative at their upper
+    bound, by complementary slackness), which is exact for a flow. `closed` (per
+    constrained employer) removes an employer's capacity; `lower` (per constrained
+    employer) forces at least that many learners through it. With `part` (arcs of
+    independent components, their arcs into the sink included) only those arcs are
+    solved; the others get flow 0. Raises CostRangeError when OR-Tools reports the costs
+    out of range.
     """
     if part is not None:
         return _solve_part(net, cost, closed, lower, part)
-    caps = net.caps.copy()
-    supplies = net.supplies.copy()
+    hi = net.caps.copy()
+    lo = np.zeros(net.n_arcs, np.int64)
     has = net.emp_arc >= 0
     if closed is not None:
-        caps[net.emp_arc[has & closed]] = 0
-    low = np.zeros(net.emp_arc.size, np.int64)
+        hi[net.emp_arc[has & closed]] = 0
     if lower is not None:
-        low = np.where(has, lower, 0)
         if (lower[~has] > 0).any():
             return None
         arcs = net.emp_arc[has]
-        if (low[has] > caps[arcs]).any():
+        lo[arcs] = lower[has]
+        if (lo[arcs] > hi[arcs]).any():
             return None
-        caps[arcs] -= low[has]
-        supplies[net.emp_node[has]] -= low[has]
-        supplies[net.sink] += int(low[has].sum())
+    stages = cost if isinstance(cost, list) else [cost]
+    flow: IntArray | None = None
+    for k, stage in enumerate(stages):
+        flow = _min_cost_flow(net, lo, hi, stage)
+        if flow is None or k == len(stages) - 1:
+            return flow
+        dist = _distances(net.n_nodes, net.tails, net.heads, flow < hi, flow > lo, stage)
+        rc = stage + dist[net.tails] - dist[net.heads]
+        hi, lo = np.where(rc > 0, lo, hi), np.where(rc < 0, hi, lo)
+    return flow
+
+
+def _min_cost_flow(net: Network, lo: IntArray, hi: IntArray, cost: IntArray) -> IntArray | None:
+    """One OR-Tools min-cost flow with per-arc lower bounds (moved into the supplies)."""
+    supplies = net.supplies.copy()
+    np.subtract.at(supplies, net.tails, lo)
+    np.add.at(supplies, net.heads, lo)
     mcf = min_cost_flow.SimpleMinCostFlow()
     mcf.add_arcs_with_capacity_and_unit_cost(
-        net.tails.astype(np.int32), net.heads.astype(np.int32), caps, cost
+        net.tails.astype(np.int32), net.heads.astype(np.int32), hi - lo, cost
     )
     mcf.set_nodes_supplies(np.arange(net.n_nodes, dtype=np.int32), supplies)
     status = mcf.solve()
@@ -196,13 +222,10 @@ def solve_flow(
         return None
     if status != mcf.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
-    flow = np.asarray(mcf.flows(np.arange(net.n_arcs, dtype=np.int32)), np.int64)
-    if lower is not None:
-        flow[net.emp_arc[has]] += low[has]
-    return flow
+    return np.asarray(mcf.flows(np.arange(net.n_arcs, dtype=np.int32)), np.int64) + lo
 
 
-def _solve_part(net: Network, cost: IntArray, closed: BoolArray | None,
+def _solve_part(net: Network, cost: Costs, closed: BoolArray | None,
                 lower: IntArray | None, part: BoolArray) -> IntArray | None:
     """solve_flow on the sub-network of the arcs in `part` (nodes renumbered)."""
     idx = np.flatnonzero(part)
@@ -226,7 +249,8 @@ def _solve_part(net: Network, cost: IntArray, closed: BoolArray | None,
         coefs=net.coefs, emp_arc=sub_emp_arc, emp_node=node_pos[net.emp_node], hubs=None,
     )
     low = None if lower is None else np.where(emp_in, lower, 0)
-    got = solve_flow(sub, cost[idx], closed, low)
+    sliced = [c[idx] for c in cost] if isinstance(cost, list) else cost[idx]
+    got = solve_flow(sub, sliced, closed, low)
     if got is None:
         return None
     flow = np.zeros(net.n_arcs, np.int64)
@@ -235,31 +259,34 @@ def _solve_part(net: Network, cost: IntArray, closed: BoolArray | None,
 
 
 def potentials(net: Network, flow: IntArray, cost: IntArray) -> IntArray:
-    """Return node potentials making every residual arc's reduced cost non-negative.
+    """Return node potentials making every residual arc's reduced cost non-negative."""
+    return _distances(net.n_nodes, net.tails, net.heads, flow < net.caps, flow > 0, cost)
 
-    Shortest distances in the residual network of an optimal flow from a virtual source
-    joined to every node at cost 0 (vectorised Bellman-Ford; an optimal flow has no
-    negative cycle, so it converges).
+
+def _distances(n_nodes: int, arc_tails: IntArray, arc_heads: IntArray, fwd: BoolArray,
+               bwd: BoolArray, cost: IntArray) -> IntArray:
+    """Shortest distances in a residual network from a virtual source joined to every node.
+
+    `fwd` and `bwd` say which arcs have residual capacity forwards and backwards. For an
+    optimal flow there is no negative cycle, so this vectorised Bellman-Ford converges,
+    and the distances are potentials with non-negative reduced costs on residual arcs.
     """
-    fwd = flow < net.caps
-    bwd = flow > 0
-    tails = np.concatenate([net.tails[fwd], net.heads[bwd]])
-    heads = np.concatenate([net.heads[fwd], net.tails[bwd]])
+    tails = np.concatenate([arc_tails[fwd], arc_heads[bwd]])
+    heads = np.concatenate([arc_heads[fwd], arc_tails[bwd]])
     costs = np.concatenate([cost[fwd], -cost[bwd]])
     order = np.argsort(heads, kind="stable")
     tails, heads, costs = tails[order], heads[order], costs[order]
     starts = np.flatnonzero(np.r_[True, heads[1:] != heads[:-1]]) if heads.size else heads
     targets = heads[starts]
-    dist = np.zeros(net.n_nodes, np.int64)
-    for _ in range(net.n_nodes + 1):
-        if tails.size == 0:
-            break
+    dist = np.zeros(n_nodes, np.int64)
+    if tails.size == 0:
+        return dist
+    for _ in range(n_nodes + 1):
         best = np.minimum.reduceat(dist[tails] + costs, starts)
         improved = best < dist[targets]
         if not improved.any():
             return dist
         dist[targets[improved]] = best[improved]
-        # Only arcs leaving nodes that changed can improve anything next time.
     raise RuntimeError("negative cycle in the residual network of an optimal flow")
 
 

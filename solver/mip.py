@@ -261,7 +261,11 @@ def _solve(
             rb = combined(names, bounds)
             bound = min(bound, rb) if maximise else max(bound, rb)
         if len(names) == 2:
-            mand_bound = min(bound // weight, bounds[MANDATED] if bounds else bound // weight)
+            # combined = weight * mandated + placed, and placed is at least its fixed part.
+            fixed_placed = coefs.constant[PLACED] + int(np.dot(coefs.arc[PLACED], fixed_side))
+            mand_bound = (bound - fixed_placed) // weight
+            if bounds is not None:
+                mand_bound = min(mand_bound, bounds[MANDATED])
             if values[MANDATED] < mand_bound:
                 name, shown = MANDATED, mand_bound
             else:

@@ -222,6 +222,51 @@ def flow_costs(
     return FlowCosts(cost.astype(np.int64), place, tuple(weights))
 
 
+def flow_cost_stages(
+    coefs: Coefficients, arc_learner: IntArray, n_learners: int, n_nodes: int
+) -> list[IntArray]:
+    """Return the flow costs as one folded stage when they fit, else as several stages.
+
+    Stages are solved one after another, each on the optimal face of the previous ones
+    (solver.flow.solve_flow): mandated and placed first (reward 1 per placed learner, 2
+    per mandated one: the matroid argument), then the lower levels folded together, or
+    one by one when even that would overflow. Raises CostRangeError when a single
+    level's costs do not fit.
+    """
+    try:
+        return [flow_costs(coefs, arc_learner, n_learners, n_nodes).cost]
+    except CostRangeError:
+        pass
+    lower = [lv for lv in coefs.levels if lv.name not in (MANDATED, PLACED)]
+    stages = [-(1 + coefs.arc[MANDATED])]
+    for group in ([lower], [[lv] for lv in lower]):
+        try:
+            folded = [_fold(coefs, tiers, arc_learner, n_learners, n_nodes) for tiers in group]
+        except CostRangeError:
+            continue
+        return stages + folded
+    raise CostRangeError("a single level's costs overflow int64")
+
+
+def _fold(coefs: Coefficients, tiers: list[Level], arc_learner: IntArray, n_learners: int,
+          n_nodes: int) -> IntArray:
+    """Fold levels (none of them mandated or placed) into one cost, checking the range."""
+    signed = [(-coefs.arc[lv.name] if lv.maximise else coefs.arc[lv.name]) for lv in tiers]
+    weights = [0] * len(tiers)
+    below = 0
+    for i in range(len(tiers) - 1, -1, -1):
+        weights[i] = below + 1
+        below += weights[i] * spans(signed[i], arc_learner, n_learners)
+    biggest = sum(w * (int(np.abs(s).max()) if s.size else 0)
+                  for w, s in zip(weights, signed, strict=True))
+    if biggest * (n_nodes + 1) >= SCALED_COST_LIMIT:
+        raise CostRangeError(f"flow costs up to {biggest} overflow for {n_nodes} nodes")
+    cost = np.zeros(coefs.arc[MANDATED].size, np.int64)
+    for w, s in zip(weights, signed, strict=True):
+        cost = cost + w * s
+    return cost
+
+
 def relative_gap(value: float, bound: float) -> float:
     """Return |bound - value| / max(1, |value|), the gap reported in the summary."""
     return abs(bound - value) / max(1.0, abs(value))

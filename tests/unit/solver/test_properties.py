@@ -282,3 +282,23 @@ def test_time_limit_gives_a_feasible_allocation_and_a_valid_bound(data: dict[str
     low, high = sorted((bound["objective"], bound["bound"]))
     if key[:i] == best[:i] and bound["level"] != "rank_cost":  # rank: engine units
         assert low <= optimum <= high
+
+
+def _refuse(*_: Any, **__: Any) -> Any:
+    from solver.objective import CostRangeError
+
+    raise CostRangeError("as if the folded costs overflowed")
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(side=True, max_learners=4, extras=True))
+def test_staged_flows_are_exact(data: dict[str, Any]) -> None:
+    """With the folded cost refused, flows solved stage by stage (optimal faces) stay exact."""
+    best = brute_force(data)
+    if best is None:
+        return
+    with patch("solver.objective.flow_costs", _refuse):
+        result = solve(parse_problem(data))
+    assert result["status"] == "optimal"
+    _check_feasible(data, result)
+    assert _key(data, result) == best
