@@ -316,7 +316,7 @@ def _locked_short_message(inst: Instance, net: Network, cost: Costs,
                           forced: IntArray) -> str:
     """Name the employers whose locks leave them below `min_if_any` for good."""
     alone = []
-    for e in np.flatnonzero(forced).tolist():
+    for e in np.flatnonzero(forced).tolist()[:10]:  # a flow each: name at most a few
         one = np.zeros_like(forced)
         one[e] = forced[e]
         if solve_flow(net, cost, lower=one) is None:
