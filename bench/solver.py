@@ -419,7 +419,7 @@ def bench_limits(repeat: int, sizes: list[str], log: Path) -> list[dict[str, Any
                         continue  # time-limit runs: baseline and committed only
                     if name == "50k+region" and limit == 120.0 and i == 0:
                         continue  # the baseline ran 869 s at 13.4 GB without a proof
-                    times = repeat if final or name != "50k+region" else 1
+                    times = repeat if final or i == 0 else 1  # ideas and backends: once
                     plan.append((name, variant, knobs, path, limit, times))
         for name, variant, knobs, path, limit, times in plan:
             tree = base if variant.startswith("baseline") else ROOT
