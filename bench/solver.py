@@ -466,6 +466,23 @@ def render_limits(rows: list[dict[str, Any]], command: str, started: str) -> str
         f"{BASELINE_COMMIT} solver`), measured in the same run. Levels: mandated placed / "
         "placed / rank cost.",
         "",
+        "Variants, each adding one idea to the one above (all exact): the baseline builds "
+        "every fallback pair explicitly once an employer has a minimum and solves one CBC "
+        "model per connected component that the flow left short; *hub network, one MIP* "
+        "keeps the fallback hubs and employer nodes of the flow inside the integer model "
+        "(general integer flows, a binary per employer with a minimum) and solves all short "
+        "components in one model; *one MIP per component* solves independent components "
+        "apart (the lexicographic optimum of a sum over independent parts is the sum of "
+        "their optima), each warm-started by the better of two flow repairs (close short "
+        "employers, or force them open); *close hopeless employers* removes, before the "
+        "relaxation, employers without locks whose seats or cap are below their minimum; "
+        "*reduced-cost fixing* uses the relaxation's potentials (Bellman-Ford on its "
+        "residual network): where the incumbent keeps the relaxation's mandated and placed "
+        "counts, a better allocation can only differ on arcs whose reduced cost is within "
+        "the incumbent's gap, and only the parts of those arcs that hold a short employer "
+        "go to the integer engine. The backends rows run the committed pipeline through "
+        "another OR-Tools backend (`solver.mip.ENGINE`).",
+        "",
         "| instance | variant | time limit s | status | wall s (median) | runs | CPU s | "
         "peak MB | levels | gap |",
         "|---|---|---:|---|---:|---|---:|---:|---|---:|",
