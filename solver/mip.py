@@ -281,17 +281,22 @@ def _solve(
 
 def _unsolved(net: Network, flow: IntArray, bounds: dict[str, int] | None,
               names: list[str]) -> MipOutcome:
-    """The outcome when time ran out before the levels `names` were solved."""
+    """The outcome when time ran out before the levels `names` were solved.
+
+    The relaxation's value bounds a level while every level above it equals the
+    relaxation's (then those are optimal); past that only a trivial bound is known.
+    """
     values = net.coefs.values(net.side_flow(flow))
+    chain = bounds is not None
     for lv in net.coefs.levels:
-        if lv.name not in names:
-            continue
-        bound = bounds.get(lv.name) if bounds is not None and MANDATED in names else None
-        if bound is None:
-            bound = _trivial(net, lv.name, lv.maximise)
-        if bound != values[lv.name] or lv.name == names[-1]:
-            return MipOutcome(flow, "feasible", lv.name, float(values[lv.name]), float(bound))
-    return MipOutcome(flow, "feasible", names[-1], float(values[names[-1]]),
+        relaxed = bounds[lv.name] if bounds is not None and chain else None
+        if lv.name in names:
+            bound = relaxed if relaxed is not None else _trivial(net, lv.name, lv.maximise)
+            if bound != values[lv.name] or lv.name == names[-1]:
+                return MipOutcome(flow, "feasible", lv.name, float(values[lv.name]),
+                                  float(bound))
+        chain = chain and relaxed == values[lv.name]
+    return MipOutcome(flow, "feasible", names[-1], float(values[names[-1]]),  # pragma: no cover
                       float(values[names[-1]]))
 
 
