@@ -635,7 +635,7 @@ def render(rows: list[dict[str, Any]], command: str,
     lines += [
         "",
         "How: the core is one OR-Tools `SimpleMinCostFlow` whose integer costs encode the "
-        "lexicographic objective (see `solver/flow.py` for the weights and the int64 range "
+        "lexicographic objective (see `solver/objective.py` for the weights and the int64 range "
         "check at 50,000 learners with a repair run), built with numpy arrays. Fallback "
         "eligibility (every offer a mandated learner can reach) is the bulk of the allowed "
         "pairs, so it goes through grid hubs: a learner links to a cell of offers when the "

@@ -365,8 +365,10 @@ def _reflow(inst: Instance, net: Network, cost: Costs, relaxed: IntArray,
     lower = forced.copy()
     for _ in range(100):
         short = _flow_short(inst, net, flow)
-        if short.size == 0 or time.perf_counter() > deadline:
+        if short.size == 0:
             return flow
+        if time.perf_counter() > deadline and not (forced[short] > 0).any():
+            return flow  # the caller drops learners of employers still short
         free_short = short[inst.employer_locked[short] == 0]
         again = None
         if opening:

@@ -95,6 +95,20 @@ def test_locks_below_minimum_at_scale(n: int) -> None:
     assert reported == {e: count.get(e, 0) for e, lim in limited.items() if len(lim) > 1}
 
 
+def test_lock_below_minimum_under_a_tiny_time_limit() -> None:
+    """Stopped at once, the locked employer still gets its minimum (locks cannot be dropped)."""
+    data = copy.deepcopy(LOCKED_BELOW_MINIMUM)
+    data["settings"]["time_limit_s"] = 1e-9
+    data["learners"].append({"id": "L3", "sector": "digital", "lat": 53.5, "lon": -2.3,
+                             "preferences": ["C"]})
+    data["offers"].append({"id": "C", "employer": "E3", "sector": "digital", "capacity": 1,
+                           "lat": 53.48, "lon": -2.24})
+    data["employers"].append({"id": "E3", "min_if_any": 2})
+    result = solve(parse_problem(data))
+    assert placed(result) == {"L1": "B", "L2": "B"}
+    assert result["status"] in ("optimal", "feasible")
+
+
 def test_lock_below_an_unreachable_minimum_names_the_employer() -> None:
     """When nobody else can join, the locks cannot hold: exit 2 naming the employer."""
     data = copy.deepcopy(LOCKED_BELOW_MINIMUM)

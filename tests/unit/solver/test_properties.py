@@ -251,7 +251,7 @@ def test_huge_max_preferences_stays_exact(data: dict[str, Any], k: int) -> None:
     assert _key(data, result) == best
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems(side=True, max_learners=4, extras=True))
 def test_time_limit_gives_a_feasible_allocation_and_a_valid_bound(data: dict[str, Any]) -> None:
     """Stopped at once, the allocation still meets every rule and the bound holds."""
