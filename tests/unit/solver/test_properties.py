@@ -322,3 +322,36 @@ def test_reduced_cost_fixing_and_splitting_match_one_plain_mip(seed: int) -> Non
     assert fast["status"] == plain["status"] == "optimal"
     _check_feasible(data, fast)
     assert _key(data, fast) == _key(data, plain)
+
+
+@st.composite
+def locked_below_minimum(draw: st.DrawFn) -> dict[str, Any]:
+    """A small problem whose locked employers all get a minimum above their locks."""
+    data = draw(problems(side=True, max_learners=4))
+    employer_of = {o["id"]: o["employer"] for o in data["offers"]}
+    limits = {e["id"]: e for e in data.get("employers", [])}
+    for pair in data["locked"]:
+        emp = limits.setdefault(employer_of[pair["offer"]], {"id": employer_of[pair["offer"]]})
+        emp["min_if_any"] = draw(st.integers(2, 3))
+        emp.pop("max_learners", None)
+    data["employers"] = list(limits.values())
+    return data
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(locked_below_minimum(), st.sampled_from([1e-9, 60.0]))
+def test_locks_below_minimum_are_exact_or_named(data: dict[str, Any], limit: float) -> None:
+    """Locks below min_if_any: exact when some allocation exists, else an error naming one."""
+    data["settings"]["time_limit_s"] = limit
+    best = brute_force(data)
+    if best is None:
+        with pytest.raises(ProblemError, match="employer"):
+            solve(parse_problem(data))
+        return
+    result = solve(parse_problem(data))
+    _check_feasible(data, result)
+    final = {a["learner"]: a["offer"] for a in result["assignments"]}
+    assert employer_limits_hold(data, final)
+    if limit > 1:
+        assert result["status"] == "optimal"
+        assert _key(data, result) == best
