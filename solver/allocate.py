@@ -11,7 +11,6 @@ import numpy as np
 
 from . import objective as obj
 from .flow import (
-    UNPLACED,
     CostRangeError,
     Costs,
     Network,
@@ -185,19 +184,22 @@ def _allocate(
     inst: Instance, net: Network, start: float, deadline: float, progress: Progress | None
 ) -> Outcome:
     """Return the flow on every arc: the min-cost flow wherever it is exact, else the MIP."""
+    forced = _forced_lower(inst)
+    if forced.any():
+        # Locks below a minimum: is there any allocation at all? (A feasibility flow.)
+        zero = np.zeros(net.n_arcs, np.int64)
+        if solve_flow(net, zero, lower=forced) is None:
+            raise ProblemError(_locked_short_message(inst, net, zero, forced))
     try:
         cost = net.costs()
         relaxed = solve_flow(net, cost)
     except CostRangeError:
-        return _mip_everywhere(inst, net, start, deadline, progress)
+        return _mip_everywhere(inst, net, forced, start, deadline, progress)
     assert relaxed is not None  # every learner may stay unplaced
     short = _flow_short(inst, net, relaxed)
     if short.size == 0:
         return Outcome(relaxed)
     bounds = net.coefs.values(net.side_flow(relaxed))
-    forced = _forced_lower(inst)
-    if forced.any() and solve_flow(net, cost, lower=forced) is None:
-        raise ProblemError(_locked_short_message(inst, net, cost, forced))
     label = _arc_components(net, np.ones(net.n_arcs, np.bool_))
     end_label = label[_arc_end(net)]
     incumbent = relaxed.copy()
@@ -275,8 +277,6 @@ def _solve_regions(inst: Instance, net: Network, free: BoolArray, label: IntArra
         bounds = net.coefs.values(net.side_flow(trial))
         outcome = solve_mip(inst, net, part, flow, bounds, time.perf_counter() + share, start,
                             progress, number)
-        if outcome.status == "infeasible":  # pragma: no cover - the incumbent is feasible
-            raise RuntimeError("integer engine found no allocation")
         flow = outcome.flow
         if outcome.status != "optimal" and outcome.level is not None:
             status = "feasible"
@@ -363,7 +363,8 @@ def _reflow(inst: Instance, net: Network, cost: Costs, relaxed: IntArray,
     flow = np.where(part, relaxed, 0)
     closed = np.zeros(inst.employer_max.size, np.bool_)
     lower = forced.copy()
-    for _ in range(100):
+    # Each round closes or forces at least one more employer, so this ends.
+    for _ in range(2 * inst.employer_max.size + 2):
         short = _flow_short(inst, net, flow)
         if short.size == 0:
             return flow
@@ -388,16 +389,21 @@ def _reflow(inst: Instance, net: Network, cost: Costs, relaxed: IntArray,
     return flow
 
 
-def _mip_everywhere(inst: Instance, net: Network, start: float, deadline: float,
-                    progress: Progress | None) -> Outcome:
-    """Solve with the integer engine alone (the flow costs would overflow int64)."""
+def _mip_everywhere(inst: Instance, net: Network, forced: IntArray, start: float,
+                    deadline: float, progress: Progress | None) -> Outcome:
+    """Solve with the integer engine alone (even one level's flow costs overflow int64).
+
+    The warm start is a feasible allocation from zero-cost flows (short employers closed,
+    those with locks forced), so a stopped search still returns one.
+    """
     obj.check_exact_float(net.coefs, net.side_learner, net.n_nodes)
-    warm = np.zeros(net.n_arcs, np.int64)
-    warm[net.kind == UNPLACED] = 1
+    zero = np.zeros(net.n_arcs, np.int64)
+    everything = np.ones(net.n_arcs, np.bool_)
+    start_flow = solve_flow(net, zero)
+    assert start_flow is not None
+    warm = _reflow(inst, net, zero, start_flow, forced, float("inf"), everything, False)
     free = (net.tails != net.sink) | (net.heads != net.sink)
     outcome = solve_mip(inst, net, free, warm, None, deadline, start, progress)
-    if outcome.status == "infeasible":
-        raise ProblemError("locked: employer limits cannot all hold with these locks")
     return Outcome(outcome.flow, outcome.status, outcome.level, outcome.value, outcome.bound,
                    "combined")
 

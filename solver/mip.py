@@ -242,12 +242,17 @@ def _solve(
         params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
         status = solver.Solve(params)
         if status == pywraplp.Solver.INFEASIBLE:
-            return MipOutcome(best, "infeasible")
+            # The warm start is feasible, so this is the backend's numerical trouble (seen
+            # once with CBC on a 50,000-learner component): keep the best allocation.
+            return _unsolved(net, best, bounds, names)
         if status in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
             found = best.copy()
             found[idx] = np.fromiter((round(v.solution_value()) for v in x), np.int64, n)
             new = combined(names, coefs.values(net.side_flow(found)))
-            if status == pywraplp.Solver.OPTIMAL or (new > value if maximise else new < value):
+            if not valid_flow(inst, net, found):
+                status = pywraplp.Solver.FEASIBLE  # never trust a solution that breaks a rule
+            elif status == pywraplp.Solver.OPTIMAL or (new > value if maximise
+                                                       else new < value):
                 best, value = found, new
         values = coefs.values(net.side_flow(best))
         const = combined(names, coefs.constant) + int(np.dot(coef, fixed_side))
@@ -277,6 +282,23 @@ def _solve(
         _emit(progress, [name], values, shown_bounds, start, component)
         return MipOutcome(best, "feasible", name, float(values[name]), float(shown))
     return MipOutcome(best, "optimal")
+
+
+def valid_flow(inst: Instance, net: Network, flow: IntArray) -> bool:
+    """Check a flow against every rule: bounds, node balances, employer minimums."""
+    if (flow < 0).any() or (flow > net.caps).any():
+        return False
+    balance = np.zeros(net.n_nodes, np.int64)
+    np.add.at(balance, net.tails, flow)
+    np.subtract.at(balance, net.heads, flow)
+    if not np.array_equal(balance, net.supplies):
+        return False
+    has = net.emp_arc >= 0
+    total = inst.employer_locked.copy()
+    total[has] += flow[net.emp_arc[has]]
+    least = inst.employer_min
+    short = (least > 0) & (total < least) & ((total > 0) | (inst.employer_locked > 0))
+    return not short.any()
 
 
 def _unsolved(net: Network, flow: IntArray, bounds: dict[str, int] | None,
