@@ -337,23 +337,24 @@ def _forced_lower(inst: Instance) -> IntArray:
 
 def _incumbent(inst: Instance, net: Network, cost: Costs, relaxed: IntArray,
                forced: IntArray, deadline: float, part: BoolArray) -> IntArray:
-    """A good allocation of one component meeting `min_if_any`: the better of two repairs.
+    """A good allocation of one component meeting `min_if_any`.
 
-    Both re-solve the component's flow until no employer is short: one closes short
-    employers without locks, the other first forces them up to their minimum (closing
-    those it cannot force). Employers with locks are always forced. Past the deadline
-    the repairs stop re-solving; the caller then drops learners of employers still short.
+    Re-solves the component's flow until no employer is short, first forcing short
+    employers up to their minimum (closing those it cannot force). When that loses
+    mandated or placed learners against the relaxation (so reduced-cost fixing cannot
+    apply), the other repair, closing short employers, is tried too and the better kept.
+    Employers with locks are always forced. Past the deadline the repairs stop
+    re-solving; the caller then drops learners of employers still short.
     """
-    best: IntArray | None = None
-    for opening in (False, True):
-        flow = _reflow(inst, net, cost, relaxed, forced, deadline, part, opening)
-        if best is None or net.coefs.key(net.side_flow(flow)) < net.coefs.key(
-            net.side_flow(best)
-        ):
-            best = flow
-        if time.perf_counter() > deadline:
-            break
-    assert best is not None
+    best = _reflow(inst, net, cost, relaxed, forced, deadline, part, True)
+    top = [lv.name for lv in net.coefs.levels[:2]]
+    base = net.coefs.values(net.side_flow(np.where(part, relaxed, 0)))
+    got = net.coefs.values(net.side_flow(best))
+    if all(got[name] == base[name] for name in top) or time.perf_counter() > deadline:
+        return best
+    other = _reflow(inst, net, cost, relaxed, forced, deadline, part, False)
+    if net.coefs.key(net.side_flow(other)) < net.coefs.key(net.side_flow(best)):
+        return other
     return best
 
 
