@@ -14,6 +14,7 @@ the deadline, and a stopped search returns the best allocation with its bound.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import sys
 import threading
@@ -53,6 +54,12 @@ class MipOutcome:
         return 0.0 if self.status == "optimal" else relative_gap(self.value, self.bound)
 
 
+def flush_native_stdout() -> None:
+    """Flush the C library's stdout buffer (native solvers print through it)."""
+    with contextlib.suppress(OSError, AttributeError):  # not a POSIX C library: nothing
+        ctypes.CDLL(None).fflush(None)
+
+
 _STDOUT_LOCK = threading.Lock()
 _stdout_users = 0
 _saved_stdout: int | None = None
@@ -77,6 +84,7 @@ def quiet_stdout() -> Iterator[None]:
         with _STDOUT_LOCK:
             _stdout_users -= 1
             if _stdout_users == 0 and _saved_stdout is not None:
+                flush_native_stdout()  # buffered log lines go to stderr too, not later
                 os.dup2(_saved_stdout, 1)
                 os.close(_saved_stdout)
                 _saved_stdout = None

@@ -299,3 +299,28 @@ def test_files_without_new_fields_solve_as_before(seed: int) -> None:
         assert {k: result["summary"][k] for k in levels} == {k: expected[k] for k in levels}
         assert "ksb_covered" not in result["summary"]
     assert plain["assignments"] == extended["assignments"]
+
+
+NOISY_CLI = """
+import ctypes, sys
+import solver.allocate as allocate
+libc = ctypes.CDLL(None)
+real = allocate.solve
+def noisy(problem, progress=None):
+    libc.printf(b"1 slacks added\\n")  # buffered by the C library, like CBC's log
+    return real(problem, progress)
+import solver.__main__ as cli
+cli.solve = noisy
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_cli_native_log_lines_never_reach_stdout(tmp_path: Path) -> None:
+    """Defect 2: C-level prints during the solve, even buffered until exit, go to stderr."""
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(LOCKED_BELOW_MINIMUM))
+    done = subprocess.run([sys.executable, "-c", NOISY_CLI, "solve", str(path)],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "optimal"
+    assert "1 slacks added" in done.stderr
