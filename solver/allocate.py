@@ -18,6 +18,7 @@ from .flow import (
     instance_coefficients,
     potentials,
     reduced_costs,
+    relaxation_face,
     solve_flow,
     unpack,
 )
@@ -192,10 +193,10 @@ def _allocate(
             raise ProblemError(_locked_short_message(inst, net, zero, forced))
     try:
         cost = net.costs()
-        relaxed = solve_flow(net, cost)
+        face = _relax(net, cost)
     except CostRangeError:
         return _mip_everywhere(inst, net, forced, start, deadline, progress)
-    assert relaxed is not None  # every learner may stay unplaced
+    relaxed = face.flow
     short = _flow_short(inst, net, relaxed)
     if short.size == 0:
         return Outcome(relaxed)
@@ -208,11 +209,36 @@ def _allocate(
         incumbent[part] = _incumbent(inst, net, cost, relaxed, forced, deadline, part)[part]
     if time.perf_counter() > deadline:
         return Outcome(incumbent, "feasible", engine="combined", bounds=bounds)
-    free, label = _free_regions(inst, net, cost, relaxed, incumbent)
+    free, label = _free_regions(inst, net, face, incumbent)
     return _solve_regions(inst, net, free, label, relaxed, incumbent, deadline, start, progress)
 
 
-def _free_regions(inst: Instance, net: Network, cost: Costs, relaxed: IntArray,
+class Face:
+    """The relaxation's flow, and the cost and arc bounds that reduced-cost fixing uses.
+
+    With one folded cost: that cost and the arcs' own bounds. With two stages (mandated
+    and placed, then every lower level folded): the second stage's cost on the optimal
+    face of the first, which holds every flow with the relaxation's mandated and placed
+    counts. With more stages there is no single cost for the lower levels (`cost` None).
+    """
+
+    def __init__(self, flow: IntArray, cost: IntArray | None, lo: IntArray,
+                 hi: IntArray) -> None:
+        self.flow, self.cost, self.lo, self.hi = flow, cost, lo, hi
+
+
+def _relax(net: Network, cost: Costs) -> Face:
+    """Solve the relaxation (the flow without `min_if_any`)."""
+    zero = np.zeros(net.n_arcs, np.int64)
+    if isinstance(cost, list):
+        flow, lo, hi = relaxation_face(net, cost)
+        return Face(flow, cost[1] if len(cost) == 2 else None, lo, hi)
+    flow_or_none = solve_flow(net, cost)
+    assert flow_or_none is not None  # every learner may stay unplaced
+    return Face(flow_or_none, cost, zero, net.caps)
+
+
+def _free_regions(inst: Instance, net: Network, face: Face,
                   incumbent: IntArray) -> tuple[BoolArray, IntArray]:
     """Arcs the integer engine must decide, and a node label separating independent parts.
 
@@ -221,6 +247,7 @@ def _free_regions(inst: Instance, net: Network, cost: Costs, relaxed: IntArray,
     the relaxation's mandated and placed counts, reduced-cost fixing leaves only the
     arcs of _fixing_region free; in the others every arc is free.
     """
+    relaxed = face.flow
     label = _arc_components(net, np.ones(net.n_arcs, np.bool_))
     end_label = label[_arc_end(net)]
     short = _flow_short(inst, net, relaxed)
@@ -234,13 +261,13 @@ def _free_regions(inst: Instance, net: Network, cost: Costs, relaxed: IntArray,
                                     (incumbent[: net.n_side] - relaxed[: net.n_side])[side]))
                 for lv in net.coefs.levels[:2]}
         if (gain[obj.MANDATED] or gain[obj.PLACED] or not REDUCED_COST_FIXING
-                or isinstance(cost, list)):  # staged costs: no single cost to fix by
+                or face.cost is None):
             free |= part
             continue
         if dist is None:
-            dist = potentials(net, relaxed, cost)
-        gap = int(np.dot(cost[part], (incumbent - relaxed)[part]))
-        usable, sub = _fixing_region(inst, net, cost, relaxed, dist, gap, part)
+            dist = potentials(net, relaxed, face.cost, face.lo, face.hi)
+        gap = int(np.dot(face.cost[part], (incumbent - relaxed)[part]))
+        usable, sub = _fixing_region(inst, net, face, dist, gap, part)
         free |= usable
         nodes = label == comp
         region[nodes] = net.n_nodes + sub[nodes]
@@ -290,21 +317,25 @@ def _solve_regions(inst: Instance, net: Network, free: BoolArray, label: IntArra
     return Outcome(flow, "feasible", level, values[level], bound, "combined")
 
 
-def _fixing_region(inst: Instance, net: Network, cost: IntArray, relaxed: IntArray,
-                   dist: IntArray, gap: int, part: BoolArray) -> tuple[BoolArray, IntArray]:
+def _fixing_region(inst: Instance, net: Network, face: Face, dist: IntArray, gap: int,
+                   part: BoolArray) -> tuple[BoolArray, IntArray]:
     """Arcs of one component that may differ from the relaxation in a better allocation.
 
     With the incumbent at the relaxation's mandated and placed counts in this component,
     every allocation at least as good has them too, and on such allocations the flow
-    cost orders the lower levels exactly. The difference from the relaxation is a sum of
-    residual cycles of non-negative reduced cost (potentials `dist`) totalling at most
-    `gap` = cost(incumbent) - cost(relaxed) on the component, so it uses only arcs whose
-    reduced cost in the used direction is within the gap. Cycles in sub-components (over
+    cost orders the lower levels exactly (with two stages: they all lie on the face of
+    the first, where the second orders them). The difference from the relaxation is a
+    sum of residual cycles (within the face) of non-negative reduced cost (potentials
+    `dist`) totalling at most `gap` = cost(incumbent) - cost(relaxed) on the component,
+    so it uses only arcs whose reduced cost in the used direction is within the gap.
+    Arcs the face fixes never change. Cycles in sub-components (over
     those arcs, the sink excluded) holding no short employer can be dropped without
     loss, so only those sub-components stay free. Returns the free arcs and node labels.
     """
-    rc = reduced_costs(net, cost, dist)
-    usable = part & (((relaxed < net.caps) & (rc <= gap)) | ((relaxed > 0) & (-rc <= gap)))
+    assert face.cost is not None
+    relaxed = face.flow
+    rc = reduced_costs(net, face.cost, dist)
+    usable = part & (((relaxed < face.hi) & (rc <= gap)) | ((relaxed > face.lo) & (-rc <= gap)))
     label = _arc_components(net, usable)
     short = _flow_short(inst, net, relaxed)
     bad = np.zeros(net.n_nodes, np.bool_)

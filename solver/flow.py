@@ -193,16 +193,32 @@ def solve_flow(
         lo[arcs] = lower[has]
         if (lo[arcs] > hi[arcs]).any():
             return None
-    stages = cost if isinstance(cost, list) else [cost]
+    return _staged(net, lo, hi, cost if isinstance(cost, list) else [cost])[0]
+
+
+def relaxation_face(net: Network, stages: list[IntArray]) -> tuple[IntArray, IntArray, IntArray]:
+    """Solve staged costs; return the flow and the optimal face of all stages but the last.
+
+    The face is given as per-arc lower and upper bounds: every flow optimal for the
+    earlier stages lies within them (complementary slackness with their potentials).
+    """
+    flow, lo, hi = _staged(net, np.zeros(net.n_arcs, np.int64), net.caps.copy(), stages)
+    assert flow is not None  # every learner may stay unplaced
+    return flow, lo, hi
+
+
+def _staged(net: Network, lo: IntArray, hi: IntArray,
+            stages: list[IntArray]) -> tuple[IntArray | None, IntArray, IntArray]:
+    """Solve the stages one after another, each on the optimal face of the ones before."""
     flow: IntArray | None = None
     for k, stage in enumerate(stages):
         flow = _min_cost_flow(net, lo, hi, stage)
         if flow is None or k == len(stages) - 1:
-            return flow
+            break
         dist = _distances(net.n_nodes, net.tails, net.heads, flow < hi, flow > lo, stage)
         rc = stage + dist[net.tails] - dist[net.heads]
         hi, lo = np.where(rc > 0, lo, hi), np.where(rc < 0, hi, lo)
-    return flow
+    return flow, lo, hi
 
 
 def _min_cost_flow(net: Network, lo: IntArray, hi: IntArray, cost: IntArray) -> IntArray | None:
@@ -258,9 +274,15 @@ def _solve_part(net: Network, cost: Costs, closed: BoolArray | None,
     return flow
 
 
-def potentials(net: Network, flow: IntArray, cost: IntArray) -> IntArray:
-    """Return node potentials making every residual arc's reduced cost non-negative."""
-    return _distances(net.n_nodes, net.tails, net.heads, flow < net.caps, flow > 0, cost)
+def potentials(net: Network, flow: IntArray, cost: IntArray, lo: IntArray | None = None,
+               hi: IntArray | None = None) -> IntArray:
+    """Return node potentials making every residual arc's reduced cost non-negative.
+
+    `lo` and `hi` bound the arcs (a face of the network); by default 0 and capacity.
+    """
+    lo = np.zeros(net.n_arcs, np.int64) if lo is None else lo
+    hi = net.caps if hi is None else hi
+    return _distances(net.n_nodes, net.tails, net.heads, flow < hi, flow > lo, cost)
 
 
 def _distances(n_nodes: int, arc_tails: IntArray, arc_heads: IntArray, fwd: BoolArray,
@@ -334,6 +356,6 @@ def _unpack_hubs(
 
 
 __all__ = [
-    "CostRangeError", "Network", "build_network", "potentials", "reduced_costs", "solve_flow",
-    "unpack",
+    "CostRangeError", "Network", "build_network", "potentials", "reduced_costs",
+    "relaxation_face", "solve_flow", "unpack",
 ]

@@ -304,17 +304,23 @@ def test_staged_flows_are_exact(data: dict[str, Any]) -> None:
     assert _key(data, result) == best
 
 
-@pytest.mark.parametrize("seed", [3, 4, 5, 6])
-def test_reduced_cost_fixing_and_splitting_match_one_plain_mip(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "staged"), [(3, False), (4, False), (5, False), (6, False),
+                                             (7, True), (8, True)])
+def test_reduced_cost_fixing_and_splitting_match_one_plain_mip(seed: int, staged: bool) -> None:
     """On realistic instances with region-scale limits the fast path (hopeless employers
-    closed, components apart, reduced-cost fixing) reaches the plain MIP's optimum."""
+    closed, components apart, reduced-cost fixing, also on the face of staged flows)
+    reaches the plain MIP's optimum."""
     from bench.instances import generate
 
     data = generate(700, seed=seed, region_limits=True)
     if seed % 2:
         data["previous"] = [{"learner": le["id"], "offer": le["preferences"][0]}
                             for le in data["learners"][::5] if le["preferences"]]
-    fast = solve(parse_problem(data))
+    if staged:
+        with patch("solver.objective.flow_costs", _refuse):
+            fast = solve(parse_problem(data))
+    else:
+        fast = solve(parse_problem(data))
     with patch("solver.allocate.SPLIT_COMPONENTS", False), \
             patch("solver.allocate.REDUCED_COST_FIXING", False), \
             patch("solver.flow.CLOSE_HOPELESS", False):
