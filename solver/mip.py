@@ -182,9 +182,9 @@ def _solve(
         if node_vars.size == 0:
             continue
         node = int(ends[0] if count == 0 else ends[cuts[count - 1]])
-        expr = solver.Sum([x[v] if s > 0 else -x[v]
-                           for v, s in zip(node_vars.tolist(), node_signs.tolist(), strict=True)])
-        solver.Add(expr == int(rhs[node]))
+        row = solver.Constraint(float(rhs[node]), float(rhs[node]))
+        for v, sg in zip(node_vars.tolist(), node_signs.tolist(), strict=True):
+            row.SetCoefficient(x[v], float(sg))
     # Employer minimums on free employer arcs.
     position = np.full(net.n_arcs, -1, np.int64)
     position[idx] = np.arange(n)
@@ -340,12 +340,14 @@ def _fix_levels(solver: pywraplp.Solver, x: list[Any], side: IntArray, pos: IntA
         coef = coefs.arc[lv.name]
         offset = coefs.constant[lv.name] + int(np.dot(coef, fixed_side))
         local = coef[side]
-        nz = np.flatnonzero(local).tolist()
-        if not nz:
+        nz = np.flatnonzero(local)
+        if not nz.size:
             continue
-        fixed = solver.Sum([int(local[j]) * x[int(pos[j])] for j in nz])
-        target = values[lv.name] - offset
-        solver.Add(fixed >= target if lv.maximise else fixed <= target)
+        target = float(values[lv.name] - offset)
+        inf = solver.infinity()
+        row = solver.Constraint(target, inf) if lv.maximise else solver.Constraint(-inf, target)
+        for j, c in zip(pos[nz].tolist(), local[nz].tolist(), strict=True):
+            row.SetCoefficient(x[j], float(c))
 
 
 def _emit(progress: Callable[[dict[str, Any]], None] | None, names: list[str],
