@@ -76,10 +76,13 @@ def solve(problem: Problem, progress: Progress | None = None) -> dict[str, Any]:
         short = _employer_violations(inst, chosen)
         chosen &= ~np.isin(inst.offer_employer[inst.arc_offer], short)
         values = _coefficients(inst).values(chosen.astype(np.int64))
-        outcome.level = next(lv.name for lv in _coefficients(inst).levels
-                             if values[lv.name] != outcome.bounds[lv.name])
-        outcome.value = values[outcome.level]
-        outcome.bound = outcome.bounds[outcome.level]
+        level = next((lv.name for lv in _coefficients(inst).levels
+                      if values[lv.name] != outcome.bounds[lv.name]), None)
+        if level is None:  # every level at its bound: optimal after all
+            outcome.status = "optimal"
+        else:
+            outcome.level, outcome.value = level, values[level]
+            outcome.bound = outcome.bounds[level]
     if _employer_violations(inst, chosen).size:  # pragma: no cover - engines guarantee it
         raise RuntimeError("allocation breaks employer limits")
     if outcome.status == "optimal":
