@@ -392,7 +392,8 @@ def run_variant(tree: Path, knobs: list[tuple[str, str, Any]], problem: Path,
     return row
 
 
-def bench_limits(repeat: int, sizes: list[str], log: Path) -> list[dict[str, Any]]:
+def bench_limits(repeat: int, sizes: list[str], log: Path,
+                 only: set[int] | None = None) -> list[dict[str, Any]]:
     """Compare the variants on the employer-limits instances, plus time-limit adherence."""
     instances = {
         "2k+limits": lambda: generate(2000, seed=2, side_constraints=True),
@@ -414,6 +415,8 @@ def bench_limits(repeat: int, sizes: list[str], log: Path) -> list[dict[str, Any
                 path = work / f"{name}-{limit:g}.json"
                 path.write_text(json.dumps(data))
                 for i, (variant, knobs) in enumerate(VARIANTS):
+                    if only is not None and i not in only:
+                        continue
                     final = variant.endswith("(committed)")
                     if limit != 120.0 and not (i == 0 or final):
                         continue  # time-limit runs: baseline and committed only
@@ -691,6 +694,8 @@ def main() -> None:
     parser.add_argument("--limits", metavar="INSTANCES",
                         help="compare the employer-limits variants on these instances "
                              "(e.g. 2k+limits,10k+region,50k+region) and time-limit adherence")
+    parser.add_argument("--variants", metavar="I,J",
+                        help="with --limits: only these variants (0-based, in VARIANTS order)")
     parser.add_argument("--limits-log", default="bench/limits.jsonl",
                         help="JSON lines of the limits runs (appended)")
     parser.add_argument("--render-limits", metavar="LOG",
@@ -705,7 +710,8 @@ def main() -> None:
     if args.limits or args.render_limits:
         started = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
         if args.limits:
-            rows = bench_limits(args.repeat, args.limits.split(","), Path(args.limits_log))
+            only = None if not args.variants else {int(v) for v in args.variants.split(",")}
+            rows = bench_limits(args.repeat, args.limits.split(","), Path(args.limits_log), only)
         else:
             rows = [json.loads(line) for line in Path(args.render_limits).read_text()
                     .splitlines() if line.startswith("{")]
