@@ -57,7 +57,7 @@ test-sqlite: install-test assets browser
 test-pg: install-test
 	bash scripts/redis-test-server.sh --optional \
 		bash scripts/pg-test-server.sh --optional $(PY) -m pytest -p no:cacheprovider \
-		--ignore=tests/e2e --ignore=tests/solver $(PYTEST_ARGS)
+		--ignore=tests/e2e --ignore=tests/unit/solver $(PYTEST_ARGS)
 
 # Debian's chromium for the Playwright tests (never a browser download).
 browser:
