@@ -112,7 +112,7 @@ def _histogram(summary: dict[str, Any], k: int, locked: int) -> tuple[list[str],
     return labels, values
 
 
-def run_report(run: AllocationRun, *, offers_limit: int = 300) -> RunReport | None:
+def run_report(run: AllocationRun, *, offers_limit: int = 100) -> RunReport | None:
     """Summarise a succeeded run: its summary, the choices learners got, the fill of its
     offers (from what `record_run` kept; a run recorded before it, from its documents)."""
     kept = _recorded(run)
