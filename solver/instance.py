@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from .geo import haversine_km_array, reach_margin, within_reach_array
 from .objective import effective_fallback_cost, rank_cost
-from .problem import Learner, Offer, Problem
+from .problem import Learner, Problem
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -120,18 +120,6 @@ def _codes(values: list[Any]) -> tuple[IntArray, list[Any]]:
     return codes, list(table)
 
 
-def ineligibility(learner: Learner, offer: Offer, km: float) -> str | None:
-    """Say why an offer is not eligible for a learner, or None when it is."""
-    if offer.sector != learner.sector:
-        return f"offer is in sector {offer.sector}, not {learner.sector}"
-    if learner.max_km is not None and km > learner.max_km:
-        return f"offer is {km:.1f} km away, beyond the {learner.max_km:g} km limit"
-    missing = sorted(set(offer.requires) - set(learner.has))
-    if missing:
-        return "offer requires " + ", ".join(missing)
-    return None
-
-
 def build_instance(problem: Problem, *, hubs: bool = True) -> Instance:
     """Compute eligibility, ranks and arcs for every non-locked learner.
 
@@ -227,7 +215,7 @@ def build_instance(problem: Problem, *, hubs: bool = True) -> Instance:
                                km=c_km)
     ok = (l_sector[c_l] == o_sector[c_o]) & reach & compat[has_codes[c_l], req_codes[c_o]]
     bad = np.flatnonzero(~ok)
-    # Reason per ignored entry, checked in the order ineligibility() states them.
+    # Reason per ignored entry: sector, then distance, then requirements (docs order).
     other = (l_sector[c_l[bad]] != o_sector[c_o[bad]]).tolist()
     far = (~reach[bad]).tolist()
     missing: dict[tuple[int, int], str] = {}
