@@ -10,6 +10,15 @@ from placements.models.allocation import (
     PlacementLock,
     PlacementStatus,
     RunKind,
+    RunLearner,
+    RunOffer,
+)
+from placements.models.api import (
+    SCOPE_LABELS,
+    ApiIdempotency,
+    ApiKey,
+    ApiKeyStatus,
+    ApiScope,
 )
 from placements.models.base import Base, UTCDateTime, utcnow
 from placements.models.core import (
@@ -72,6 +81,11 @@ from placements.models.reviews import (
 )
 
 __all__ = [
+    "SCOPE_LABELS",
+    "ApiIdempotency",
+    "ApiKey",
+    "ApiKeyStatus",
+    "ApiScope",
     "HoursEntry",
     "HoursKind",
     "HoursLearnerTotal",
@@ -83,6 +97,8 @@ __all__ = [
     "Job",
     "JobStatus",
     "AllocationRun",
+    "RunLearner",
+    "RunOffer",
     "EmployerResponse",
     "PendingChange",
     "Placement",

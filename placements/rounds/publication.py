@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy.orm import selectinload
 
 from placements import audit
@@ -31,7 +31,7 @@ from placements.domain import ConcurrentChange, DomainError
 from placements.domain import rounds as round_rules
 from placements.domain.placements import PLACEMENT, held_at_sql
 from placements.extensions import db
-from placements.mail import send_mail
+from placements.mail import send_mail, site_url
 from placements.models import (
     AllocationRound,
     AllocationRun,
@@ -49,7 +49,8 @@ from placements.models import (
     utcnow,
 )
 from placements.reviews.services import schedule_reviews
-from placements.rounds.problem import learner_key, parse_key, settings_of
+from placements.rounds import reports
+from placements.rounds.problem import settings_of
 from placements.rounds.services import (
     _FRESH,
     _NO_PENDING,
@@ -158,9 +159,9 @@ def _waiting(round_: AllocationRound) -> list[Placement]:
 
 def unplaced_learners(round_: AllocationRound, run: AllocationRun | None) -> list[Learner]:
     """Learners the run left unplaced who hold no place now (not hand-placed since)."""
-    if run is None or not run.result:
+    if run is None:
         return []
-    ids = [parse_key(u["learner"]) for u in run.result.get("unplaced", [])]
+    ids = reports.run_learner_ids(run, unplaced_only=True)
     placed = set(db.session.scalars(sa.select(Placement.learner_id).where(
         Placement.round_id == round_.id, held_at_sql().is_not(None))))
     in_round = set(db.session.scalars(
@@ -183,13 +184,13 @@ def _last_published_at(round_: AllocationRound) -> datetime | None:
 
 def _late_joiners(round_: AllocationRound, run: AllocationRun) -> int:
     """Learners now in the round whom the run did not include."""
-    in_run = {lrn["id"] for lrn in (run.problem or {}).get("learners", [])}
+    in_run = set(reports.run_learner_ids(run))
     now = db.session.scalars(learners_in_round_stmt(round_).with_only_columns(Learner.id))
-    return sum(1 for lid in now if learner_key(lid) not in in_run)
+    return sum(1 for lid in now if lid not in in_run)
 
 
 def _settings_changed(round_: AllocationRound, run: AllocationRun) -> bool:
-    ran = dict((run.problem or {}).get("settings", {}))
+    ran = reports.run_settings(run)
     now = settings_of(round_)
     keys = ("rank_cost", "fallback", "max_preferences")
     return any(ran.get(k) != now[k] for k in keys)
@@ -282,10 +283,6 @@ def publication_plan(round_: AllocationRound) -> Publication:
 # --- the e-mails -----------------------------------------------------------------------------
 
 
-def _base_url() -> str:
-    return current_app.config["BASE_URL"].rstrip("/")
-
-
 def _offer_words(offer: PlacementOffer) -> str:
     return f"{offer.title} with {offer.employer.name}"
 
@@ -297,9 +294,8 @@ def _offer_short(offer: PlacementOffer) -> str:
 def _compose(plan: Publication) -> None:
     """Write every e-mail the publication sends: one per learner, one per employer address."""
     round_ = plan.round
-    base = _base_url()
-    learner_page = base + url_for("learners.placement")
-    employer_page = base + url_for("employers.dashboard")
+    learner_page = site_url(url_for("learners.placement"))
+    employer_page = site_url(url_for("employers.dashboard"))
     lines: dict[int, list[str]] = defaultdict(list)
     employers: dict[int, Employer] = {}
 
@@ -438,7 +434,7 @@ def close_choices_early(officer: User, round_: AllocationRound, reason: str) -> 
     """
     _require_manage(officer, round_)
     round_rules.close_choices(officer, round_, reason)
-    page = _base_url() + url_for("learners.dashboard")
+    page = site_url(url_for("learners.dashboard"))
     told = 0
     for learner, listed in _learner_recipients(round_):
         choices = (f"The {listed} offer{'s' if listed != 1 else ''} you listed will be used "
@@ -461,7 +457,7 @@ def reopen_choices(officer: User, round_: AllocationRound) -> int:
     """Take choices again until the deadline; e-mail every learner of the round."""
     _require_manage(officer, round_)
     round_rules.reopen_choices(officer, round_)
-    page = _base_url() + url_for("learners.dashboard")
+    page = site_url(url_for("learners.dashboard"))
     told = 0
     for learner, _listed in _learner_recipients(round_):
         send_mail(learner.user.email, f"Choices have reopened: {round_.name}",

@@ -336,8 +336,6 @@ def _published(client, world):
     return rid
 
 
-@pytest.mark.xfail(reason="fallback needs the solver's `excluded` field (solver-scale branch)",
-                   strict=True)
 def test_a_declined_learner_stays_in_the_round_and_is_placed_again(app, client, world3):
     rid = _published(client, world3)
     other = PlacementOffer(employer=world3["e1"], site=world3["s1"], title="Tester",
