@@ -135,7 +135,7 @@ def load_reviews_demo(officer: User, seed: int = 2026, today: date | None = None
                                   "employer", confirmed=True)
     _allocate(officer, round_)
     # Its e-mails carry links built with url_for, as in a request (the CLI has none).
-    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"] or None):
         publish_round(officer, round_)
     db.session.flush()
     placements = list(db.session.scalars(sa.select(Placement).where(

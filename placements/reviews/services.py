@@ -37,7 +37,7 @@ from placements.domain import reviews as rules
 from placements.domain.access import SupervisorScope
 from placements.extensions import db
 from placements.hours import services as hours
-from placements.mail import send_mail
+from placements.mail import send_mail, site_url
 from placements.models import (
     AllocationRound,
     Concern,
@@ -74,10 +74,6 @@ MAX_TEXT = 5000
 
 def _uk(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
-
-
-def _base_url() -> str:
-    return current_app.config["BASE_URL"].rstrip("/")
 
 
 def _insert():
@@ -586,7 +582,7 @@ def issue_link(supervisor: PlacementSupervisor, purpose: LinkTask, *,
 
 def link_url(token: str) -> str:
     """The address of a link in an e-mail."""
-    return f"{_base_url()}/reviews/supervise/{token}"
+    return site_url(f"/reviews/supervise/{token}")
 
 
 class LinkRefused(DomainError):
@@ -971,7 +967,7 @@ def _officer_addresses(provider_id: int) -> list[str]:
 def _tell_officers(concern: Concern) -> None:
     """E-mail every officer of the learner's provider; the details stay in the service."""
     learner = concern.learner
-    url = f"{_base_url()}/reviews/officer/concerns/{concern.id}"
+    url = site_url(f"/reviews/officer/concerns/{concern.id}")
     if concern.category == ConcernCategory.SAFEGUARDING:
         subject = "Safeguarding concern raised about a placement"
         body = ("A safeguarding concern has been raised about a work placement. Sign in to "
@@ -1014,7 +1010,7 @@ def assign_concern(officer: User, concern: Concern, owner: User) -> None:
         send_mail(owner.email, "A concern has been passed to you",
                   f"{officer.name} has passed you a {concern.category.label.lower()} concern "
                   f"about a placement. Sign in to read it: "
-                  f"{_base_url()}/reviews/officer/concerns/{concern.id}\n",
+                  f"{site_url(f'/reviews/officer/concerns/{concern.id}')}\n",
                   provider_id=officer.provider_id, round_id=concern.round_id)
 
 
