@@ -95,7 +95,7 @@ def _offer_rows(offer_ids: list[int]) -> list[tuple[int, str, str]]:
         rows.extend(db.session.execute(
             sa.select(PlacementOffer.id, PlacementOffer.title, Employer.name)
             .join(Employer, Employer.id == PlacementOffer.employer_id)
-            .where(PlacementOffer.id.in_(chunk))).tuples())
+            .where(PlacementOffer.id.in_(chunk))).all())
     return rows
 
 

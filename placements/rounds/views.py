@@ -468,11 +468,14 @@ def publish_confirm(round_id: int):
 def publish_csv(round_id: int):
     """Download everyone publishing now would e-mail, and what each is told."""
     round_ = get_managed_round_or_403(round_id)
-    plan = publication.publication_plan(round_)
-    rows = [["learner", n.learner.user.name, n.learner.student_ref, n.notice.to, n.summary,
-             n.notice.subject] for n in plan.learners]
-    rows += [["employer", e.employer.name, "", n.to, "; ".join(line[2:] for line in e.lines),
-              n.subject] for e in plan.employers for n in e.notices]
+    plan = publication.publication_plan(round_, shown=0)
+    rows = []
+    for learners, employers in publication.all_news(plan):
+        rows += [["learner", n.learner.user.name, n.learner.student_ref, n.notice.to,
+                  n.summary, n.notice.subject] for n in learners]
+        rows += [["employer", e.employer.name, "", n.to,
+                  "; ".join(line[2:] for line in e.lines), n.subject]
+                 for e in employers for n in e.notices]
     return csv_response(f"round-{round_.id}-publication-{plan.number}.csv",
                         ["who", "name", "student_ref", "email", "what_changes", "subject"], rows)
 
