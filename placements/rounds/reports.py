@@ -95,7 +95,7 @@ def _offer_rows(offer_ids: list[int]) -> list[tuple[int, str, str]]:
         rows.extend(db.session.execute(
             sa.select(PlacementOffer.id, PlacementOffer.title, Employer.name)
             .join(Employer, Employer.id == PlacementOffer.employer_id)
-            .where(PlacementOffer.id.in_(chunk))).tuples())
+            .where(PlacementOffer.id.in_(chunk))).all())
     return rows
 
 
@@ -314,6 +314,7 @@ def outcomes(run: AllocationRun, result: dict[str, Any],
     unplaced = {u["learner"]: u.get("reason") for u in result.get("unplaced", [])}
     open_offers = {o["id"] for o in problem.get("offers", [])}
     mandated = {lrn["id"] for lrn in problem.get("learners", []) if lrn.get("mandated")}
+    k = int(problem.get("settings", {}).get("max_preferences", 10))
     keys = [lrn["id"] for lrn in problem.get("learners", [])]
     seen = set(keys)
     keys += [k for k in old if k not in seen]
@@ -338,7 +339,8 @@ def outcomes(run: AllocationRun, result: dict[str, Any],
             reason = unplaced.get(key)
         rows.append({"run_id": run.id, "learner_id": parse_key(key), "change": str(kind),
                      "offer_id": _offer_id(now_offer), "before_offer_id": _offer_id(was),
-                     "rank": now.get("rank") if now else None,
+                     # Rank K+1 is a fallback placement: not one of their choices.
+                     "rank": now.get("rank") if now and (now.get("rank") or 0) <= k else None,
                      "locked": bool(now and now.get("locked")), "mandated": key in mandated,
                      "reason": reason})
     return baseline, rows
