@@ -12,6 +12,16 @@ from placements.models.allocation import (
     RunKind,
 )
 from placements.models.base import Base, UTCDateTime, utcnow
+from placements.models.compliance import (
+    BuiltinItem,
+    ComplianceItem,
+    ComplianceItemType,
+    ComplianceReminder,
+    ComplianceStatus,
+    LearnerCheck,
+    LearnerCheckType,
+    StoredFile,
+)
 from placements.models.core import (
     REQUIREMENTS,
     AllocationRound,
@@ -55,6 +65,14 @@ from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
 from placements.models.portals import OfferChange
 
 __all__ = [
+    "BuiltinItem",
+    "ComplianceItem",
+    "ComplianceItemType",
+    "ComplianceReminder",
+    "ComplianceStatus",
+    "LearnerCheck",
+    "LearnerCheckType",
+    "StoredFile",
     "HoursEntry",
     "HoursKind",
     "HoursLearnerTotal",
