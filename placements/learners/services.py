@@ -13,6 +13,7 @@ from placements import audit
 from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain import rounds as round_rules
 from placements.domain.offers import closed_because, open_offers_stmt
+from placements.compliance import checks
 from placements.domain.placements import PLACEMENT
 from placements.extensions import db
 from placements.geo import Located
@@ -327,7 +328,9 @@ def update_profile(actor: User | None, learner: Learner, data: LearnerProfile) -
     learner.lat = data.home.lat
     learner.lon = data.home.lon
     learner.max_travel_km = data.max_travel_km
-    learner.credentials = sorted(set(data.credentials))
+    learner.credentials = sorted(set(data.credentials) | {
+        t for t in learner.credentials or [] if t not in REQUIREMENTS})
+    checks.sync_from_tags(learner, learner.credentials)
     learner.access_needs = data.access_needs.strip() or None
     learner.in_work_employer = data.in_work_employer.strip() or None
     db.session.flush()
