@@ -310,22 +310,28 @@ def test_new_submission_supersedes_and_accepting_replaces_the_accepted(app, worl
         services.return_item(officer, second, "   ")
 
 
-def test_two_officers_reviewing_at_once_one_wins(make_app, world):
+def test_two_officers_reviewing_at_once_one_wins(app, world):
+    """Accept and return race on one submission: exactly one wins, the other changes
+    nothing."""
     types = _types()
     item = services.submit_item(world["emp1"], world["e1"], types["insurance"],
                                 services.ItemData(issuer="A", reference="1",
                                                   expires_on=TODAY + timedelta(100)),
                                 services.Upload("a.pdf", PDF))
     db.session.commit()
-    app = make_app()
+    item_id, officer_id = item.id, world["officer1"].id
+    db.session.remove()
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 
     def review(verb: str) -> None:
         with app.app_context():
-            mine = db.session.get(ComplianceItem, item.id)
-            officer = db.session.get(type(world["officer1"]), world["officer1"].id)
-            barrier.wait()
+            from placements.models import User
+
+            mine = db.session.get(ComplianceItem, item_id)
+            officer = db.session.get(User, officer_id)
+            _ = mine.status, mine.employer.name, mine.type.expires, officer.provider.programmes
+            barrier.wait(timeout=20)
             try:
                 if verb == "accept":
                     services.accept_item(officer, mine)
@@ -343,11 +349,13 @@ def test_two_officers_reviewing_at_once_one_wins(make_app, world):
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=60)
     assert sorted(outcomes) in (["accept", "refused"], ["refused", "return"])
-    db.session.expire_all()
-    final = db.session.get(ComplianceItem, item.id).status
+    final = db.session.get(ComplianceItem, item_id).status
     assert final.value == ("accepted" if "accept" in outcomes else "returned")
+    events = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action.in_(["compliance_item.accepted", "compliance_item.returned"])))
+    assert events == 1
 
 
 def test_officer_cannot_accept_an_expired_item(app, world):
