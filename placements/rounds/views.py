@@ -36,6 +36,7 @@ from placements.models import (
 from placements.navigation import render_form
 from placements.rounds import reports, services
 from placements.rounds.forms import LockForm, OverrideForm, RoundForm
+from placements.compliance import services as compliance
 from placements.rounds.problem import build_problem
 from placements.security import role_required
 
@@ -118,7 +119,8 @@ def detail(round_id: int):
         can_manage=access.officer_manages_round(current_user, round_),
         counts=reports.allocation_counts(round_), pending=services.pending_changes(round_),
         published=services.has_published(round_),
-        latest=services.latest_run(round_, succeeded=True), form=EmptyForm())
+        latest=services.latest_run(round_, succeeded=True), form=EmptyForm(),
+        blocked=len(compliance.blocked_offers(round_)))
 
 
 @bp.get("/<int:round_id>/problem.json")
