@@ -264,6 +264,9 @@ def load_demo(learners: int = 300, seed: int = 2026,
     from seed.engagement_demo import load_engagement_demo
 
     load_engagement_demo(officer, seed=seed)
+    from seed.compliance_demo import load_compliance_demo
+
+    load_compliance_demo(officer, seed=seed)
     return report
 
 
