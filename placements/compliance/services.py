@@ -110,7 +110,7 @@ def types_for_employer(employer: Employer) -> list[ComplianceItemType]:
     """The active item types an employer keeps: built in, and those of the providers it
     may host learners for."""
     providers = sorted(employer_provider_ids(employer))
-    scope = ComplianceItemType.provider_id.is_(None)
+    scope: sa.ColumnElement[bool] = ComplianceItemType.provider_id.is_(None)
     if providers:
         scope = sa.or_(scope, ComplianceItemType.provider_id.in_(providers))
     return list(db.session.scalars(sa.select(ComplianceItemType).where(
@@ -470,10 +470,11 @@ def employer_requirements(employer: Employer, *, today: date | None = None
         .order_by(ComplianceItem.submitted_at)))
     out = []
     for t in types:
-        for site in (employer.sites if t.per_site else [None]):
+        sites: list[EmployerSite | None] = list(employer.sites) if t.per_site else [None]
+        for site in sites:
             req = Requirement(t, site)
             for item in items:
-                if item.type_id != t.id or (t.per_site and item.site_id != site.id):
+                if item.type_id != t.id or (site is not None and item.site_id != site.id):
                     continue
                 if item.status == S.ACCEPTED:
                     req.accepted = item
@@ -498,10 +499,11 @@ def _count_blocked(employer: Employer, reqs: list[Requirement], today: date) -> 
         if not t.blocks_allocation:
             continue
         facts = [rules.TypeFacts(t.id, t.name, t.per_site, t.expires)]
+        site_id = req.site.id if req.site is not None else None
         req.offers_blocked = sum(
-            1 for o in offers if (not t.per_site or o.site_id == req.site.id) and  # type: ignore[union-attr]
-            rules.gaps(facts, held, site_id=o.site_id, site_name=o.site.name,
-                       day=rules.day_that_matters(o.start_date, today)))
+            1 for o in offers if (site_id is None or o.site_id == site_id) and
+            bool(rules.gaps(facts, held, site_id=o.site_id, site_name=o.site.name,
+                            day=rules.day_that_matters(o.start_date, today))))
 
 
 def why_it_matters(req: Requirement) -> str:
@@ -531,7 +533,7 @@ class Dashboard:
     waiting_total: int = 0
 
 
-def _employer_scope(officer: User) -> sa.Select[tuple[int]]:
+def _employer_scope(officer: User) -> sa.Select[Any]:
     return sa.select(Employer.id).where(access.officer_compliance_employers_sql(officer))
 
 
@@ -586,7 +588,7 @@ def dashboard(officer: User, *, today: date | None = None, months: int = 12) -> 
     month_col = sa.func.substr(sa.cast(ComplianceItem.expires_on, sa.String), 1, 7)
     first = today.replace(day=1)
     last = (first + timedelta(days=32 * months)).replace(day=1)
-    counts = dict(db.session.execute(
+    counts: dict[str, int] = dict(db.session.execute(  # type: ignore[arg-type]
         sa.select(month_col, sa.func.count())
         .where(ComplianceItem.employer_id.in_(sa.select(scope.c.id)),
                ComplianceItem.status == S.ACCEPTED,
@@ -639,13 +641,14 @@ def csv_rows(officer: User, *, today: date | None = None) -> Iterable[list[Any]]
             items[item.employer_id].append(item)
     sites: dict[int, list[EmployerSite]] = defaultdict(list)
     for start in range(0, len(ids), 2000):
-        for site in db.session.scalars(sa.select(EmployerSite).where(
+        for row in db.session.scalars(sa.select(EmployerSite).where(
                 EmployerSite.employer_id.in_(ids[start:start + 2000]))
                 .order_by(EmployerSite.name)):
-            sites[site.employer_id].append(site)
+            sites[row.employer_id].append(row)
     for e in employers:
         for t in types:
-            for site in (sites[e.id] if t.per_site else [None]):
+            wanted: list[EmployerSite | None] = list(sites[e.id]) if t.per_site else [None]
+            for site in wanted:
                 mine = [i for i in items[e.id] if i.type_id == t.id
                         and (site is None or i.site_id == site.id)]
                 acc = next((i for i in mine if i.status == S.ACCEPTED), None)

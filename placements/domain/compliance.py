@@ -114,7 +114,7 @@ class Gap:
 def type_scope_sql(provider_ids: Iterable[int] | None) -> sa.ColumnElement[bool]:
     """Item types that apply: active blocking types, built in or of the given providers."""
     ids = sorted(set(provider_ids or ()))
-    scope = ComplianceItemType.provider_id.is_(None)
+    scope: sa.ColumnElement[bool] = ComplianceItemType.provider_id.is_(None)
     if ids:
         scope = sa.or_(scope, ComplianceItemType.provider_id.in_(ids))
     return sa.and_(ComplianceItemType.active.is_(True),
@@ -199,7 +199,7 @@ def compliant_sql(today: date, provider_ids: Iterable[int] | None = None
                       ComplianceItem.expires_on >= day))
         .correlate(item_t, PlacementOffer))
     ids = sorted(set(provider_ids or ()))
-    scope = item_t.provider_id.is_(None)
+    scope: sa.ColumnElement[bool] = item_t.provider_id.is_(None)
     if ids:
         scope = sa.or_(scope, item_t.provider_id.in_(ids))
     lacking = (sa.select(sa.literal(1)).select_from(item_t)

@@ -26,7 +26,6 @@ from datetime import date
 
 import numpy as np
 import numpy.typing as npt
-
 import sqlalchemy as sa
 
 from placements.models import (

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from placements import audit
+from placements.compliance import checks
 from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain import rounds as round_rules
 from placements.domain.offers import (
@@ -18,7 +19,6 @@ from placements.domain.offers import (
     listing_closed_because,
     open_to_choices_sql,
 )
-from placements.compliance import checks
 from placements.domain.placements import PLACEMENT
 from placements.extensions import db
 from placements.geo import Located

@@ -16,6 +16,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from placements.compliance import services as compliance
 from placements.csvio import csv_response
 from placements.domain import DomainError, access
 from placements.extensions import db
@@ -36,7 +37,6 @@ from placements.models import (
 from placements.navigation import render_form
 from placements.rounds import reports, services
 from placements.rounds.forms import LockForm, OverrideForm, RoundForm
-from placements.compliance import services as compliance
 from placements.rounds.problem import build_problem
 from placements.security import role_required
 

@@ -220,7 +220,8 @@ def test_employer_uploads_insurance_officer_accepts_offer_opens(upload_app, worl
     assert len(_files(app)) == 1
     # The employer's own download: an attachment, never inline.
     got = client.get(f"/employer/compliance/files/{item.file_id}")
-    assert got.status_code == 200 and got.data == PDF
+    assert got.status_code == 200
+    assert got.data == PDF
     assert got.headers["Content-Disposition"].startswith("attachment;")
     assert got.headers["X-Content-Type-Options"] == "nosniff"
     # The officer accepts it.
@@ -245,7 +246,7 @@ def test_employer_uploads_insurance_officer_accepts_offer_opens(upload_app, worl
         AuditEvent.action == "compliance_item.accepted")) == 1
 
 
-@pytest.mark.parametrize("case, data, message", [
+@pytest.mark.parametrize(("case", "data", "message"), [
     ("html renamed to pdf", {"document": (io.BytesIO(b"<html><script>x</script></html>"),
                                           "certificate.pdf")},
      b"The file must be a PDF, PNG or JPEG"),
@@ -376,11 +377,13 @@ def test_checklist_records_and_accepts_a_risk_assessment(app, world, client):
     base = {"site_id": str(world["s1"].id), "issuer": "Officer One",
             "issued_on": _day(TODAY), "expires_on": ["1", "1", str(TODAY.year + 1)]}
     partial = client.post(url, data={**base, "checks": ["induction"]})
-    assert partial.status_code == 400 and b"Every point of the checklist" in partial.data
+    assert partial.status_code == 400
+    assert b"Every point of the checklist" in partial.data
     full = client.post(url, data={**base, "checks": [k for k, _ in services.CHECKLIST]})
     assert full.status_code == 303
     item = db.session.scalar(sa.select(ComplianceItem))
-    assert item.status == ComplianceStatus.ACCEPTED and item.checklist
+    assert item.status == ComplianceStatus.ACCEPTED
+    assert item.checklist
     assert item.type_id == types["risk-assessment"].id
 
 
@@ -432,13 +435,15 @@ def test_learner_declares_dbs_officer_verifies(app, world, client):
     assert client.get("/learner/checks/").status_code == 200
     bad = client.post("/learner/checks/dbs", data={"reference": "12345",
                                                    "issued_on": ["1", "1", "2025"]})
-    assert bad.status_code == 400 and b"12 digits" in bad.data
+    assert bad.status_code == 400
+    assert b"12 digits" in bad.data
     ok = client.post("/learner/checks/dbs", data={
         "reference": "0012 3456 7890", "issued_on": ["1", "1", str(TODAY.year - 1)]})
     assert ok.status_code == 303
     check = db.session.scalar(sa.select(LearnerCheck).where(
         LearnerCheck.learner_id == world["l2"].id, LearnerCheck.tag == "dbs"))
-    assert check.reference == "001234567890" and not check.verified
+    assert check.reference == "001234567890"
+    assert not check.verified
     _login(client, "officer1@example.test")  # not their provider's learner
     assert client.post(f"/officer/compliance/learners/{world['l2'].id}/checks/{check.id}"
                        "/verify").status_code == 404
@@ -524,7 +529,8 @@ def test_employer_limits_reach_the_problem_file(app, world, client):
     _login(client, "emp1@example.test")
     bad = client.post("/employer/compliance/limits", data={"max_learners": "2",
                                                            "min_if_any": "3"})
-    assert bad.status_code == 400 and b"cannot be more than the most" in bad.data
+    assert bad.status_code == 400
+    assert b"cannot be more than the most" in bad.data
     assert client.post("/employer/compliance/limits", data={
         "max_learners": "3", "min_if_any": "2"}).status_code == 303
     problem = build_problem(world["round"])
@@ -573,7 +579,8 @@ def test_every_compliance_page_renders_for_its_role(app, world, client):
                 f"/officer/compliance/items/{item.id}",
                 f"/officer/compliance/items/{item.id}/return",
                 f"/officer/compliance/employers/{world['e1'].id}/checklist",
-                "/officer/compliance/types", f"/officer/compliance/learners/{world['l1'].id}/checks",
+                "/officer/compliance/types",
+                f"/officer/compliance/learners/{world['l1'].id}/checks",
                 f"/officer/compliance/rounds/{world['round'].id}/blocked"):
         assert client.get(url).status_code == 200, url
     csv = client.get("/officer/compliance/export.csv")
