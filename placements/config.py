@@ -50,11 +50,15 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "IMPORT_MAX_ROWS": 50_000,
         "IMPORT_INLINE_ROWS": 200,
         "INVITATION_DAYS": 14,
+        # Most hours one learner may have recorded for one day, all kinds together.
+        "HOURS_MAX_PER_DAY": 12,
         # Werkzeug password hash; scrypt is the default (tests use a cheaper one for speed).
         "PASSWORD_HASH_METHOD": "scrypt",
         # Where development e-mail lands instead of a mail server: "outbox" or "smtp".
         "MAIL_BACKEND": "outbox",
         "MAIL_SENDER": "placements@localhost",
+        # Local development only: show live account links on the outbox page.
+        "OUTBOX_SHOWS_LINKS": False,
         "SMTP_HOST": "localhost",
         "SMTP_PORT": 25,
         # The address people reach the service at, for links in e-mails.
@@ -63,8 +67,19 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # workers set PLACEMENTS_RATELIMIT_STORAGE_URI=redis://... so they share counts.
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
-        # POSTs to each sign-in form (sign in, register, invitation, password) per address.
-        "RATELIMIT_SIGN_IN": "10 per minute;100 per hour",
+        # POSTs to each sign-in form (sign in, register, links, passwords) per address:
+        # generous, so that one noisy address behind a shared NAT does not lock out the rest
+        # (accounts are protected by the per-account limit below).
+        "RATELIMIT_SIGN_IN": "30 per minute;300 per hour",
+        # Per account: wrong passwords allowed a day before each further one doubles the
+        # wait before the next attempt (from the base delay, up to the maximum).
+        "SIGN_IN_FREE_FAILURES": 5,
+        "SIGN_IN_BASE_DELAY_S": 30,
+        "SIGN_IN_MAX_DELAY_S": 900,
+        # Cookies only over HTTPS (set it in production; also set automatically when
+        # BASE_URL is https://, and per request whenever the request came over HTTPS).
+        "SESSION_COOKIE_SECURE": False,
+        "REMEMBER_COOKIE_SECURE": False,
         # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto headers
         # are believed (0: none, so a client cannot pick its own address by sending one).
         "TRUSTED_PROXIES": 0,
@@ -112,6 +127,8 @@ def load(app: Flask, instance_path: Path, test_config: dict[str, Any] | None) ->
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config["SQLALCHEMY_DATABASE_URI"])
     if not app.config["UPLOAD_DIR"]:
         app.config["UPLOAD_DIR"] = str(instance_path / "uploads")
+    if str(app.config["BASE_URL"]).startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = True
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret(instance_path)
 

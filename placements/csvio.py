@@ -36,8 +36,9 @@ Describe the columns once, then read and validate a whole upload before writing 
 Export
 ------
 - `csv_response(filename, header, rows) -> Response`: a `text/csv` download (UTF-8 with BOM
-  so Excel opens it) where every cell that begins with = + - @ tab or CR is prefixed with a
-  single quote, so a spreadsheet never runs it as a formula (CSV injection).
+  so Excel opens it) where every cell that begins with = + - @ tab or CR, or holds one of
+  = + - @ right after a separator (; , | tab or a line break), is prefixed with a single
+  quote, so a spreadsheet never runs it as a formula (CSV injection).
 - `template_response(filename, columns) -> Response`: a template with the header row and one
   example row built from each ColumnSpec's `example`.
 - `safe_cell(value) -> str`: the neutralisation on its own.
@@ -58,6 +59,10 @@ from flask import Response
 DEFAULT_MAX_BYTES = 5_000_000
 DEFAULT_MAX_ROWS = 100_000
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A formula trigger after a separator a spreadsheet may split the cell on ("safe;=1+1").
+_FORMULA_INSIDE = re.compile(r"[;,|\t\r\n]\s*[=+\-@]")
+#: Control characters a cell may not hold (NUL and the like; tab and newlines are allowed).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -139,13 +144,20 @@ def parse_bool(text: str) -> bool:
     raise ValueError("Enter yes or no")
 
 
+#: Dates a file may hold (anything else is a typing slip: 0001, 9999, 1900...).
+EARLIEST_DATE, LATEST_DATE = date(1990, 1, 1), date(2100, 12, 31)
+
+
 def parse_date(text: str) -> date:
-    """Read a date as YYYY-MM-DD or DD/MM/YYYY."""
+    """Read a date as YYYY-MM-DD or DD/MM/YYYY, between 1990 and 2100."""
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(text, fmt).date()  # noqa: DTZ007
+            value = datetime.strptime(text, fmt).date()  # noqa: DTZ007
         except ValueError:
             continue
+        if not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise ValueError("Enter a date between 1990 and 2100")
+        return value
     raise ValueError("Enter a date as YYYY-MM-DD or DD/MM/YYYY")
 
 
@@ -246,6 +258,10 @@ def read_csv(source: Any, *, columns: Mapping[str, ColumnSpec],
             row = Row(number=number, values={}, raw=raw)
             for name, spec in columns.items():
                 cell = raw.get(name, "")
+                if _CONTROL.search(cell):
+                    row.error(name, "Remove the control characters (such as NUL) from this "
+                                    "cell")
+                    continue
                 if cell == "":
                     if spec.required:
                         row.error(name, "Enter a value")
@@ -298,7 +314,7 @@ def safe_cell(value: Any) -> str:
         text = ";".join(str(v) for v in value)
     else:
         text = str(value)
-    if text.startswith(_FORMULA_START):
+    if text.startswith(_FORMULA_START) or _FORMULA_INSIDE.search(text):
         return "'" + text
     return text
 
@@ -318,7 +334,7 @@ def csv_response(filename: str, header: Sequence[str],
                  rows: Iterable[Sequence[Any]]) -> Response:
     """Return a CSV download whose cells cannot be run as spreadsheet formulas."""
     safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename) or "export.csv"
-    return Response(csv_text(header, rows), mimetype="text/csv; charset=utf-8",
+    return Response(csv_text(header, rows), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{safe_name}"'})
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Flask, render_template, request
+from flask import Flask, Response, current_app, render_template, request
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from placements.extensions import db
+from placements.security import set_security_headers
 
 MESSAGES = {
     400: ("Something was wrong with that request",
@@ -26,17 +28,30 @@ MESSAGES = {
 def init_app(app: Flask) -> None:
     """Register the error handlers."""
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(OverflowError, handle_out_of_range)
     app.register_error_handler(sa.exc.OperationalError, handle_database_down)
     app.register_error_handler(sa.exc.InterfaceError, handle_database_down)
 
 
+#: The last resort when even the error page cannot be rendered (no template, no database).
+PLAIN_PAGE = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+              "<title>{title} – Placements</title></head><body><main><h1>{title}</h1>"
+              "<p>{message}</p></main></body></html>")
+
+
 def render_error(code: int, message: str | None = None):
-    """Render the error page for an HTTP status code."""
+    """Render the error page for an HTTP status code (never fails itself)."""
     title, default = MESSAGES.get(code, (f"Error {code}", ""))
     if request.accept_mimetypes.best == "application/json":
         return {"error": title, "message": message or default}, code
-    return render_template("errors/error.html", code=code, title=title,
-                           message=message or default), code
+    try:
+        return render_template("errors/error.html", code=code, title=title,
+                               message=message or default), code
+    except Exception:  # noqa: BLE001 - a broken error page must still answer, safely
+        current_app.logger.exception("the error page for %s could not be rendered", code)
+        body = PLAIN_PAGE.format(title=escape(title), message=escape(message or default))
+        response = Response(body, status=code, content_type="text/html; charset=utf-8")
+        return set_security_headers(response)
 
 
 def handle_http_error(exc: HTTPException):
@@ -50,6 +65,12 @@ def handle_http_error(exc: HTTPException):
     if exc.code == 405 and allowed:
         return response[0], 405, {"Allow": ", ".join(allowed)}
     return response
+
+
+def handle_out_of_range(exc: OverflowError):
+    """A number too large for the database (a crafted id or page): no such thing, 404."""
+    db.session.rollback()
+    return render_error(404)
 
 
 def handle_database_down(exc: Exception):

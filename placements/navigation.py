@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from placements.models import REQUIREMENTS, Role, User
 
@@ -48,6 +49,28 @@ HOME: dict[Role, str] = {role: items[0][1] for role, items in NAV.items()}
 def home_url(user: User) -> str:
     """Return the URL of the user's home page."""
     return url_for(HOME[user.role])
+
+
+#: Highest page number a list accepts (beyond it, the last page is shown anyway).
+MAX_PAGE = 100_000
+
+
+def page_number() -> int:
+    """The ?page= of a list: a whole number from 1, anything else (negative, huge, text) 1
+    or the last page the list has (pagination clamps it)."""
+    raw = request.args.get("page", "1")
+    if not raw.isdigit():
+        return 1
+    return min(max(int(raw), 1), MAX_PAGE)
+
+
+class Int64Converter(IntegerConverter):
+    """The URL `int` converter, bounded to the database's 64-bit ids: a larger number is no
+    page (404), never a database error."""
+
+    def __init__(self, url_map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = 2**63 - 1, signed: bool = False) -> None:
+        super().__init__(url_map, fixed_digits, min, max, signed)
 
 
 def render_form(template: str, form: Any, **context: Any):
@@ -93,7 +116,8 @@ def index():
 
 
 def init_app(app: Flask) -> None:
-    """Register the start page and the navigation context processor."""
+    """Register the start page, the navigation context processor and the id converter."""
+    app.url_map.converters["int"] = Int64Converter
     app.register_blueprint(bp)
     app.context_processor(_nav_items)
     app.add_template_filter(lambda tag: REQUIREMENTS.get(tag, tag), "requirement_name")

@@ -179,6 +179,20 @@ def make_user(email: str, role: Role, **kwargs) -> User:
     return user
 
 
+def confirm_registration(client: FlaskClient, email: str):
+    """Follow the e-mail confirmation link of a self-registration (from the outbox)."""
+    import re
+
+    from placements.models import OutboxMessage
+
+    body = db.session.scalar(sa.select(OutboxMessage.body).where(
+        OutboxMessage.to_address == email).order_by(OutboxMessage.id.desc()))
+    link = re.search(r"/auth/confirm/([A-Za-z0-9_\-]+)", body or "")
+    assert link, f"no confirmation link e-mailed to {email}"
+    assert client.get(link.group(0)).status_code == 200
+    return client.post(link.group(0))
+
+
 def make_run(round_id: int, status: str = "succeeded", *, result=None, problem=None,
              **job) -> AllocationRun:
     """Add an allocation run of a round with its job in a given status (not committed)."""

@@ -137,9 +137,7 @@ def downgrade():
         batch_op.add_column(
             sa.Column("needs_repair", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
-    op.execute(
-        "UPDATE allocation_round SET needs_repair = (repair_due_since IS NOT NULL)"
-    )
+    op.execute("UPDATE allocation_round SET needs_repair = (repair_due_since IS NOT NULL)")
     op.execute("UPDATE allocation_round SET status = 'published' WHERE status = 'archived'")
     with op.batch_alter_table("allocation_round", schema=None) as batch_op:
         batch_op.drop_column("archived_at")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
 from wtforms import RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import (
@@ -15,12 +14,12 @@ from wtforms.validators import (
 )
 
 from placements.extensions import db
-from placements.formkit import choices, new_account_email_field
+from placements.formkit import Form, choices, new_account_email_field
 from placements.frontend import GovRadioInput
 from placements.models import Partnership, Provider, ProviderKind
 
 
-class OfficerForm(FlaskForm):
+class OfficerForm(Form):
     """Invite a placement officer for a provider."""
 
     name = StringField("Full name", widget=GovTextInput(), validators=[
@@ -41,7 +40,7 @@ class OfficerForm(FlaskForm):
             raise ValidationError("Select a provider")
 
 
-class ProviderForm(FlaskForm):
+class ProviderForm(Form):
     """Add a provider, optionally in a regional partnership."""
 
     name = StringField("Provider name", widget=GovTextInput(), validators=[

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovPasswordInput,
     GovSelect,
@@ -15,7 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from placements.extensions import db
-from placements.formkit import new_account_email_field
+from placements.formkit import EmailAddress, Form
 from placements.geo import PostcodeError, locate
 from placements.models import Employer
 from placements.reference import sector_choices
@@ -31,7 +30,7 @@ def _password_field(label: str) -> PasswordField:
     ])
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """Sign in with e-mail and password."""
 
     email = EmailField("Email address", widget=GovTextInput(), validators=[
@@ -41,7 +40,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField("Sign in", widget=GovSubmitInput())
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(Form):
     """Choose a password (from an invitation link)."""
 
     password = _password_field("New password")
@@ -59,7 +58,17 @@ class ChangePasswordForm(SetPasswordForm):
     submit = SubmitField("Change password", widget=GovSubmitInput())
 
 
-class EmployerRegistrationForm(FlaskForm):
+class ForgottenPasswordForm(Form):
+    """Ask for a password reset link."""
+
+    email = EmailField("Email address", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter your email address"),
+        EmailAddress(),
+        Length(max=254, message="Email address must be 254 characters or fewer")])
+    submit = SubmitField("Send me a link", widget=GovSubmitInput())
+
+
+class EmployerRegistrationForm(Form):
     """An employer creates an account and its organisation."""
 
     organisation = StringField("Organisation name", widget=GovTextInput(), validators=[
@@ -70,7 +79,12 @@ class EmployerRegistrationForm(FlaskForm):
         InputRequired(message="Enter a postcode")])
     name = StringField("Your full name", widget=GovTextInput(), validators=[
         InputRequired(message="Enter your full name"), Length(max=200)])
-    email = new_account_email_field("Your work email address", "Enter your email address")
+    # Not checked against existing accounts here: the page must not say whether an address
+    # has an account (the service tells the address's owner by e-mail instead).
+    email = EmailField("Your work email address", widget=GovTextInput(), validators=[
+        InputRequired(message="Enter your email address"),
+        EmailAddress(),
+        Length(max=254, message="Email address must be 254 characters or fewer")])
     password = _password_field("Password")
     confirm = PasswordField("Confirm password", widget=GovPasswordInput(), validators=[
         InputRequired(message="Confirm your password"),

@@ -26,6 +26,7 @@ from placements.models import (
     VISIBLE_STATUSES,
     AllocationRound,
     Employer,
+    EmployerEngagement,
     HoursEntry,
     HoursKind,
     Learner,
@@ -106,6 +107,20 @@ def officer_compliance_employers_sql(officer: User) -> sa.ColumnElement[bool]:
     routes = sa.select(Programme.route).where(Programme.provider_id == officer.provider_id)
     return sa.exists(sa.select(sa.literal(1)).select_from(PlacementOffer).where(
         PlacementOffer.employer_id == Employer.id, PlacementOffer.sector.in_(routes)))
+
+
+# --- officers: employer engagement --------------------------------------------------------
+
+def officer_sees_engagement(officer: User, record: EmployerEngagement) -> bool:
+    """Say whether an engagement record is the officer's partnership's (prospects, contacts
+    and notes are shared within a partnership only)."""
+    return officer.provider_id is not None and record.provider_id in partner_ids(
+        officer.provider_id)
+
+
+def officer_engagement_sql(officer: User) -> sa.ColumnElement[bool]:
+    """The officer's partnership's engagement records (a WHERE clause)."""
+    return EmployerEngagement.provider_id.in_(sorted(partner_ids(officer.provider_id or 0)))
 
 
 # --- employers -----------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovSelect,
     GovSubmitInput,
@@ -11,8 +10,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import (
-    DateField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -25,7 +22,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, Val
 
 from placements.employers.services import EMPLOYER_RESPONSES, WORK_MODES
 from placements.extensions import db
-from placements.formkit import new_account_email_field
+from placements.formkit import Form, UKDateField, WholeNumberField, new_account_email_field
 from placements.frontend import GovCheckboxesInput, GovDateInput, GovRadioInput
 from placements.geo import PostcodeError, locate
 from placements.models import REQUIREMENTS, Employer, EmployerSite, OccupationalStandard
@@ -36,7 +33,7 @@ def _choices(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-class SiteForm(FlaskForm):
+class SiteForm(Form):
     """Add a place of work; its postcode is located offline."""
 
     name = StringField("Site name", widget=GovTextInput(), validators=[
@@ -54,7 +51,7 @@ class SiteForm(FlaskForm):
             raise ValidationError(str(exc)) from exc
 
 
-class OfferForm(FlaskForm):
+class OfferForm(Form):
     """Describe a placement offer."""
 
     site_id = SelectField("Site", coerce=int, widget=GovSelect(), validators=[
@@ -67,14 +64,22 @@ class OfferForm(FlaskForm):
         InputRequired(message="Select the sector")])
     standard_ids = SelectMultipleField("Occupational standards it suits", coerce=int,
                                        widget=GovCheckboxesInput(), validators=[Optional()])
-    capacity = IntegerField("Number of places", widget=GovTextInput(), validators=[
+    capacity = WholeNumberField("Number of places",
+        invalid_message="Enter the number of places as a whole number, like 2",
+        widget=GovTextInput(), validators=[
         InputRequired(message="Enter the number of places, like 2"),
         NumberRange(min=1, max=500, message="Enter a number of places between 1 and 500")])
-    start_date = DateField("Start date", format="%d %m %Y", widget=GovDateInput(), validators=[
+    start_date = UKDateField("Start date",
+        invalid_message="Enter a real start date, like 1 2 2027",
+        widget=GovDateInput(), validators=[
         InputRequired(message="Enter the start date")])
-    end_date = DateField("End date", format="%d %m %Y", widget=GovDateInput(), validators=[
+    end_date = UKDateField("End date",
+        invalid_message="Enter a real end date, like 28 5 2027",
+        widget=GovDateInput(), validators=[
         InputRequired(message="Enter the end date")])
-    hours_per_week = IntegerField("Hours per week", widget=GovTextInput(), validators=[
+    hours_per_week = WholeNumberField("Hours per week",
+        invalid_message="Enter the hours per week as a whole number, like 30",
+        widget=GovTextInput(), validators=[
         InputRequired(message="Enter the hours per week, like 30"),
         NumberRange(min=1, max=48, message="Hours per week must be between 1 and 48")])
     requirements = SelectMultipleField("Requirements", choices=_choices(REQUIREMENTS.items()),
@@ -133,7 +138,7 @@ class OfferForm(FlaskForm):
             raise ValidationError("The end date must be after the start date")
 
 
-class WithdrawOfferForm(FlaskForm):
+class WithdrawOfferForm(Form):
     """Withdraw an offer, saying why."""
 
     reason = TextAreaField("Why are you withdrawing this offer?", widget=GovTextArea(),
@@ -142,7 +147,7 @@ class WithdrawOfferForm(FlaskForm):
     submit = SubmitField("Withdraw offer", widget=GovSubmitInput())
 
 
-class PlacementResponseForm(FlaskForm):
+class PlacementResponseForm(Form):
     """Accept a placed learner or raise a concern about them."""
 
     response = RadioField("Your response", choices=_choices(EMPLOYER_RESPONSES.items()),
@@ -153,7 +158,7 @@ class PlacementResponseForm(FlaskForm):
     submit = SubmitField("Send response", widget=GovSubmitInput())
 
 
-class ColleagueForm(FlaskForm):
+class ColleagueForm(Form):
     """Invite a colleague into the organisation."""
 
     name = StringField("Full name", widget=GovTextInput(), validators=[

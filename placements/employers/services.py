@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,6 +35,7 @@ from placements.models import (
     User,
 )
 from placements.reference import routes
+from placements.timeutil import today_uk
 
 WORK_MODES = {"on-site": "On site", "hybrid": "Hybrid (some remote working)"}
 
@@ -171,8 +172,16 @@ def offer_differs(offer: PlacementOffer, data: OfferData) -> bool:
     return any(getattr(offer, name) != value for name, value in data.stored().items())
 
 
-def validate_offer(employer: Employer, data: OfferData) -> EmployerSite:
-    """Check an offer against the domain rules; return its site."""
+#: How far ahead an offer may start, and how long it may run.
+OFFER_START_HORIZON = timedelta(days=3 * 366)
+OFFER_LONGEST = timedelta(days=2 * 366)
+
+
+def validate_offer(employer: Employer, data: OfferData,
+                   offer: PlacementOffer | None = None) -> EmployerSite:
+    """Check an offer against the domain rules; return its site. Dates: the offer must not
+    have finished (unless an existing offer keeps its dates), may start at most three years
+    ahead, and runs after its start for at most two years."""
     site = db.session.get(EmployerSite, data.site_id)
     if site is None or site.employer_id != employer.id:
         raise NotAllowed("Choose one of your own sites", field="site_id")
@@ -181,6 +190,18 @@ def validate_offer(employer: Employer, data: OfferData) -> EmployerSite:
                           field="capacity")
     if data.end_date <= data.start_date:
         raise DomainError("The end date must be after the start date", field="end_date")
+    today = today_uk()
+    dates_changed = offer is None or (offer.start_date, offer.end_date) != (
+        data.start_date, data.end_date)
+    if dates_changed and data.end_date < today:
+        raise DomainError("The end date has passed: an offer must still be running",
+                          field="end_date")
+    if data.start_date > today + OFFER_START_HORIZON:
+        raise DomainError("The start date must be within three years from today",
+                          field="start_date")
+    if data.end_date - data.start_date > OFFER_LONGEST:
+        raise DomainError("A placement offer can run for at most two years: split it into "
+                          "offers of two years or less", field="end_date")
     if not 0 < data.hours_per_week <= 48:
         raise DomainError("Hours per week must be between 1 and 48", field="hours_per_week")
     if data.sector not in routes():
@@ -276,7 +297,7 @@ def update_offer(actor: User | None, employer: Employer, offer: PlacementOffer, 
         raise NotAllowed("This is not one of your offers")
     if not offer.is_open:
         raise DomainError("This offer has been withdrawn and can no longer be changed")
-    site = validate_offer(employer, data)
+    site = validate_offer(employer, data, offer)
     reason = (reason or "").strip()
     if data.capacity < offer.capacity and not reason:
         raise DomainError("Give a reason for reducing the number of places", field="reason")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovSelect,
     GovSubmitInput,
@@ -11,26 +9,24 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import (
-    DateField,
     EmailField,
-    IntegerField,
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from placements.extensions import db
-from placements.formkit import choices
+from placements.engagement.services import untracked_employers
+from placements.formkit import EmailAddress, Form, UKDateField, WholeNumberField, choices
 from placements.frontend import GovDateInput, GovRadioInput
-from placements.models import ActivityKind, Employer, EmployerEngagement, EngagementStage
+from placements.models import ActivityKind, EngagementStage, User
 from placements.reference import sector_choices
 
 STAGE_CHOICES = [(s.value, s.label) for s in EngagementStage]
 
 
-class ProspectForm(FlaskForm):
+class ProspectForm(Form):
     """Add an organisation that has not registered yet."""
 
     name = StringField("Organisation name", widget=GovTextInput(), validators=[
@@ -42,8 +38,7 @@ class ProspectForm(FlaskForm):
     contact_name = StringField("Contact name", widget=GovTextInput(), validators=[
         Optional(), Length(max=200)])
     contact_email = EmailField("Contact email address", widget=GovTextInput(), validators=[
-        Optional(), Email(message="Enter an email address in the correct format, like "
-                                  "name@example.com"), Length(max=254)])
+        Optional(), EmailAddress(), Length(max=254)])
     stage = SelectField("Stage", widget=GovSelect(), default="prospect",
                         validators=[InputRequired(message="Select a stage")])
     submit = SubmitField("Add to pipeline", widget=GovSubmitInput())
@@ -54,12 +49,14 @@ class ProspectForm(FlaskForm):
         self.stage.choices = choices(STAGE_CHOICES)
 
 
-class StageForm(FlaskForm):
+class StageForm(Form):
     """Move an organisation to another stage."""
 
     stage = SelectField("Stage", widget=GovSelect(),
                         validators=[InputRequired(message="Select a stage")])
-    pledged_places = IntegerField("Places pledged", widget=GovTextInput(), validators=[
+    pledged_places = WholeNumberField("Places pledged",
+        invalid_message="Enter the places pledged as a whole number, like 3",
+        widget=GovTextInput(), validators=[
         Optional(), NumberRange(min=0, max=500,
                                 message="Places pledged must be between 0 and 500")])
     submit = SubmitField("Update stage", widget=GovSubmitInput())
@@ -69,18 +66,22 @@ class StageForm(FlaskForm):
         self.stage.choices = choices(STAGE_CHOICES)
 
 
-class ActivityForm(FlaskForm):
+class ActivityForm(Form):
     """Log a call, visit, workshop, roundtable or email, and the next action."""
 
     kind = SelectField("What happened", widget=GovRadioInput(), validators=[
         InputRequired(message="Select what sort of contact it was")])
-    happened_on = DateField("Date", format="%d %m %Y", widget=GovDateInput(), validators=[
+    happened_on = UKDateField("Date",
+        invalid_message="Enter a real date, like 3 11 2026",
+        widget=GovDateInput(), validators=[
         InputRequired(message="Enter the date, like 27 3 2027")])
     notes = TextAreaField("Notes", widget=GovTextArea(), validators=[
         Optional(), Length(max=5000, message="Notes must be 5000 characters or fewer")])
     next_action = StringField("Next action", widget=GovTextInput(), validators=[
         Optional(), Length(max=300)])
-    next_action_due = DateField("Next action due", format="%d %m %Y", widget=GovDateInput(),
+    next_action_due = UKDateField("Next action due",
+        invalid_message="Enter a real due date, like 17 11 2026",
+        widget=GovDateInput(),
                                 validators=[Optional()])
     submit = SubmitField("Add to the log", widget=GovSubmitInput())
 
@@ -89,17 +90,14 @@ class ActivityForm(FlaskForm):
         self.kind.choices = choices((k.value, k.label) for k in ActivityKind)
 
 
-class LinkForm(FlaskForm):
+class LinkForm(Form):
     """Link a prospect to the employer it registered as."""
 
     employer_id = SelectField("Registered employer", coerce=int, widget=GovSelect(),
                               validators=[InputRequired(message="Select the employer")])
     submit = SubmitField("Link", widget=GovSubmitInput())
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, officer: User, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        tracked = sa.select(EmployerEngagement.employer_id).where(
-            EmployerEngagement.employer_id.is_not(None))
-        employers = db.session.scalars(sa.select(Employer).where(
-            Employer.id.not_in(tracked)).order_by(Employer.name)).all()
-        self.employer_id.choices = choices((e.id, e.name) for e in employers)
+        self.employer_id.choices = choices((e.id, e.name)
+                                           for e in untracked_employers(officer))

@@ -8,7 +8,13 @@ import sqlalchemy as sa
 
 from placements.csvio import ColumnSpec, Row, parse_choice, parse_email
 from placements.domain import DomainError
-from placements.engagement.services import STAGES, ProspectData, add_prospect, normalise_area
+from placements.engagement.services import (
+    STAGES,
+    ProspectData,
+    add_prospect,
+    normalise_area,
+    scoped,
+)
 from placements.extensions import db
 from placements.imports.pipeline import (
     ImportKind,
@@ -35,8 +41,10 @@ PROSPECT_COLUMNS: dict[str, ColumnSpec] = {
 
 
 def check_prospects(officer: User, rows: Sequence[Row]) -> RowCheck:  # noqa: ARG001
-    """Build the look-ups once; return the check of one prospect row."""
-    existing = {n.lower() for n in db.session.scalars(sa.select(EmployerEngagement.name))}
+    """Build the look-ups once; return the check of one prospect row (names are unique
+    within the officer's partnership's pipeline)."""
+    existing = {n.lower() for n in db.session.scalars(
+        scoped(officer).with_only_columns(EmployerEngagement.name))}
     registered = {n.lower() for n in db.session.scalars(sa.select(Employer.name))}
     seen: dict[str, int] = {}
 

@@ -1,7 +1,8 @@
 """Engagement services: track employers and prospects through the pipeline, log activities.
 
-Every officer can see and update every record (employers are pooled across the platform,
-as on the officers' employer list). Functions flush, never commit.
+Records, their contacts and activity belong to a provider and are shared within its
+partnership only (`domain.access.officer_sees_engagement`): every function here works in the
+officer's partnership. Functions flush, never commit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from placements import audit
-from placements.domain import DomainError, NotAllowed
+from placements.domain import DomainError, NotAllowed, access
 from placements.extensions import db
 from placements.insights import calc
 from placements.insights.services import area_label, area_names
@@ -41,6 +42,33 @@ def _check_officer(user: User) -> None:
         raise NotAllowed("Only placement officers can manage employer engagement")
 
 
+def _check_record(officer: User, record: EmployerEngagement) -> None:
+    _check_officer(officer)
+    if not access.officer_sees_engagement(officer, record):
+        raise NotAllowed("That organisation is not in your partnership's pipeline")
+
+
+def scoped(officer: User) -> sa.Select[EmployerEngagement]:
+    """Select the records the officer's partnership shares."""
+    return sa.select(EmployerEngagement).where(access.officer_engagement_sql(officer))
+
+
+def get_record(officer: User, record_id: int) -> EmployerEngagement | None:
+    """One record of the officer's partnership, or None."""
+    record = db.session.get(EmployerEngagement, record_id)
+    if record is None or not access.officer_sees_engagement(officer, record):
+        return None
+    return record
+
+
+def get_activity(officer: User, activity_id: int) -> EngagementActivity | None:
+    """One activity of a record of the officer's partnership, or None."""
+    activity = db.session.get(EngagementActivity, activity_id)
+    if activity is None or not access.officer_sees_engagement(officer, activity.engagement):
+        return None
+    return activity
+
+
 def normalise_area(raw: str | None) -> str:
     """Return an upper-case postcode area we know ("" for none); raise DomainError if not."""
     area = calc.postcode_area((raw or "").strip())
@@ -50,8 +78,8 @@ def normalise_area(raw: str | None) -> str:
     return area
 
 
-def _name_taken(name: str, *, exclude_id: int | None = None) -> bool:
-    stmt = sa.select(EmployerEngagement.id).where(
+def _name_taken(officer: User, name: str, *, exclude_id: int | None = None) -> bool:
+    stmt = scoped(officer).with_only_columns(EmployerEngagement.id).where(
         sa.func.lower(EmployerEngagement.name) == name.strip().lower())
     if exclude_id is not None:
         stmt = stmt.where(EmployerEngagement.id != exclude_id)
@@ -78,7 +106,7 @@ def add_prospect(officer: User, data: ProspectData) -> EmployerEngagement:
         raise DomainError("Enter the organisation's name", field="name")
     if data.sector not in routes():
         raise DomainError("Choose a sector from the list", field="sector")
-    if _name_taken(name):
+    if _name_taken(officer, name):
         raise DomainError(f"{name} is already in the pipeline", field="name")
     if db.session.scalar(sa.select(Employer.id).where(
             sa.func.lower(Employer.name) == name.lower())):
@@ -88,7 +116,7 @@ def add_prospect(officer: User, data: ProspectData) -> EmployerEngagement:
         name=name, sector=data.sector, postcode_area=normalise_area(data.postcode_area),
         contact_name=data.contact_name.strip(), contact_email=data.contact_email.strip().lower(),
         stage=data.stage, stage_changed_at=utcnow(), owner_id=officer.id,
-        created_by_id=officer.id)
+        created_by_id=officer.id, provider_id=officer.provider_id)
     db.session.add(record)
     db.session.flush()
     audit.record(officer, "engagement.prospect_added", record, name=record.name,
@@ -102,20 +130,19 @@ def _derived_stage(employer: Employer, open_places: int) -> EngagementStage:
     return EngagementStage.INTERESTED
 
 
-def untracked_employers() -> list[Employer]:
-    """Return registered employers that have no engagement record yet."""
-    tracked = sa.select(EmployerEngagement.employer_id).where(
+def untracked_employers(officer: User) -> list[Employer]:
+    """Return registered employers with no engagement record in the officer's partnership."""
+    tracked = scoped(officer).with_only_columns(EmployerEngagement.employer_id).where(
         EmployerEngagement.employer_id.is_not(None))
     return list(db.session.scalars(sa.select(Employer).where(
         Employer.id.not_in(tracked)).order_by(Employer.name)))
 
 
-def track_registered_employers(officer: User | None) -> list[EmployerEngagement]:
-    """Start a record for every registered employer without one: hosting when approved with
-    open places, otherwise interested (they registered); area from their first site."""
-    if officer is not None:
-        _check_officer(officer)
-    employers = untracked_employers()
+def track_registered_employers(officer: User) -> list[EmployerEngagement]:
+    """Start a record for every registered employer without one in the partnership: hosting
+    when approved with open places, otherwise interested; area from their first site."""
+    _check_officer(officer)
+    employers = untracked_employers(officer)
     if not employers:
         return []
     ids = [e.id for e in employers]
@@ -129,7 +156,8 @@ def track_registered_employers(officer: User | None) -> list[EmployerEngagement]
             .where(EmployerSite.employer_id.in_(ids)).order_by(EmployerSite.id)):
         postcodes.setdefault(employer_id, postcode)
     records = []
-    taken = {n.lower() for n in db.session.scalars(sa.select(EmployerEngagement.name))}
+    taken = {n.lower() for n in db.session.scalars(
+        scoped(officer).with_only_columns(EmployerEngagement.name))}
     for employer in employers:
         stage = _derived_stage(employer, int(places.get(employer.id) or 0))
         name = employer.name if employer.name.lower() not in taken else \
@@ -138,8 +166,7 @@ def track_registered_employers(officer: User | None) -> list[EmployerEngagement]
             employer_id=employer.id, name=name, sector=employer.sector,
             postcode_area=calc.postcode_area(postcodes.get(employer.id, "")),
             contact_email=employer.contact_email or "", stage=stage, stage_changed_at=utcnow(),
-            owner_id=officer.id if officer else None,
-            created_by_id=officer.id if officer else None)
+            owner_id=officer.id, created_by_id=officer.id, provider_id=officer.provider_id)
         db.session.add(record)
         records.append(record)
     db.session.flush()
@@ -150,7 +177,7 @@ def track_registered_employers(officer: User | None) -> list[EmployerEngagement]
 def set_stage(officer: User, record: EmployerEngagement, stage: EngagementStage,
               pledged_places: int | None = None) -> None:
     """Move a record to a stage (and record the places pledged, when given)."""
-    _check_officer(officer)
+    _check_record(officer, record)
     if pledged_places is not None and pledged_places < 0:
         raise DomainError("Pledged places cannot be negative", field="pledged_places")
     before = record.stage
@@ -165,7 +192,7 @@ def set_stage(officer: User, record: EmployerEngagement, stage: EngagementStage,
 
 def set_owner(officer: User, record: EmployerEngagement) -> None:
     """Make the officer the owner of the relationship."""
-    _check_officer(officer)
+    _check_record(officer, record)
     before = record.owner_id
     record.owner_id = officer.id
     audit.record(officer, "engagement.owner_set", record, before=before, after=officer.id)
@@ -185,7 +212,7 @@ class ActivityData:
 def log_activity(officer: User, record: EmployerEngagement, data: ActivityData,
                  today: date | None = None) -> EngagementActivity:
     """Add an activity to the record's log; a first contact moves a prospect to contacted."""
-    _check_officer(officer)
+    _check_record(officer, record)
     today = today or date.today()
     if data.happened_on > today:
         raise DomainError("The date must be today or in the past", field="happened_on")
@@ -211,7 +238,7 @@ def log_activity(officer: User, record: EmployerEngagement, data: ActivityData,
 
 def complete_action(officer: User, activity: EngagementActivity) -> None:
     """Mark an activity's next action as done."""
-    _check_officer(officer)
+    _check_record(officer, activity.engagement)
     if activity.done:
         raise DomainError("That action is already done")
     if not activity.next_action:
@@ -223,11 +250,11 @@ def complete_action(officer: User, activity: EngagementActivity) -> None:
 
 def link_employer(officer: User, record: EmployerEngagement, employer: Employer) -> None:
     """Link a prospect to the employer it registered as (history kept)."""
-    _check_officer(officer)
+    _check_record(officer, record)
     if record.employer_id is not None:
         raise DomainError("This record is already linked to a registered employer",
                           field="employer_id")
-    if db.session.scalar(sa.select(EmployerEngagement.id).where(
+    if db.session.scalar(scoped(officer).with_only_columns(EmployerEngagement.id).where(
             EmployerEngagement.employer_id == employer.id)):
         raise DomainError(f"{employer.name} already has its own engagement record",
                           field="employer_id")
@@ -238,9 +265,10 @@ def link_employer(officer: User, record: EmployerEngagement, employer: Employer)
 
 # --- reading --------------------------------------------------------------------------------
 
-def board(sector: str = "", area: str = "") -> dict[EngagementStage, list[EmployerEngagement]]:
-    """Return the records per stage (every stage present), filtered by sector and area."""
-    stmt = sa.select(EmployerEngagement).order_by(EmployerEngagement.name)
+def board(officer: User, sector: str = "", area: str = ""
+          ) -> dict[EngagementStage, list[EmployerEngagement]]:
+    """Return the partnership's records per stage (every stage present), filtered."""
+    stmt = scoped(officer).order_by(EmployerEngagement.name)
     if sector:
         stmt = stmt.where(EmployerEngagement.sector == sector)
     if area:
@@ -251,9 +279,11 @@ def board(sector: str = "", area: str = "") -> dict[EngagementStage, list[Employ
     return columns
 
 
-def open_actions(records: Iterable[EmployerEngagement] | None = None) -> sa.Select:
-    """Select open next actions (not done, with a due date), soonest first."""
+def open_actions(officer: User, records: Iterable[EmployerEngagement] | None = None
+                 ) -> sa.Select[EngagementActivity]:
+    """Select the partnership's open next actions (not done, with a due date), soonest first."""
     stmt = sa.select(EngagementActivity).join(EngagementActivity.engagement).where(
+        access.officer_engagement_sql(officer),
         EngagementActivity.done.is_(False), EngagementActivity.next_action_due.is_not(None)
     ).order_by(EngagementActivity.next_action_due, EngagementActivity.id)
     if records is not None:
@@ -261,11 +291,11 @@ def open_actions(records: Iterable[EmployerEngagement] | None = None) -> sa.Sele
     return stmt
 
 
-def overdue_actions(today: date | None = None, sector: str = "",
+def overdue_actions(officer: User, today: date | None = None, sector: str = "",
                     area: str = "") -> list[EngagementActivity]:
-    """Return open next actions past their due date, oldest first."""
+    """Return the partnership's open next actions past their due date, oldest first."""
     today = today or date.today()
-    stmt = open_actions().where(EngagementActivity.next_action_due < today)
+    stmt = open_actions(officer).where(EngagementActivity.next_action_due < today)
     if sector:
         stmt = stmt.where(EmployerEngagement.sector == sector)
     if area:
@@ -273,9 +303,11 @@ def overdue_actions(today: date | None = None, sector: str = "",
     return list(db.session.scalars(stmt))
 
 
-def conversion_by_sector(sector: str = "", area: str = "") -> dict[str, dict[str, object]]:
+def conversion_by_sector(officer: User, sector: str = "", area: str = ""
+                         ) -> dict[str, dict[str, object]]:
     """Return contacted, hosting and the conversion rate per sector (see calc.conversion)."""
-    stmt = sa.select(EmployerEngagement.sector, EmployerEngagement.stage)
+    stmt = scoped(officer).with_only_columns(EmployerEngagement.sector,
+                                             EmployerEngagement.stage)
     if sector:
         stmt = stmt.where(EmployerEngagement.sector == sector)
     if area:
@@ -286,7 +318,8 @@ def conversion_by_sector(sector: str = "", area: str = "") -> dict[str, dict[str
     return calc.conversion(stages)
 
 
-def areas_in_use() -> list[tuple[str, str]]:
-    """Return (code, label) of the postcode areas records are in."""
-    codes = db.session.scalars(sa.select(EmployerEngagement.postcode_area).distinct())
+def areas_in_use(officer: User) -> list[tuple[str, str]]:
+    """Return (code, label) of the postcode areas the partnership's records are in."""
+    codes = db.session.scalars(
+        scoped(officer).with_only_columns(EmployerEngagement.postcode_area).distinct())
     return [(c, area_label(c)) for c in sorted(c for c in codes if c)]

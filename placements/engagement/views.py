@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from placements.domain import DomainError
@@ -21,7 +21,6 @@ from placements.models import (
     ActivityKind,
     Employer,
     EmployerEngagement,
-    EngagementActivity,
     EngagementStage,
     Role,
 )
@@ -57,11 +56,12 @@ def board():
     """Show every organisation by stage, overdue next actions and conversion by sector."""
     sector, area = _filters()
     return render_template(
-        "engagement/board.html", columns=services.board(sector, area),
-        overdue=services.overdue_actions(sector=sector, area=area),
-        conversion=services.conversion_by_sector(sector, area), sector=sector, area=area,
-        sectors=routes(), areas=services.areas_in_use(),
-        untracked=len(services.untracked_employers()), form=EmptyForm(), today=date.today())
+        "engagement/board.html", columns=services.board(current_user, sector, area),
+        overdue=services.overdue_actions(current_user, sector=sector, area=area),
+        conversion=services.conversion_by_sector(current_user, sector, area), sector=sector,
+        area=area, sectors=routes(), areas=services.areas_in_use(current_user),
+        untracked=len(services.untracked_employers(current_user)), form=EmptyForm(),
+        today=date.today())
 
 
 @bp.post("/track-registered")
@@ -98,7 +98,10 @@ def new_prospect():
 
 
 def _record_or_404(record_id: int) -> EmployerEngagement:
-    return db.get_or_404(EmployerEngagement, record_id)
+    record = services.get_record(current_user, record_id)
+    if record is None:
+        abort(404)
+    return record
 
 
 def _detail(record: EmployerEngagement, *, stage_form=None, activity_form=None,
@@ -108,7 +111,8 @@ def _detail(record: EmployerEngagement, *, stage_form=None, activity_form=None,
                                          pledged_places=record.pledged_places)
     activity_form = activity_form or ActivityForm(formdata=None, kind=ActivityKind.CALL.value,
                                                   happened_on=date.today())
-    link_form = link_form or (LinkForm(formdata=None) if record.employer_id is None else None)
+    link_form = link_form or (LinkForm(current_user, formdata=None)
+                              if record.employer_id is None else None)
     failed = [f for f in (stage_form, activity_form, link_form) if f is not None and f.errors]
     status = 400 if failed else 200
     return render_template("engagement/detail.html", record=record, stage_form=stage_form,
@@ -166,7 +170,9 @@ def log_activity(record_id: int):
 def complete_action(activity_id: int):
     """Mark a next action as done."""
     require_button_post()
-    activity = db.get_or_404(EngagementActivity, activity_id)
+    activity = services.get_activity(current_user, activity_id)
+    if activity is None:
+        abort(404)
     try:
         services.complete_action(current_user, activity)
     except DomainError as exc:
@@ -194,7 +200,7 @@ def take_ownership(record_id: int):
 def link_employer(record_id: int):
     """Link a prospect to the employer it registered as."""
     record = _record_or_404(record_id)
-    form = LinkForm()
+    form = LinkForm(current_user)
     if form.validate_on_submit():
         employer = db.session.get(Employer, form.employer_id.data)
         try:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovSelect,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
-from wtforms import DateField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from placements.formkit import Form, UKDateField
 from placements.frontend import GovDateInput, GovRadioInput
 from placements.hours import calc
 from placements.hours.services import LEARNER_KINDS, EntryData
@@ -32,10 +32,12 @@ def placement_label(placement: Placement) -> str:
             f"{offer.end_date:%d/%m/%Y})")
 
 
-class HoursForm(FlaskForm):
+class HoursForm(Form):
     """One day's hours of one kind."""
 
-    entry_date = DateField("Date", format="%d %m %Y", widget=GovDateInput(), validators=[
+    entry_date = UKDateField("Date",
+        invalid_message="Enter a real date, like 3 11 2026",
+        widget=GovDateInput(), validators=[
         InputRequired(message="Enter the date, like 5 10 2026")])
     hours = StringField("Hours", widget=GovTextInput(), validators=[
         InputRequired(message="Enter the number of hours")])
@@ -87,7 +89,7 @@ def officer_hours_form(placements: list[Placement], *args, **kwargs) -> HoursFor
     return form
 
 
-class RejectForm(FlaskForm):
+class RejectForm(Form):
     """Turn down hours, saying why."""
 
     reason = TextAreaField("Why are you rejecting these hours?", widget=GovTextArea(),

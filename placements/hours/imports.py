@@ -20,7 +20,7 @@ from placements import audit
 from placements.csvio import ColumnSpec, Row, parse_choice, parse_date
 from placements.extensions import db
 from placements.hours import calc
-from placements.hours.services import IMPORT_KINDS, add_to_totals, today_uk
+from placements.hours.services import IMPORT_KINDS, add_to_totals, max_day_qh, today_uk
 from placements.imports.pipeline import (
     ImportKind,
     ImportOutcome,
@@ -97,6 +97,7 @@ def check_learner_hours(officer: User, rows: Sequence[Row]) -> RowCheck:
             sa.select(Learner).where(Learner.provider_id == officer.provider_id,
                                      Learner.student_ref.in_(refs)))} if refs else {}
     seen: dict[tuple[str, date, str], int] = {}
+    day_totals = _DayTotals()
 
     def check(row: Row):
         ref = row.get("student_ref")
@@ -115,6 +116,10 @@ def check_learner_hours(officer: User, rows: Sequence[Row]) -> RowCheck:
                 return
             seen[key] = row.number
             row.values["learner"] = learner
+            if row.get("hours") is not None and row.get("kind"):
+                over = day_totals.add(learner.id, day, HoursKind(row["kind"]), row["hours"])
+                if over is not None:
+                    yield "hours", over
 
     return check
 
@@ -139,6 +144,8 @@ def check_timetable(officer: User, rows: Sequence[Row]) -> RowCheck:
     programmes = {p.code.lower(): p for p in db.session.scalars(sa.select(Programme).where(
         Programme.provider_id == officer.provider_id)) if p.code}
     seen: dict[tuple[str, date], int] = {}
+    day_totals = _DayTotals()
+    members: dict[int, list[tuple[int, str]]] = {}
 
     def check(row: Row):
         code = row.get("programme_code")
@@ -157,6 +164,18 @@ def check_timetable(officer: User, rows: Sequence[Row]) -> RowCheck:
                 return
             seen[key] = row.number
             row.values["programme"] = programme
+            if row.get("hours") is not None:
+                if programme.id not in members:
+                    members[programme.id] = [(lid, ref) for lid, ref in db.session.execute(
+                        sa.select(Learner.id, Learner.student_ref).where(
+                            Learner.programme_id == programme.id).order_by(Learner.id))]
+                over = [ref for lid, ref in members[programme.id]
+                        if day_totals.add(lid, day, HoursKind.CLASSROOM, row["hours"])]
+                if over:
+                    yield "hours", (
+                        f"{len(over)} learner{'s' if len(over) != 1 else ''} would have more "
+                        f"than {day_totals.max_hours} hours on {day.isoformat()} (for example "
+                        f"{', '.join(over[:3])})")
 
     return check
 
@@ -176,6 +195,39 @@ def write_timetable(officer: User, rows: Sequence[Row], progress: Progress) -> I
     audit.record(officer, "hours.imported", None, kind="timetable", rows=len(rows),
                  **outcome.as_dict())
     return outcome
+
+
+# --- the daily limit ------------------------------------------------------------------------
+
+class _DayTotals:
+    """Hours a file would give each learner on each day, on top of what the database holds
+    for the other kinds (an import replaces the same kind's hours of that day)."""
+
+    def __init__(self) -> None:
+        self.max_qh = max_day_qh()
+        self.max_hours = self.max_qh // calc.QH
+        self._file: dict[tuple[int, date], dict[HoursKind, int]] = defaultdict(dict)
+        self._stored: dict[tuple[int, date], dict[HoursKind, int]] = {}
+
+    def _stored_for(self, learner_id: int, day: date) -> dict[HoursKind, int]:
+        key = (learner_id, day)
+        if key not in self._stored:
+            self._stored[key] = {kind: int(qh) for kind, qh in db.session.execute(
+                sa.select(HoursEntry.kind, HoursEntry.quarter_hours).where(
+                    HoursEntry.learner_id == learner_id, HoursEntry.entry_date == day,
+                    HoursEntry.status != HoursStatus.REJECTED))}
+        return self._stored[key]
+
+    def add(self, learner_id: int, day: date, kind: HoursKind, qh: int) -> str | None:
+        """Count a row's hours; return why the day would be over the limit, or None."""
+        self._file[(learner_id, day)][kind] = qh
+        hours = {**self._stored_for(learner_id, day), **self._file[(learner_id, day)]}
+        total = sum(hours.values())
+        if total <= self.max_qh:
+            return None
+        return (f"The learner would have {calc.format_hours(total)} hours on "
+                f"{day.isoformat()}, more than the {self.max_hours} a day allowed (all kinds "
+                "together)")
 
 
 # --- writing -------------------------------------------------------------------------------

@@ -14,10 +14,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from placements import audit
 from placements.domain import DomainError, NotAllowed, access
+from placements.domain.lifecycle import DELETE, Lifecycle, move
 from placements.extensions import db
 from placements.hours import calc
 from placements.models import (
@@ -204,10 +207,70 @@ def _uk(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
 
 
-def _existing(learner_id: int, day: date, kind: HoursKind) -> HoursEntry | None:
-    return db.session.scalar(sa.select(HoursEntry).where(
+#: The lifecycle of an hours entry: logged pending, then verified or rejected once; a
+#: learner may withdraw (delete) an entry that does not count. Each decision is a
+#: conditional UPDATE, so two people deciding at once cannot both move the totals.
+HOURS: Lifecycle[HoursStatus] = Lifecycle("hours", HoursEntry, [
+    move("verify", [HoursStatus.PENDING], HoursStatus.VERIFIED, event="verified"),
+    move("reject", [HoursStatus.PENDING], HoursStatus.REJECTED, event="rejected"),
+    move("withdraw", [HoursStatus.PENDING, HoursStatus.REJECTED], DELETE, event="withdrawn"),
+], refusal=lambda verb, status, _sub: (
+    "Verified hours cannot be withdrawn; ask your placement officer"
+    if verb == "withdraw" else f"These hours are already {getattr(status, 'value', status)}"))
+
+
+def max_day_qh() -> int:
+    """Most quarter hours one learner may have on one day, all kinds together (setting)."""
+    return int(current_app.config["HOURS_MAX_PER_DAY"]) * calc.QH
+
+
+def day_total_qh(learner_id: int, day: date, *, except_kind: HoursKind | None = None) -> int:
+    """Quarter hours a learner has on a day, across kinds (rejected entries do not count)."""
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(HoursEntry.quarter_hours), 0)).where(
         HoursEntry.learner_id == learner_id, HoursEntry.entry_date == day,
-        HoursEntry.kind == kind))
+        HoursEntry.status != HoursStatus.REJECTED)
+    if except_kind is not None:
+        stmt = stmt.where(HoursEntry.kind != except_kind)
+    return int(db.session.scalar(stmt) or 0)
+
+
+def _add_entry(actor: User, learner: Learner, data: EntryData, *, status: HoursStatus,
+               source: HoursSource, duplicate: str) -> HoursEntry:
+    """Insert one entry and count it, atomically with the daily limit and the one-entry-per-
+    day-and-kind rule.
+
+    The learner's row is locked first (PostgreSQL: concurrent requests for one learner wait
+    for each other), and the day is counted again after the insert, inside the same
+    transaction (SQLite holds its single write lock from the insert to the commit), so
+    concurrent requests can never together pass the limit. A duplicate that slips past the
+    first look is refused by the unique constraint; the caller rolls back either way.
+    """
+    db.session.execute(sa.select(Learner.id).where(Learner.id == learner.id).with_for_update())
+    if db.session.scalar(sa.select(HoursEntry.id).where(
+            HoursEntry.learner_id == learner.id, HoursEntry.entry_date == data.entry_date,
+            HoursEntry.kind == data.kind)) is not None:
+        raise DomainError(duplicate, field="entry_date")
+    now = utcnow()
+    entry = HoursEntry(learner_id=learner.id, entry_date=data.entry_date,
+                       quarter_hours=data.quarter_hours, kind=data.kind,
+                       note=data.note.strip(), placement_id=data.placement_id, status=status,
+                       source=source, created_by_id=actor.id, created_at=now)
+    if status is HoursStatus.VERIFIED:
+        entry.verified_by_id, entry.verified_at = actor.id, now
+    db.session.add(entry)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise DomainError(duplicate, field="entry_date") from None
+    total = day_total_qh(learner.id, data.entry_date)
+    if total > max_day_qh():
+        before = calc.format_hours(total - data.quarter_hours)
+        raise DomainError(
+            f"At most {current_app.config['HOURS_MAX_PER_DAY']} hours can be recorded for one "
+            f"day, all kinds together; {before} hours are already recorded on "
+            f"{_uk(data.entry_date)}", field="hours")
+    _count_entry(entry, learner)
+    return entry
 
 
 def log_hours(user: User, data: EntryData, *, today: date | None = None) -> HoursEntry:
@@ -218,18 +281,11 @@ def log_hours(user: User, data: EntryData, *, today: date | None = None) -> Hour
     if data.kind not in LEARNER_KINDS:
         raise DomainError("Classroom hours are recorded by your provider", field="kind")
     check_entry(learner, data, today or today_uk())
-    if _existing(learner.id, data.entry_date, data.kind) is not None:
-        raise DomainError(f"You have already logged {data.kind.label.lower()} hours on "
-                          f"{_uk(data.entry_date)}; withdraw that entry first to change it",
-                          field="entry_date")
-    entry = HoursEntry(learner_id=learner.id, entry_date=data.entry_date,
-                       quarter_hours=data.quarter_hours, kind=data.kind,
-                       note=data.note.strip(), placement_id=data.placement_id,
-                       status=HoursStatus.PENDING, source=HoursSource.LEARNER,
-                       created_by_id=user.id, created_at=utcnow())
-    db.session.add(entry)
-    db.session.flush()
-    _count_entry(entry, learner)
+    entry = _add_entry(user, learner, data, status=HoursStatus.PENDING,
+                       source=HoursSource.LEARNER,
+                       duplicate=f"You have already logged {data.kind.label.lower()} hours on "
+                                 f"{_uk(data.entry_date)}; withdraw that entry first to "
+                                 "change it")
     audit.record(user, "hours.logged", entry, learner_id=learner.id, kind=entry.kind,
                  date=entry.entry_date, quarter_hours=entry.quarter_hours)
     return entry
@@ -238,22 +294,13 @@ def log_hours(user: User, data: EntryData, *, today: date | None = None) -> Hour
 def record_hours(officer: User, learner: Learner, data: EntryData, *,
                  today: date | None = None) -> HoursEntry:
     """Record hours for one of the officer's learners (verified at once)."""
-    if officer.role != Role.OFFICER or learner.provider_id != officer.provider_id:
+    if officer.role != Role.OFFICER or not access.officer_sees_learner(officer, learner):
         raise NotAllowed("You can only record hours for your own provider's learners")
     check_entry(learner, data, today or today_uk())
-    if _existing(learner.id, data.entry_date, data.kind) is not None:
-        raise DomainError(f"{data.kind.label} hours are already recorded on "
-                          f"{_uk(data.entry_date)}", field="entry_date")
-    now = utcnow()
-    entry = HoursEntry(learner_id=learner.id, entry_date=data.entry_date,
-                       quarter_hours=data.quarter_hours, kind=data.kind,
-                       note=data.note.strip(), placement_id=data.placement_id,
-                       status=HoursStatus.VERIFIED, source=HoursSource.OFFICER,
-                       created_by_id=officer.id, created_at=now, verified_by_id=officer.id,
-                       verified_at=now)
-    db.session.add(entry)
-    db.session.flush()
-    _count_entry(entry, learner)
+    entry = _add_entry(officer, learner, data, status=HoursStatus.VERIFIED,
+                       source=HoursSource.OFFICER,
+                       duplicate=f"{data.kind.label} hours are already recorded on "
+                                 f"{_uk(data.entry_date)}")
     audit.record(officer, "hours.recorded", entry, learner_id=learner.id, kind=entry.kind,
                  date=entry.entry_date, quarter_hours=entry.quarter_hours)
     return entry
@@ -264,44 +311,40 @@ def withdraw_entry(user: User, entry: HoursEntry) -> None:
     learner = user.learner
     if learner is None or entry.learner_id != learner.id:
         raise NotAllowed("You can only withdraw your own hours")
-    if entry.status is HoursStatus.VERIFIED:
-        raise DomainError("Verified hours cannot be withdrawn; ask your placement officer")
-    _count_entry(entry, learner, -1)
-    audit.record(user, "hours.withdrawn", entry, learner_id=learner.id, kind=entry.kind,
-                 date=entry.entry_date, quarter_hours=entry.quarter_hours)
-    db.session.delete(entry)
-    db.session.flush()
+    counted = (entry.learner_id, learner.programme_id, entry.entry_date, entry.kind,
+               entry.status, entry.quarter_hours)
+    HOURS.apply(entry, "withdraw", actor=user, learner_id=learner.id, kind=entry.kind,
+                date=entry.entry_date, quarter_hours=entry.quarter_hours)
+    _count(*counted, sign=-1)
 
 
 # --- verification ---------------------------------------------------------------------------
 
 def can_verify(user: User, entry: HoursEntry) -> bool:
-    """Say whether the user may verify or reject this entry.
-
-    Employer users: placement entries on their own organisation's offers. Officers:
-    any entry of their own provider's learners (to unblock entries nobody answers).
-    """
+    """Say whether the user may verify or reject this entry (`domain.access`)."""
     return access.may_verify_hours(user, entry)
 
 
-def _decide(user: User, entry: HoursEntry, status: HoursStatus, reason: str | None) -> None:
+def _decide(user: User, entry: HoursEntry, verb: str, reason: str | None) -> None:
+    """Verify or reject a pending entry once: the totals move only for the one decision that
+    changed the row (a concurrent second decision is refused and changes nothing)."""
     if not can_verify(user, entry):
         raise NotAllowed("You cannot verify these hours")
-    if entry.status is not HoursStatus.PENDING:
-        raise DomainError(f"These hours are already {entry.status.value}")
-    _count_entry(entry, entry.learner, -1)
-    entry.status = status
-    entry.verified_by_id = user.id
-    entry.verified_at = utcnow()
-    entry.reject_reason = reason
-    _count_entry(entry, entry.learner)
+    learner = entry.learner
+    before = entry.status
+    HOURS.apply(entry, verb, actor=user, learner_id=entry.learner_id, reason=reason,
+                values={"verified_by_id": user.id, "verified_at": utcnow(),
+                        "reject_reason": reason})
+    _count(learner.id, learner.programme_id, entry.entry_date, entry.kind, before,
+           entry.quarter_hours, -1)
+    _count(learner.id, learner.programme_id, entry.entry_date, entry.kind, entry.status,
+           entry.quarter_hours)
     db.session.flush()
 
 
 def verify_entry(user: User, entry: HoursEntry) -> None:
     """Confirm a learner's pending hours so they count."""
-    _decide(user, entry, HoursStatus.VERIFIED, None)
-    audit.record(user, "hours.verified", entry, learner_id=entry.learner_id)
+    _decide(user, entry, "verify", None)
 
 
 def reject_entry(user: User, entry: HoursEntry, reason: str) -> None:
@@ -309,8 +352,7 @@ def reject_entry(user: User, entry: HoursEntry, reason: str) -> None:
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Enter the reason you are rejecting these hours", field="reason")
-    _decide(user, entry, HoursStatus.REJECTED, reason)
-    audit.record(user, "hours.rejected", entry, learner_id=entry.learner_id, reason=reason)
+    _decide(user, entry, "reject", reason)
 
 
 def pending_for_employer(user: User, limit: int = 200) -> list[HoursEntry]:

@@ -16,7 +16,7 @@ from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.hours import calc, services
 from placements.hours.forms import RejectForm, learner_hours_form, officer_hours_form
 from placements.models import HoursEntry, HoursStatus, Learner, Programme, Role
-from placements.navigation import render_form
+from placements.navigation import page_number, render_form
 from placements.security import role_required
 
 bp = Blueprint("hours", __name__, url_prefix="/hours")
@@ -253,7 +253,7 @@ def programme(programme_id: int):
     code = STATUS_FILTERS.get(status_filter)
     shown = board.learner_count if code is None else board.status_count(code)
     pages = max(1, -(-shown // PAGE_SIZE))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    page = min(page_number(), pages)
     rows = services.learner_rows(programme_, board.today, status=code, limit=PAGE_SIZE,
                                  offset=(page - 1) * PAGE_SIZE)
     learners = services.learners_by_id(r.learner_id for r in rows)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import GovFileInput, GovSubmitInput
 from wtforms import SubmitField
 
+from placements.formkit import Form
 
-class UploadForm(FlaskForm):
+
+class UploadForm(Form):
     """Upload a CSV file."""
 
     file = FileField("CSV file", widget=GovFileInput(), validators=[

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
-from wtforms import BooleanField, IntegerField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
-from placements.formkit import choices
+from placements.formkit import Form, WholeNumberField, choices
 from placements.frontend import GovCheckboxInput
 from placements.insights.services import area_names
 
 
-class WhatIfForm(FlaskForm):
+class WhatIfForm(Form):
     """Ask how many more mandated learners N extra places in a sector and area would place."""
 
     sector = SelectField("Sector", widget=GovSelect(),
                          validators=[InputRequired(message="Select a sector")])
     area = StringField("Postcode area", widget=GovTextInput(), validators=[
         InputRequired(message="Enter a postcode area, such as M or SK"), Length(max=2)])
-    places = IntegerField("Extra places", default=5, widget=GovTextInput(), validators=[
+    places = WholeNumberField("Extra places",
+        invalid_message="Enter the number of extra places as a whole number, like 5",
+        default=5, widget=GovTextInput(), validators=[
         InputRequired(message="Enter how many extra places, as a whole number"),
         NumberRange(min=1, max=500, message="Extra places must be between 1 and 500")])
     spread = BooleanField("Spread the places over the area's postcode districts where most "

@@ -100,10 +100,12 @@ def enqueue(kind: str, *, title: str, provider_id: int | None = None,
     job = Job(kind=kind, title=title[:200], provider_id=provider_id,
               created_by_id=created_by_id, subject=subject, payload=payload or {},
               progress={"message": "Waiting to start"})
+    # No savepoint: SQLite's Python driver commits a transaction that a SAVEPOINT began when
+    # the savepoint is released. A clash leaves the session to be rolled back by the caller
+    # (views roll back on any DomainError).
+    db.session.add(job)
     try:
-        with db.session.begin_nested():
-            db.session.add(job)
-            db.session.flush()
+        db.session.flush()
     except IntegrityError:
         raise JobConflict(busy_message) from None
     return job

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextArea, GovTextInput
 from wtforms import (
-    IntegerField,
     SelectMultipleField,
     StringField,
     SubmitField,
@@ -14,6 +12,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from placements.formkit import Form, WholeNumberField
 from placements.frontend import GovCheckboxesInput
 from placements.geo import PostcodeError, locate
 from placements.models import REQUIREMENTS
@@ -23,12 +22,14 @@ def _choices(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     """What a learner tells us about where they live and what they hold."""
 
     home_postcode = StringField("Home postcode", widget=GovTextInput(), validators=[
         InputRequired(message="Enter your home postcode")])
-    max_travel_km = IntegerField("Furthest you can travel to a placement", widget=GovTextInput(),
+    max_travel_km = WholeNumberField("Furthest you can travel to a placement",
+        invalid_message="Enter the distance in whole kilometres, like 25",
+        widget=GovTextInput(),
                                  validators=[
         InputRequired(message="Enter how far you can travel, in km, like 20"),
         NumberRange(min=1, max=500, message="Travel distance must be between 1 and 500 km")])
@@ -49,18 +50,24 @@ class ProfileForm(FlaskForm):
             raise ValidationError(str(exc)) from exc
 
 
-class OfferFilterForm(FlaskForm):
+class OfferFilterForm(Form):
     """Narrow the offer list (a GET form: no CSRF token)."""
 
     class Meta:
         csrf = False
 
-    max_km = IntegerField("Within (km)", widget=GovTextInput(), validators=[
+    max_km = WholeNumberField("Within (km)",
+        invalid_message="Enter the distance in whole kilometres, like 10",
+        widget=GovTextInput(), validators=[
         Optional(), NumberRange(min=1, max=1000, message="Distance must be between 1 and "
                                                          "1000 km")])
-    min_hours = IntegerField("At least (hours per week)", widget=GovTextInput(), validators=[
+    min_hours = WholeNumberField("At least (hours per week)",
+        invalid_message="Enter the hours per week as a whole number, like 20",
+        widget=GovTextInput(), validators=[
         Optional(), NumberRange(min=1, max=48, message="Hours must be between 1 and 48")])
-    max_hours = IntegerField("At most (hours per week)", widget=GovTextInput(), validators=[
+    max_hours = WholeNumberField("At most (hours per week)",
+        invalid_message="Enter the hours per week as a whole number, like 35",
+        widget=GovTextInput(), validators=[
         Optional(), NumberRange(min=1, max=48, message="Hours must be between 1 and 48")])
     eligible = SelectMultipleField("Requirements", choices=[
         SelectChoice("eligible", "Only offers whose requirements I meet")],
@@ -70,13 +77,13 @@ class OfferFilterForm(FlaskForm):
     submit = SubmitField("Apply filters", widget=GovSubmitInput())
 
 
-class ChoicesForm(FlaskForm):
+class ChoicesForm(Form):
     """The ranked-list form: CSRF plus a save button; the list fields are read by the view."""
 
     submit = SubmitField("Save my choices", widget=GovSubmitInput())
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(Form):
     """Decline a placement, saying why."""
 
     reason = TextAreaField("Why are you declining this placement?", widget=GovTextArea(),

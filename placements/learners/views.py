@@ -14,7 +14,7 @@ from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.learners import services
 from placements.learners.forms import ChoicesForm, DeclineForm, OfferFilterForm, ProfileForm
 from placements.models import AllocationRound, Learner, Role
-from placements.navigation import render_form
+from placements.navigation import page_number, render_form
 from placements.security import is_safe_next, role_required
 
 bp = Blueprint("learners", __name__, url_prefix="/learner")
@@ -102,7 +102,7 @@ def offers():
             exclude_requirements=tuple(form.exclude.data or ()))
     hits = services.search_offers(learner, filters)
     pages = max(1, math.ceil(len(hits) / PAGE_SIZE))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    page = min(page_number(), pages)
     ranked = services.ranked_offer_ids(learner, round_) if round_ else []
     query = {k: v for k, v in request.args.items(multi=True) if k not in ("page", "submit")}
     return render_template(

@@ -224,18 +224,34 @@ class User(UserMixin, Base):
         return f"<User {self.email} {self.role}>"
 
 
-class Invitation(Base):
-    """A single-use, expiring link that lets an invited user set a password."""
+class LinkPurpose(enum.StrEnum):
+    """What an e-mailed account link lets its addressee do."""
 
-    __tablename__ = "invitation"
+    INVITATION = "invitation"  # set a first password
+    PASSWORD_RESET = "password-reset"  # choose a new password
+    EMAIL_CONFIRMATION = "email-confirmation"  # confirm a self-registered account
+
+
+class AccountLink(Base):
+    """A single-use, expiring link e-mailed to one account for one purpose.
+
+    Only the SHA-256 of the token is stored. A new link of a purpose supersedes (revokes)
+    the account's older ones; setting a password or signing in revokes every outstanding
+    link of the account; using a link is one conditional UPDATE, so it works once.
+    """
+
+    __tablename__ = "account_link"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"),
                                          index=True)
+    purpose: Mapped[LinkPurpose] = mapped_column(enum_type(LinkPurpose, 30))
     #: SHA-256 of the token; the token itself is only ever in the link.
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    #: Set when a newer link, a new password or a sign-in ended it.
+    revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
 

@@ -6,7 +6,9 @@ not an `Employer` row: an Employer is a registered organisation (its users sign 
 unapproved rows wait in the approval queue, its name is unique across registrations), and a
 prospect must not appear in that queue or block a later registration under the same name.
 When the prospect registers, an officer links the record to the new Employer (same row,
-history kept). A registered employer has at most one record (`employer_id` unique).
+history kept). Records belong to a provider and are shared within its partnership only
+(`domain.access.officer_sees_engagement`); a registered employer has at most one record in
+a partnership.
 """
 
 from __future__ import annotations
@@ -58,12 +60,15 @@ class EmployerEngagement(Base):
     __table_args__ = (
         sa.CheckConstraint("pledged_places IS NULL OR pledged_places >= 0",
                            name="pledged_not_negative"),
+        sa.UniqueConstraint("provider_id", "employer_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The provider whose record it is (shared with the providers of its partnership).
+    provider_id: Mapped[int] = mapped_column(sa.ForeignKey("provider.id"), index=True)
     #: The registered employer; None while the organisation is only a prospect.
     employer_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("employer.id", ondelete="CASCADE"), unique=True)
+        sa.ForeignKey("employer.id", ondelete="CASCADE"), index=True)
     #: Organisation name (copied from the employer when registered).
     name: Mapped[str] = mapped_column(sa.String(200), index=True)
     #: Occupational route, as Employer.sector.

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
 from wtforms import (
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -16,7 +14,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from placements.extensions import db
-from placements.formkit import UKDateField, choices, new_account_email_field
+from placements.formkit import Form, UKDateField, WholeNumberField, choices, new_account_email_field
 from placements.frontend import GovCheckboxesInput, GovRadioInput
 from placements.geo import PostcodeError, locate
 from placements.models import REQUIREMENTS, Learner, OccupationalStandard, Programme
@@ -33,7 +31,7 @@ def tri_state(value: str | None) -> bool | None:
     return {"yes": True, "no": False}.get(value or "")
 
 
-class LearnerForm(FlaskForm):
+class LearnerForm(Form):
     """Add a learner, who is then invited to set a password."""
 
     name = StringField("Full name", widget=GovTextInput(), validators=[
@@ -45,7 +43,9 @@ class LearnerForm(FlaskForm):
         InputRequired(message="Select a programme")])
     home_postcode = StringField("Home postcode", widget=GovTextInput(), validators=[
         InputRequired(message="Enter the learner's home postcode")])
-    max_travel_km = IntegerField("Furthest they can travel, in km", default=25,
+    max_travel_km = WholeNumberField("Furthest they can travel, in km",
+        invalid_message="Enter the distance in whole kilometres, like 25",
+        default=25,
                                  widget=GovTextInput(), validators=[
         InputRequired(message="Enter how far the learner can travel, in km"),
         NumberRange(min=1, max=500, message="Travel distance must be between 1 and 500 km")])
@@ -93,7 +93,7 @@ class LearnerForm(FlaskForm):
             raise ValidationError(str(exc)) from exc
 
 
-class ProgrammeForm(FlaskForm):
+class ProgrammeForm(Form):
     """Add or change an HTQ programme of the officer's provider."""
 
     title = StringField("Programme title", widget=GovTextInput(), validators=[
@@ -107,15 +107,21 @@ class ProgrammeForm(FlaskForm):
                                     choices=choices([("yes", "Yes"), ("no", "No")]),
                                     widget=GovRadioInput(), validators=[
         InputRequired(message="Say whether the programme mandates a placement")])
-    required_placement_hours = IntegerField("Required placement hours", widget=GovTextInput(),
+    required_placement_hours = WholeNumberField("Required placement hours",
+        invalid_message="Enter the required placement hours as a whole number, like 150",
+        widget=GovTextInput(),
                                             validators=[Optional(), NumberRange(
         min=1, max=2000, message="Required placement hours must be between 1 and 2000")])
-    planned_total_hours = IntegerField("Planned total learning hours", widget=GovTextInput(),
+    planned_total_hours = WholeNumberField("Planned total learning hours",
+        invalid_message="Enter the planned learning hours as a whole number, like 1200",
+        widget=GovTextInput(),
                                        validators=[
         InputRequired(message="Enter the planned total learning hours"),
         NumberRange(min=1, max=10000, message="Planned hours must be between 1 and 10000")])
-    work_integration_target_pct = IntegerField(
-        "Work-integrated target, percent of planned hours", default=20, widget=GovTextInput(),
+    work_integration_target_pct = WholeNumberField(
+        "Work-integrated target, percent of planned hours",
+        invalid_message="Enter the target as a whole percentage, like 20", default=20,
+        widget=GovTextInput(),
         validators=[InputRequired(message="Enter the work-integrated target"),
                     NumberRange(min=0, max=100, message="The target must be between 0 and 100")])
     start_date = UKDateField("Start date", invalid_message="Enter a real start date",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -26,6 +26,7 @@ from placements.models import (
     User,
     utcnow,
 )
+from placements.timeutil import today_uk
 
 
 def approve_employer(officer: User, employer: Employer) -> None:
@@ -111,6 +112,10 @@ def learners_query(officer: User, search: str = "") -> sa.Select:
     return stmt
 
 
+#: Earliest start of a programme the service keeps.
+EARLIEST_PROGRAMME = date(2000, 1, 1)
+
+
 @dataclass(frozen=True)
 class ProgrammeData:
     """What an officer says about an HTQ programme."""
@@ -142,6 +147,11 @@ def save_programme(officer: User, data: ProgrammeData,
                           field="required_placement_hours")
     if data.end_date <= data.start_date:
         raise DomainError("The end date must be after the start date", field="end_date")
+    if not EARLIEST_PROGRAMME <= data.start_date <= today_uk() + timedelta(days=5 * 366):
+        raise DomainError("The start date must be between 2000 and five years from today",
+                          field="start_date")
+    if data.end_date - data.start_date > timedelta(days=6 * 366):
+        raise DomainError("A programme can last at most six years", field="end_date")
     creating = programme is None
     if programme is None:
         programme = Programme(provider_id=officer.provider_id)

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from placements.domain import DomainError, access
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
+from placements.mail import redact
 from placements.models import (
     Employer,
     Learner,
     Programme,
     Role,
 )
-from placements.navigation import render_form
+from placements.navigation import page_number, render_form
 from placements.officers import services
 from placements.officers.forms import LearnerForm, ProgrammeForm, tri_state
 from placements.security import role_required
@@ -72,7 +82,7 @@ def approve_employer(employer_id: int):
 def learners():
     """List the provider's learners, with a search by name or student number."""
     search = request.args.get("q", "")[:100]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     pagination = db.paginate(services.learners_query(current_user, search), page=page,
                              per_page=PAGE_SIZE, error_out=False)
     return render_template("officers/learners.html", pagination=pagination, search=search)
@@ -124,10 +134,11 @@ def reinvite_learner(learner_id: int):
 @bp.get("/outbox")
 def outbox():
     """Show the e-mails the service has sent for this provider (development mail backend)."""
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     pagination = db.paginate(services.outbox_stmt(current_user), page=page, per_page=PAGE_SIZE,
                              error_out=False)
-    return render_template("officers/outbox.html", pagination=pagination)
+    return render_template("officers/outbox.html", pagination=pagination, redact=redact,
+                           show_links=bool(current_app.config["OUTBOX_SHOWS_LINKS"]))
 
 
 def get_programme_or_404(programme_id: int) -> Programme:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovSelect,
     GovSubmitInput,
@@ -11,8 +10,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     BooleanField,
-    DateField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -23,6 +20,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from placements.formkit import Form, UKDateField, WholeNumberField
 from placements.frontend import GovCheckboxesInput, GovCheckboxInput, GovDateInput, GovRadioInput
 
 RANK_COSTS = [SelectChoice("squared", "Squared: strongly avoid low choices (a 3rd choice "
@@ -31,7 +29,7 @@ RANK_COSTS = [SelectChoice("squared", "Squared: strongly avoid low choices (a 3r
 YES_NO = [SelectChoice("yes", "Yes"), SelectChoice("no", "No")]
 
 
-class RoundForm(FlaskForm):
+class RoundForm(Form):
     """Set up an allocation round."""
 
     name = StringField("Name of the round", widget=GovTextInput(), validators=[
@@ -42,10 +40,13 @@ class RoundForm(FlaskForm):
         description="Programmes of other providers in your partnership make a pooled round: "
                     "their learners share the same employers' places fairly.",
         validators=[InputRequired(message="Select at least one programme")])
-    preference_deadline = DateField("Deadline for learners' choices", format="%d %m %Y",
+    preference_deadline = UKDateField("Deadline for learners' choices",
+        invalid_message="Enter a real deadline, like 15 1 2027",
                                     widget=GovDateInput(), validators=[
         InputRequired(message="Enter the deadline for learners' choices")])
-    max_preferences = IntegerField("How many choices each learner can list (K)", default=5,
+    max_preferences = WholeNumberField("How many choices each learner can list (K)",
+        invalid_message="Enter how many choices each learner can list as a whole number, like 5",
+        default=5,
                                    widget=GovTextInput(), validators=[
         InputRequired(message="Enter how many choices each learner can list"),
         NumberRange(min=1, max=50, message="Choices must be between 1 and 50")])
@@ -56,14 +57,16 @@ class RoundForm(FlaskForm):
                           "than leave them unplaced", choices=YES_NO, default="yes",
                           widget=GovRadioInput(), validators=[
         InputRequired(message="Select yes or no")])
-    time_limit_s = IntegerField("Time limit for the solver, in seconds", default=60,
+    time_limit_s = WholeNumberField("Time limit for the solver, in seconds",
+        invalid_message="Enter the time limit in whole seconds, like 60",
+        default=60,
                                 widget=GovTextInput(), validators=[
         InputRequired(message="Enter a time limit in seconds"),
         NumberRange(min=1, max=3600, message="Time limit must be between 1 and 3600 seconds")])
     submit = SubmitField("Create round", widget=GovSubmitInput())
 
 
-class OverrideForm(FlaskForm):
+class OverrideForm(Form):
     """Place a learner by hand."""
 
     student_ref = StringField("Learner's student number", widget=GovTextInput(), validators=[
@@ -79,7 +82,7 @@ class OverrideForm(FlaskForm):
     submit = SubmitField("Place learner", widget=GovSubmitInput())
 
 
-class LockForm(FlaskForm):
+class LockForm(Form):
     """Keep a placement in the next run."""
 
     reason = StringField("Reason (optional)", widget=GovTextInput(),

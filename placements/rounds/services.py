@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -72,6 +72,9 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
         raise DomainError("Time limit must be between 1 and 3600 seconds", field="time_limit_s")
     if open_now and preference_deadline <= utcnow():
         raise DomainError("The deadline for choices must be in the future",
+                          field="preference_deadline")
+    if preference_deadline > utcnow() + timedelta(days=2 * 366):
+        raise DomainError("The deadline for choices must be within two years from today",
                           field="preference_deadline")
     own = db.session.get_one(Provider, officer.provider_id)
     allowed = own.partner_ids()

@@ -34,7 +34,7 @@ from placements.models import (
     RunKind,
     utcnow,
 )
-from placements.navigation import render_form
+from placements.navigation import page_number, render_form
 from placements.rounds import reports, services
 from placements.rounds.forms import LockForm, OverrideForm, RoundForm
 from placements.rounds.problem import build_problem
@@ -232,7 +232,7 @@ def placements(round_id: int):
     """List the round's current allocation, with locks and pending changes."""
     round_ = get_round_or_404(round_id)
     search = request.args.get("q", "")[:100]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     pagination = db.paginate(services.placements_stmt(round_, search), page=page,
                              per_page=PAGE_SIZE, error_out=False)
     locks = services.locks_for(round_, [p.learner_id for p in pagination.items])
@@ -354,7 +354,7 @@ def publish(round_id: int):
 def audit_trail(round_id: int):
     """List the round's runs, overrides, locks, publications and repairs."""
     round_ = get_round_or_404(round_id)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_number()
     pagination = db.paginate(reports.audit_stmt(round_), page=page, per_page=PAGE_SIZE,
                              error_out=False)
     return render_template("rounds/audit.html", round=round_, pagination=pagination,

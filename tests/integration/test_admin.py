@@ -34,7 +34,7 @@ def test_admin_adds_provider_to_existing_partnership(client, auth, world):
 @pytest.mark.parametrize(("changes", "message"), [
     ({"name": "College One"}, b"already exists"),
     ({"ukprn": "123"}, b"8 digits starting with 1"),
-    ({"kind": "spaceport"}, b"Not a valid choice"),
+    ({"kind": "spaceport"}, b"Select one of the options in the list"),
     ({"new_partnership": "Test partnership"}, b"already exists: choose it"),
 ])
 def test_add_provider_bad_input_saves_nothing(client, auth, world, changes, message):

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from placements.auth.services import create_invitation
 from placements.extensions import db
-from placements.models import Employer, Invitation, OutboxMessage, Role, User, utcnow
-from tests.conftest import PASSWORD
+from placements.models import AccountLink, Employer, OutboxMessage, Role, User, utcnow
+from tests.conftest import PASSWORD, confirm_registration
 
 
 def test_login_goes_to_role_home(client, auth, world):
@@ -144,7 +144,7 @@ def test_invitation_sets_password_once(client, world):
 
 def test_expired_invitation_is_refused(client, world):
     user, token = _invite(world)
-    invitation = db.session.scalar(sa.select(Invitation).where(Invitation.user_id == user.id))
+    invitation = db.session.scalar(sa.select(AccountLink).where(AccountLink.user_id == user.id))
     invitation.expires_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
     response = client.post(f"/auth/invitation/{token}", data={
@@ -161,8 +161,8 @@ def test_unknown_invitation_token(client, world):
 
 def test_invitation_token_is_not_stored(world):
     _, token = _invite(world)
-    assert db.session.scalar(sa.select(sa.func.count(Invitation.id)).where(
-        Invitation.token_hash == token)) == 0
+    assert db.session.scalar(sa.select(sa.func.count(AccountLink.id)).where(
+        AccountLink.token_hash == token)) == 0
 
 
 REGISTRATION = {
@@ -172,25 +172,51 @@ REGISTRATION = {
 }
 
 
-def test_employer_registers_and_awaits_approval(client, world):
+def test_employer_registers_confirms_the_address_and_awaits_approval(client, world):
     response = client.post("/auth/register", data=REGISTRATION)
-    assert response.status_code == 302
+    assert response.status_code == 200
+    assert b"Check your email" in response.data
     employer = db.session.scalar(sa.select(Employer).where(Employer.name == "Gamma Robotics"))
     assert employer is not None
     assert not employer.approved
     assert employer.region == "North West"
     assert employer.sites[0].postcode == "M15 4FN"
+    # Not signed in, and cannot sign in, until the address is confirmed.
+    assert client.get("/employer/").status_code == 302
+    assert client.post("/auth/login", data={"email": REGISTRATION["email"],
+                                            "password": REGISTRATION["password"]}
+                       ).status_code == 400
+    response = confirm_registration(client, REGISTRATION["email"])
+    assert response.status_code == 302
     page = client.get("/employer/")
     assert b"Awaiting approval" in page.data
+
+
+def test_registering_with_an_address_in_use_says_the_same_and_tells_its_owner(client, world):
+    """Regression: registration said "an account with this email address already exists"."""
+    db.session.add(User(email="erin@acme.example", name="Erin", role=Role.EMPLOYER,
+                        employer=world["e1"], password_hash="x"))
+    db.session.commit()
+    before = db.session.scalar(sa.select(sa.func.count(User.id)))
+    response = client.post("/auth/register", data={**REGISTRATION,
+                                                   "email": "Erin@Acme.example"})
+    assert response.status_code == 200
+    assert b"Check your email" in response.data
+    assert b"already exists" not in response.data
+    assert db.session.scalar(sa.select(sa.func.count(User.id))) == before
+    assert db.session.scalar(sa.select(Employer.id).where(
+        Employer.name == "Gamma Robotics")) is None
+    notice = db.session.scalar(sa.select(OutboxMessage).where(
+        OutboxMessage.to_address == "erin@acme.example"))
+    assert "Someone tried to register" in notice.subject
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("postcode", "ZZ9 9ZZ", b"We do not know the postcode district"),
     ("postcode", "not a postcode", b"Enter a real UK postcode"),
     ("email", "not-an-email", b"correct format"),
-    ("email", "erin@acme.example", b"already exists"),
     ("organisation", "Acme Digital", b"already registered"),
-    ("sector", "Underwater basket weaving", b"Not a valid choice"),
+    ("sector", "Underwater basket weaving", b"Select one of the options in the list"),
     ("confirm", "something else entirely", b"The passwords do not match"),
 ])
 def test_employer_registration_bad_input_saves_nothing(client, world, field, value, message):

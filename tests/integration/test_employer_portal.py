@@ -157,9 +157,9 @@ def test_new_offer_needs_a_site_first(client, auth, world, app):
     ({"capacity": "0"}, "capacity", "Enter a number of places between 1 and 500"),
     ({"end_date": ["1", "1", "2027"]}, "end_date-day", "The end date must be after the start"),
     ({"hours_per_week": "60"}, "hours_per_week", "Hours per week must be between 1 and 48"),
-    ({"start_date": ["31", "2", "2027"]}, "start_date-day", "Not a valid date"),
+    ({"start_date": ["31", "2", "2027"]}, "start_date-day", "Enter a real start date"),
     ({"title": ""}, "title", "Enter a title"),
-    ({"sector": "Astrology"}, "sector", "Not a valid choice"),
+    ({"sector": "Astrology"}, "sector", "Select one of the options in the list"),
 ])
 def test_bad_offer_input_is_rejected(client, auth, world, overrides, field, message):
     auth.login("emp1@example.test")

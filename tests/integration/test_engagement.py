@@ -121,7 +121,7 @@ def test_board_filters_overdue_and_conversion(client, auth, world):
     text = client.get("/officer/engagement/").get_data(as_text=True)
     assert "Send the pack" in text  # overdue
     assert "Overdue" in text
-    conversion = services.conversion_by_sector()
+    conversion = services.conversion_by_sector(world["officer1"])
     assert conversion["Digital"] == {"contacted": 3, "hosting": 1, "rate": 33.3}
     assert conversion["Health and science"]["rate"] is None
     filtered = client.get("/officer/engagement/?sector=Digital&area=SK").get_data(as_text=True)
@@ -152,7 +152,8 @@ def test_add_prospect(client, auth, world):
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"name": "", "sector": "Digital", "stage": "prospect"}, "Enter the organisation"),
-    ({"name": "X Ltd", "sector": "Nope", "stage": "prospect"}, "Not a valid choice"),
+    ({"name": "X Ltd", "sector": "Nope", "stage": "prospect"},
+     "Select one of the options in the list"),
     ({"name": "X Ltd", "sector": "Digital", "stage": "prospect", "postcode_area": "ZZ9"},
      "Enter a postcode area we know"),
     ({"name": "X Ltd", "sector": "Digital", "stage": "prospect", "contact_email": "nope"},
@@ -246,7 +247,7 @@ def test_log_activity_moves_a_prospect_to_contacted(client, auth, world):
     ({"next_action_due": ["1", "1", "2099"]}, "Enter the next action"),
     ({"next_action": "Call back", "next_action_due": ["1", "1", "2000"]},
      "cannot be due before"),
-    ({"kind": "fax"}, "Not a valid choice"),
+    ({"kind": "fax"}, "Select one of the options in the list"),
     ({"happened_on": ["31", "2", "2026"]}, "Date"),
 ])
 def test_log_activity_bad_input(client, auth, world, extra, message):
@@ -268,7 +269,7 @@ def test_complete_action(client, auth, world):
         ActivityKind.VISIT, date.today() - timedelta(days=5), next_action="Follow up",
         next_action_due=date.today() - timedelta(days=1)))
     db.session.commit()
-    assert services.overdue_actions() == [activity]
+    assert services.overdue_actions(world["officer1"]) == [activity]
     auth.login("officer1@example.test")
     response = client.post(f"/officer/engagement/activities/{activity.id}/done",
                            data={"back": "board"})
@@ -276,7 +277,7 @@ def test_complete_action(client, auth, world):
     assert response.headers["Location"].endswith("/officer/engagement/")
     db.session.refresh(activity)
     assert activity.done
-    assert services.overdue_actions() == []
+    assert services.overdue_actions(world["officer1"]) == []
     # Twice is refused politely.
     again = client.post(f"/officer/engagement/activities/{activity.id}/done",
                         follow_redirects=True)
@@ -314,7 +315,7 @@ def test_link_prospect_to_registered_employer(client, auth, world):
     db.session.refresh(record)
     assert (record.employer_id, record.name) == (world["e1"].id, "Acme Digital")
     # e1 is now tracked, so only e2 is left to track.
-    assert [e.name for e in services.untracked_employers()] == ["Beta Care"]
+    assert [e.name for e in services.untracked_employers(world["officer1"])] == ["Beta Care"]
     other = prospect(world["officer1"], "Other Ltd")
     response = client.post(f"/officer/engagement/{other.id}/link",
                            data={"employer_id": world["e1"].id})

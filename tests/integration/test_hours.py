@@ -125,7 +125,7 @@ def test_learner_logs_live_brief_without_placement(client, auth, placed):
     ({"hours": ""}, "Enter the number of hours"),
     ({"day": TODAY + timedelta(days=1)}, "The date must be today or in the past"),
     ({"day": date(2026, 8, 31)}, "on or after the programme start"),
-    ({"kind": "classroom"}, "Not a valid choice"),
+    ({"kind": "classroom"}, "Select one of the options in the list"),
     ({"kind": "placement"}, "Select the placement the hours were spent on"),
 ])
 def test_bad_input_is_a_form_error_and_saves_nothing(client, auth, placed, changes, message):

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 
 from placements.extensions import db
 from placements.models import (
+    AccountLink,
     AuditEvent,
     Employer,
     EmployerSite,
-    Invitation,
     Job,
     Learner,
     OutboxMessage,
@@ -72,7 +72,7 @@ def check(kind_name: str, officer, text: str):
 
 def counts():
     return {m.__name__: db.session.scalar(sa.select(sa.func.count()).select_from(m))
-            for m in (Learner, User, Employer, EmployerSite, PlacementOffer, Invitation)}
+            for m in (Learner, User, Employer, EmployerSite, PlacementOffer, AccountLink)}
 
 
 def test_import_page_and_templates(client, officer):
@@ -109,7 +109,7 @@ def test_learner_import_upserts_and_is_idempotent(client, officer):
     assert officer["l1"].user.name == "Learner One Renamed"
     after = counts()
     assert after["Learner"] == before["Learner"] + 2
-    assert after["Invitation"] == before["Invitation"] + 2
+    assert after["AccountLink"] == before["AccountLink"] + 2
     # The same file again changes nothing.
     audit_before = db.session.scalar(sa.select(sa.func.count(AuditEvent.id)))
     resp = upload(client, "learners", LEARNERS)
@@ -267,7 +267,7 @@ def test_background_import_thread_invites_new_learners(client, officer, app):
         time.sleep(0.05)
     assert status["status"] == "succeeded", status
     db.session.expire_all()
-    assert db.session.scalar(sa.select(sa.func.count(Invitation.id))) == 2
+    assert db.session.scalar(sa.select(sa.func.count(AccountLink.id))) == 2
     body = db.session.scalar(sa.select(OutboxMessage.body).where(
         OutboxMessage.to_address == "nia@example.test"))
     assert "/auth/invitation/" in body or "http" in body

@@ -262,7 +262,8 @@ def test_what_if_page(client, auth, crowded):
     ({"sector": "Digital", "area": "ZZ", "places": "2"}, "Enter a postcode area we know"),
     ({"sector": "Digital", "area": "M", "places": "0"}, "between 1 and 500"),
     ({"sector": "Digital", "area": "M", "places": "two"}, "Extra places"),
-    ({"sector": "Construction", "area": "M", "places": "2"}, "Not a valid choice"),
+    ({"sector": "Construction", "area": "M", "places": "2"},
+     "Select one of the options in the list"),
 ])
 def test_what_if_bad_input(client, auth, crowded, data, message):
     auth.login("officer1@example.test")

@@ -16,7 +16,7 @@ from werkzeug.routing import AnyConverter, Rule
 
 from placements.extensions import db
 from placements.models import AllocationRound, Employer, PlacementOffer, Role, User
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, confirm_registration
 
 USERS = {
     Role.ADMIN: "admin@example.test",
@@ -27,7 +27,8 @@ USERS = {
 
 #: Endpoints anyone may use without signing in.
 PUBLIC = {"main.index", "auth.login", "auth.logout", "auth.register_employer",
-          "auth.accept_invitation", "static"}
+          "auth.accept_invitation", "auth.forgotten_password", "auth.reset_password",
+          "auth.confirm_email", "auth.confirm_email_post", "static"}
 
 #: URL prefix -> the only role allowed in (most specific first).
 AREAS = {"/admin/": Role.ADMIN, "/officer/": Role.OFFICER, "/employer/": Role.EMPLOYER,
@@ -427,8 +428,9 @@ def test_employer_name_with_html_is_escaped(app, client, world):
         "organisation": XSS, "sector": "Engineering and manufacturing", "postcode": "M15 4FN",
         "name": XSS, "email": "xss@markup.example", "password": "a long password here",
         "confirm": "a long password here"})
-    assert response.status_code == 302, response.data[:2000]
+    assert response.status_code == 200, response.data[:2000]
     assert db.session.scalar(sa.select(Employer).where(Employer.name == XSS)) is not None
+    assert confirm_registration(client, "xss@markup.example").status_code == 302
     page = client.get("/employer/")
     assert XSS.encode() not in page.data
     assert b"&lt;script&gt;" in page.data
@@ -466,3 +468,64 @@ def test_html_in_every_text_field_is_escaped_on_every_page(app, client, world):
                 assert XSS.encode() not in response.data, f"{role}: {path} shows raw HTML"
                 escaped += b"&lt;script&gt;alert(" in response.data
     assert escaped >= 10  # the names are shown (escaped) on many pages
+
+
+# --- An officer of a provider outside the partnership ----------------------------------------
+
+#: Officer routes whose object every officer of the platform may act on (employers are
+#: pooled: any officer may approve a registered employer).
+PLATFORM_WIDE = {"officers.approve_employer"}
+
+
+def test_an_outside_providers_officer_reaches_nothing_of_the_partnership(app, client, world):
+    """Every officer route naming an object of the partnership (learners, programmes, rounds,
+    runs, placements, engagement records and their activity, imports) answers 403 or 404 to
+    an officer of a provider outside it, and changes nothing."""
+    from datetime import date as _date
+
+    from placements.engagement.services import (
+        ActivityData,
+        ProspectData,
+        add_prospect,
+        log_activity,
+    )
+    from placements.models import ActivityKind, Provider, ProviderKind
+    from tests.conftest import make_run, make_user
+
+    outside = Provider(name="Elsewhere College", kind=ProviderKind.COLLEGE)
+    db.session.add(outside)
+    make_user("outsider@example.test", Role.OFFICER, provider=outside)
+    record = add_prospect(world["officer1"], ProspectData(name="Secret Prospect Ltd",
+                                                         sector="Digital", contact_name="Kim"))
+    activity = log_activity(world["officer1"], record, ActivityData(
+        kind=ActivityKind.CALL, happened_on=_date(2026, 11, 2), notes="Private notes",
+        next_action="Call back", next_action_due=_date(2026, 12, 1)))
+    run = make_run(world["round"].id, "succeeded", result={"assignments": [], "unplaced": []})
+    db.session.commit()
+    values = {**_sample_values(world), "record_id": record.id, "activity_id": activity.id,
+              "run_id": run.id, "job_id": run.job_id}
+    _login(client, "outsider@example.test")
+    before = _row_counts()
+    checked = 0
+    for method in ("GET", "POST"):
+        for rule in _routes(app, method):
+            if not rule.rule.startswith(("/officer/", "/hours/officer/")):
+                continue
+            if not any(a.endswith("_id") for a in rule.arguments):
+                continue
+            if rule.endpoint in PLATFORM_WIDE:
+                continue
+            path = _path(app, rule, values)
+            response = client.open(path, method=method, data={
+                "name": "X", "stage": "hosting", "notes": "x", "kind": "call"})
+            response.close()
+            assert response.status_code in (403, 404), f"outsider: {method} {path}"
+            checked += 1
+    assert checked >= 20
+    assert _row_counts() == before
+    board = client.get("/officer/engagement/").get_data(as_text=True)
+    assert "Secret Prospect Ltd" not in board
+    # The partnership's own other provider shares the record.
+    client.post("/auth/logout")
+    _login(client, "officer2@example.test")
+    assert client.get(f"/officer/engagement/{record.id}").status_code == 200

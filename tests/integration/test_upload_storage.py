@@ -42,7 +42,7 @@ def test_directory_store_uses_random_names_outside_static(app, world, tmp_path):
     assert path.read_bytes() == PDF
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert "static" not in str(path)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="bad storage key"):
         storage.DirectoryStorage(tmp_path).load("../secret")
 
 
