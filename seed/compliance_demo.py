@@ -26,6 +26,7 @@ from placements.models import (
     Employer,
     Learner,
     LearnerCheck,
+    Role,
     StoredFile,
     User,
     utcnow,
@@ -61,7 +62,12 @@ def _file(employer: Employer, title: str, filename: str) -> StoredFile:
     return stored
 
 
-def load_compliance_demo(officer: User, seed: int = 2026) -> int:
+#: The demo employer whose insurance lapses before its placements start has this account.
+LAPSING_LOGIN = "employer2@demo.placements.test"
+
+
+def load_compliance_demo(officer: User, seed: int = 2026, password_hash: str | None = None
+                         ) -> int:
     """Add the demo's compliance items and learners' checks; return how many items."""
     rng = random.Random(seed)
     today = today_uk()
@@ -106,8 +112,11 @@ def load_compliance_demo(officer: User, seed: int = 2026) -> int:
         files = n <= WITH_FILES
         site = employer.sites[0] if employer.sites else None
         insurance_days = rng.randint(200, 540)
-        if n == 1:  # insurance lapses within a month: before its placements start
-            insurance_days = 21
+        # Employer 1's insurance lapses later (finish_compliance_demo); it gets a login.
+        if n == 1 and password_hash and not db.session.scalar(
+                sa.select(User.id).where(User.email == LAPSING_LOGIN)):
+            db.session.add(User(email=LAPSING_LOGIN, name="Kai Employer", role=Role.EMPLOYER,
+                                employer=employer, password_hash=password_hash))
         add(employer, BuiltinItem.INSURANCE, expires_in=insurance_days, files=files,
             days_ago=rng.randint(30, 300))
         if n == 0:  # a renewal waiting for review
@@ -127,7 +136,24 @@ def load_compliance_demo(officer: User, seed: int = 2026) -> int:
         if n == 6:
             employer.min_if_any = 2
     db.session.flush()
+    return count
 
+
+def finish_compliance_demo(officer: User, seed: int = 2026) -> None:
+    """After learners have chosen: one employer's insurance now lapses within a month
+    (before its placements start, so learners who ranked its offers see them on hold), and
+    learners' checks get their dates."""
+    rng = random.Random(seed + 1)
+    today = today_uk()
+    now = utcnow()
+    lapsing = db.session.scalar(sa.select(User).where(User.email == LAPSING_LOGIN))
+    if lapsing is not None and lapsing.employer_id is not None:
+        insurance = services.builtin_type(BuiltinItem.INSURANCE)
+        for item in db.session.scalars(sa.select(ComplianceItem).where(
+                ComplianceItem.employer_id == lapsing.employer_id,
+                ComplianceItem.type_id == (insurance.id if insurance else -1),
+                ComplianceItem.status == ComplianceStatus.ACCEPTED)):
+            item.expires_on = today + timedelta(days=21)
     # Learners' checks: dates for what they hold; about half verified; a few DBS
     # certificates that are too old by the time placements start.
     for learner in db.session.scalars(sa.select(Learner)):
@@ -147,4 +173,4 @@ def load_compliance_demo(officer: User, seed: int = 2026) -> int:
             check.verified_at = now - timedelta(days=rng.randint(1, 60))
             check.verified_by_id = officer.id
     db.session.flush()
-    return count
+
