@@ -182,6 +182,50 @@ def blocked_because(offer: PlacementOffer, *, today: date,
     return "; ".join(g.sentence(started=started) for g in found)
 
 
+def blocked_offer_ids(offers: Iterable[tuple[int, int, int, date]], *, today: date,
+                      provider_ids: Iterable[int] | None = None) -> set[int]:
+    """The rule for many offers at once: of (offer id, employer id, site id, start date)
+    rows, the ids of those a blocking type is missing from or not valid on their day.
+
+    One grouped query (the latest expiry of each employer's accepted items, by type and
+    site) and dictionary look-ups: the problem builder's form, where thousands of offers
+    meet tens of thousands of items. Same answer as `gaps` and `compliant_sql`.
+    """
+    rows = list(offers)
+    types = blocking_types(provider_ids)
+    if not rows or not types:
+        return set()
+    never = date.max
+    latest: dict[tuple[int, int, int | None], date] = {}
+    employer_ids = sorted({r[1] for r in rows})
+    type_ids = [t.id for t in types]
+    for start in range(0, len(employer_ids), 5000):
+        chunk = employer_ids[start:start + 5000]
+        for employer_id, type_id, site_id, expires in db.session.execute(
+                sa.select(ComplianceItem.employer_id, ComplianceItem.type_id,
+                          ComplianceItem.site_id,
+                          sa.func.max(sa.func.coalesce(ComplianceItem.expires_on, never)))
+                .where(ComplianceItem.employer_id.in_(chunk),
+                       ComplianceItem.type_id.in_(type_ids),
+                       ComplianceItem.status == ComplianceStatus.ACCEPTED.value)
+                .group_by(ComplianceItem.employer_id, ComplianceItem.type_id,
+                          ComplianceItem.site_id)):
+            if isinstance(expires, str):  # SQLite hands back the coalesced date as text
+                expires = date.fromisoformat(expires)
+            latest[(employer_id, type_id, site_id)] = expires
+            whole = (employer_id, type_id, None)
+            latest[whole] = max(latest.get(whole, date.min), expires)
+    blocked = set()
+    for offer_id, employer_id, site_id, start in rows:
+        day = day_that_matters(start, today)
+        for t in types:
+            last = latest.get((employer_id, t.id, site_id if t.per_site else None))
+            if last is None or (t.expires and last < day):
+                blocked.add(offer_id)
+                break
+    return blocked
+
+
 def compliant_sql(today: date, provider_ids: Iterable[int] | None = None
                   ) -> sa.ColumnElement[bool]:
     """The same rule in SQL, for a statement over PlacementOffer: no applicable blocking

@@ -46,7 +46,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from placements.domain import eligibility
-from placements.domain.offers import open_to_choices_sql
+from placements.domain.compliance import blocked_offer_ids
+from placements.domain.offers import listed_sql
 from placements.domain.placements import held_places
 from placements.extensions import db
 from placements.models import (
@@ -64,6 +65,7 @@ from placements.models import (
     round_programmes,
     round_providers,
 )
+from placements.timeutil import today_uk
 from solver.geo import haversine_km_array
 
 PROBLEM_FORMAT = "placement-problem/1"
@@ -196,18 +198,26 @@ def _offers(round_: AllocationRound, sectors: Iterable[str], provider_ids: list[
     taken = held_places(exclude_round=round_.id)
     needs = sorted({tag for tags in eligibility.required_checks(provider_ids).values()
                     for tag in tags})
+    today = today_uk()
     rows = db.session.execute(
         sa.select(PlacementOffer.id, PlacementOffer.employer_id, PlacementOffer.sector,
                   PlacementOffer.capacity, PlacementOffer.requirements,
-                  EmployerSite.lat, EmployerSite.lon, PlacementOffer.start_date)
+                  EmployerSite.lat, EmployerSite.lon, PlacementOffer.start_date,
+                  PlacementOffer.site_id)
         .join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
         .join(Employer, Employer.id == PlacementOffer.employer_id)
-        .where(open_to_choices_sql(provider_ids=provider_ids),
-               PlacementOffer.sector.in_(list(sectors)), PlacementOffer.capacity > 0)
-        .order_by(PlacementOffer.id))
+        .where(listed_sql(today), PlacementOffer.sector.in_(list(sectors)),
+               PlacementOffer.capacity > 0)
+        .order_by(PlacementOffer.id)).all()
+    # Offers open to choices (`domain.offers`): listed, and not held back by compliance
+    # (the rule's bulk form, `domain.compliance.blocked_offer_ids`).
+    blocked = blocked_offer_ids([(r[0], r[1], r[8], r[7]) for r in rows], today=today,
+                                provider_ids=provider_ids)
     offers = []
     starts: dict[str, date] = {}
-    for oid, eid, sector, capacity, requires, lat, lon, start in rows:
+    for oid, eid, sector, capacity, requires, lat, lon, start, _site in rows:
+        if oid in blocked:
+            continue
         left = capacity - taken.get(oid, 0)
         if left <= 0:
             continue

@@ -119,8 +119,8 @@ def test_compliance_pages_at_375_px(visitor):
     page = visitor.page
     page.set_viewport_size({"width": 375, "height": 800})
     visitor.sign_in(DEMO["officer"])
-    for path in ("/officer/compliance/", "/officer/compliance/employers",
-                 "/officer/compliance/types"):
+    for path in ("/officer/compliance/", "/officer/compliance/types",
+                 "/officer/compliance/employers"):
         visitor.goto(path)
         _no_sideways_scroll(page)
     page.locator("a[href*='/officer/compliance/employers/']").first.click()

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from placements.compliance import checks, services
 from placements.domain import DomainError, access, eligibility
+from placements.domain.compliance import blocked_offer_ids
 from placements.domain.errors import ConcurrentChange, IllegalTransition
 from placements.domain.offers import closed_because, open_to_choices_sql
 from placements.extensions import db
@@ -187,9 +188,14 @@ def test_sql_form_agrees_with_python_form(app, world):
         sql = set(db.session.scalars(
             sa.select(PlacementOffer.id).join(Employer).where(
                 open_to_choices_sql(provider_ids=providers))))
-        python = {o.id for o in offers + [world["o1"], world["o2"]]
-                  if closed_because(o, provider_ids=providers) is None}
+        everyone = offers + [world["o1"], world["o2"]]
+        python = {o.id for o in everyone if closed_because(o, provider_ids=providers) is None}
         assert sql == python, providers
+        # The bulk form the problem builder uses agrees too.
+        bulk = {o.id for o in everyone} - blocked_offer_ids(
+            [(o.id, o.employer_id, o.site_id, o.start_date) for o in everyone],
+            today=TODAY, provider_ids=providers)
+        assert bulk == python, providers
     # Accepted and in date on the start (offsets 10, 0, and no expiry): open for built-ins.
     assert {o.title for o in offers if closed_because(o) is None} == {
         "Offer 0", "Offer 2", "Offer 8"}
