@@ -552,37 +552,39 @@ def dashboard(officer: User, *, today: date | None = None, months: int = 12) -> 
     sites_total = sum(site_counts.values())
     expected = sum(sites_total if t.per_site else out.employers for t in types)
     type_ids = [t.id for t in types]
-    expires = {t.id: t.expires for t in types}
-    # One row per requirement with anything on it: the best item of each state.
-    cur = (sa.select(ComplianceItem.employer_id, ComplianceItem.type_id,
-                     ComplianceItem.site_id, ComplianceItem.status,
-                     sa.func.max(ComplianceItem.expires_on))
-           .where(ComplianceItem.employer_id.in_(sa.select(scope.c.id)),
-                  ComplianceItem.type_id.in_(type_ids),
-                  ComplianceItem.status != S.SUPERSEDED)
-           .group_by(ComplianceItem.employer_id, ComplianceItem.type_id,
-                     ComplianceItem.site_id, ComplianceItem.status))
-    per_req: dict[tuple[int, int, int | None], dict[str, date | None]] = defaultdict(dict)
-    for employer_id, type_id, site_id, status, expires_on in db.session.execute(cur):
-        per_req[(employer_id, type_id, site_id)][str(status)] = expires_on
+    # One row per requirement with anything on it, then counted by state, in the database.
+    never = date.max
+    item_type = sa.orm.aliased(ComplianceItemType)
+    per_req = (
+        sa.select(
+            sa.func.max(sa.case((ComplianceItem.status == S.ACCEPTED.value,
+                                 sa.func.coalesce(ComplianceItem.expires_on, never)))
+                        ).label("accepted_until"),
+            sa.func.max(sa.case((ComplianceItem.status == S.SUBMITTED.value, 1), else_=0)
+                        ).label("waiting"),
+            sa.func.max(sa.case((item_type.expires.is_(True), 1), else_=0)).label("expires"))
+        .join(item_type, item_type.id == ComplianceItem.type_id)
+        .where(ComplianceItem.employer_id.in_(sa.select(scope.c.id)),
+               ComplianceItem.type_id.in_(type_ids),
+               ComplianceItem.status != S.SUPERSEDED.value)
+        .group_by(ComplianceItem.employer_id, ComplianceItem.type_id, ComplianceItem.site_id)
+        .subquery())
+    until, pending, expiring_type = per_req.c.accepted_until, per_req.c.waiting, \
+        per_req.c.expires
+    soon = today + timedelta(days=SOON_DAYS)
+    state = sa.case(
+        (sa.and_(until.is_not(None), expiring_type == 1, until < today, pending == 1),
+         "waiting"),
+        (sa.and_(until.is_not(None), expiring_type == 1, until < today), "expired"),
+        (sa.and_(until.is_not(None), expiring_type == 1, until <= soon, pending == 0),
+         "expiring"),
+        (until.is_not(None), "valid"),
+        (pending == 1, "waiting"),
+        else_="returned")
     seen = 0
-    for (_e, type_id, _s), states in per_req.items():
-        seen += 1
-        accepted = "accepted" in states
-        exp = states.get("accepted")
-        if accepted:
-            if expires[type_id] and exp is not None and exp < today:
-                state = "waiting" if "submitted" in states else "expired"
-            elif expires[type_id] and rules.due_within(exp, today, SOON_DAYS) and \
-                    "submitted" not in states:
-                state = "expiring"
-            else:
-                state = "valid"
-        elif "submitted" in states:
-            state = "waiting"
-        else:
-            state = "returned"
-        out.by_state[state] += 1
+    for name, n in db.session.execute(sa.select(state, sa.func.count()).group_by(state)):
+        out.by_state[str(name)] += int(n)
+        seen += int(n)
     out.by_state["missing"] = max(0, expected - seen)
     # Accepted items by expiry month, from this month on.
     month_col = sa.func.substr(sa.cast(ComplianceItem.expires_on, sa.String), 1, 7)

@@ -216,10 +216,10 @@ def blocked_offer_ids(offers: Iterable[tuple[int, int, int, date]], *, today: da
             whole = (employer_id, type_id, None)
             latest[whole] = max(latest.get(whole, date.min), expires)
     blocked = set()
-    for offer_id, employer_id, site_id, start in rows:
-        day = day_that_matters(start, today)
+    for offer_id, offer_employer, offer_site, offer_start in rows:
+        day = day_that_matters(offer_start, today)
         for t in types:
-            last = latest.get((employer_id, t.id, site_id if t.per_site else None))
+            last = latest.get((offer_employer, t.id, offer_site if t.per_site else None))
             if last is None or (t.expires and last < day):
                 blocked.add(offer_id)
                 break

@@ -595,3 +595,48 @@ def test_every_compliance_page_renders_for_its_role(app, world, client):
     _login(client, "learner1@example.test")
     for url in ("/learner/checks/", "/learner/checks/dbs", "/learner/checks/cscs"):
         assert client.get(url).status_code == 200, url
+
+
+def test_dashboard_counts_agree_with_each_employers_requirements(app, world):
+    """The dashboard's grouped counts (in SQL) match the per-employer list (in Python)."""
+    from collections import Counter
+
+    types = _types()
+    officer = world["officer1"]
+    site = world["s1"]
+    for n, (kinds, status, days) in enumerate([
+            (("insurance", "safeguarding", "risk-assessment"), "accepted", 400),
+            (("insurance",), "accepted", 10), (("insurance",), "accepted", -3),
+            (("insurance", "risk-assessment"), "submitted", 90), (("safeguarding",), "returned", 0),
+            ((), "accepted", 0)]):
+        employer = Employer(name=f"Case {n}", sector="Digital", region="North West",
+                            approved=True)
+        s = EmployerSite(employer=employer, name="Site", postcode="M1 1AA", lat=site.lat,
+                         lon=site.lon)
+        db.session.add_all([employer, s, PlacementOffer(
+            employer=employer, site=s, title="Offer", sector="Digital", capacity=1,
+            start_date=TODAY + timedelta(40), end_date=TODAY + timedelta(100),
+            hours_per_week=30)])
+        db.session.flush()
+        for key in kinds:
+            t = types[key]
+            db.session.add(ComplianceItem(
+                type_id=t.id, employer_id=employer.id, site_id=s.id if t.per_site else None,
+                status=ComplianceStatus(status),
+                expires_on=TODAY + timedelta(days) if t.expires else None))
+        if n == 2:  # expired, with a renewal waiting
+            db.session.add(ComplianceItem(type_id=types["insurance"].id,
+                                          employer_id=employer.id,
+                                          status=ComplianceStatus.SUBMITTED,
+                                          expires_on=TODAY + timedelta(300)))
+    db.session.commit()
+    board = services.dashboard(officer)
+    expected: Counter[str] = Counter()
+    for employer in db.session.scalars(sa.select(Employer).where(
+            access.officer_compliance_employers_sql(officer))):
+        expected.update(r.state for r in services.employer_requirements(employer))
+    assert {k: v for k, v in board.by_state.items() if v} == dict(expected)
+    assert board.employers == 7
+    rows = list(services.csv_rows(officer))
+    assert Counter(r[3] for r in rows) == Counter(
+        services.STATE_LABELS[s][0] for s in expected.elements())
