@@ -510,12 +510,17 @@ def why_it_matters(req: Requirement) -> str:
     """The sentence an employer reads beside a requirement."""
     if not req.item_type.blocks_allocation:
         return "Asked for by a provider; it does not stop learners being placed with you."
-    if req.state == "valid":
+    n = req.offers_blocked
+    offers = f"{n} of your offer{'s' if n != 1 else ''}"
+    if n and req.accepted is not None and req.state in ("valid", "expiring", "waiting"):
+        return (f"It expires before {offers} start{'s' if n == 1 else ''}: "
+                f"{'it' if n == 1 else 'they'} cannot be allocated learners until a renewal "
+                "valid from the start is accepted.")
+    if n:
+        return (f"{offers} cannot be allocated learners until it is accepted and in date "
+                "on the placement's start.")
+    if req.state in ("valid", "expiring"):
         return "Learners can be placed with you while it is in date."
-    if req.offers_blocked:
-        n = req.offers_blocked
-        return (f"{n} of your offer{'s' if n != 1 else ''} cannot be allocated learners "
-                "until it is accepted and in date on the placement's start.")
     return "Learners cannot be placed with you until it is accepted and in date."
 
 
