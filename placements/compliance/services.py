@@ -550,11 +550,9 @@ def dashboard(officer: User, *, today: date | None = None, months: int = 12) -> 
     scope = _employer_scope(officer).subquery()
     out.employers = db.session.scalar(sa.select(sa.func.count()).select_from(scope)) or 0
     types = types_for_officer(officer)
-    site_counts = dict(db.session.execute(
-        sa.select(EmployerSite.employer_id, sa.func.count())
-        .where(EmployerSite.employer_id.in_(sa.select(scope.c.id)))
-        .group_by(EmployerSite.employer_id)).all())
-    sites_total = sum(site_counts.values())
+    sites_total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(EmployerSite)
+        .where(EmployerSite.employer_id.in_(sa.select(scope.c.id)))) or 0
     expected = sum(sites_total if t.per_site else out.employers for t in types)
     type_ids = [t.id for t in types]
     # One row per requirement with anything on it, then counted by state, in the database.
