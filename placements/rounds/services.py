@@ -62,7 +62,8 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
                  preference_deadline: datetime, max_preferences: int = 10,
                  rank_cost: RankCost = RankCost.SQUARED, fallback: bool = True,
                  time_limit_s: int = 60, providers: Sequence[Provider] = (),
-                 open_now: bool = True) -> AllocationRound:
+                 open_now: bool = True, require_verified_checks: bool = False
+                 ) -> AllocationRound:
     """Create an allocation round over programmes of the officer's provider or partners."""
     if not programmes:
         raise DomainError("Choose at least one programme", field="programmes")
@@ -88,6 +89,7 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
         name=name.strip(), provider_id=own.id, preference_deadline=preference_deadline,
         max_preferences=max_preferences, rank_cost=rank_cost, fallback=fallback,
         time_limit_s=time_limit_s, created_by_id=officer.id,
+        require_verified_checks=require_verified_checks,
         status=RoundStatus.OPEN if open_now else RoundStatus.DRAFT,
         providers=[db.session.get(Provider, pid) for pid in sorted(scope)],
         programmes=list(programmes))

@@ -99,7 +99,8 @@ def new():
                 preference_deadline=deadline, max_preferences=form.max_preferences.data,
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
                 time_limit_s=form.time_limit_s.data,
-                providers=[p.provider for p in programmes])
+                providers=[p.provider for p in programmes],
+                require_verified_checks=form.verified_checks.data == "yes")
         except DomainError as exc:
             show_domain_error(form, exc, "name")
         else:

@@ -640,3 +640,23 @@ def test_dashboard_counts_agree_with_each_employers_requirements(app, world):
     rows = list(services.csv_rows(officer))
     assert Counter(r[3] for r in rows) == Counter(
         services.STATE_LABELS[s][0] for s in expected.elements())
+
+
+def test_run_page_explains_offers_left_empty_for_a_minimum(app, world):
+    from placements.rounds.reports import employer_limits
+
+    e1, e2 = world["e1"], world["e2"]
+    problem = {"offers": [{"id": "O1", "employer": f"E{e1.id}", "capacity": 2},
+                          {"id": "O2", "employer": f"E{e2.id}", "capacity": 1}],
+               "employers": [{"id": f"E{e1.id}", "max_learners": None, "min_if_any": 3},
+                             {"id": f"E{e2.id}", "max_learners": 1, "min_if_any": None}]}
+    result = {"assignments": [{"learner": "L1", "offer": "O2"}]}
+    rows = employer_limits(problem, result)
+    assert [(r["name"], r["placed"]) for r in rows] == [("Acme Digital", 0), ("Beta Care", 1)]
+    assert "at least 3 learners" in rows[0]["why"]
+    assert "left empty" in rows[0]["why"]
+    assert "limit of 1 learner across" in rows[1]["why"]
+    # The solver's own per-employer figures win when the result has them.
+    result["employers"] = [{"id": f"E{e1.id}", "placed": 3, "max_learners": None,
+                            "min_if_any": 3}]
+    assert [r["name"] for r in employer_limits(problem, result)] == ["Beta Care"]
