@@ -585,7 +585,9 @@ def dashboard(officer: User, *, today: date | None = None, months: int = 12) -> 
         (pending == 1, "waiting"),
         else_="returned")
     seen = 0
-    for name, n in db.session.execute(sa.select(state, sa.func.count()).group_by(state)):
+    states = sa.select(state.label("state")).subquery()
+    for name, n in db.session.execute(sa.select(states.c.state, sa.func.count())
+                                      .group_by(states.c.state)):
         out.by_state[str(name)] += int(n)
         seen += int(n)
     out.by_state["missing"] = max(0, expected - seen)
@@ -593,12 +595,13 @@ def dashboard(officer: User, *, today: date | None = None, months: int = 12) -> 
     month_col = sa.func.substr(sa.cast(ComplianceItem.expires_on, sa.String), 1, 7)
     first = today.replace(day=1)
     last = (first + timedelta(days=32 * months)).replace(day=1)
+    months_of = (sa.select(month_col.label("month"))
+                 .where(ComplianceItem.employer_id.in_(sa.select(scope.c.id)),
+                        ComplianceItem.status == S.ACCEPTED,
+                        ComplianceItem.expires_on >= first, ComplianceItem.expires_on < last)
+                 .subquery())
     counts: dict[str, int] = dict(db.session.execute(  # type: ignore[arg-type]
-        sa.select(month_col, sa.func.count())
-        .where(ComplianceItem.employer_id.in_(sa.select(scope.c.id)),
-               ComplianceItem.status == S.ACCEPTED,
-               ComplianceItem.expires_on >= first, ComplianceItem.expires_on < last)
-        .group_by(month_col)).all())
+        sa.select(months_of.c.month, sa.func.count()).group_by(months_of.c.month)).all())
     month = first
     while month < last:
         key = f"{month:%Y-%m}"
