@@ -246,7 +246,7 @@ def employer(employer_id: int):
     return render_template("compliance/officer_employer.html", employer=found,
                            requirements=services.employer_requirements(found),
                            history=services.last_items(found), why=services.why_it_matters,
-                           form=EmptyForm())
+                           form=EmptyForm(), today=today_uk())
 
 
 @officer_bp.get("/items/<int:item_id>")

@@ -568,6 +568,7 @@ def test_reminders_go_once_per_item_and_threshold(app, world, runner):
 
 def test_every_compliance_page_renders_for_its_role(app, world, client):
     types = _types()
+    _accept_all(world["e1"], world["officer1"], expires=TODAY + timedelta(days=10))
     item = services.submit_item(world["emp1"], world["e1"], types["insurance"],
                                 services.ItemData(issuer="A", reference="1",
                                                   expires_on=TODAY + timedelta(100)),
@@ -591,7 +592,7 @@ def test_every_compliance_page_renders_for_its_role(app, world, client):
         assert client.get(url).status_code == 200, url
     csv = client.get("/officer/compliance/export.csv")
     assert csv.status_code == 200
-    assert b"Acme Digital,Employer's liability insurance,,Waiting for review" in csv.data
+    assert b"Acme Digital,Employer's liability insurance,,Accepted" in csv.data
     _login(client, "learner1@example.test")
     for url in ("/learner/checks/", "/learner/checks/dbs", "/learner/checks/cscs"):
         assert client.get(url).status_code == 200, url
