@@ -2,7 +2,7 @@
 with dates (migrated from learner.credentials), uploaded files, employer limits
 
 Revision ID: 0200_compliance
-Revises: 0010_account_links
+Revises: 0100_api
 Create Date: 2026-11-30 10:22:25
 
 """
@@ -70,7 +70,7 @@ learner_check = sa.table(
 
 # revision identifiers, used by Alembic.
 revision = "0200_compliance"
-down_revision = "0010_account_links"
+down_revision = "0100_api"
 branch_labels = None
 depends_on = None
 

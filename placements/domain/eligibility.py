@@ -162,6 +162,11 @@ class Eligibility:
         return out
 
 
+def requirement_names(tags: Sequence[str]) -> str:
+    """Requirement tags in words ("dbs" -> "an enhanced DBS check" and the like)."""
+    return _names(tags)
+
+
 def _names(tags: Sequence[str], names: Mapping[str, str] | None = None) -> str:
     return ", ".join((names or {}).get(t) or REQUIREMENTS.get(t, t) for t in tags)
 

@@ -11,6 +11,13 @@ from placements.models.allocation import (
     PlacementStatus,
     RunKind,
 )
+from placements.models.api import (
+    SCOPE_LABELS,
+    ApiIdempotency,
+    ApiKey,
+    ApiKeyStatus,
+    ApiScope,
+)
 from placements.models.base import Base, UTCDateTime, utcnow
 from placements.models.compliance import (
     BuiltinItem,
@@ -74,6 +81,11 @@ __all__ = [
     "LearnerCheck",
     "LearnerCheckType",
     "StoredFile",
+    "SCOPE_LABELS",
+    "ApiIdempotency",
+    "ApiKey",
+    "ApiKeyStatus",
+    "ApiScope",
     "HoursEntry",
     "HoursKind",
     "HoursLearnerTotal",

@@ -63,9 +63,10 @@ class AllocationRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     #: The `placement-problem/1` document the run solved.
-    problem: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    #: Both documents are large (megabytes at region scale): loaded only when read.
+    problem: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, deferred=True)
     #: The `placement-result/1` document the solver returned (stored with its outcome).
-    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, deferred=True)
 
     round: Mapped[AllocationRound] = relationship()
     started_by: Mapped[User | None] = relationship()
@@ -104,6 +105,8 @@ class Placement(Base):
                            "(pending_change = 'removal' AND pending_offer_id IS NULL) OR "
                            "(pending_change = 'move' AND pending_offer_id IS NOT NULL)",
                            name="move_names_offer"),
+        # The API's placement sync: in order of change.
+        sa.Index("ix_placement_updated_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

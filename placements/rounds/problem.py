@@ -26,7 +26,8 @@ docs/problem-format.md), so the file an officer downloads reproduces the run.
 - Previous (`previous=True` only): the visible placements (published or accepted) as
   `{"learner", "offer"}` pairs, withdrawn offers included (the solver counts those as moved).
   Learners who declined, or lost their place, stay in the round and are placed again if
-  they can be: the offers a learner declined are left out of their list.
+  they can be: the offers a learner declined are left out of their list and listed in
+  their `excluded` (so fallback does not put them back there either).
 - Employers: the employers of the offers in the file that set a limit, as
   `{"id": "E<id>", "max_learners": n, "min_if_any": m}` (either may be null).
 - `extra_offers`: extra offer dicts in the problem format appended as given (what-if
@@ -182,13 +183,15 @@ def _learners(round_: AllocationRound, programme_ids: list[int], offers: _Offers
             "lat": float(lat), "lon": float(lon), "max_km": max_km,
             "has": sorted(has), "preferences": prefs.get(lid, []),
         }
+        # Never placed again where they said no, fallback included; nor where a check the
+        # offer needs is no longer valid when it starts.
+        out = {offer_key(o) for o in declined.get(lid, ())}
         if held is not None and held.valid_until:
             until = {t: d for t, d in held.valid_until.items() if t in has}
-            excluded = offers.ruled_out(route, float(lat), float(lon), float(max_km), until)
-            if excluded:
-                learner["excluded"] = excluded
-                out = set(excluded)
-                learner["preferences"] = [p for p in learner["preferences"] if p not in out]
+            out |= set(offers.ruled_out(route, float(lat), float(lon), float(max_km), until))
+        if out:
+            learner["excluded"] = sorted(out, key=parse_key)
+            learner["preferences"] = [p for p in learner["preferences"] if p not in out]
         learners.append(learner)
     return learners
 
