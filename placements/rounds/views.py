@@ -150,6 +150,7 @@ def edit(round_id: int):
         form.max_preferences.data = round_.max_preferences
         form.rank_cost.data = str(round_.rank_cost)
         form.fallback.data = "yes" if round_.fallback else "no"
+        form.verified_checks.data = "yes" if round_.require_verified_checks else "no"
         form.time_limit_s.data = round_.time_limit_s
     if form.validate_on_submit():
         programmes = services.programmes_by_id(current_user, form.programmes.data)
@@ -161,7 +162,9 @@ def edit(round_id: int):
                 current_user, round_, name=form.name.data, programmes=programmes,
                 preference_deadline=deadline, max_preferences=form.max_preferences.data,
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
-                time_limit_s=form.time_limit_s.data)
+                time_limit_s=form.time_limit_s.data,
+                require_verified_checks=None if form.verified_checks.data not in ("yes", "no")
+                else form.verified_checks.data == "yes")
         except DomainError as exc:
             db.session.rollback()
             show_domain_error(form, exc, "name")
