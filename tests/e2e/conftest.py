@@ -61,6 +61,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         "PLACEMENTS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'e2e.sqlite'}",
         "PLACEMENTS_SECRET_KEY": "e2e-secret",
         "PLACEMENTS_RATELIMIT_ENABLED": "false",
+        "PLACEMENTS_UPLOAD_DIR": str(workdir / "uploads"),
         "FLASK_APP": "wsgi.py",
     }
     for variable in ("DATABASE_URL", "CELERY_BROKER_URL"):  # this server stands alone
