@@ -134,7 +134,7 @@ def detail(round_id: int):
         counts=reports.allocation_counts(round_), pending=services.pending_changes(round_),
         published=services.has_published(round_), again=services.to_place_again(round_),
         blockers=publication.quick_blockers(round_) if can_manage else [],
-        publishing_job=services.publication_job(round_),
+        publishing_job=services.publication_job(round_), summarise=publication_summary,
         latest=services.latest_run(round_, succeeded=True), form=EmptyForm(),
         blocked=len(compliance.blocked_offers(round_)))
 
@@ -471,6 +471,17 @@ def publish_confirm(round_id: int):
     form = PublishForm(seen=round_.publications, digest=plan.digest)
     return render_template("rounds/publish.html", round=round_, plan=plan, form=form,
                            close_form=CloseChoicesForm())
+
+
+@bp.get("/<int:round_id>/publication.json")
+def publication_progress(round_id: int):
+    """Report the round's latest publication job (polled by the round page)."""
+    round_ = get_round_or_404(round_id)
+    job = services.publication_job(round_)
+    if job is None:
+        return jsonify({"status": "none", "message": ""})
+    return jsonify({"status": shown_status(job),
+                    "message": (job.progress or {}).get("message", "")})
 
 
 @bp.get("/<int:round_id>/publish.csv")
