@@ -26,6 +26,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Reviews", "reviews.officer.attention"),
         ("Insights", "insights.index"),
         ("Engagement", "engagement.board"),
+        ("Compliance", "compliance.officer.dashboard"),
     ],
     Role.EMPLOYER: [
         ("Home", "employers.dashboard"),
@@ -33,11 +34,13 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Offers", "employers.offers"),
         ("Hours", "hours.employer.pending"),
         ("Reviews", "reviews.employer.index"),
+        ("Compliance", "compliance.employer.index"),
         ("Colleagues", "employers.colleagues"),
     ],
     Role.LEARNER: [
         ("Home", "learners.dashboard"),
         ("Profile", "learners.profile"),
+        ("Checks", "compliance.learner.my_checks"),
         ("Offers", "learners.offers"),
         ("Hours", "hours.learner.log"),
         ("Reviews", "reviews.learner.index"),
