@@ -234,3 +234,13 @@ REVIEW_STATUS_WORDS = {
     RS.WAIVED: "Waived",
 }
 
+#: A scheduled review before it opens: nobody can complete a part yet.
+NOT_OPEN_WORDS = "Not open yet"
+
+
+def review_words(status: ReviewStatus, is_open_now: bool) -> str:
+    """What a review's status means today (a scheduled review not yet open says so)."""
+    if status == RS.SCHEDULED and not is_open_now:
+        return NOT_OPEN_WORDS
+    return REVIEW_STATUS_WORDS[status]
+

@@ -240,7 +240,7 @@ class ReviewState:
 
     @property
     def words(self) -> str:
-        return rules.REVIEW_STATUS_WORDS[self.review.status]
+        return rules.review_words(self.review.status, self.open)
 
 
 def review_state(review: PlacementReview, today: date | None = None) -> ReviewState:

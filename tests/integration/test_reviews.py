@@ -138,6 +138,9 @@ def test_lifecycle_tables():
             rules.verb_for(side, status)
     assert rules.CONCERN.verbs(ConcernStatus.OPEN) == ["take", "close"]
     assert rules.CONCERN.verbs(ConcernStatus.CLOSED) == ["reopen"]
+    assert rules.review_words(ReviewStatus.SCHEDULED, False) == "Not open yet"
+    assert rules.review_words(ReviewStatus.SCHEDULED, True) == "Waiting for both parts"
+    assert rules.review_words(ReviewStatus.COMPLETE, False) == "Complete"
 
 
 def test_publishing_makes_review_plans(app, world):
