@@ -16,6 +16,7 @@ reaping of jobs whose worker died are the same as in-process.
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 from flask import Flask
 
 from placements.config import celery_broker_url
@@ -57,10 +58,14 @@ def worker_app() -> Flask:
     return _worker_app
 
 
-#: With `celery --app placements.tasks beat`, the compliance reminders run once a day.
+#: With `celery --app placements.tasks beat`, the compliance reminders run once a day and
+#: the supervisors' digest (`reviews.digest`, through `placements.run_kind`) on Monday
+#: mornings.
 celery_app.conf.beat_schedule = {
     "compliance-reminders": {"task": "placements.compliance_remind",
                              "schedule": 24 * 60 * 60.0},
+    "supervisor-digest": {"task": "placements.run_kind", "args": ["reviews.digest"],
+                          "schedule": crontab(hour=7, minute=0, day_of_week="mon")},
 }
 
 

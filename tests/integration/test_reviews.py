@@ -863,6 +863,10 @@ def test_celery_beat_can_run_the_digest(app, client, auth, care, monkeypatch):
     assert job.status == "succeeded"
     assert job.result["emails"] == 1
     assert db.session.scalar(sa.select(OutboxMessage.to_address)) == "sam@acme.example"
+    beat = tasks.celery_app.conf.beat_schedule["supervisor-digest"]
+    assert beat["task"] == tasks.RUN_KIND_TASK
+    assert beat["args"] == ["reviews.digest"]
+    assert "compliance-reminders" in tasks.celery_app.conf.beat_schedule
 
 
 def test_engagement_shows_the_hosting_record_of_the_partnership(client, auth, care):
