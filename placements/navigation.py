@@ -23,6 +23,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Learners", "officers.learners"),
         ("Rounds", "rounds.index"),
         ("Hours", "hours.officer.overview"),
+        ("KSBs", "ksb.officer.index"),
         ("Insights", "insights.index"),
         ("Engagement", "engagement.board"),
     ],
@@ -38,6 +39,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Profile", "learners.profile"),
         ("Offers", "learners.offers"),
         ("Hours", "hours.learner.log"),
+        ("KSBs", "ksb.learner.progress"),
     ],
 }
 

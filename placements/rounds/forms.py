@@ -60,6 +60,13 @@ class RoundForm(Form):
                           "than leave them unplaced", choices=YES_NO, default="yes",
                           widget=GovRadioInput(), validators=[
         InputRequired(message="Select yes or no")])
+    ksb_coverage = RadioField(
+        "After choices, prefer placements that cover more of each learner's outstanding "
+        "KSBs", choices=YES_NO, default="no", widget=GovRadioInput(),
+        description="Only where it changes nothing above it: mandated learners placed, "
+                    "learners placed and their choices come first. Uses the KSBs employers "
+                    "confirmed for their offers and each programme's work-integrated KSBs.",
+        validators=[InputRequired(message="Select yes or no")])
     time_limit_s = WholeNumberField("Time limit for the solver, in seconds",
         invalid_message="Enter the time limit in whole seconds, like 60",
         default=60,

@@ -106,7 +106,8 @@ def new():
                 preference_deadline=deadline, max_preferences=form.max_preferences.data,
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
                 time_limit_s=form.time_limit_s.data,
-                providers=[p.provider for p in programmes])
+                providers=[p.provider for p in programmes],
+                ksb_coverage=form.ksb_coverage.data == "yes")
         except DomainError as exc:
             show_domain_error(form, exc, "name")
         else:
@@ -148,6 +149,7 @@ def edit(round_id: int):
         form.rank_cost.data = str(round_.rank_cost)
         form.fallback.data = "yes" if round_.fallback else "no"
         form.time_limit_s.data = round_.time_limit_s
+        form.ksb_coverage.data = "yes" if round_.ksb_coverage else "no"
     if form.validate_on_submit():
         programmes = services.programmes_by_id(current_user, form.programmes.data)
         deadline = _deadline(form.preference_deadline.data)
@@ -158,7 +160,8 @@ def edit(round_id: int):
                 current_user, round_, name=form.name.data, programmes=programmes,
                 preference_deadline=deadline, max_preferences=form.max_preferences.data,
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
-                time_limit_s=form.time_limit_s.data)
+                time_limit_s=form.time_limit_s.data,
+                ksb_coverage=form.ksb_coverage.data == "yes")
         except DomainError as exc:
             db.session.rollback()
             show_domain_error(form, exc, "name")
@@ -235,6 +238,7 @@ LEVELS = {
     "placed": "Placing as many learners as possible",
     "moved": "Keeping published placements where they are",
     "rank_cost": "Giving learners choices as high on their lists as possible",
+    "ksb_covered": "Covering as many of learners' outstanding KSBs as possible",
 }
 
 
