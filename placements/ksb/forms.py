@@ -107,7 +107,8 @@ class OfferFilterForm(Form):
 
     programme = SelectField("Programme", coerce=int, widget=GovSelect(), validators=[
         InputRequired(message="Select a programme")])
-    ksb = SelectField("Covering the KSB", widget=GovSelect(), validators=[Optional()])
+    ksb = SelectField("Covering the KSB", widget=GovSelect(), validate_choice=False,
+                      validators=[Optional()])
     covering = RadioField("Show", widget=GovRadioInput(), default="covering", choices=[
         SelectChoice("covering", "Only offers covering them"),
         SelectChoice("all", "Every open offer of the programme's sector")],

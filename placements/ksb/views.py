@@ -51,16 +51,11 @@ employer_bp = Blueprint("employer", __name__, url_prefix="/employer/ksbs")
 learner_bp = Blueprint("learner", __name__, url_prefix="/learner/ksbs")
 
 PAGE_SIZE = 50
-PROGRESS_COLOURS = {rules.Progress.CONFIRMED: "green", rules.Progress.EVIDENCED: "yellow",
-                    rules.Progress.OUTSTANDING: "red"}
-LINK_COLOURS = {LinkStatus.SUGGESTED: "yellow", LinkStatus.CONFIRMED: "green",
-                LinkStatus.REJECTED: "grey"}
 
 
 @bp.context_processor
 def _words() -> dict[str, Any]:
-    return {"progress_colours": PROGRESS_COLOURS, "link_colours": LINK_COLOURS,
-            "workplace_rule": rules.WORKPLACE_RULE, "Gap": rules.Gap,
+    return {"workplace_rule": rules.WORKPLACE_RULE, "Gap": rules.Gap,
             "Progress": rules.Progress}
 
 
