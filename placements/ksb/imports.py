@@ -149,6 +149,12 @@ def check_ksbs(officer: User, rows: Sequence[Row]) -> RowCheck:  # noqa: ARG001
             implied = catalogue.kind_of_code(code)
             if kind and implied is not None and implied.value != kind:
                 yield "kind", f"{code} is a {implied.value} code, but its kind says {kind}"
+        standard = known.get(reference)
+        if standard is not None:
+            if row.get("level") not in (None, "") and row.get("level") != standard.level:
+                yield "level", f"{reference} is level {standard.level}"
+            if row.get("route") and row.get("route") != standard.route:
+                yield "route", f"{reference} is in the route {standard.route}"
         lead = first.setdefault(reference, row)
         if lead is not row:
             for name in _STANDARD_FIELDS:
@@ -157,19 +163,12 @@ def check_ksbs(officer: User, rows: Sequence[Row]) -> RowCheck:  # noqa: ARG001
                         and value != lead.get(name):
                     yield name, (f"Differs from row {lead.number} for {reference}: every row "
                                  "of a standard gives the same")
-            return
-        standard = known.get(reference)
-        if standard is None:
+        elif standard is None:
             for name, words in (("standard_title", "title"), ("level", "level"),
                                 ("route", "route")):
                 if row.get(name) in (None, ""):
                     yield name, (f"{reference} is not in the service yet: give its {words} "
                                  "(on its first row)")
-        else:
-            if row.get("level") not in (None, "") and row.get("level") != standard.level:
-                yield "level", f"{reference} is level {standard.level}"
-            if row.get("route") and row.get("route") != standard.route:
-                yield "route", f"{reference} is in the route {standard.route}"
 
     return check
 
