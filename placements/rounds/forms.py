@@ -66,7 +66,7 @@ class RoundForm(Form):
         description="Only where it changes nothing above it: mandated learners placed, "
                     "learners placed and their choices come first. Uses the KSBs employers "
                     "confirmed for their offers and each programme's work-integrated KSBs.",
-        validators=[InputRequired(message="Select yes or no")])
+        validators=[Optional()])
     time_limit_s = WholeNumberField("Time limit for the solver, in seconds",
         invalid_message="Enter the time limit in whole seconds, like 60",
         default=60,

@@ -107,7 +107,7 @@ def new():
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
                 time_limit_s=form.time_limit_s.data,
                 providers=[p.provider for p in programmes],
-                ksb_coverage=form.ksb_coverage.data == "yes")
+                ksb_coverage=form.ksb_coverage.data == "yes")  # not given: no
         except DomainError as exc:
             show_domain_error(form, exc, "name")
         else:
@@ -161,7 +161,8 @@ def edit(round_id: int):
                 preference_deadline=deadline, max_preferences=form.max_preferences.data,
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
                 time_limit_s=form.time_limit_s.data,
-                ksb_coverage=form.ksb_coverage.data == "yes")
+                ksb_coverage=(form.ksb_coverage.data == "yes" if form.ksb_coverage.raw_data
+                              else None))  # not given: as it was
         except DomainError as exc:
             db.session.rollback()
             show_domain_error(form, exc, "name")
