@@ -102,7 +102,7 @@ def test_officer_maps_a_module_with_suggestions_and_confirms_some(visitor, live_
     column = next(i for i, h in enumerate(headers) if h.startswith(code))
     yes = [row.locator("th").first.inner_text() for row in
            page.locator(".app-ksb-matrix tbody tr").all()
-           if row.locator("td").nth(column - 1).inner_text().strip() == "Yes"]
+           if row.locator("th, td").nth(column).inner_text().strip() == "Yes"]
     assert sorted(yes) == sorted(confirmed)
     _no_sideways_scroll(visitor, page.url.replace(visitor.base_url, ""))
     _no_sideways_scroll(visitor, f"/officer/ksbs/modules/{module_id}")
