@@ -239,6 +239,29 @@ def run_subject(round_id: int) -> str:
     return f"round:{round_id}:allocation"
 
 
+#: The job kind of publications (registered by `placements.rounds.jobs`).
+PUBLICATION_JOB = "round.publish"
+
+
+def publish_subject(round_id: int) -> str:
+    """The job subject of a round's publications: one at a time."""
+    return f"round:{round_id}:publication"
+
+
+def publication_job(round_: AllocationRound) -> Job | None:
+    """The round's latest publication job (running, or how the last one ended)."""
+    return db.session.scalar(sa.select(Job).where(
+        Job.subject == publish_subject(round_.id), Job.kind == PUBLICATION_JOB)
+        .order_by(Job.id.desc()).limit(1))
+
+
+def publishing(round_: AllocationRound, *, besides: int | None = None) -> bool:
+    """Say whether a publication of the round is queued or running (other than the job
+    `besides`: the publication asking)."""
+    job = publication_job(round_)
+    return job is not None and job.status in ACTIVE_JOB_STATUSES and job.id != besides
+
+
 def _runs(round_id: int) -> sa.Select[AllocationRun]:
     return (sa.select(AllocationRun).join(Job, Job.id == AllocationRun.job_id)
             .where(AllocationRun.round_id == round_id))
@@ -279,6 +302,8 @@ def start_run(officer: User, round_: AllocationRound, *,
     """
     _require_manage(officer, round_)
     reap_stale(run_subject(round_.id))
+    if publishing(round_):
+        raise DomainError("The round is being published: run again once it is done")
     if kind == RunKind.REPAIR and not has_published(round_):
         raise DomainError("Nothing has been published yet: run a full allocation instead")
     problem = build_problem(round_, previous=kind == RunKind.REPAIR)

@@ -25,6 +25,7 @@ from placements.jobs import shown_error, shown_status, submit
 from placements.models import (
     AllocationRound,
     AllocationRun,
+    Job,
     JobStatus,
     Placement,
     PlacementLock,
@@ -59,6 +60,7 @@ def _officers_only() -> None:
 
 
 bp.add_app_template_filter(shown_status, "job_status")
+bp.add_app_template_filter(shown_error, "job_error")
 
 
 def get_round_or_404(round_id: int) -> AllocationRound:
@@ -131,6 +133,7 @@ def detail(round_id: int):
         counts=reports.allocation_counts(round_), pending=services.pending_changes(round_),
         published=services.has_published(round_), again=services.to_place_again(round_),
         blockers=publication.quick_blockers(round_) if can_manage else [],
+        publishing_job=services.publication_job(round_),
         latest=services.latest_run(round_, succeeded=True), form=EmptyForm())
 
 
@@ -264,22 +267,26 @@ def run(round_id: int, run_id: int):
     run_ = get_run_or_404(round_, run_id)
     report = reports.run_report(run_) if run_.status == JobStatus.SUCCEEDED else None
     before = services.previous_run(run_) if report else None
-    changes = reports.run_changes(run_, before) if report else None
     kind = request.args.get("change", "")
     if kind not in {str(c) for c in reports.CHANGES}:
         kind = ""
-    rows = changes.only(kind) if changes else []
-    pages = max(1, -(-len(rows) // CHANGES_PAGE))
-    page = min(page_number(), pages)
-    shown = rows[(page - 1) * CHANGES_PAGE:page * CHANGES_PAGE]
-    details = reports.explain_unplaced(run_.problem or {}, [
-        f"L{r.learner_id}" for r in shown
-        if r.kind in (reports.Change.LOST, reports.Change.UNPLACED)]) if shown else {}
+    page = page_number()
+    changes = reports.run_changes(run_, before, kind=kind or None, page=page,
+                                  per_page=CHANGES_PAGE) if report else None
+    pages = max(1, -(-changes.total // CHANGES_PAGE)) if changes else 1
+    if changes and page > pages:
+        page = pages
+        changes = reports.run_changes(run_, before, kind=kind or None, page=page,
+                                      per_page=CHANGES_PAGE)
+    shown = changes.rows if changes else []
+    explain = [f"L{r.learner_id}" for r in shown
+               if r.kind in (reports.Change.LOST, reports.Change.UNPLACED)]
+    details = reports.explain_unplaced(run_.problem or {}, explain) if explain else {}
     return render_template(
         "rounds/run.html", round=round_, run=run_, progress=_progress(run_), report=report,
         comparison=reports.compare_runs(run_, before), before=before, changes=changes,
         kind=kind, shown=shown, details=details, page=page, pages=pages,
-        total_shown=len(rows), kinds=reports.CHANGES,
+        kinds=reports.CHANGES,
         can_manage=access.officer_manages_round(current_user, round_))
 
 
@@ -291,11 +298,11 @@ def run_changes_csv(round_id: int, run_id: int):
     """Download what a run changes, learner by learner."""
     round_ = get_round_or_404(round_id)
     run_ = get_run_or_404(round_, run_id)
-    changes = reports.run_changes(run_, services.previous_run(run_)) if run_.result else None
-    if changes is None:
+    if run_.status != JobStatus.SUCCEEDED:
         abort(404)
     return csv_response(f"round-{round_.id}-run-{run_.id}-changes.csv",
-                        reports.CHANGES_CSV_HEADER, reports.changes_csv_rows(changes))
+                        reports.CHANGES_CSV_HEADER,
+                        reports.changes_csv_rows(run_, services.previous_run(run_)))
 
 
 @bp.get("/<int:round_id>/runs/<int:run_id>/progress.json")
@@ -469,32 +476,46 @@ def publish_confirm(round_id: int):
 def publish_csv(round_id: int):
     """Download everyone publishing now would e-mail, and what each is told."""
     round_ = get_managed_round_or_403(round_id)
-    plan = publication.publication_plan(round_)
-    rows = [["learner", n.learner.user.name, n.learner.student_ref, n.notice.to, n.summary,
-             n.notice.subject] for n in plan.learners]
-    rows += [["employer", e.employer.name, "", n.to, "; ".join(line[2:] for line in e.lines),
-              n.subject] for e in plan.employers for n in e.notices]
+    plan = publication.publication_plan(round_, shown=0)
+    rows = []
+    for learners, employers in publication.all_news(plan):
+        rows += [["learner", n.learner.user.name, n.learner.student_ref, n.notice.to,
+                  n.summary, n.notice.subject] for n in learners]
+        rows += [["employer", e.employer.name, "", n.to,
+                  "; ".join(line[2:] for line in e.lines), n.subject]
+                 for e in employers for n in e.notices]
     return csv_response(f"round-{round_.id}-publication-{plan.number}.csv",
                         ["who", "name", "student_ref", "email", "what_changes", "subject"], rows)
 
 
 @bp.post("/<int:round_id>/publish")
 def publish(round_id: int):
-    """Publish the allocation the officer confirmed, and e-mail those affected."""
+    """Publish the allocation the officer confirmed (in the background), and e-mail those
+    affected."""
     round_ = get_managed_round_or_403(round_id)
     form = PublishForm()
     if not form.validate_on_submit():
         flash("Check what publishing does before you publish.", "error")
         return redirect(url_for(".publish_confirm", round_id=round_.id), 303)
     try:
-        counts = publication.publish_round(current_user, round_, seen=form.seen.data,
-                                           digest=form.digest.data)
+        job = publication.request_publication(current_user, round_, seen=form.seen.data,
+                                              digest=form.digest.data)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for(".publish_confirm", round_id=round_.id), 303)
     db.session.commit()
-    flash(publication_summary(counts), "success")
+    job_id = job.id
+    submit(job_id)
+    db.session.expire_all()
+    job = db.session.get(Job, job_id)
+    if job is not None and job.status == JobStatus.SUCCEEDED:
+        flash(publication_summary(job.result or {}), "success")
+    elif job is not None and job.status == JobStatus.FAILED:
+        flash(shown_error(job) or "The publication failed: nothing was published.", "error")
+    else:
+        flash("Publishing: the e-mails are being written. This page says when it is done.",
+              "info")
     return redirect(url_for(".detail", round_id=round_.id), 303)
 
 
