@@ -42,7 +42,7 @@ from placements.models import (
     Role,
 )
 from placements.rounds.problem import build_problem
-from tests.conftest import make_user
+from tests.conftest import PASSWORD, make_run, make_user
 from tests.integration.test_races import _clients, race
 
 TODAY = date(2026, 11, 20)
@@ -845,9 +845,7 @@ def test_round_form_and_edit_set_the_opt_in(client, auth, ksbs):
         "ksb_coverage"
 
 
-@pytest.mark.xfail(strict=True, reason="the KSB level of the objective arrives with the "
-                                       "solver-scale branch (settings.ksb_coverage)")
-def test_the_solver_prefers_the_offer_covering_outstanding_ksbs(placed):
+def test_the_solver_prefers_the_offer_covering_outstanding_ksbs(client, placed):
     from solver import parse_problem, solve
 
     round_ = placed["round"]
@@ -870,3 +868,16 @@ def test_the_solver_prefers_the_offer_covering_outstanding_ksbs(placed):
     result = solve(parse_problem(problem))
     assert result["summary"]["ksb_covered"] == 1
     assert result["assignments"][0]["offer"] == f"O{other.id}"
+    # The run page says how many outstanding KSBs the run's placements cover.
+    run = make_run(round_.id, "succeeded", result=result, problem=problem)
+    db.session.commit()
+    client.post("/auth/login", data={"email": "officer1@example.test", "password": PASSWORD})
+    page = flashes(client.get(f"/officer/rounds/{round_.id}/runs/{run.id}"))
+    assert "Outstanding KSBs covered: 1." in page
+    # Without the opt-in the same problem has no KSB level and no count.
+    round_.ksb_coverage = False
+    db.session.commit()
+    plain = build_problem(round_)
+    plain["learners"] = [lrn for lrn in plain["learners"]
+                         if lrn["id"] == f"L{placed['l1'].id}"]
+    assert "ksb_covered" not in solve(parse_problem(plain))["summary"]
