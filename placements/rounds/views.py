@@ -508,11 +508,11 @@ def publish(round_id: int):
     job_id = job.id
     submit(job_id)
     db.session.expire_all()
-    job = db.session.get(Job, job_id)
-    if job is not None and job.status == JobStatus.SUCCEEDED:
-        flash(publication_summary(job.result or {}), "success")
-    elif job is not None and job.status == JobStatus.FAILED:
-        flash(shown_error(job) or "The publication failed: nothing was published.", "error")
+    done = db.session.get(Job, job_id)
+    if done is not None and done.status == JobStatus.SUCCEEDED:
+        flash(publication_summary(done.result or {}), "success")
+    elif done is not None and done.status == JobStatus.FAILED:
+        flash(shown_error(done) or "The publication failed: nothing was published.", "error")
     else:
         flash("Publishing: the e-mails are being written. This page says when it is done.",
               "info")
