@@ -108,9 +108,10 @@ def suggest(reference: str, text: str, top: int = 10, *,
 
 
 def suggest_many(items: Sequence[tuple[str, str]], top: int = 5) -> list[list[Suggestion]]:
-    """suggest() for many (standard, text) pairs in one pass: one index over the standards
-    named, one encoder call for every text. Every pair is checked first (UnknownStandard,
-    EmptyText, TextTooLong name the item's position)."""
+    """suggest() for many (standard, text) pairs in one pass: each standard's cached index
+    (index_for), one encoder call per standard named. Every pair is checked first
+    (UnknownStandard, EmptyText, TextTooLong name the item's position); results keep the
+    order of the items."""
     references = {standard for standard, _ in items}
     known = _revisions(references)
     for position, (standard, text) in enumerate(items):
@@ -124,8 +125,16 @@ def suggest_many(items: Sequence[tuple[str, str]], top: int = 5) -> list[list[Su
             raise type(error)(f"item {position}: {error}") from error
     if not items:
         return []
-    index = build_index(statements_of(references), method=_method())
-    return index.suggest_batch(list(items), top)
+    # Each standard's cached index (built once per process), one encoder call per standard.
+    by_standard: dict[str, list[int]] = {}
+    for position, (standard, _) in enumerate(items):
+        by_standard.setdefault(standard, []).append(position)
+    out: list[list[Suggestion]] = [[] for _ in items]
+    for standard, positions in by_standard.items():
+        results = index_for(standard).suggest_batch([items[p] for p in positions], top)
+        for position, suggestions in zip(positions, results, strict=True):
+            out[position] = suggestions
+    return out
 
 
 def forget() -> None:
