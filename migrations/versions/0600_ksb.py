@@ -4,7 +4,7 @@ offers develop, learners' evidence on their hours, and a round's opt-in to prefe
 coverage in the allocation
 
 Revision ID: 0600_ksb
-Revises: 0012_run_outcomes
+Revises: 0200_compliance
 Create Date: 2026-11-30 12:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0600_ksb"
-down_revision = "0012_run_outcomes"
+down_revision = "0200_compliance"
 branch_labels = None
 depends_on = None
 

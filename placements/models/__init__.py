@@ -21,6 +21,16 @@ from placements.models.api import (
     ApiScope,
 )
 from placements.models.base import Base, UTCDateTime, utcnow
+from placements.models.compliance import (
+    BuiltinItem,
+    ComplianceItem,
+    ComplianceItemType,
+    ComplianceReminder,
+    ComplianceStatus,
+    LearnerCheck,
+    LearnerCheckType,
+    StoredFile,
+)
 from placements.models.core import (
     REQUIREMENTS,
     AccountLink,
@@ -78,6 +88,14 @@ from placements.models.ksb import (
 from placements.models.portals import OfferChange
 
 __all__ = [
+    "BuiltinItem",
+    "ComplianceItem",
+    "ComplianceItemType",
+    "ComplianceReminder",
+    "ComplianceStatus",
+    "LearnerCheck",
+    "LearnerCheckType",
+    "StoredFile",
     "SCOPE_LABELS",
     "ApiIdempotency",
     "ApiKey",

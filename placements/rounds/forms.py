@@ -67,6 +67,9 @@ class RoundForm(Form):
                     "learners placed and their choices come first. Uses the KSBs employers "
                     "confirmed for their offers and each programme's work-integrated KSBs.",
         validators=[Optional()])
+    verified_checks = RadioField("Count only learners' checks (such as a DBS certificate) that "
+                                 "an officer has seen and verified", choices=YES_NO,
+                                 default="no", widget=GovRadioInput(), validators=[Optional()])
     time_limit_s = WholeNumberField("Time limit for the solver, in seconds",
         invalid_message="Enter the time limit in whole seconds, like 60",
         default=60,

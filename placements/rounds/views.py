@@ -16,6 +16,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from placements.compliance import services as compliance
 from placements.csvio import csv_response, table_response
 from placements.domain import DomainError, access
 from placements.domain import rounds as round_rules
@@ -109,6 +110,7 @@ def new():
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
                 time_limit_s=form.time_limit_s.data,
                 providers=[p.provider for p in programmes],
+                require_verified_checks=form.verified_checks.data == "yes",
                 ksb_coverage=form.ksb_coverage.data == "yes")  # not given: no
         except DomainError as exc:
             show_domain_error(form, exc, "name")
@@ -133,8 +135,9 @@ def detail(round_id: int):
         counts=reports.allocation_counts(round_), pending=services.pending_changes(round_),
         published=services.has_published(round_), again=services.to_place_again(round_),
         blockers=publication.quick_blockers(round_) if can_manage else [],
-        publishing_job=services.publication_job(round_),
-        latest=services.latest_run(round_, succeeded=True), form=EmptyForm())
+        publishing_job=services.publication_job(round_), summarise=publication_summary,
+        latest=services.latest_run(round_, succeeded=True), form=EmptyForm(),
+        blocked=len(compliance.blocked_offers(round_)))
 
 
 @bp.route("/<int:round_id>/edit", methods=["GET", "POST"])
@@ -151,6 +154,7 @@ def edit(round_id: int):
         form.max_preferences.data = round_.max_preferences
         form.rank_cost.data = str(round_.rank_cost)
         form.fallback.data = "yes" if round_.fallback else "no"
+        form.verified_checks.data = "yes" if round_.require_verified_checks else "no"
         form.time_limit_s.data = round_.time_limit_s
         form.ksb_coverage.data = "yes" if round_.ksb_coverage else "no"
     if form.validate_on_submit():
@@ -164,6 +168,8 @@ def edit(round_id: int):
                 preference_deadline=deadline, max_preferences=form.max_preferences.data,
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
                 time_limit_s=form.time_limit_s.data,
+                require_verified_checks=None if form.verified_checks.data not in ("yes", "no")
+                else form.verified_checks.data == "yes",
                 ksb_coverage=(form.ksb_coverage.data == "yes" if form.ksb_coverage.raw_data
                               else None))  # not given: as it was
         except DomainError as exc:
@@ -470,6 +476,17 @@ def publish_confirm(round_id: int):
     form = PublishForm(seen=round_.publications, digest=plan.digest)
     return render_template("rounds/publish.html", round=round_, plan=plan, form=form,
                            close_form=CloseChoicesForm())
+
+
+@bp.get("/<int:round_id>/publication.json")
+def publication_progress(round_id: int):
+    """Report the round's latest publication job (polled by the round page)."""
+    round_ = get_round_or_404(round_id)
+    job = services.publication_job(round_)
+    if job is None:
+        return jsonify({"status": "none", "message": ""})
+    return jsonify({"status": shown_status(job),
+                    "message": (job.progress or {}).get("message", "")})
 
 
 @bp.get("/<int:round_id>/publish.csv")
