@@ -424,7 +424,7 @@ def check_hours(entry_id: int):
 
 
 @officer_bp.get("/offers")
-def offers():
+def offers() -> Any:
     """Open offers by the KSBs they develop, for one of the officer's programmes."""
     programmes = services.provider_programmes(current_user)
     form = OfferFilterForm(formdata=request.args if request.args else None)
