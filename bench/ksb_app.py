@@ -190,7 +190,10 @@ texts of bench/data/ksb-labelled.jsonl and ksb-heldout.jsonl (17 standards), met
 The engine's own figures (quality, per-method latency, load time and memory without the
 app) are in "KSB suggestions" above. A web process loads the model on its first
 suggestion and keeps one index per standard, rebuilt only when that standard's statements
-change (its revision moves), so only the first request of a process pays the load.
+change (its revision moves), so only the first request of a process pays the load. Wall
+times include waiting for the CPU on this shared machine (compare the load average with
+its cores); CPU time is what the process itself spent, the figure to expect on a machine
+of its own.
 """
 
 
