@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import date, timedelta
 
-from tests.e2e.conftest import LIVE, ROOT
+from tests.e2e.conftest import ROOT
 
 OUTCOMES = ("Build responsive web pages with HTML, CSS and JavaScript. Write and test code "
             "for a web application, analyse the results of unit tests and correct the errors "
@@ -210,9 +210,9 @@ def test_learner_tags_hours_with_ksbs_and_the_verifier_confirms(visitor, live_db
     _no_sideways_scroll(visitor, "/hours/")
 
 
-def _flask(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def _flask(database, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ,
-           "PLACEMENTS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{LIVE['database']}",
+           "PLACEMENTS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
            "PLACEMENTS_SECRET_KEY": "e2e-secret", "FLASK_APP": "wsgi.py"}
     env.pop("DATABASE_URL", None)
     return subprocess.run([sys.executable, "-m", "flask", *args], cwd=ROOT, env=env,
@@ -220,10 +220,11 @@ def _flask(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
                           check=False)
 
 
-def test_suggest_cli_on_the_demo_database(live_server, tmp_path):
+def test_suggest_cli_on_the_demo_database(live_database, tmp_path):
     """The CLI as automation calls it, on the database `make run` prepares."""
     text = "Write code, test it and fix the errors found, in a team using version control."
-    done = _flask("ksb", "suggest", "--standard", "ST0116", "--top", "5", "--json", text)
+    done = _flask(live_database, "ksb", "suggest", "--standard", "ST0116", "--top", "5",
+                  "--json", text)
     assert done.returncode == 0, done.stderr
     items = json.loads(done.stdout)
     assert len(items) == 5
@@ -233,16 +234,16 @@ def test_suggest_cli_on_the_demo_database(live_server, tmp_path):
     batch.write_text("\n".join(json.dumps({"standard": s, "text": t}) for s, t in [
         ("ST0116", text), ("ST0118", "Clean data and build dashboards."),
         ("ST0215", "Take patients' observations and record them.")]), encoding="utf-8")
-    done = _flask("ksb", "suggest", "--batch", str(batch))
+    done = _flask(live_database, "ksb", "suggest", "--batch", str(batch))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 3
     assert json.loads(lines[0]) == items
-    unknown = _flask("ksb", "suggest", "--standard", "ST9999", "--json", text)
+    unknown = _flask(live_database, "ksb", "suggest", "--standard", "ST9999", "--json", text)
     assert unknown.returncode == 2
     assert "unknown standard 'ST9999'" in unknown.stderr
     assert unknown.stdout == ""
-    huge = _flask("ksb", "suggest", "--standard", "ST0116", "--json", "-",
+    huge = _flask(live_database, "ksb", "suggest", "--standard", "ST0116", "--json", "-",
                   stdin="word " * 210_000)
     assert huge.returncode == 2
     assert "the limit is 20,000" in huge.stderr
