@@ -4,7 +4,7 @@ offers develop, learners' evidence on their hours, and a round's opt-in to prefe
 coverage in the allocation
 
 Revision ID: 0600_ksb
-Revises: 0200_compliance
+Revises: 0013_region_pages
 Create Date: 2026-11-30 12:00:00
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0600_ksb"
-down_revision = "0200_compliance"
+down_revision = "0013_region_pages"
 branch_labels = None
 depends_on = None
 
