@@ -24,6 +24,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Rounds", "rounds.index"),
         ("Hours", "hours.officer.overview"),
         ("Reviews", "reviews.officer.attention"),
+        ("KSBs", "ksb.officer.index"),
         ("Insights", "insights.index"),
         ("Engagement", "engagement.board"),
         ("Compliance", "compliance.officer.dashboard"),
@@ -44,6 +45,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Offers", "learners.offers"),
         ("Hours", "hours.learner.log"),
         ("Reviews", "reviews.learner.index"),
+        ("KSBs", "ksb.learner.progress"),
     ],
 }
 

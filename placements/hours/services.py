@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from placements import audit
 from placements.domain import DomainError, NotAllowed, access
+from placements.domain.ksb import KsbDecision, decide_evidence
 from placements.domain.lifecycle import DELETE, Lifecycle, move
 from placements.extensions import db
 from placements.hours import calc
@@ -353,9 +354,14 @@ def _decide(user: User | access.SupervisorScope, entry: HoursEntry, verb: str,
     db.session.flush()
 
 
-def verify_entry(user: User | access.SupervisorScope, entry: HoursEntry) -> None:
-    """Confirm a learner's pending hours so they count."""
+def verify_entry(user: User | access.SupervisorScope, entry: HoursEntry,
+                 ksbs: KsbDecision | None = None) -> None:
+    """Confirm a learner's pending hours so they count; with `ksbs`, also the KSBs the
+    learner tagged on them, as the verifier ticked them (`domain.ksb.decide_evidence`: in
+    the same transaction, refused if the tags changed since the verifier saw them)."""
     _decide(user, entry, "verify", None)
+    if ksbs is not None:
+        decide_evidence(user, entry, ksbs)
 
 
 def reject_entry(user: User | access.SupervisorScope, entry: HoursEntry, reason: str) -> None:

@@ -72,6 +72,19 @@ from placements.models.hours import (
     HoursStatus,
 )
 from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
+from placements.models.ksb import (
+    Delivery,
+    EvidenceStatus,
+    Ksb,
+    KsbEvidence,
+    KsbEvidenceItem,
+    KsbKind,
+    KsbStandardVersion,
+    LinkStatus,
+    ModuleKsb,
+    OfferKsb,
+    ProgrammeModule,
+)
 from placements.models.portals import OfferChange
 from placements.models.reviews import (
     CONCERN_LABELS,
@@ -170,4 +183,15 @@ __all__ = [
     "ReviewSide",
     "ReviewStatus",
     "SupervisorLink",
+    "Delivery",
+    "EvidenceStatus",
+    "Ksb",
+    "KsbEvidence",
+    "KsbEvidenceItem",
+    "KsbKind",
+    "KsbStandardVersion",
+    "LinkStatus",
+    "ModuleKsb",
+    "OfferKsb",
+    "ProgrammeModule",
 ]

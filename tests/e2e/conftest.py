@@ -100,12 +100,6 @@ def live_server(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def live_database(live_server) -> Path:
-    """The live server's SQLite file (to make time pass: expire a link, ...)."""
-    return LIVE["database"]
-
-
-@pytest.fixture(scope="session")
 def browser():
     if not Path(CHROMIUM).exists():
         _missing("chromium is not installed (scripts/ensure-chromium.sh)")
@@ -200,6 +194,15 @@ def live_db(live_server):
             return conn.execute(sql, params).fetchall()
 
     return query
+
+
+@pytest.fixture
+def live_database(live_server) -> Path:
+    """The live server's SQLite file (for a command run beside it, like `flask ksb`).
+
+    Test modules get it from here: pytest loads this file as `conftest`, so importing
+    `tests.e2e.conftest` would give a second, empty LIVE."""
+    return LIVE["database"]
 
 
 @pytest.fixture

@@ -191,6 +191,18 @@ IDOR = [
     ("emp2@example.test", "reviews.employer.review", ("GET", "POST"), "review"),
     ("learner2@example.test", "reviews.learner.review", ("GET", "POST"), "review"),
     ("learner2@example.test", "reviews.learner.concern", ("GET", "POST"), "placement"),
+    # KSBs: another provider's programme mapping and learners, another employer's offer.
+    ("officer2@example.test", "ksb.officer.programme", ("GET",), "prog1"),
+    ("officer2@example.test", "ksb.officer.module_new", ("GET", "POST"), "prog1"),
+    ("officer2@example.test", "ksb.officer.matrix", ("GET",), "prog1"),
+    ("officer2@example.test", "ksb.officer.matrix_export", ("GET",), "prog1"),
+    ("officer2@example.test", "ksb.officer.programme_learners", ("GET",), "prog1"),
+    ("officer2@example.test", "ksb.officer.programme_learners_export", ("GET",), "prog1"),
+    ("officer2@example.test", "ksb.officer.learner", ("GET",), "l1"),
+    ("emp2@example.test", "ksb.employer.offer", ("GET",), "o1"),
+    ("emp2@example.test", "ksb.employer.offer_suggest", ("POST",), "o1"),
+    ("emp2@example.test", "ksb.employer.offer_decide", ("POST",), "o1"),
+    ("emp2@example.test", "ksb.employer.offer_add", ("POST",), "o1"),
 ]
 
 
