@@ -52,6 +52,7 @@ from placements.models.hours import (
     HoursSource,
     HoursStatus,
 )
+from placements.models.insights import InsightSolve, SolveKind
 from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
 from placements.models.portals import OfferChange
 
@@ -63,6 +64,8 @@ __all__ = [
     "HoursSource",
     "HoursStatus",
     "OfferChange",
+    "InsightSolve",
+    "SolveKind",
     "ACTIVE_JOB_STATUSES",
     "Job",
     "JobStatus",
