@@ -303,6 +303,7 @@ class Reason:
     last_placement_day: date | None = None
     projected_share: float | None = None
     target_pct: int = 0
+    target_qh: int = 0  # the work-integrated hours the target asks of the planned total
     waiting: int = 0
     waiting_days: int = 0
     change: Change | None = None
@@ -337,6 +338,10 @@ class Reason:
                      if self.last_placement_day else "")
             return f"{logged}{ended}: {format_hours(self.shortfall_qh)} h short"
         if c is Concern.SHARE_SHORT:
+            if not self.projected_share:
+                return (f"No work-integrated hours so far and none scheduled: "
+                        f"{self.target_pct}% of planned hours ({format_hours(self.target_qh)} h)"
+                        f" expected by {self._end()}")
             return (f"Work-integrated share heading for {format_pct(self.projected_share)} "
                     f"by {self._end()}, below the {self.target_pct}% target")
         if c is Concern.WAITING:
@@ -373,6 +378,12 @@ class Reason:
             return (f"{have}, and your placement has ended, which leaves you "
                     f"{hours_text(self.shortfall_qh)} short. Log any placement hours you "
                     "have not logged yet and talk to your placement officer.")
+        if c is Concern.SHARE_SHORT and not self.projected_share:
+            return (f"You have no work-integrated hours yet and none are scheduled. About "
+                    f"{self.target_pct}% of your planned hours "
+                    f"({hours_text(self.target_qh)}) should be work-integrated by {end}: "
+                    "log your placement, live brief, simulated or in-work hours as you do "
+                    "them.")
         if c is Concern.SHARE_SHORT:
             return (f"With your hours so far, your placement hours still to come and your "
                     f"planned classroom hours, {format_pct(self.projected_share)} of your "
@@ -409,7 +420,8 @@ def reasons(assessment: Assessment, terms: ProgrammeTerms, *, waiting: int = 0,
                       scheduled_qh=a.scheduled_qh, scheduled_days=a.scheduled_days,
                       placements=a.placements, end_date=terms.end_date,
                       last_placement_day=a.last_placement_day,
-                      projected_share=a.projected_share, target_pct=terms.target_pct)
+                      projected_share=a.projected_share, target_pct=terms.target_pct,
+                      target_qh=terms.planned_qh * terms.target_pct // 100)
 
     if a.status is Status.AT_RISK:
         if a.placement_short:

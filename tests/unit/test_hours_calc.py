@@ -97,7 +97,13 @@ def test_nothing_to_judge_before_the_start():
 def test_no_hours_at_all_after_the_start_is_at_risk():
     a = calc.assess(Logged(), TERMS, START + timedelta(days=1))
     assert a.status is Status.AT_RISK
-    assert [r.concern for r in calc.reasons(a, TERMS)] == [calc.Concern.SHARE_SHORT]
+    [why] = calc.reasons(a, TERMS)
+    assert why.concern is calc.Concern.SHARE_SHORT
+    assert why.for_officer() == ("No work-integrated hours so far and none scheduled: 20% "
+                                 "of planned hours (200 h) expected by 11 April 2026")
+    assert why.for_learner().startswith("You have no work-integrated hours yet and none are "
+                                        "scheduled. About 20% of your planned hours "
+                                        "(200 hours) should be work-integrated by 11 April")
 
 
 def test_at_the_end_projection_equals_actual():
