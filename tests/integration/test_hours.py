@@ -402,12 +402,18 @@ def test_sql_status_and_band_agree_with_calc(placed):
              if pl <= wi]
     days = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 9, 2), date(2026, 12, 31),
             date(2027, 7, 1), date(2027, 9, 1)]
+    table = sa.Table("status_cases", sa.MetaData(), sa.Column("n", sa.Integer),
+                     sa.Column("cr", sa.Integer), sa.Column("wi", sa.Integer),
+                     sa.Column("pl", sa.Integer), prefixes=["TEMPORARY"])
+    table.create(db.session.connection())
+    db.session.execute(table.insert(), [{"n": i, "cr": cr, "wi": wi, "pl": pl}
+                                        for i, (cr, wi, pl) in enumerate(cases)])
     for day, schedule in itertools.product(days, SCHEDULES):
         sched = sum(calc.scheduled_qh(p, terms, day) for p in schedule)
-        query = sa.select(*[services.status_sql(
-            sa.literal(cr), sa.literal(wi), sa.literal(pl), sa.literal(sched), terms, day)
-            for cr, wi, pl in cases])
-        got = db.session.execute(query).one()
+        query = sa.select(table.c.n, services.status_sql(
+            table.c.cr, table.c.wi, table.c.pl, sa.literal(sched), terms, day)
+            ).order_by(table.c.n)
+        got = [code for _, code in db.session.execute(query)]
         for (cr, wi, pl), code in zip(cases, got, strict=True):
             expected = calc.assess(Logged(cr, wi, pl), terms, day, schedule).status
             assert calc.STATUS_CODES[code] is expected, (day, cr, wi, pl, sched)
