@@ -409,6 +409,8 @@ def test_what_if_answers_side_by_side_and_kept(client, auth, inline, crowded):
     assert "extra place" in detail
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "insights.what_if"))
     assert event.detail["places"] == 2
+    trail = client.get(f"/officer/rounds/{rid}/audit").get_data(as_text=True)
+    assert "2 more Digital places in M, spread over its districts" in trail
     # Nothing real was created: no offers, no runs, no placements.
     assert db.session.scalar(sa.select(sa.func.count(PlacementOffer.id))) == 2
     assert db.session.scalar(sa.select(sa.func.count(AllocationRun.id))) == 0
