@@ -624,6 +624,11 @@ def scenario_answer(base_result: dict[str, Any], variant: dict[str, Any],
             "warnings": warnings}
 
 
+class SlotTaken(JobConflict):
+    """Another question took the free slot at the same moment (the caller may roll back and
+    ask again: another slot may be free)."""
+
+
 def _free_slot(round_: AllocationRound) -> str:
     """A scenario slot of the round with no unfinished job (stale ones reaped first)."""
     limit = max(1, int(current_app.config["INSIGHTS_SOLVES_AT_ONCE"]))
@@ -675,11 +680,14 @@ def ask_what_if(officer: User, round_: AllocationRound, *, sector: str, area: st
                          sector=sector, area=area, places=places, spread=bool(spread),
                          base_run_id=source.run.id if source and source.run else None,
                          base_solve_id=source.solve.id if source and source.solve else None)
-    _enqueue_solve(officer, round_, solve, subject=_free_slot(round_),
-                   title=f"What if: {places} {sector} place{'s' if places != 1 else ''} in "
-                         f"{area}, {round_.name}",
-                   busy="Another question about this round was asked at the same moment: "
-                        "try again")
+    try:
+        _enqueue_solve(officer, round_, solve, subject=_free_slot(round_),
+                       title=f"What if: {places} {sector} place{'s' if places != 1 else ''} "
+                             f"in {area}, {round_.name}",
+                       busy="Another question about this round was asked at the same "
+                            "moment: try again")
+    except JobConflict as exc:
+        raise SlotTaken(exc.message, exc.field) from None
     audit.record(officer, "insights.what_if", solve, round_id=round_.id, sector=sector,
                  area=area, places=places, spread=bool(spread))
     return solve

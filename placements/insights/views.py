@@ -7,6 +7,7 @@ from datetime import date
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -154,6 +155,22 @@ def start_baseline(round_id: int):
     return redirect(_back(round_), 303)
 
 
+def _ask(round_: AllocationRound, form: WhatIfForm) -> InsightSolve:
+    """Queue the question; when another took the same free slot at the same moment, try the
+    next one (each try in a fresh transaction)."""
+    for _ in range(int(current_app.config["INSIGHTS_SOLVES_AT_ONCE"])):
+        try:
+            return services.ask_what_if(current_user, round_, sector=form.sector.data,
+                                        area=form.area.data, places=form.places.data,
+                                        spread=form.spread.data)
+        except services.SlotTaken:
+            db.session.rollback()
+            round_ = _round_or_404(round_.id)
+    return services.ask_what_if(current_user, round_, sector=form.sector.data,
+                                area=form.area.data, places=form.places.data,
+                                spread=form.spread.data)
+
+
 @bp.route("/rounds/<int:round_id>/what-if", methods=["GET", "POST"])
 def what_if(round_id: int):
     """Ask what extra places of a sector in an area would do (each question a background
@@ -162,9 +179,7 @@ def what_if(round_id: int):
     form = WhatIfForm(sorted(round_.sectors()))
     if form.validate_on_submit():
         try:
-            solve = services.ask_what_if(current_user, round_, sector=form.sector.data,
-                                         area=form.area.data, places=form.places.data,
-                                         spread=form.spread.data)
+            solve = _ask(round_, form)
         except DomainError as exc:
             db.session.rollback()
             show_domain_error(form, exc, "area")
