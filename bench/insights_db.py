@@ -89,7 +89,8 @@ def main() -> None:
         t_base, all_base = median(baseline_job, args.repeat)
         db.session.expire_all()
         source = services.latest_source(round_)
-        assert source is not None and source.solve is not None
+        assert source is not None
+        assert source.solve is not None
 
         def supply_demand():
             sd = services.allocation_supply_demand(source, "area")
