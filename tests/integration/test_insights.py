@@ -506,3 +506,25 @@ def test_virtual_offers_spread_where_learners_live():
     assert (offers[1]["lat"], offers[1]["lon"]) == (m14.lat, m14.lon)
     (one,) = services.virtual_offers("Digital", "SK", 3)
     assert one["capacity"] == 3
+
+
+def test_scenario_answer_by_hand():
+    base = {"status": "optimal", "summary": {"learners": 3, "mandated": 2, "placed": 1,
+                                             "mandated_placed": 1},
+            "assignments": [{"learner": "L1", "offer": "O9"}]}
+    variant = {"status": "feasible", "summary": {"learners": 3, "mandated": 2, "placed": 3,
+                                                 "mandated_placed": 2},
+               "assignments": [{"learner": "L1", "offer": "W1"}, {"learner": "L2", "offer": "O9"},
+                               {"learner": "L3", "offer": "W2"}]}
+    extra = [{"id": "W1"}, {"id": "W2"}]
+    answer = services.scenario_answer(base, variant, extra, fallback=False)
+    assert answer["used_places"] == 2
+    assert answer["helped"] == [
+        {"learner": 1, "offer": "extra place", "newly_placed": False},
+        {"learner": 2, "offer": 9, "newly_placed": True},
+        {"learner": 3, "offer": "extra place", "newly_placed": True}]
+    assert answer["variant"]["mandated_placed"] - answer["baseline"]["mandated_placed"] == 1
+    assert len(answer["warnings"]) == 2  # no fallback; not proven optimal
+    doc = services.variant_problem({"offers": [{"id": "O9"}], "learners": []}, base, extra)
+    assert [o["id"] for o in doc["offers"]] == ["O9", "W1", "W2"]
+    assert doc["previous"] == [{"learner": "L1", "offer": "O9"}]
