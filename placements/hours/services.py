@@ -551,6 +551,8 @@ def _day_number_sql(column: Any) -> Any:
 def _int_op(op: str, left: Any, right: Any) -> Any:
     """`left op right` for "/" (integer division: both operands are non-negative integers)
     or "%", bracketed on both sides whatever the operands are."""
+    if op == "%":
+        return Grouping(Grouping(left) % right)
     return Grouping(Grouping(left).op(op)(right))
 
 
