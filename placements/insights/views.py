@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from placements.csvio import csv_response
+from placements.csvio import table_response
 from placements.domain import DomainError
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
@@ -109,9 +109,11 @@ def supply_demand():
         rounds=services.officer_rounds(current_user), by=by, round_=round_, form=EmptyForm())
 
 
-@bp.get("/supply-demand.csv")
-def supply_demand_csv():
-    """Download the supply and demand table as CSV for LSIP reporting (as the page shows it)."""
+@bp.get("/supply-demand.xlsx", defaults={"fmt": "xlsx"})
+@bp.get("/supply-demand.csv", defaults={"fmt": "csv"})
+def supply_demand_csv(fmt: str):
+    """Download the supply and demand table as CSV or Excel for LSIP reporting (as the page
+    shows it)."""
     round_ = _round_arg()
     by = _by_arg()
     if round_ is None:
@@ -122,8 +124,9 @@ def supply_demand_csv():
             abort(404)
         result = services.allocation_supply_demand(source, by)
     name = f"supply-demand-{'round-' + str(round_.id) if round_ else 'partnership'}-{by}-" \
-           f"{date.today().isoformat()}.csv"
-    return csv_response(name, services.CSV_HEADER, services.supply_demand_csv_rows(result))
+           f"{date.today().isoformat()}"
+    return table_response(fmt, name, services.CSV_HEADER,
+                          services.supply_demand_csv_rows(result))
 
 
 def _back(round_: AllocationRound, anchor: str = "") -> str:

@@ -11,6 +11,13 @@ from placements.models.allocation import (
     PlacementStatus,
     RunKind,
 )
+from placements.models.api import (
+    SCOPE_LABELS,
+    ApiIdempotency,
+    ApiKey,
+    ApiKeyStatus,
+    ApiScope,
+)
 from placements.models.base import Base, UTCDateTime, utcnow
 from placements.models.core import (
     REQUIREMENTS,
@@ -57,6 +64,11 @@ from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
 from placements.models.portals import OfferChange
 
 __all__ = [
+    "SCOPE_LABELS",
+    "ApiIdempotency",
+    "ApiKey",
+    "ApiKeyStatus",
+    "ApiScope",
     "HoursEntry",
     "HoursKind",
     "HoursLearnerTotal",

@@ -104,6 +104,8 @@ class Placement(Base):
                            "(pending_change = 'removal' AND pending_offer_id IS NULL) OR "
                            "(pending_change = 'move' AND pending_offer_id IS NOT NULL)",
                            name="move_names_offer"),
+        # The API's placement sync: in order of change.
+        sa.Index("ix_placement_updated_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

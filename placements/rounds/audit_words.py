@@ -59,6 +59,7 @@ REPAIR_CAUSES = {
     "placement.declined": "a learner declined their placement",
     "offer.withdrawn": "an offer with placed learners was withdrawn",
     "offer.capacity_changed": "an offer's places were cut below the learners placed there",
+    "site.moved": "a site with placed learners moved to another postcode",
 }
 
 
@@ -229,6 +230,8 @@ def _repair(e: AuditEvent, d: dict[str, Any], n: Names) -> Markup:
     text = Markup("Because {}").format(cause)
     if d.get("learner_id"):
         text += Markup(" ({})").format(n.learner(d["learner_id"]))
+    elif d.get("site_name"):
+        text += Markup(" ({}, now {})").format(d["site_name"], d.get("postcode", ""))
     elif d.get("offer_id") or d.get("offer_title"):
         text += Markup(" ({})").format(n.offer(d.get("offer_id"), d.get("offer_title", "")))
     return text

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy.orm import selectinload
 
 from placements import audit
@@ -31,7 +31,7 @@ from placements.domain import ConcurrentChange, DomainError
 from placements.domain import rounds as round_rules
 from placements.domain.placements import PLACEMENT, held_at_sql
 from placements.extensions import db
-from placements.mail import send_mail
+from placements.mail import send_mail, site_url
 from placements.models import (
     AllocationRound,
     AllocationRun,
@@ -281,10 +281,6 @@ def publication_plan(round_: AllocationRound) -> Publication:
 # --- the e-mails -----------------------------------------------------------------------------
 
 
-def _base_url() -> str:
-    return current_app.config["BASE_URL"].rstrip("/")
-
-
 def _offer_words(offer: PlacementOffer) -> str:
     return f"{offer.title} with {offer.employer.name}"
 
@@ -296,9 +292,8 @@ def _offer_short(offer: PlacementOffer) -> str:
 def _compose(plan: Publication) -> None:
     """Write every e-mail the publication sends: one per learner, one per employer address."""
     round_ = plan.round
-    base = _base_url()
-    learner_page = base + url_for("learners.placement")
-    employer_page = base + url_for("employers.dashboard")
+    learner_page = site_url(url_for("learners.placement"))
+    employer_page = site_url(url_for("employers.dashboard"))
     lines: dict[int, list[str]] = defaultdict(list)
     employers: dict[int, Employer] = {}
 
@@ -435,7 +430,7 @@ def close_choices_early(officer: User, round_: AllocationRound, reason: str) -> 
     """
     _require_manage(officer, round_)
     round_rules.close_choices(officer, round_, reason)
-    page = _base_url() + url_for("learners.dashboard")
+    page = site_url(url_for("learners.dashboard"))
     told = 0
     for learner, listed in _learner_recipients(round_):
         choices = (f"The {listed} offer{'s' if listed != 1 else ''} you listed will be used "
@@ -458,7 +453,7 @@ def reopen_choices(officer: User, round_: AllocationRound) -> int:
     """Take choices again until the deadline; e-mail every learner of the round."""
     _require_manage(officer, round_)
     round_rules.reopen_choices(officer, round_)
-    page = _base_url() + url_for("learners.dashboard")
+    page = site_url(url_for("learners.dashboard"))
     told = 0
     for learner, _listed in _learner_recipients(round_):
         send_mail(learner.user.email, f"Choices have reopened: {round_.name}",

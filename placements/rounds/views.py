@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from placements.csvio import csv_response
+from placements.csvio import csv_response, table_response
 from placements.domain import DomainError, access
 from placements.domain import rounds as round_rules
 from placements.extensions import db
@@ -342,12 +342,13 @@ def placements(round_id: int):
                            can_manage=access.officer_manages_round(current_user, round_))
 
 
-@bp.get("/<int:round_id>/placements.csv")
-def placements_csv(round_id: int):
-    """Download the round's allocation as CSV (cells made safe for spreadsheets)."""
+@bp.get("/<int:round_id>/placements.xlsx", defaults={"fmt": "xlsx"})
+@bp.get("/<int:round_id>/placements.csv", defaults={"fmt": "csv"})
+def placements_csv(round_id: int, fmt: str):
+    """Download the round's allocation as CSV or Excel (cells made safe for spreadsheets)."""
     round_ = get_round_or_404(round_id)
-    return csv_response(f"round-{round_.id}-placements.csv", services.PLACEMENTS_CSV_HEADER,
-                        services.placements_csv_rows(round_))
+    return table_response(fmt, f"round-{round_.id}-placements",
+                          services.PLACEMENTS_CSV_HEADER, services.placements_csv_rows(round_))
 
 
 @bp.post("/<int:round_id>/placements/<int:placement_id>/lock")

@@ -47,6 +47,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Where the live server's database is (set by `live_server`), for tests that compare
+#: what pages say with what the database holds.
+LIVE: dict[str, Path] = {}
+
+
 @contextlib.contextmanager
 def serve_demo(workdir: Path, prepare: str | None = None) -> Iterator[str]:
     """Migrate and seed a fresh demo database in `workdir`, run the Python source `prepare`
@@ -104,7 +109,9 @@ def serve_demo(workdir: Path, prepare: str | None = None) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[str]:
     """Serve a freshly migrated and seeded app; yield its base URL."""
-    with serve_demo(tmp_path_factory.mktemp("e2e")) as base_url:
+    workdir = tmp_path_factory.mktemp("e2e")
+    LIVE["database"] = workdir / "e2e.sqlite"
+    with serve_demo(workdir) as base_url:
         yield base_url
 
 
@@ -189,6 +196,18 @@ class Visitor:
         """The paths of the main menu's links on the current page."""
         hrefs = self.page.locator("nav a").evaluate_all("els => els.map(e => e.pathname)")
         return list(dict.fromkeys(hrefs))
+
+
+@pytest.fixture
+def live_db(live_server):
+    """Run one read-only SQL query on the live server's database."""
+    import sqlite3
+
+    def query(sql: str, *params):
+        with sqlite3.connect(f"file:{LIVE['database']}?mode=ro", uri=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    return query
 
 
 @pytest.fixture
