@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -196,33 +196,36 @@ class Source:
         return self.result.get("status") == "optimal"
 
 
-def _latest_run(round_: AllocationRound) -> AllocationRun | None:
-    return db.session.scalar(
-        sa.select(AllocationRun).join(Job, Job.id == AllocationRun.job_id)
+def _latest_run(round_: AllocationRound) -> tuple[int, datetime | None] | None:
+    """(id, finished) of the round's latest finished run (its documents are not loaded)."""
+    row = db.session.execute(
+        sa.select(AllocationRun.id, Job.finished_at).join(Job, Job.id == AllocationRun.job_id)
         .where(AllocationRun.round_id == round_.id, Job.status == JobStatus.SUCCEEDED,
                AllocationRun.result.is_not(None))
-        .order_by(Job.finished_at.desc(), AllocationRun.id.desc()).limit(1))
+        .order_by(Job.finished_at.desc(), AllocationRun.id.desc()).limit(1)).first()
+    return (row[0], row[1]) if row is not None else None
 
 
-def _latest_baseline(round_: AllocationRound) -> InsightSolve | None:
-    return db.session.scalar(
-        sa.select(InsightSolve).join(Job, Job.id == InsightSolve.job_id)
+def _latest_baseline(round_: AllocationRound) -> tuple[int, datetime | None] | None:
+    """(id, finished) of the round's latest baseline solve (documents not loaded)."""
+    row = db.session.execute(
+        sa.select(InsightSolve.id, Job.finished_at).join(Job, Job.id == InsightSolve.job_id)
         .where(InsightSolve.round_id == round_.id, InsightSolve.kind == SolveKind.BASELINE,
                Job.status == JobStatus.SUCCEEDED, InsightSolve.result.is_not(None))
-        .order_by(Job.finished_at.desc(), InsightSolve.id.desc()).limit(1))
+        .order_by(Job.finished_at.desc(), InsightSolve.id.desc()).limit(1)).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def latest_source(round_: AllocationRound) -> Source | None:
-    """Return the allocation the round's insight figures come from, or None (none yet)."""
+    """Return the allocation the round's insight figures come from, or None (none yet): its
+    latest finished run, or its latest baseline solve when that finished later."""
     run, solve = _latest_run(round_), _latest_baseline(round_)
-    if run is None and solve is None:
-        return None
-    if run is not None and solve is not None:
-        if (solve.finished_at or solve.created_at) > (run.finished_at or run.created_at):
-            run = None
-        else:
-            solve = None
-    return Source(round_, run=run, solve=solve)
+    if solve is not None and (run is None or (solve[1] is not None and (
+            run[1] is None or solve[1] > run[1]))):
+        return Source(round_, solve=db.session.get(InsightSolve, solve[0]))
+    if run is not None:
+        return Source(round_, run=db.session.get(AllocationRun, run[0]))
+    return None
 
 
 def source_of(solve: InsightSolve) -> Source | None:
@@ -336,11 +339,17 @@ class SupplyDemand:
 UNKNOWN_CELL = "Unknown"
 
 
+@lru_cache(maxsize=8192)
+def _outward_cell(outward: str, by: str) -> str:
+    key = region_of_postcode(outward) if by == "region" else calc.postcode_area(outward)
+    return key or UNKNOWN_CELL
+
+
 def _cell_key(postcode: str | None, by: str) -> str:
+    """The area (or region) of a postcode: its outward code decides, so it is cached."""
     if not postcode:
         return UNKNOWN_CELL
-    key = region_of_postcode(postcode) if by == "region" else calc.postcode_area(postcode)
-    return key or UNKNOWN_CELL
+    return _outward_cell(postcode.strip().upper().split(" ")[0], by)
 
 
 def _cell_label(cell: str, by: str) -> str:
@@ -390,22 +399,32 @@ def supply_demand(scope: Scope, by: str = "area") -> SupplyDemand:
     return _finish(by, calc.supply_demand(learners, offers), sectors)
 
 
-def _home_postcodes(ids: list[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for start in range(0, len(ids), 1000):
+def _home_postcodes(round_: AllocationRound, ids: list[int]) -> dict[int, str]:
+    """Home postcodes of the learners of an allocation: the round's programmes' learners in
+    one query, any others (moved to another programme since) by id."""
+    programme_ids = [p.id for p in round_.programmes]
+    out: dict[int, str] = {lid: pc for lid, pc in db.session.execute(
+        sa.select(Learner.id, Learner.home_postcode).where(
+            Learner.programme_id.in_(programme_ids)))} if programme_ids else {}
+    missing = [i for i in ids if i not in out]
+    for start in range(0, len(missing), 1000):
         out.update((lid, pc) for lid, pc in db.session.execute(
             sa.select(Learner.id, Learner.home_postcode).where(
-                Learner.id.in_(ids[start:start + 1000]))))
+                Learner.id.in_(missing[start:start + 1000]))))
     return out
 
 
-def _site_postcodes(ids: list[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for start in range(0, len(ids), 1000):
-        out.update((oid, pc) for oid, pc in db.session.execute(
-            sa.select(PlacementOffer.id, EmployerSite.postcode)
-            .join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
-            .where(PlacementOffer.id.in_(ids[start:start + 1000]))))
+def _site_postcodes(sectors: list[str], ids: list[int]) -> dict[int, str]:
+    """Site postcodes of an allocation's offers: the offers of its sectors in one query, any
+    others by id."""
+    stmt = sa.select(PlacementOffer.id, EmployerSite.postcode).join(
+        EmployerSite, EmployerSite.id == PlacementOffer.site_id)
+    out: dict[int, str] = {oid: pc for oid, pc in db.session.execute(
+        stmt.where(PlacementOffer.sector.in_(sectors)))} if sectors else {}
+    missing = [i for i in ids if i not in out]
+    for start in range(0, len(missing), 1000):
+        out.update((oid, pc) for oid, pc in db.session.execute(stmt.where(
+            PlacementOffer.id.in_(missing[start:start + 1000]))))
     return out
 
 
@@ -418,7 +437,7 @@ def allocation_supply_demand(source: Source, by: str = "area") -> SupplyDemand:
     problem, result = source.problem, source.result
     unplaced = {u["learner"] for u in result.get("unplaced", [])}
     p_learners = problem.get("learners", [])
-    homes = _home_postcodes([int(lr["id"][1:]) for lr in p_learners])
+    homes = _home_postcodes(source.round, [int(lr["id"][1:]) for lr in p_learners])
     learners = [calc.DemandLearner(
         lr["sector"], _cell_key(homes.get(int(lr["id"][1:])), by), bool(lr.get("mandated")),
         float(lr["lat"]), float(lr["lon"]),
@@ -426,7 +445,8 @@ def allocation_supply_demand(source: Source, by: str = "area") -> SupplyDemand:
         frozenset(lr.get("has") or ()), placed=lr["id"] not in unplaced)
         for lr in p_learners]
     p_offers = [o for o in problem.get("offers", []) if str(o.get("id", "")).startswith("O")]
-    sites = _site_postcodes([int(o["id"][1:]) for o in p_offers])
+    sites = _site_postcodes(sorted({o["sector"] for o in p_offers}),
+                            [int(o["id"][1:]) for o in p_offers])
     offers = [calc.SupplyOffer(o["sector"], _cell_key(sites.get(int(o["id"][1:])), by),
                                int(o["capacity"]), float(o["lat"]), float(o["lon"]),
                                frozenset(o.get("requires") or ()))
