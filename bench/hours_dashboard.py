@@ -104,7 +104,8 @@ def build(app, learners: int, per_learner: int) -> dict[str, float]:
         # Every other learner attends a placement (published or accepted, 1 February to
         # 28 May 2027 at 30 hours a week): the schedule counted in the status.
         t = time.perf_counter()
-        employer = Employer(name="Bench Employer", sector="Digital", approved=True)
+        employer = Employer(name="Bench Employer", sector="Digital", region="North West",
+                            approved=True)
         site = EmployerSite(employer=employer, name="HQ", postcode="M1 1AA", lat=53.48,
                             lon=-2.24)
         offer = PlacementOffer(employer=employer, site=site, title="Bench placement",
