@@ -50,6 +50,7 @@ def run_insight_solve(ctx: JobContext) -> dict[str, Any]:
         result = _solve(ctx, problem, "Solving the round as it stands")
         insight.problem, insight.result = problem, result
         db.session.flush()  # the runner expires the session before it commits
+        services.prune_baselines(round_.id)
         summary = result.get("summary", {})
         return {"placed": summary.get("placed"), "learners": summary.get("learners"),
                 "status": result.get("status")}
@@ -63,9 +64,13 @@ def run_insight_solve(ctx: JobContext) -> dict[str, Any]:
         db.session.add(baseline)
         db.session.flush()
         insight.base_solve_id = baseline.id
+        services.prune_baselines(round_.id)
         base_problem, base_result = problem, result
     else:
         base_problem, base_result = source.problem, source.result
+        if not base_problem or not base_result:
+            raise ValueError("the allocation this question was compared with is no longer "
+                             "kept: ask it again")
     if not (insight.sector and insight.area and insight.places):
         raise ValueError("a scenario names a sector, an area and a number of places")
     extra = services.virtual_offers(

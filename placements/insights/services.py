@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from placements import audit
-from placements.domain import DomainError, access
+from placements.domain import DomainError, NotAllowed, access
 from placements.domain import rounds as round_rules
 from placements.domain.offers import open_to_choices_sql
 from placements.extensions import db
@@ -726,9 +726,40 @@ def start_baseline(officer: User, round_: AllocationRound) -> InsightSolve:
     return solve
 
 
-def cancel_solve(solve: InsightSolve) -> str:
+def may_cancel(officer: User, solve: InsightSolve) -> bool:
+    """Who may stop a solve: the officer who asked for it, or an officer of the round's
+    owning provider."""
+    return solve.created_by_id == officer.id or access.officer_manages_round(officer,
+                                                                           solve.round)
+
+
+def cancel_solve(officer: User, solve: InsightSolve) -> str:
     """Cancel a queued solve, or ask a running one to stop ("cancelled" or "stopping")."""
+    if not may_cancel(officer, solve):
+        raise NotAllowed("Only the officer who asked, or an officer of the round's own "
+                         "provider, can cancel this")
     return request_cancel(solve.job)
+
+
+#: Baselines of a round whose documents are kept (older ones keep their row, not their
+#: problem and result: a 50,000-learner round's pair is tens of megabytes).
+KEEP_BASELINES = 2
+
+
+def prune_baselines(round_id: int) -> int:
+    """Drop the documents of the round's older baselines (flushed baselines count); return
+    how many were dropped."""
+    kept = list(db.session.scalars(
+        sa.select(InsightSolve.id).where(InsightSolve.round_id == round_id,
+                                         InsightSolve.kind == SolveKind.BASELINE,
+                                         InsightSolve.result.is_not(None))
+        .order_by(InsightSolve.id.desc())))
+    old = kept[KEEP_BASELINES:]
+    if not old:
+        return 0
+    db.session.execute(sa.update(InsightSolve).where(InsightSolve.id.in_(old))
+                       .values(problem=None, result=None))
+    return len(old)
 
 
 def solve_in_round(round_: AllocationRound, solve_id: int) -> InsightSolve | None:

@@ -215,7 +215,7 @@ def cancel_solve(round_id: int, solve_id: int):
     round_ = _round_or_404(round_id)
     solve = _solve_or_404(round_, solve_id)
     try:
-        outcome = services.cancel_solve(solve)
+        outcome = services.cancel_solve(current_user, solve)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -528,3 +528,35 @@ def test_scenario_answer_by_hand():
     doc = services.variant_problem({"offers": [{"id": "O9"}], "learners": []}, base, extra)
     assert [o["id"] for o in doc["offers"]] == ["O9", "W1", "W2"]
     assert doc["previous"] == [{"learner": "L1", "offer": "O9"}]
+
+
+def test_who_may_cancel_a_question(app, client, auth, crowded):
+    app.config["JOB_WORKER"] = "manual"
+    rid = crowded["round"].id
+    auth.login("officer1@example.test")  # College One owns the round
+    ask(client, rid)
+    auth.logout()
+    auth.login("officer2@example.test")  # University Two takes part in it
+    ask(client, rid, places="3")
+    first, second = solves()
+    response = client.post(f"/officer/insights/rounds/{rid}/solves/{first.id}/cancel",
+                           follow_redirects=True)
+    assert "Only the officer who asked" in response.get_data(as_text=True)
+    assert [x.status for x in solves()] == ["queued", "queued"]
+    client.post(f"/officer/insights/rounds/{rid}/solves/{second.id}/cancel")  # their own
+    auth.logout()
+    auth.login("officer1@example.test")
+    client.post(f"/officer/insights/rounds/{rid}/solves/{first.id}/cancel")
+    assert [x.status for x in solves()] == ["cancelled", "cancelled"]
+
+
+def test_only_the_latest_baselines_keep_their_documents(client, auth, inline, crowded):
+    rid = crowded["round"].id
+    auth.login("officer1@example.test")
+    for _ in range(3):
+        client.post(f"/officer/insights/rounds/{rid}/baseline")
+    baselines = solves()
+    assert [x.status for x in baselines] == ["succeeded"] * 3
+    assert [x.result is not None for x in baselines] == [False, True, True]
+    assert baselines[0].problem is None
+    assert services.latest_source(crowded["round"]).solve.id == baselines[2].id
