@@ -29,7 +29,10 @@ TODAY = date(2026, 11, 20)
 
 @pytest.fixture(autouse=True)
 def _fixed_today(monkeypatch):
+    from placements.api import services as api_services
+
     monkeypatch.setattr(services, "today_uk", lambda: TODAY)
+    monkeypatch.setattr(api_services, "today_uk", lambda: TODAY)
     monkeypatch.setattr(imports, "today_uk", lambda: TODAY)
 
 
@@ -539,6 +542,9 @@ def test_learner_with_a_scheduled_placement_is_on_track_on_every_page(client, au
     [row] = [r for r in services.learner_rows(scheduled["prog1"], TODAY)
              if r.learner_id == learner.id]
     assert row.status is calc.Status.ON_TRACK
+    from placements.api import services as api_services
+
+    assert api_services.learner_hours(learner)["status"] == "on track"  # the API agrees
     auth.login("officer1@example.test")
     page = client.get(f"/hours/officer/learners/{learner.id}").text
     assert "On track" in page
