@@ -888,20 +888,23 @@ def needs_attention(officer: User, today: date | None = None, *, page: int = 1,
         HoursEntry.status == HoursStatus.PENDING, HoursEntry.created_at < cutoff,
         Learner.provider_id == officer.provider_id)
     stale = list(db.session.scalars(stale_q.order_by(HoursEntry.created_at).limit(limit)))
-    stale_total = db.session.scalar(sa.select(sa.func.count()).select_from(
-        stale_q.subquery()))
-    outside_q = (sa.select(HoursEntry)
-                 .join(Learner, HoursEntry.learner_id == Learner.id)
-                 .join(Placement, HoursEntry.placement_id == Placement.id)
-                 .join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
-                 .where(Learner.provider_id == officer.provider_id,
-                        HoursEntry.kind == HoursKind.PLACEMENT,
-                        HoursEntry.status != HoursStatus.REJECTED,
-                        sa.or_(HoursEntry.entry_date < PlacementOffer.start_date,
-                               HoursEntry.entry_date > PlacementOffer.end_date)))
-    outside = list(db.session.scalars(outside_q.order_by(HoursEntry.entry_date).limit(limit)))
-    outside_total = db.session.scalar(sa.select(sa.func.count()).select_from(
-        outside_q.subquery()))
+    stale_total = sum(waiting.values())  # the same entries, counted per learner
+    # Found without ORDER BY ... LIMIT (which would lead SQLite down the entry date index
+    # through every entry), then the first ones loaded in date order.
+    found = sorted(db.session.execute(
+        sa.select(HoursEntry.entry_date, HoursEntry.id)
+        .join(Learner, HoursEntry.learner_id == Learner.id)
+        .join(Placement, HoursEntry.placement_id == Placement.id)
+        .join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
+        .where(Learner.provider_id == officer.provider_id,
+               HoursEntry.kind == HoursKind.PLACEMENT,
+               HoursEntry.status != HoursStatus.REJECTED,
+               sa.or_(HoursEntry.entry_date < PlacementOffer.start_date,
+                      HoursEntry.entry_date > PlacementOffer.end_date))).all())
+    first = [entry_id for _, entry_id in found[:limit]]
+    outside = sorted(db.session.scalars(sa.select(HoursEntry).where(
+        HoursEntry.id.in_(first))), key=lambda e: (e.entry_date, e.id)) if first else []
+    outside_total = len(found)
     return Attention(learners=rows, learners_total=len(order), at_risk_total=len(at_risk),
                      page=page, pages=pages, stale=stale, stale_total=stale_total or 0,
                      outside=outside, outside_total=outside_total or 0)
