@@ -576,8 +576,9 @@ def scheduled_sql(programme: Programme, today: date) -> sa.Subquery:
         PlacementOffer.hours_per_week.label("per_week"),
         sa.case((start > first_day, start), else_=first_day).label("first"),
         sa.case((end < last_day, end), else_=last_day).label("last"))
+        .select_from(Learner)
+        .join(Placement, Placement.learner_id == Learner.id)
         .join(PlacementOffer, PlacementOffer.id == Placement.offer_id)
-        .join(Learner, Learner.id == Placement.learner_id)
         .where(Learner.programme_id == programme.id,
                Placement.status.in_([s.value for s in LOGGABLE_PLACEMENT]))).subquery("spans")
     days = sa.case((spans.c.last < spans.c.first, 0), else_=(
