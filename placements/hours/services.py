@@ -565,28 +565,40 @@ def _weekdays_before_sql(days_since_monday_epoch: Any) -> Any:
 
 def scheduled_sql(programme: Programme, today: date) -> sa.Subquery:
     """Per learner of the programme who attends a placement: the scheduled placement quarter
-    hours still to come (`calc.scheduled_qh` summed over `schedules`), in SQL."""
+    hours still to come (`calc.scheduled_qh` summed over `schedules`), in SQL.
+
+    The window (after today, up to the programme's end) is the same for every learner of the
+    programme, so each offer's hours are worked out once (a materialised CTE), then added up
+    per learner.
+    """
     epoch = calc.day_number(calc.MONDAY_EPOCH)  # negative: days are counted from Monday
     first_day = calc.day_number(today + timedelta(days=1))
     last_day = calc.day_number(programme.end_date)
+    visible = [s.value for s in LOGGABLE_PLACEMENT]
+    offer_ids = (sa.select(Placement.offer_id)
+                 .join(Learner, Learner.id == Placement.learner_id)
+                 .where(Learner.programme_id == programme.id, Placement.status.in_(visible))
+                 .distinct().subquery("offer_ids"))
     start = _day_number_sql(PlacementOffer.start_date)
     end = _day_number_sql(PlacementOffer.end_date)
     spans = (sa.select(
-        Placement.learner_id.label("learner_id"),
+        PlacementOffer.id.label("offer_id"),
         PlacementOffer.hours_per_week.label("per_week"),
         sa.case((start > first_day, start), else_=first_day).label("first"),
         sa.case((end < last_day, end), else_=last_day).label("last"))
-        .select_from(Learner)
-        .join(Placement, Placement.learner_id == Learner.id)
-        .join(PlacementOffer, PlacementOffer.id == Placement.offer_id)
-        .where(Learner.programme_id == programme.id,
-               Placement.status.in_([s.value for s in LOGGABLE_PLACEMENT]))).subquery("spans")
+        .join(offer_ids, offer_ids.c.offer_id == PlacementOffer.id)).subquery("spans")
     days = sa.case((spans.c.last < spans.c.first, 0), else_=(
         _weekdays_before_sql(spans.c.last - epoch + 1)
         - _weekdays_before_sql(spans.c.first - epoch)))
-    qh = _int_op("/", spans.c.per_week * calc.QH * days, calc.WEEKDAYS)
-    return (sa.select(spans.c.learner_id, sa.func.sum(qh).label("sched"))
-            .group_by(spans.c.learner_id)).subquery("scheduled")
+    per_offer = sa.select(
+        spans.c.offer_id,
+        _int_op("/", spans.c.per_week * calc.QH * days, calc.WEEKDAYS).label("qh"),
+    ).cte(f"scheduled_per_offer_{programme.id}").prefix_with("MATERIALIZED")
+    return (sa.select(Placement.learner_id, sa.func.sum(per_offer.c.qh).label("sched"))
+            .join(Learner, Learner.id == Placement.learner_id)
+            .join(per_offer, per_offer.c.offer_id == Placement.offer_id)
+            .where(Learner.programme_id == programme.id, Placement.status.in_(visible))
+            .group_by(Placement.learner_id)).subquery("scheduled")
 
 
 def _learner_totals(programme: Programme, today: date) -> sa.Subquery:
