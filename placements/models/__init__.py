@@ -10,6 +10,8 @@ from placements.models.allocation import (
     PlacementLock,
     PlacementStatus,
     RunKind,
+    RunLearner,
+    RunOffer,
 )
 from placements.models.api import (
     SCOPE_LABELS,
@@ -82,6 +84,8 @@ __all__ = [
     "Job",
     "JobStatus",
     "AllocationRun",
+    "RunLearner",
+    "RunOffer",
     "EmployerResponse",
     "PendingChange",
     "Placement",
