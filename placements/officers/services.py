@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from placements import audit
 from placements.auth.services import create_invitation
+from placements.compliance import checks
 from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain.offers import open_offers_stmt
 from placements.domain.standing import RoundStanding, standings_of
@@ -91,6 +92,8 @@ def create_learners(officer: User, items: Sequence[NewLearner], *,
     db.session.add_all(learners)
     db.session.flush()
     for learner in learners:
+        if learner.credentials:
+            checks.sync_from_tags(learner, learner.credentials)
         audit.record(officer, "learner.created", learner, student_ref=learner.student_ref)
         if invite:
             create_invitation(learner.user, officer)
