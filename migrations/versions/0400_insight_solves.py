@@ -2,7 +2,7 @@
 insight pages (supply and demand, what-if)
 
 Revision ID: 0400_insight_solves
-Revises: 0013_region_pages
+Revises: 0600_ksb
 Create Date: 2026-11-30 11:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0400_insight_solves"
-down_revision = "0013_region_pages"
+down_revision = "0600_ksb"
 branch_labels = None
 depends_on = None
 
