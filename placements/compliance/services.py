@@ -721,7 +721,15 @@ def blocked_offers(round_: AllocationRound, *, today: date | None = None
 
 @dataclass(frozen=True)
 class AtRisk:
-    placement: Placement
+    """A published placement at risk, as the dashboard lists it."""
+
+    placement_id: int
+    learner_name: str
+    offer_title: str
+    employer_id: int
+    employer_name: str
+    start_date: date
+    end_date: date
     gaps: tuple[rules.Gap, ...]
 
 
@@ -731,15 +739,17 @@ def placements_at_risk(officer: User, *, today: date | None = None, limit: int =
     employer or site lacks a blocking item valid until the placement ends: the first
     `limit` by start date, and how many there are in all.
 
-    The rule runs over plain rows (one query for the placements, one for the items held);
-    only the placements shown are loaded as objects."""
+    The rule runs over plain rows: one query for the placements, one for the items held."""
     today = today or today_uk()
     rows = db.session.execute(
-        sa.select(Placement.id, PlacementOffer.employer_id, PlacementOffer.site_id,
-                  EmployerSite.name, PlacementOffer.end_date)
+        sa.select(Placement.id, User.name, PlacementOffer.title, Employer.id, Employer.name,
+                  PlacementOffer.start_date, PlacementOffer.end_date, PlacementOffer.site_id,
+                  EmployerSite.name)
         .join(PlacementOffer, PlacementOffer.id == Placement.offer_id)
+        .join(Employer, Employer.id == PlacementOffer.employer_id)
         .join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
         .join(Learner, Learner.id == Placement.learner_id)
+        .join(User, User.id == Learner.user_id)
         .where(Placement.status.in_([s.value for s in VISIBLE_STATUSES]),
                Learner.provider_id == officer.provider_id,
                PlacementOffer.end_date >= today)
@@ -747,21 +757,18 @@ def placements_at_risk(officer: User, *, today: date | None = None, limit: int =
     if not rows:
         return [], 0
     types = rules.blocking_types([officer.provider_id] if officer.provider_id else [])
-    held = rules.held_items({r[1] for r in rows})
-    found: list[tuple[int, tuple[rules.Gap, ...]]] = []
+    held = rules.held_items({r[3] for r in rows})
+    found: list[AtRisk] = []
     total = 0
-    for placement_id, employer_id, site_id, site_name, end in rows:
+    for pid, name, title, employer_id, employer, start, end, site_id, site_name in rows:
         gaps = rules.gaps(types, held[employer_id], site_id=site_id, site_name=site_name,
                           day=end)
         if gaps:
             total += 1
             if len(found) < limit:
-                found.append((placement_id, tuple(gaps)))
-    shown = {p.id: p for p in db.session.scalars(
-        sa.select(Placement).where(Placement.id.in_([i for i, _ in found])).options(
-            sa.orm.selectinload(Placement.learner).selectinload(Learner.user),
-            sa.orm.selectinload(Placement.offer).selectinload(PlacementOffer.employer)))}
-    return [AtRisk(shown[i], gaps) for i, gaps in found], total
+                found.append(AtRisk(pid, name, title, employer_id, employer, start, end,
+                                    tuple(gaps)))
+    return found, total
 
 
 # --- reminders -----------------------------------------------------------------------------

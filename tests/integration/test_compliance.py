@@ -678,7 +678,7 @@ def test_placements_at_risk_are_counted_in_full_and_listed_first_by_start(app, w
     db.session.commit()
     shown, total = services.placements_at_risk(officer)
     assert total == 1
-    assert [r.placement.learner_id for r in shown] == [world["l1"].id]
+    assert [r.learner_name for r in shown] == [world["l1"].user.name]
     assert {g.kind for g in shown[0].gaps} == {"expires"}
     assert services.placements_at_risk(officer, limit=0) == ([], 1)
     # Another provider's officer does not see this learner's placement.
