@@ -71,6 +71,7 @@ from placements.models.hours import (
     HoursSource,
     HoursStatus,
 )
+from placements.models.insights import InsightSolve, SolveKind
 from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
 from placements.models.ksb import (
     Delivery,
@@ -124,6 +125,8 @@ __all__ = [
     "HoursSource",
     "HoursStatus",
     "OfferChange",
+    "InsightSolve",
+    "SolveKind",
     "ACTIVE_JOB_STATUSES",
     "Job",
     "JobStatus",
