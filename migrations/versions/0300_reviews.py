@@ -5,7 +5,7 @@ New tables only (nothing existing changes). Plans for placements published befor
 revision are made by `flask reviews schedule` (the weekly digest job runs it too).
 
 Revision ID: 0300_reviews
-Revises: 0600_ksb
+Revises: 0400_insight_solves
 Create Date: 2026-11-30 10:24:47
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0300_reviews"
-down_revision = "0600_ksb"
+down_revision = "0400_insight_solves"
 branch_labels = None
 depends_on = None
 
