@@ -118,7 +118,9 @@ def reachable_by_group(learners: Sequence[DemandLearner], offers: Sequence[Suppl
     The pair rule is eligibility's (`placements.domain.eligibility.reach_matrix`), applied
     in blocks of CHUNK_ROWS learners. Homes are postcode-district centroids and travel
     limits are round numbers, so many learners of a group are the same as far as reach
-    goes: one of each is kept.
+    goes: one of each is kept. Of learners of a group at the same home holding the same
+    checks, only the one who travels furthest is kept: the others reach no offer it does
+    not (the rule's distance test is monotone in the limit).
     """
     reach = np.zeros((n_groups, len(offers)), dtype=bool)
     if not learners or not offers:
@@ -129,11 +131,14 @@ def reachable_by_group(learners: Sequence[DemandLearner], offers: Sequence[Suppl
     o_lat = np.array([o.lat for o in offers])
     o_lon = np.array([o.lon for o in offers])
     keys = np.unique(np.column_stack([groups, [lr.lat for lr in learners],
-                                      [lr.lon for lr in learners],
-                                      [lr.max_km for lr in learners], has]), axis=0)
+                                      [lr.lon for lr in learners], has,
+                                      [lr.max_km for lr in learners]]), axis=0)
+    # Sorted by group, home, checks, then limit: keep the last (furthest) of each run.
+    last = np.r_[np.any(keys[1:, :4] != keys[:-1, :4], axis=1), True]
+    keys = keys[last]
     groups = keys[:, 0].astype(np.int64)  # sorted by group, which the loop relies on
-    l_lat, l_lon, l_max = keys[:, 1], keys[:, 2], keys[:, 3]
-    l_has = keys[:, 4].astype(np.int64)
+    l_lat, l_lon, l_max = keys[:, 1], keys[:, 2], keys[:, 4]
+    l_has = keys[:, 3].astype(np.int64)
     for start in range(0, len(groups), CHUNK_ROWS):
         rows = slice(start, start + CHUNK_ROWS)
         ok = eligibility.reach_matrix(l_lat[rows], l_lon[rows], l_max[rows], l_has[rows],

@@ -266,3 +266,34 @@ def test_reach_at_exactly_the_travel_limit_matches_the_solver():
     assert [r.reachable for r in at_limit if r.learners] == [1]
     below = supply_demand([DemandLearner("D", "M", True, *M1, exact - 1e-9)], offers)
     assert [r.reachable for r in below if r.learners] == [0]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_reach_by_group_is_the_pair_rule_over_every_learner(seed):
+    """Learners sharing a home and checks are folded into the one who travels furthest: the
+    union per group is still exactly what `assess` gives pair by pair."""
+    from placements.domain import eligibility
+
+    rng = np.random.default_rng(seed)
+    homes = [(53.48 + rng.normal(0, 0.05), -2.24 + rng.normal(0, 0.05)) for _ in range(4)]
+    tags = [frozenset(), frozenset({"dbs"}), frozenset({"cscs"}), frozenset({"dbs", "cscs"})]
+    learners = []
+    for _ in range(60):
+        lat, lon = homes[rng.integers(len(homes))]
+        learners.append(DemandLearner(
+            "S", "A", False, lat, lon,
+            float(rng.choice([2.0, 5.0, 10.0, float("inf")])), tags[rng.integers(4)]))
+    offers = [SupplyOffer("S", "B", 1, 53.48 + rng.normal(0, 0.08), -2.24 + rng.normal(0, 0.08),
+                          tags[rng.integers(4)]) for _ in range(40)]
+    groups = np.array([rng.integers(3) for _ in learners], dtype=np.int64)
+    got = calc.reachable_by_group(learners, offers, groups, 3)
+    want = np.zeros((3, len(offers)), dtype=bool)
+    for g, lr in zip(groups, learners, strict=True):
+        facts = eligibility.LearnerFacts(sector="S", lat=lr.lat, lon=lr.lon, max_km=lr.max_km,
+                                         has=lr.has)
+        for j, o in enumerate(offers):
+            verdict = eligibility.assess(facts, eligibility.OfferFacts(
+                id=j, sector="S", lat=o.lat, lon=o.lon, requires=o.requires))
+            want[g, j] |= not verdict.reasons
+    assert (got == want).all()
+    assert want.any()
