@@ -26,7 +26,7 @@ from placements.models import (
     EngagementStage,
     Role,
 )
-from placements.navigation import render_form
+from placements.navigation import page_number, render_form
 from placements.reference import routes
 from placements.reviews.services import hosting_records, hosting_summaries
 from placements.security import role_required
@@ -56,19 +56,29 @@ def _filters() -> tuple[str, str]:
 
 @bp.get("/")
 def board():
-    """Show every organisation by stage, overdue next actions and conversion by sector."""
+    """Show the organisations by stage (each stage's count and first few, or one stage's
+    whole list a page at a time), overdue next actions and conversion by sector."""
     sector, area = _filters()
+    stage = next((s for s in EngagementStage if s.value == request.args.get("stage")), None)
     columns = services.board(current_user, sector, area)
-    employer_ids = [r.employer_id for records in columns.values() for r in records
-                    if r.employer_id is not None]
+    listing = db.paginate(services.stage_records(current_user, stage, sector, area),
+                          page=page_number(), per_page=STAGE_PAGE, error_out=False) \
+        if stage is not None else None
+    shown = listing.items if listing is not None else [
+        r for column in columns.values() for r in column.records]
+    employer_ids = [r.employer_id for r in shown if r.employer_id is not None]
     return render_template(
-        "engagement/board.html", columns=columns,
+        "engagement/board.html", columns=columns, stage=stage, listing=listing,
         hosting=hosting_summaries(employer_ids, providers=partner_ids(current_user.provider_id)),
         overdue=services.overdue_actions(current_user, sector=sector, area=area),
         conversion=services.conversion_by_sector(current_user, sector, area), sector=sector,
         area=area, sectors=routes(), areas=services.areas_in_use(current_user),
         untracked=len(services.untracked_employers(current_user)), form=EmptyForm(),
         today=date.today())
+
+
+#: Records per page of one stage's list.
+STAGE_PAGE = 100
 
 
 @bp.post("/track-registered")
