@@ -100,9 +100,19 @@ def _pages(client, role: str, round_id: int) -> list[str]:
             learner_id = db.session.scalar(sa.select(Placement.learner_id).where(
                 Placement.round_id == round_id).limit(1))
         base = f"/officer/rounds/{round_id}"
+        with client.application.app_context():
+            programme_id = db.session.scalar(sa.text(
+                "SELECT programme_id FROM learner WHERE id = :l"), {"l": learner_id})
         pages += [base, f"{base}/runs/{run_id}", f"{base}/runs/{run_id}?change=not+placed",
                   f"{base}/placements", f"{base}/audit", f"{base}/publish",
-                  f"{base}/override", f"/officer/learners/{learner_id}"]
+                  f"{base}/override", f"/officer/learners/{learner_id}",
+                  f"/officer/insights/supply-demand?round={round_id}",
+                  f"/officer/insights/rounds/{round_id}/what-if",
+                  f"/officer/insights/runs/{run_id}/fairness",
+                  f"/officer/compliance/rounds/{round_id}/blocked",
+                  "/officer/engagement/?stage=hosting",
+                  f"/officer/ksbs/programmes/{programme_id}/learners",
+                  f"/officer/ksbs/learners/{learner_id}"]
     if role == "employer":
         html = client.get("/employer/offers").get_data(as_text=True)
         pages += [h for h in _links(html) if re.fullmatch(r"/employer/offers/\d+", h)][:1]
