@@ -63,6 +63,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(datetime_uk)
     app.add_template_filter(km)
     app.add_template_filter(scrolling_tables)
+    app.add_template_filter(employer_status_words)
+    app.add_template_filter(employer_status_colour)
 
     @app.context_processor
     def inject_service_name() -> dict[str, Any]:
@@ -167,6 +169,20 @@ def datetime_uk(value: datetime | None) -> str:
     else:
         clock = f"{hour}:{local.minute:02d}{'am' if local.hour < 12 else 'pm'}"
     return f"{local.day} {local:%B %Y} at {clock}"
+
+
+def employer_status_words(status: Any) -> str:
+    """An employer's approval status in words ("Awaiting approval")."""
+    from placements.domain.employers import STATUS_WORDS
+
+    return STATUS_WORDS.get(status, str(status))
+
+
+def employer_status_colour(status: Any) -> str:
+    """The tag colour of an employer's approval status."""
+    from placements.domain.employers import STATUS_COLOURS
+
+    return STATUS_COLOURS.get(status, "grey")
 
 
 def km(value: float | int | None) -> str:

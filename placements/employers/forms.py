@@ -1,4 +1,5 @@
-"""Employer forms: sites, placement offers, withdrawals, placed learners, colleagues."""
+"""Employer forms: sites, placement offers, withdrawals, placed learners, colleagues, asking
+for approval again."""
 
 from __future__ import annotations
 
@@ -166,3 +167,12 @@ class ColleagueForm(Form):
     email = new_account_email_field("Email address", "Enter your colleague's email address")
     submit = SubmitField("Send invitation", widget=GovSubmitInput())
 
+
+
+class AskAgainForm(Form):
+    """A rejected employer asks for approval again, saying what it has changed."""
+
+    note = TextAreaField("What have you changed?", widget=GovTextArea(), validators=[
+        InputRequired(message="Tell the placement officers what you have changed"),
+        Length(max=2000, message="What you have changed must be 2000 characters or fewer")])
+    submit = SubmitField("Ask for approval again", widget=GovSubmitInput())

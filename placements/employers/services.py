@@ -14,6 +14,7 @@ from placements import audit
 from placements.auth.services import create_invitation
 from placements.csvio import ColumnSpec, parse_choice, parse_date, parse_int, parse_tags
 from placements.domain import DomainError, NotAllowed, access
+from placements.domain import employers as employer_rules
 from placements.domain import rounds as round_rules
 from placements.domain.placements import EMPLOYER_ANSWER, answer_guard, held_places_by_round
 from placements.extensions import db
@@ -449,3 +450,13 @@ def invite_colleague(actor: User, employer: Employer, *, name: str, email: str) 
     audit.record(actor, "employer.colleague_added", user, employer_id=employer.id)
     create_invitation(user, actor)
     return user
+
+
+# --- Approval ----------------------------------------------------------------------------
+
+
+def ask_for_approval_again(actor: User, employer: Employer, note: str) -> None:
+    """A rejected organisation asks for approval again, saying what it has changed."""
+    if actor.employer_id != employer.id:
+        raise NotAllowed("You can only ask for your own organisation")
+    employer_rules.ask_again(actor, employer, note)

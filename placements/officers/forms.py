@@ -1,15 +1,21 @@
-"""Officer forms: adding a learner."""
+"""Officer forms: adding a learner, a programme; rejecting an employer."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
 from wtforms import (
     RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
@@ -155,3 +161,13 @@ class ProgrammeForm(Form):
     def validate_end_date(self, field) -> None:
         if self.start_date.data and field.data and field.data <= self.start_date.data:
             raise ValidationError("The end date must be after the start date")
+
+
+class RejectEmployerForm(Form):
+    """Reject an employer awaiting approval, with a reason e-mailed to its users."""
+
+    reason = TextAreaField(
+        "Why are you not approving this employer?", widget=GovTextArea(), validators=[
+            InputRequired(message="Enter the reason, in words the employer will read"),
+            Length(max=2000, message="The reason must be 2000 characters or fewer")])
+    submit = SubmitField("Reject and e-mail the employer", widget=GovSubmitInput())
