@@ -63,7 +63,8 @@ FILE_SUFFIXES = (".csv", ".json")
 
 AXE_ALL = """tags => axe.run(document, {runOnly: {type: "tag", values: tags}})
     .then(r => r.violations.map(v => `${v.id} (${v.impact}): ${v.help} at ` +
-                                     v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", ")))"""
+                                     v.nodes.slice(0, 3).map(n => n.target.join(" "))
+                                            .join(", ")))"""
 
 #: The elements that stick out on the right, to name in a failure.
 WIDEST = """width => Array.from(document.querySelectorAll("body *"))
