@@ -78,7 +78,7 @@ class ActivityForm(Form):
     notes = TextAreaField("Notes", widget=GovTextArea(), validators=[
         Optional(), Length(max=5000, message="Notes must be 5000 characters or fewer")])
     next_action = StringField("Next action", widget=GovTextInput(), validators=[
-        Optional(), Length(max=300)])
+        Optional(), Length(max=300, message="The next action must be 300 characters or fewer")])
     next_action_due = UKDateField("Next action due",
         invalid_message="Enter a real due date, like 17 11 2026",
         widget=GovDateInput(),
