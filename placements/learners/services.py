@@ -199,12 +199,28 @@ def change_preferences(actor: User | None, learner: Learner, round_: AllocationR
 
 @dataclass(frozen=True)
 class OfferView:
-    """An offer as one learner sees it: how far, and whether they meet its requirements."""
+    """An offer as one learner sees it: how far, and whether they meet its requirements
+    (the eligibility rule's answer)."""
 
     offer: PlacementOffer
-    km: float
-    missing: tuple[str, ...]
-    beyond_travel: bool
+    answer: eligibility.Eligibility
+
+    @property
+    def km(self) -> float:
+        return self.answer.km
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return self.answer.missing
+
+    @property
+    def beyond_travel(self) -> bool:
+        return self.answer.beyond_travel
+
+    @property
+    def travel_warning(self) -> str | None:
+        """"Beyond your travel limit (...): this choice will not count", or None."""
+        return self.answer.travel_warning()
 
     @property
     def suitable(self) -> bool:
@@ -213,9 +229,8 @@ class OfferView:
 
 def offer_view(learner: Learner, offer: PlacementOffer) -> OfferView:
     """Describe one offer for the learner (the eligibility rule's answer)."""
-    answer = eligibility.assess(eligibility.learner_facts(learner),
-                                eligibility.offer_facts(offer))
-    return OfferView(offer, answer.km, answer.missing, answer.beyond_travel)
+    return OfferView(offer, eligibility.assess(eligibility.learner_facts(learner),
+                                               eligibility.offer_facts(offer)))
 
 
 @dataclass(frozen=True)
@@ -233,12 +248,23 @@ class OfferFilters:
 
 @dataclass(frozen=True)
 class OfferHit:
-    """One offer in a learner's search results: its id, distance and fit (no ORM object)."""
+    """One offer in a learner's search results: its id and the eligibility rule's answer
+    (distance and fit; no ORM object)."""
 
     offer_id: int
-    km: float
-    missing: tuple[str, ...]
-    beyond_travel: bool
+    answer: eligibility.Eligibility
+
+    @property
+    def km(self) -> float:
+        return self.answer.km
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return self.answer.missing
+
+    @property
+    def beyond_travel(self) -> bool:
+        return self.answer.beyond_travel
 
 
 def search_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> list[OfferHit]:
@@ -270,8 +296,7 @@ def search_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> l
             continue
         if filters.max_km is not None and answer.km > filters.max_km:
             continue
-        hits.append((answer.km, title, offer_id, OfferHit(offer_id, answer.km, answer.missing,
-                                                          answer.beyond_travel)))
+        hits.append((answer.km, title, offer_id, OfferHit(offer_id, answer)))
     hits.sort(key=lambda h: h[:3])
     return [h[3] for h in hits]
 
@@ -283,8 +308,7 @@ def offer_views(hits: Sequence[OfferHit]) -> list[OfferView]:
         sa.select(PlacementOffer).where(PlacementOffer.id.in_(ids)).options(
             sa.orm.joinedload(PlacementOffer.site),
             sa.orm.joinedload(PlacementOffer.employer)))} if ids else {}
-    return [OfferView(offers[h.offer_id], h.km, h.missing, h.beyond_travel)
-            for h in hits if h.offer_id in offers]
+    return [OfferView(offers[h.offer_id], h.answer) for h in hits if h.offer_id in offers]
 
 
 def browse_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> list[OfferView]:
