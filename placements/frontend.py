@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import re
 import secrets
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from markupsafe import Markup
 
-from placements.timeutil import UK_TIME
+from placements.timeutil import date_uk, datetime_uk
 
 #: Folder (under the app's static folder) that ``npm run build`` writes to.
 DIST = "dist"
@@ -141,34 +141,6 @@ def _field_errors(field: Any) -> list[dict[str, str]]:
     return [{"text": errors[0], "href": f"#{anchor}"}]
 
 
-def _to_uk(value: datetime) -> datetime:
-    if value.tzinfo is None:  # naive datetimes are UTC by house rule
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UK_TIME)
-
-
-def date_uk(value: date | datetime | None) -> str:
-    """Format a date as GOV.UK style, e.g. 1 September 2026 ('' for None)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = _to_uk(value)
-    return f"{value.day} {value:%B %Y}"
-
-
-def datetime_uk(value: datetime | None) -> str:
-    """Format a datetime in UK time as GOV.UK style, e.g. 1 September 2026 at 2:05pm."""
-    if value is None:
-        return ""
-    local = _to_uk(value)
-    hour = local.hour % 12 or 12
-    if local.hour == 0 and local.minute == 0:
-        clock = "midnight"
-    elif local.hour == 12 and local.minute == 0:
-        clock = "midday"
-    else:
-        clock = f"{hour}:{local.minute:02d}{'am' if local.hour < 12 else 'pm'}"
-    return f"{local.day} {local:%B %Y} at {clock}"
 
 
 def employer_status_words(status: Any) -> str:

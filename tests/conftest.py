@@ -259,3 +259,17 @@ def world(app: Flask) -> dict:
         "s2": s2, "o1": o1, "o2": o2, "admin": admin, "officer1": officer1,
         "officer2": officer2, "emp1": emp1, "emp2": emp2, "l1": l1, "l2": l2, "round": round_,
     }
+
+
+def publish_form(client: FlaskClient, round_id: int) -> dict[str, str]:
+    """Read the publish confirmation page's hidden fields (what the officer confirms)."""
+    import re
+
+    page = client.get(f"/officer/rounds/{round_id}/publish").get_data(as_text=True)
+    return dict(re.findall(r'name="(seen|digest)" type="hidden" value="([^"]*)"', page))
+
+
+def publish(client: FlaskClient, round_id: int):
+    """Publish a round as an officer does: read the confirmation page, then confirm."""
+    return client.post(f"/officer/rounds/{round_id}/publish",
+                       data=publish_form(client, round_id))

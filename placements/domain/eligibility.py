@@ -134,6 +134,11 @@ class Eligibility:
         return out
 
 
+def requirement_names(tags: Sequence[str]) -> str:
+    """Requirement tags in words ("dbs" -> "an enhanced DBS check" and the like)."""
+    return _names(tags)
+
+
 def _names(tags: Sequence[str]) -> str:
     return ", ".join(REQUIREMENTS.get(t, t) for t in tags)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -113,6 +113,52 @@ def require_changeable(round_: AllocationRound) -> None:
     """Refuse any change to an archived round."""
     if round_.status == R.ARCHIVED:
         raise DomainError(_refusal("", R.ARCHIVED, None))
+
+
+# --- changing a round's settings -------------------------------------------------------------
+
+#: Settings that decide the allocation: fixed once it has been published (a repair run
+#: follows what was published).
+ALLOCATION_SETTINGS = ("preference_deadline", "max_preferences", "rank_cost", "fallback",
+                       "programmes")
+
+
+def change_refusals(round_: AllocationRound, changes: dict[str, Any], now: datetime, *,
+                    most_listed: int = 0) -> list[tuple[str, str]]:
+    """Why each change asked for cannot be made, as (field, message) pairs (none: allowed).
+
+    `changes` holds only the settings that differ from the round's; `most_listed` is the
+    most offers any learner has listed in the round (lowering K below it would silently
+    stop some learners' choices counting while they can still change them).
+    """
+    if round_.status == R.ARCHIVED:
+        return [("name", _refusal("", R.ARCHIVED, None))]
+    refusals = []
+    if round_.publications:
+        for name in ALLOCATION_SETTINGS:
+            if name in changes:
+                refusals.append((name, "The allocation has been published: this setting "
+                                       "decided it and can no longer change (repair runs "
+                                       "follow it). Set up a new round instead"))
+        return refusals
+    deadline = changes.get("preference_deadline")
+    if deadline is not None:
+        if round_.status == R.OPEN and deadline <= now:
+            refusals.append(("preference_deadline",
+                             "While choices are open the deadline must be in the future: to "
+                             "stop taking choices now, close them early instead"))
+        elif deadline > now + timedelta(days=2 * 366):
+            refusals.append(("preference_deadline",
+                             "The deadline for choices must be within two years from today"))
+    k = changes.get("max_preferences")
+    if k is not None and k < most_listed and takes_choices(round_.status,
+                                                           round_.preference_deadline, now):
+        refusals.append(("max_preferences",
+                         f"Some learners have already listed {most_listed} offers: choices "
+                         f"cannot go below {most_listed} while learners can still change them"))
+    if "programmes" in changes and not changes["programmes"]:
+        refusals.append(("programmes", "Choose at least one programme"))
+    return refusals
 
 
 # --- transitions ----------------------------------------------------------------------------

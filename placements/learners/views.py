@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from placements.domain import DomainError
+from placements.domain.standing import standings_of
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.learners import services
@@ -57,10 +58,8 @@ def _choosing_round(learner: Learner) -> AllocationRound | None:
 def dashboard():
     """Show the learner's programme, profile summary, rounds and placement."""
     learner = current_learner()
-    rounds = [(r, len(services.ranked_offer_ids(learner, r)))
-              for r in services.learner_rounds(learner)]
-    return render_template("learners/dashboard.html", learner=learner, rounds=rounds,
-                           placements=services.visible_placements(learner))
+    return render_template("learners/dashboard.html", learner=learner,
+                           standings=standings_of(learner))
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -196,10 +195,10 @@ def _save_choices(learner: Learner, round_: AllocationRound, **change) -> str | 
 
 @bp.get("/placement")
 def placement():
-    """Show the learner's published placements, to accept or decline."""
+    """Show where the learner stands in each round, and their placements to answer."""
     learner = current_learner()
     return render_template("learners/placement.html", learner=learner,
-                           placements=services.visible_placements(learner), form=EmptyForm(),
+                           standings=standings_of(learner), form=EmptyForm(),
                            distance=lambda p: services.offer_view(learner, p.offer).km)
 
 
@@ -242,7 +241,8 @@ def placement_decline(placement_id: int):
             form.reason.errors.append(exc.message)
         else:
             db.session.commit()
-            flash("You have declined the placement. Your placement officer will be in touch.",
+            flash("You have declined the placement. Your placement officer will look for "
+                  "another placement for you; you will be e-mailed when one is published.",
                   "success")
             return redirect(url_for(".placement"), 303)
     return render_form("learners/placement_decline.html", form, placement=placement)

@@ -10,6 +10,8 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     BooleanField,
+    HiddenField,
+    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -19,6 +21,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
 
 from placements.formkit import Form, UKDateField, WholeNumberField
 from placements.frontend import GovCheckboxesInput, GovCheckboxInput, GovDateInput, GovRadioInput
@@ -88,3 +91,23 @@ class LockForm(Form):
     reason = StringField("Reason (optional)", widget=GovTextInput(),
                          validators=[Optional(), Length(max=500)])
     submit = SubmitField("Lock", widget=GovSubmitInput())
+
+
+class PublishForm(Form):
+    """Publish what the confirmation page showed (its publication count and digest)."""
+
+    seen = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
+    digest = HiddenField(validators=[InputRequired(), Length(max=64)])
+    submit = SubmitField("Publish and send the e-mails", widget=GovSubmitInput())
+
+
+class CloseChoicesForm(Form):
+    """Close choices before the deadline, saying why."""
+
+    reason = TextAreaField(
+        "Why choices close before the deadline",
+        description="Every learner in the round is e-mailed this reason.",
+        widget=GovTextArea(), validators=[
+            InputRequired(message="Say why choices close before the deadline"),
+            Length(max=1000, message="The reason must be 1000 characters or fewer")])
+    submit = SubmitField("Close choices and tell learners", widget=GovSubmitInput())

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import selectinload
 
 from placements import audit
 from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain import rounds as round_rules
-from placements.domain.placements import PLACEMENT, held_at_sql, holds_place_at, places_held
+from placements.domain.placements import PLACEMENT, holds_place_at, places_held
 from placements.extensions import db
 from placements.jobs import enqueue, reap_stale
-from placements.mail import send_mail
 from placements.models import (
     ACTIVE_JOB_STATUSES,
     AllocationRound,
@@ -44,7 +42,6 @@ from placements.models import (
     Programme,
     Provider,
     RankCost,
-    Role,
     RoundStatus,
     RunKind,
     User,
@@ -95,6 +92,110 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
     db.session.flush()
     audit.record(officer, "round.created", round_, round_id=round_.id, name=round_.name)
     return round_
+
+
+def update_round(officer: User, round_: AllocationRound, *, name: str,
+                 programmes: Sequence[Programme], preference_deadline: datetime,
+                 max_preferences: int, rank_cost: RankCost, fallback: bool,
+                 time_limit_s: int) -> list[str]:
+    """Change a round's settings within the lifecycle's guards; return what changed.
+
+    Once published, the settings that decided the allocation are fixed
+    (`domain.rounds.change_refusals`); before that, a change after a run makes publishing
+    wait for a new run (see `publication`), so nothing published disagrees with them.
+    """
+    if not access.officer_manages_round(officer, round_):
+        raise NotAllowed("Only officers of the provider that owns this round can do that")
+    if not 1 <= time_limit_s <= 3600:
+        raise DomainError("Time limit must be between 1 and 3600 seconds", field="time_limit_s")
+    if not 1 <= max_preferences <= 50:
+        raise DomainError("Choices must be between 1 and 50", field="max_preferences")
+    scope = db.session.get_one(Provider, officer.provider_id).partner_ids()
+    if any(p.provider_id not in scope for p in programmes):
+        raise NotAllowed("Choose programmes of your partnership", field="programmes")
+    wanted: dict[str, Any] = {
+        "name": name.strip(), "preference_deadline": preference_deadline,
+        "max_preferences": max_preferences, "rank_cost": RankCost(rank_cost),
+        "fallback": bool(fallback), "time_limit_s": time_limit_s}
+    changes = {k: v for k, v in wanted.items() if getattr(round_, k) != v}
+    if {p.id for p in programmes} != {p.id for p in round_.programmes}:
+        changes["programmes"] = list(programmes)
+    if not changes:
+        return []
+    most = db.session.scalar(
+        sa.select(sa.func.count()).where(Preference.round_id == round_.id)
+        .group_by(Preference.learner_id).order_by(sa.func.count().desc()).limit(1)) or 0
+    refusals = round_rules.change_refusals(round_, changes, utcnow(), most_listed=most)
+    if refusals:
+        field_name, message = refusals[0]
+        raise DomainError(message, field=field_name)
+    before = {k: _plain_setting(getattr(round_, k)) for k in changes}
+    for key, value in changes.items():
+        setattr(round_, key, value)
+    providers = {p.provider_id for p in round_.programmes} | {round_.provider_id}
+    round_.providers = [db.session.get_one(Provider, pid) for pid in sorted(providers)]
+    db.session.flush()
+    audit.record(officer, "round.changed", round_, round_id=round_.id,
+                 changed=sorted(changes), before=before,
+                 after={k: _plain_setting(getattr(round_, k)) for k in changes})
+    return sorted(changes)
+
+
+def _plain_setting(value: Any) -> Any:
+    if isinstance(value, list):
+        return sorted(p.title for p in value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if not isinstance(value, bool | int) else value
+
+
+@dataclass
+class ArchivePlan:
+    """What archiving a round would do to its allocation."""
+
+    proposals: int
+    pending: int
+    placements: int
+    blockers: list[str]
+
+
+def archive_plan(round_: AllocationRound) -> ArchivePlan:
+    """Work out what archiving would discard and keep (writes nothing)."""
+    counts = dict(db.session.execute(
+        sa.select(Placement.status, sa.func.count()).where(Placement.round_id == round_.id)
+        .group_by(Placement.status)).all())
+    pending = db.session.scalar(sa.select(sa.func.count()).where(
+        Placement.round_id == round_.id, Placement.pending_change.is_not(None))) or 0
+    blockers = []
+    if round_.status == RoundStatus.ARCHIVED:
+        blockers.append("This round is already archived")
+    if active_run(round_) is not None:
+        blockers.append("A run is in progress: wait for it to finish")
+    return ArchivePlan(proposals=counts.get(P.PROPOSED, 0), pending=pending,
+                       placements=counts.get(P.PUBLISHED, 0) + counts.get(P.ACCEPTED, 0),
+                       blockers=blockers)
+
+
+def archive_round(officer: User, round_: AllocationRound) -> ArchivePlan:
+    """Archive a round: proposals never published are discarded (they would otherwise hold
+    places other rounds need), pending changes dropped; published and accepted placements
+    stay as they are; nothing can change afterwards."""
+    _require_manage(officer, round_)
+    plan = archive_plan(round_)
+    if plan.blockers:
+        raise DomainError(plan.blockers[0])
+    rows = db.session.execute(sa.select(
+        Placement.id, Placement.status, Placement.pending_change).where(
+        Placement.round_id == round_.id,
+        sa.or_(Placement.status == P.PROPOSED, Placement.pending_change.is_not(None)))).all()
+    PLACEMENT.apply_many("discard", [(r.id, r.status, r.pending_change, {}) for r in rows
+                                     if r.status == P.PROPOSED])
+    PLACEMENT.apply_many("cancel_change", [(r.id, r.status, r.pending_change,
+                                            dict(_NO_PENDING)) for r in rows
+                                           if r.status != P.PROPOSED])
+    round_rules.archive(officer, round_)
+    db.session.flush()
+    return plan
 
 
 def officer_rounds_stmt(officer: User) -> sa.Select[AllocationRound]:
@@ -285,168 +386,30 @@ def _waiting_stmt(round_: AllocationRound) -> sa.Select[Placement]:
 
 def pending_changes(round_: AllocationRound) -> int:
     """Count placements that publishing would change (new proposals and pending changes)."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(
-        _waiting_stmt(round_).subquery())) or 0
+    return db.session.scalar(sa.select(sa.func.count(Placement.id)).where(
+        Placement.round_id == round_.id,
+        sa.or_(Placement.status == P.PROPOSED, Placement.pending_change.is_not(None)))) or 0
 
 
-def _base_url() -> str:
-    return current_app.config["BASE_URL"].rstrip("/")
+def round_phase(round_: AllocationRound) -> round_rules.Phase:
+    """Where the round stands (the domain's phase, from its state, time and allocation)."""
+    return round_rules.phase(
+        round_.status, round_.preference_deadline, utcnow(),
+        allocated=latest_run(round_, succeeded=True) is not None,
+        changes_waiting=pending_changes(round_) > 0, repair_due=round_.needs_repair)
 
 
-@dataclass
-class Publication:
-    """What publishing the round now would do: who is told what."""
-
-    placed: list[Placement] = field(default_factory=list)
-    moved: list[Placement] = field(default_factory=list)
-    removed: list[Placement] = field(default_factory=list)
-    unplaced: list[Learner] = field(default_factory=list)
-    employers: dict[int, Employer] = field(default_factory=dict)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.placed or self.moved or self.removed)
-
-
-def publication_plan(round_: AllocationRound) -> Publication:
-    """Work out what publishing now would publish and whom it would e-mail."""
-    plan = Publication()
-    rows = db.session.scalars(
-        _waiting_stmt(round_)
+def to_place_again(round_: AllocationRound) -> list[Placement]:
+    """Learners of a published round who declined or lost their placement and hold no
+    place now: the next repair run tries to place them again."""
+    return list(db.session.scalars(
+        sa.select(Placement).join(Learner, Learner.id == Placement.learner_id)
+        .join(User, User.id == Learner.user_id)
+        .where(Placement.round_id == round_.id,
+               Placement.status.in_([P.DECLINED.value, P.WITHDRAWN.value]))
         .options(selectinload(Placement.learner).selectinload(Learner.user),
-                 selectinload(Placement.offer).selectinload(PlacementOffer.employer),
-                 selectinload(Placement.pending_offer).selectinload(PlacementOffer.employer))
-        .order_by(Placement.id)).all()
-    for p in rows:
-        if p.status == P.PROPOSED:
-            plan.placed.append(p)
-            plan.employers[p.offer.employer_id] = p.offer.employer
-        elif p.pending_change == PendingChange.MOVE and p.pending_offer is not None:
-            plan.moved.append(p)
-            plan.employers[p.offer.employer_id] = p.offer.employer
-            plan.employers[p.pending_offer.employer_id] = p.pending_offer.employer
-        elif p.pending_change == PendingChange.REMOVAL:
-            plan.removed.append(p)
-            plan.employers[p.offer.employer_id] = p.offer.employer
-    if not has_published(round_):
-        plan.unplaced = _unplaced_learners(round_)
-    return plan
-
-
-def publish_round(officer: User, round_: AllocationRound, *,
-                  seen: int | None = None) -> dict[str, int]:
-    """Publish the allocation and e-mail only the learners and employers affected.
-
-    The round's next publication number is claimed atomically first (see
-    `domain.rounds.claim_publication`), so concurrent requests publish once; each placement
-    then moves through its lifecycle in bulk (`publish`, `publish_move`, `publish_removal`).
-    """
-    _require_manage(officer, round_)
-    if active_run(round_) is not None:
-        raise DomainError("Wait for the run in progress to finish before publishing")
-    first = not has_published(round_)
-    plan = publication_plan(round_)
-    if plan.empty and not (first and latest_run(round_, succeeded=True) is not None):
-        raise DomainError("There is nothing new to publish: run an allocation first"
-                          if first else "There is nothing new to publish")
-    number = round_rules.claim_publication(
-        officer, round_, seen=round_.publications if seen is None else seen)
-    # The messages are written from the plan as it stands, before the placements move on.
-    counts = _tell_people(round_, plan)
-    now = utcnow()
-    fresh = {**_FRESH, "published_at": now}
-    PLACEMENT.apply_many("publish", [(p.id, p.status, p.pending_change, fresh)
-                                     for p in plan.placed])
-    PLACEMENT.apply_many("publish_move", [
-        (p.id, p.status, p.pending_change, {
-            **fresh, "offer_id": p.pending_offer_id, "rank": p.pending_rank,
-            "distance_m": p.pending_distance_m, **_NO_PENDING}) for p in plan.moved])
-    PLACEMENT.apply_many("publish_removal", [(p.id, p.status, p.pending_change, _NO_PENDING)
-                                             for p in plan.removed])
-    db.session.flush()
-    audit.record(officer, "round.published", round_, round_id=round_.id, publication=number,
-                 **counts)
-    return counts
-
-
-def _tell_people(round_: AllocationRound, plan: Publication) -> dict[str, int]:
-    """E-mail each learner affected once, and each employer affected once."""
-    base = _base_url()
-    employer_news: dict[int, list[str]] = defaultdict(list)
-    for p in plan.placed:
-        user = p.learner.user
-        employer_news[p.offer.employer_id].append(
-            f"- {user.name} will join you for \"{p.offer.title}\"")
-        send_mail(user.email, f"Your work placement: {p.offer.employer.name}",
-                  f"Hello {user.name},\n\nYou have a work placement in {round_.name}: "
-                  f"{p.offer.title} with {p.offer.employer.name}.\n\nSign in to accept "
-                  f"or decline it: {base}/\n", provider_id=p.learner.provider_id,
-                  round_id=round_.id)
-    for p in plan.moved:
-        user, old, new = p.learner.user, p.offer, p.pending_offer
-        assert new is not None
-        employer_news[old.employer_id].append(
-            f"- {user.name} will no longer join you for \"{old.title}\"")
-        employer_news[new.employer_id].append(
-            f"- {user.name} will join you for \"{new.title}\"")
-        send_mail(user.email, f"Your work placement has changed: {new.employer.name}",
-                  f"Hello {user.name},\n\nYour placement in {round_.name} has changed. "
-                  f"It is now {new.title} with {new.employer.name} (it was {old.title} "
-                  f"with {old.employer.name}).\n\nSign in to accept or decline it: "
-                  f"{base}/\n", provider_id=p.learner.provider_id, round_id=round_.id)
-    for p in plan.removed:
-        user = p.learner.user
-        employer_news[p.offer.employer_id].append(
-            f"- {user.name} will no longer join you for \"{p.offer.title}\"")
-        send_mail(user.email, "Your work placement has been withdrawn",
-                  f"Hello {user.name},\n\nYour placement {p.offer.title} with "
-                  f"{p.offer.employer.name} in {round_.name} is no longer available and "
-                  "no other placement could be found for now. Your placement officer "
-                  "will contact you.\n", provider_id=p.learner.provider_id,
-                  round_id=round_.id)
-    for learner in plan.unplaced:
-        send_mail(learner.user.email, f"Work placements: {round_.name}",
-                  f"Hello {learner.user.name},\n\nThe placements for {round_.name} have "
-                  "been published. We could not place you this time; your placement "
-                  f"officer will contact you about what happens next.\n\n{base}/\n",
-                  provider_id=learner.provider_id, round_id=round_.id)
-    for employer_id, lines in sorted(employer_news.items()):
-        employer = plan.employers[employer_id]
-        for address in _employer_addresses(employer):
-            send_mail(address, f"Placements in {round_.name}",
-                      f"Hello,\n\nThe placement allocation {round_.name} has been published. "
-                      "For your organisation:\n\n" + "\n".join(lines)
-                      + f"\n\nSign in to see the learners and respond: {base}/\n",
-                      provider_id=round_.provider_id, round_id=round_.id)
-    return {"published": len(plan.placed), "moved": len(plan.moved),
-            "removed": len(plan.removed),
-            "learners_told": len(plan.placed) + len(plan.moved) + len(plan.removed)
-            + len(plan.unplaced),
-            "employers_told": len(employer_news)}
-
-
-def _employer_addresses(employer: Employer) -> list[str]:
-    if employer.contact_email:
-        return [employer.contact_email]
-    return sorted(db.session.scalars(sa.select(User.email).where(
-        User.employer_id == employer.id, User.role == Role.EMPLOYER,
-        User.active.is_(True))))
-
-
-def _unplaced_learners(round_: AllocationRound) -> list[Learner]:
-    """Learners of the round with no placement, as the latest succeeded run left them."""
-    run = latest_run(round_, succeeded=True)
-    if run is None or not run.result:
-        return []
-    ids = [parse_key(u["learner"]) for u in run.result.get("unplaced", [])]
-    placed = set(db.session.scalars(sa.select(Placement.learner_id).where(
-        Placement.round_id == round_.id, held_at_sql().is_not(None))))
-    learners: list[Learner] = []
-    for start in range(0, len(ids), 500):
-        chunk = [i for i in ids[start:start + 500] if i not in placed]
-        learners.extend(db.session.scalars(sa.select(Learner).where(Learner.id.in_(chunk))
-                                           .options(selectinload(Learner.user))))
-    return sorted(learners, key=lambda lrn: lrn.id)
+                 selectinload(Placement.offer).selectinload(PlacementOffer.employer))
+        .order_by(User.name, Placement.id)))
 
 
 # --- Locks and overrides -------------------------------------------------------------------

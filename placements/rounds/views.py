@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from placements.csvio import csv_response
 from placements.domain import DomainError, access
+from placements.domain import rounds as round_rules
 from placements.extensions import db
 from placements.formkit import EmptyForm, choices, require_button_post, show_domain_error
 from placements.jobs import shown_error, shown_status, submit
@@ -34,10 +35,17 @@ from placements.models import (
     utcnow,
 )
 from placements.navigation import page_number, render_form
-from placements.rounds import reports, services
-from placements.rounds.forms import LockForm, OverrideForm, RoundForm
+from placements.rounds import publication, reports, services
+from placements.rounds.forms import (
+    CloseChoicesForm,
+    LockForm,
+    OverrideForm,
+    PublishForm,
+    RoundForm,
+)
 from placements.rounds.problem import build_problem
 from placements.security import role_required
+from placements.timeutil import UK_TIME, today_uk
 
 bp = Blueprint("rounds", __name__, url_prefix="/officer/rounds")
 
@@ -91,7 +99,7 @@ def new():
     form.programmes.choices = choices(services.programme_choices(current_user))
     if form.validate_on_submit():
         programmes = services.programmes_by_id(current_user, form.programmes.data)
-        deadline = datetime.combine(form.preference_deadline.data, time(23, 59), tzinfo=UTC)
+        deadline = _deadline(form.preference_deadline.data)
         try:
             round_ = services.create_round(
                 current_user, name=form.name.data, programmes=programmes,
@@ -110,15 +118,81 @@ def new():
 
 @bp.get("/<int:round_id>")
 def detail(round_id: int):
-    """Show a round: settings, its current allocation, runs and the actions available."""
+    """Show a round: settings, where it stands, its allocation, runs and what can be done."""
     round_ = get_round_or_404(round_id)
+    can_manage = access.officer_manages_round(current_user, round_)
     return render_template(
         "rounds/detail.html", round=round_, learners=services.learners_in_round(round_),
         runs=services.recent_runs(round_), active=services.active_run(round_),
-        can_manage=access.officer_manages_round(current_user, round_),
+        can_manage=can_manage, phase=services.round_phase(round_),
+        takes_choices=round_rules.takes_choices(round_.status, round_.preference_deadline,
+                                                utcnow()),
         counts=reports.allocation_counts(round_), pending=services.pending_changes(round_),
-        published=services.has_published(round_),
+        published=services.has_published(round_), again=services.to_place_again(round_),
+        blockers=publication.quick_blockers(round_) if can_manage else [],
         latest=services.latest_run(round_, succeeded=True), form=EmptyForm())
+
+
+@bp.route("/<int:round_id>/edit", methods=["GET", "POST"])
+def edit(round_id: int):
+    """Change a round's settings (those that decided a published allocation are fixed)."""
+    round_ = get_managed_round_or_403(round_id)
+    form = RoundForm()
+    form.submit.label.text = "Save changes"
+    form.programmes.choices = choices(services.programme_choices(current_user))
+    if request.method == "GET":
+        form.name.data = round_.name
+        form.programmes.data = [p.id for p in round_.programmes]
+        form.preference_deadline.data = today_uk(round_.preference_deadline)
+        form.max_preferences.data = round_.max_preferences
+        form.rank_cost.data = str(round_.rank_cost)
+        form.fallback.data = "yes" if round_.fallback else "no"
+        form.time_limit_s.data = round_.time_limit_s
+    if form.validate_on_submit():
+        programmes = services.programmes_by_id(current_user, form.programmes.data)
+        deadline = _deadline(form.preference_deadline.data)
+        if today_uk(deadline) == today_uk(round_.preference_deadline):
+            deadline = round_.preference_deadline  # the same day: keep the exact time
+        try:
+            changed = services.update_round(
+                current_user, round_, name=form.name.data, programmes=programmes,
+                preference_deadline=deadline, max_preferences=form.max_preferences.data,
+                rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
+                time_limit_s=form.time_limit_s.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc, "name")
+        else:
+            db.session.commit()
+            flash("The round's settings have been saved." if changed
+                  else "Nothing was changed.", "success" if changed else "info")
+            return redirect(url_for(".detail", round_id=round_.id), 303)
+    return render_form("rounds/edit.html", form, round=round_)
+
+
+def _deadline(day) -> datetime:
+    """The end of a UK day, as the deadline for choices."""
+    return datetime.combine(day, time(23, 59), tzinfo=UK_TIME).astimezone(UTC)
+
+
+@bp.route("/<int:round_id>/archive", methods=["GET", "POST"])
+def archive(round_id: int):
+    """Archive a round after saying what that does; it stays readable."""
+    round_ = get_managed_round_or_403(round_id)
+    plan = services.archive_plan(round_)
+    form = EmptyForm()
+    form.submit.label.text = "Archive round"
+    if form.validate_on_submit():
+        try:
+            services.archive_round(current_user, round_)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(f"{round_.name} has been archived.", "success")
+            return redirect(url_for(".detail", round_id=round_.id), 303)
+    return render_template("rounds/archive.html", round=round_, plan=plan, form=form)
 
 
 @bp.get("/<int:round_id>/problem.json")
@@ -179,15 +253,44 @@ def _progress(run: AllocationRun) -> dict:
 
 @bp.get("/<int:round_id>/runs/<int:run_id>")
 def run(round_id: int, run_id: int):
-    """Show a run: live progress while it solves, then its results."""
+    """Show a run: live progress while it solves, then its results and, learner by learner,
+    what it changes (filterable, with the same counts as publishing)."""
     round_ = get_round_or_404(round_id)
     run_ = get_run_or_404(round_, run_id)
     report = reports.run_report(run_) if run_.status == JobStatus.SUCCEEDED else None
     before = services.previous_run(run_) if report else None
+    changes = reports.run_changes(run_, before) if report else None
+    kind = request.args.get("change", "")
+    if kind not in {str(c) for c in reports.CHANGES}:
+        kind = ""
+    rows = changes.only(kind) if changes else []
+    pages = max(1, -(-len(rows) // CHANGES_PAGE))
+    page = min(page_number(), pages)
+    shown = rows[(page - 1) * CHANGES_PAGE:page * CHANGES_PAGE]
+    details = reports.explain_unplaced(run_.problem or {}, [
+        f"L{r.learner_id}" for r in shown
+        if r.kind in (reports.Change.LOST, reports.Change.UNPLACED)]) if shown else {}
     return render_template(
         "rounds/run.html", round=round_, run=run_, progress=_progress(run_), report=report,
-        comparison=reports.compare_runs(run_, before), before=before,
+        comparison=reports.compare_runs(run_, before), before=before, changes=changes,
+        kind=kind, shown=shown, details=details, page=page, pages=pages,
+        total_shown=len(rows), kinds=reports.CHANGES,
         can_manage=access.officer_manages_round(current_user, round_))
+
+
+CHANGES_PAGE = 100
+
+
+@bp.get("/<int:round_id>/runs/<int:run_id>/changes.csv")
+def run_changes_csv(round_id: int, run_id: int):
+    """Download what a run changes, learner by learner."""
+    round_ = get_round_or_404(round_id)
+    run_ = get_run_or_404(round_, run_id)
+    changes = reports.run_changes(run_, services.previous_run(run_)) if run_.result else None
+    if changes is None:
+        abort(404)
+    return csv_response(f"round-{round_.id}-run-{run_.id}-changes.csv",
+                        reports.CHANGES_CSV_HEADER, reports.changes_csv_rows(changes))
 
 
 @bp.get("/<int:round_id>/runs/<int:run_id>/progress.json")
@@ -331,20 +434,99 @@ def override(round_id: int):
     return render_form("rounds/override.html", form, round=round_, warnings=warnings)
 
 
+@bp.get("/<int:round_id>/publish")
+def publish_confirm(round_id: int):
+    """Show exactly what publishing would do and whom it would e-mail, before it is done."""
+    round_ = get_managed_round_or_403(round_id)
+    plan = publication.publication_plan(round_)
+    form = PublishForm(seen=round_.publications, digest=plan.digest)
+    return render_template("rounds/publish.html", round=round_, plan=plan, form=form,
+                           close_form=CloseChoicesForm())
+
+
+@bp.get("/<int:round_id>/publish.csv")
+def publish_csv(round_id: int):
+    """Download everyone publishing now would e-mail, and what each is told."""
+    round_ = get_managed_round_or_403(round_id)
+    plan = publication.publication_plan(round_)
+    rows = [["learner", n.learner.user.name, n.learner.student_ref, n.notice.to, n.summary,
+             n.notice.subject] for n in plan.learners]
+    rows += [["employer", e.employer.name, "", n.to, "; ".join(line[2:] for line in e.lines),
+              n.subject] for e in plan.employers for n in e.notices]
+    return csv_response(f"round-{round_.id}-publication-{plan.number}.csv",
+                        ["who", "name", "student_ref", "email", "what_changes", "subject"], rows)
+
+
 @bp.post("/<int:round_id>/publish")
 def publish(round_id: int):
-    """Publish the allocation to learners and employers and e-mail those affected."""
+    """Publish the allocation the officer confirmed, and e-mail those affected."""
+    round_ = get_managed_round_or_403(round_id)
+    form = PublishForm()
+    if not form.validate_on_submit():
+        flash("Check what publishing does before you publish.", "error")
+        return redirect(url_for(".publish_confirm", round_id=round_.id), 303)
+    try:
+        counts = publication.publish_round(current_user, round_, seen=form.seen.data,
+                                           digest=form.digest.data)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".publish_confirm", round_id=round_.id), 303)
+    db.session.commit()
+    flash(publication_summary(counts), "success")
+    return redirect(url_for(".detail", round_id=round_.id), 303)
+
+
+def publication_summary(counts: dict[str, int]) -> str:
+    """One sentence on what a publication did."""
+    def n(count: int, one: str, many: str) -> str:
+        return f"{count} {one if count == 1 else many}"
+
+    parts = [n(counts["published"], "new placement", "new placements"),
+             n(counts["moved"], "move", "moves"),
+             n(counts["removed"], "placement withdrawn", "placements withdrawn")]
+    if counts.get("unplaced"):
+        parts.append(n(counts["unplaced"], "learner told they were not placed",
+                       "learners told they were not placed"))
+    return (f"Published: {', '.join(parts)}. "
+            f"{n(counts['learners_told'], 'learner', 'learners')} and "
+            f"{n(counts['employers_told'], 'employer', 'employers')} have been e-mailed.")
+
+
+@bp.route("/<int:round_id>/close-choices", methods=["GET", "POST"])
+def close_choices(round_id: int):
+    """Close choices before the deadline, with a reason every learner is e-mailed."""
+    round_ = get_managed_round_or_403(round_id)
+    form = CloseChoicesForm()
+    if form.validate_on_submit():
+        try:
+            told = publication.close_choices_early(current_user, round_, form.reason.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc, "reason")
+        else:
+            db.session.commit()
+            flash(f"Choices are closed. {told} learner{'s' if told != 1 else ''} "
+                  f"{'have' if told != 1 else 'has'} been e-mailed why.", "success")
+            return redirect(url_for(".detail", round_id=round_.id), 303)
+    return render_form("rounds/close_choices.html", form, round=round_,
+                       learners=services.learners_in_round(round_))
+
+
+@bp.post("/<int:round_id>/reopen-choices")
+def reopen_choices(round_id: int):
+    """Take choices again until the deadline (before anything is published)."""
     require_button_post()
     round_ = get_managed_round_or_403(round_id)
     try:
-        counts = services.publish_round(current_user, round_)
+        told = publication.reopen_choices(current_user, round_)
     except DomainError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for(".detail", round_id=round_.id), 303)
-    db.session.commit()
-    flash(f"Published: {counts['published']} new placements, {counts['moved']} moved, "
-          f"{counts['removed']} withdrawn. {counts['learners_told']} learners and "
-          f"{counts['employers_told']} employers have been e-mailed.", "success")
+    else:
+        db.session.commit()
+        flash(f"Choices are open again. {told} learner{'s' if told != 1 else ''} "
+              f"{'have' if told != 1 else 'has'} been e-mailed.", "success")
     return redirect(url_for(".detail", round_id=round_.id), 303)
 
 

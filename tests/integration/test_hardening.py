@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from placements import csvio
 from placements.auth import services as auth_services
 from placements.extensions import db
-from placements.models import AccountLink, LinkPurpose, OutboxMessage, User, utcnow
+from placements.models import AccountLink, OutboxMessage, User, utcnow
 from tests.conftest import PASSWORD
 
 
@@ -308,7 +308,8 @@ def _read(text: str | bytes):
 
 def test_control_characters_are_a_row_error_not_a_crash():
     rows = _read("name,note\nAda\x00,fine\nGrace,ok\n")
-    assert rows[0].errors and "control characters" in rows[0].errors[0].message
+    assert rows[0].errors
+    assert "control characters" in rows[0].errors[0].message
     assert not rows[1].errors
 
 
@@ -339,5 +340,5 @@ def test_downloads_declare_their_charset_once(client, world):
 
 @pytest.mark.parametrize("value", ["01/01/1899", "31/12/2101", "30/02/2027", "2027-13-01"])
 def test_dates_outside_the_service_range_are_refused(value):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Enter a date"):
         csvio.parse_date(value)

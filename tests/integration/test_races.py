@@ -31,7 +31,7 @@ from placements.models import (
     PlacementStatus,
     Preference,
 )
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, publish_form
 
 TODAY = date(2026, 11, 20)
 
@@ -213,8 +213,11 @@ def test_five_simultaneous_publishes_publish_once(app, world):
     e-mail five times."""
     round_id = _allocated_round(app, world)
     clients = _clients(app, ["officer1@example.test"] * 5)
-    responses = race(app, [lambda c=c: c.post(f"/officer/rounds/{round_id}/publish")
-                           for c in clients])
+    forms = [publish_form(c, round_id) for c in clients]  # each read the confirmation page
+    assert all(f == forms[0] and f["digest"] for f in forms)
+    url = f"/officer/rounds/{round_id}/publish"
+    responses = race(app, [lambda c=c, f=f: c.post(url, data=f)
+                           for c, f in zip(clients, forms, strict=True)])
     assert all(getattr(r, "status_code", None) == 303 for r in responses), responses
     db.session.expire_all()
     assert db.session.get(AllocationRound, round_id).publications == 1
@@ -243,9 +246,9 @@ def test_learner_answers_race_with_an_officer_move(app, world):
     """A learner accepting while an officer moves the same placement: both are kept in a
     consistent state (accepted, with the move pending), or one is refused; never a 500."""
     round_id = _allocated_round(app, world)
-    from placements.rounds import services
+    from placements.rounds import publication
     officer = world["officer1"]
-    services.publish_round(officer, db.session.get(AllocationRound, round_id))
+    publication.publish_round(officer, db.session.get(AllocationRound, round_id))
     db.session.commit()
     placement = db.session.scalar(sa.select(Placement).where(
         Placement.learner_id == world["l1"].id))

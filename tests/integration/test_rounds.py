@@ -20,7 +20,8 @@ from placements.models import (
     PlacementStatus,
     Preference,
 )
-from placements.rounds import services
+from placements.rounds import publication, services
+from tests.conftest import publish, publish_form
 
 
 @pytest.fixture
@@ -339,7 +340,7 @@ def test_publish_and_repair(client, auth, inline, prefs, app):
     auth.login("officer1@example.test")
     start(client, rid)
     deadline_passes(rid)
-    assert client.post(f"/officer/rounds/{rid}/publish").status_code == 303
+    assert publish(client, rid).status_code == 303
     assert placements_of(rid) == {(w["l1"].id, w["o1"].id, "published"),
                                   (w["l2"].id, w["o2"].id, "published")}
     db.session.expire_all()
@@ -371,7 +372,7 @@ def test_publish_and_repair(client, auth, inline, prefs, app):
     p2 = db.session.scalar(sa.select(Placement).where(Placement.learner_id == w["l2"].id))
     assert p2.status == PlacementStatus.PUBLISHED
     assert p2.pending_change == "removal"
-    assert client.post(f"/officer/rounds/{rid}/publish").status_code == 303
+    assert publish(client, rid).status_code == 303
     db.session.expire_all()
     assert placements_of(rid) == {(w["l1"].id, w["o1"].id, "accepted"),
                                   (w["l2"].id, w["o2"].id, "withdrawn")}
@@ -380,8 +381,11 @@ def test_publish_and_repair(client, auth, inline, prefs, app):
     assert "learner2@example.test" in new_mail
     assert "learner1@example.test" not in new_mail  # unchanged: not told again
     # Nothing left to publish.
-    resp = client.post(f"/officer/rounds/{rid}/publish")
-    assert "nothing new to publish" in client.get(resp.headers["Location"]).get_data(
+    page = client.get(f"/officer/rounds/{rid}/publish").get_data(as_text=True)
+    assert "There is nothing new to publish" in page
+    assert 'name="digest"' not in page
+    resp = client.post(f"/officer/rounds/{rid}/publish", data={"seen": 2, "digest": "x"})
+    assert "There is nothing new to publish" in client.get(resp.headers["Location"]).get_data(
         as_text=True)
 
 
@@ -397,7 +401,7 @@ def test_repair_moves_published_placement(app, inline, prefs):
     from placements.jobs import execute
     execute(app, run.job_id)
     deadline_passes(r.id)
-    services.publish_round(officer, r)
+    publication.publish_round(officer, r)
     db.session.commit()
     o3 = PlacementOffer(employer=w["e1"], site=w["s1"], title="Tester", sector="Digital",
                         capacity=1, start_date=date(2027, 2, 1), end_date=date(2027, 5, 1),
@@ -413,7 +417,7 @@ def test_repair_moves_published_placement(app, inline, prefs):
     assert (p1.offer_id, p1.status, p1.pending_change, p1.pending_offer_id) == (
         w["o1"].id, PlacementStatus.PUBLISHED, "move", o3.id)
     assert services.pending_changes(r) == 1
-    counts = services.publish_round(officer, r)
+    counts = publication.publish_round(officer, r)
     db.session.commit()
     assert counts["moved"] == 1
     assert counts["learners_told"] == 1
@@ -440,15 +444,19 @@ def test_round_pages_render(client, auth, inline, prefs):
     detail = client.get(f"/officer/rounds/{rid}").get_data(as_text=True)
     assert "Run allocation" in detail
     start(client, rid)
-    assert "Publish allocation" in client.get(f"/officer/rounds/{rid}").get_data(as_text=True)
+    detail = client.get(f"/officer/rounds/{rid}").get_data(as_text=True)
+    assert "Check and publish" not in detail  # choices are still open
+    assert "close choices early" in detail.lower()
+    deadline_passes(rid)
+    assert "Check and publish" in client.get(f"/officer/rounds/{rid}").get_data(as_text=True)
 
 
 def test_publish_needs_an_allocation(client, auth, prefs):
     rid = prefs["round"].id
     auth.login("officer1@example.test")
-    resp = client.post(f"/officer/rounds/{rid}/publish")
+    resp = client.post(f"/officer/rounds/{rid}/publish", data=publish_form(client, rid))
     assert resp.status_code == 303
-    assert "run an allocation first" in client.get(resp.headers["Location"]).get_data(
+    assert "Run an allocation first" in client.get(resp.headers["Location"]).get_data(
         as_text=True)
     db.session.expire_all()
     assert db.session.get(AllocationRound, rid).status == "open"
