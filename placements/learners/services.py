@@ -233,6 +233,13 @@ def offer_view(learner: Learner, offer: PlacementOffer) -> OfferView:
                                                eligibility.offer_facts(offer)))
 
 
+def added_choice_warning(learner: Learner, offer_id: int) -> str | None:
+    """What to tell a learner who has just chosen an offer that will not count (beyond their
+    travel limit: the eligibility rule's words), or None."""
+    offer = get_visible_offer(learner, offer_id)
+    return offer_view(learner, offer).travel_warning if offer is not None else None
+
+
 @dataclass(frozen=True)
 class OfferFilters:
     """What a learner narrows the offer list by."""

@@ -152,7 +152,13 @@ def preferences(round_id: int):
                                 else None, move=move, add=add, remove=remove)
         if message is None:
             if add is not None:
-                flash("The offer has been added to your choices.", "success")
+                warning = services.added_choice_warning(current_learner(), add)
+                if warning:
+                    flash(f"The offer has been added to your choices. {warning}: you may "
+                          "still keep it, for example if you are about to change how far "
+                          "you can travel in your profile.", "info")
+                else:
+                    flash("The offer has been added to your choices.", "success")
                 target = request.form.get("next")
                 if target and is_safe_next(target):
                     return redirect(target, 303)
