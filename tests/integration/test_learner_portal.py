@@ -620,3 +620,57 @@ def test_a_choice_beyond_the_travel_limit_is_allowed_and_said_to_not_count(clien
     page = client.get(choices_url(world)).get_data(as_text=True)
     assert "Beyond your travel limit" not in page
     assert "will not count" not in page
+
+
+# --- Choices saved move by move with JavaScript (the same POST, answered in JSON) ------------
+
+JSON = {"Accept": "application/json"}
+
+
+def test_each_move_is_saved_as_it_happens_and_answered_in_json(client, auth, world):
+    a, b, c = digital_offers(world, 3)
+    auth.login("learner1@example.test")
+    url = choices_url(world)
+    client.post(url, data={"order": [str(a.id), str(b.id), str(c.id)]})
+    page = client.get(url).get_data(as_text=True)
+    assert f'data-rank-save="{url}"' in page
+    response = client.post(url, headers=JSON, data={
+        "order": [str(a.id), str(b.id), str(c.id)], "move": f"down:{a.id}"})
+    assert response.status_code == 200
+    assert response.get_json() == {"saved": True, "order": [b.id, a.id, c.id]}
+    assert prefs(world) == [(1, b.id), (2, a.id), (3, c.id)]
+    # No flash is left behind for the next page.
+    assert "have been saved" not in client.get(url).get_data(as_text=True)
+    # A stale tab's move applies to the saved list: removed offers never come back.
+    client.post(url, data={"order": [str(b.id), str(a.id), str(c.id)], "remove": str(c.id)})
+    response = client.post(url, headers=JSON, data={
+        "order": [str(b.id), str(a.id), str(c.id)], "move": f"up:{a.id}"})
+    assert response.get_json() == {"saved": True, "order": [a.id, b.id]}
+
+
+def test_a_refused_move_says_why_in_json_and_changes_nothing(client, auth, world, make_app):
+    a, b = digital_offers(world, 2)
+    auth.login("learner1@example.test")
+    url = choices_url(world)
+    client.post(url, data={"order": [str(a.id), str(b.id)]})
+    world["round"].preference_deadline = datetime.now(UTC) - timedelta(minutes=1)
+    db.session.commit()
+    response = client.post(url, headers=JSON, data={
+        "order": [str(a.id), str(b.id)], "move": f"down:{a.id}"})
+    assert response.status_code == 400
+    assert response.get_json()["saved"] is False
+    assert "deadline" in response.get_json()["error"]
+    assert prefs(world) == [(1, a.id), (2, b.id)]
+    # Without the CSRF token (an expired session): JSON too, nothing saved.
+    world["round"].preference_deadline = datetime.now(UTC) + timedelta(days=1)
+    db.session.commit()
+    strict = make_app(WTF_CSRF_ENABLED=True).test_client()
+    page = strict.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    strict.post("/auth/login", data={"email": "learner1@example.test", "password": PASSWORD,
+                                     "csrf_token": token})
+    response = strict.post(url, headers=JSON, data={
+        "order": [str(a.id), str(b.id)], "move": f"down:{a.id}"})
+    assert response.status_code == 400
+    assert "reload the page" in response.get_json()["message"]
+    assert prefs(world) == [(1, a.id), (2, b.id)]
