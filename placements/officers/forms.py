@@ -41,10 +41,12 @@ class LearnerForm(Form):
     """Add a learner, who is then invited to set a password."""
 
     name = StringField("Full name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the learner's full name"), Length(max=200)])
+        InputRequired(message="Enter the learner's full name"),
+        Length(max=200, message="The name must be 200 characters or fewer")])
     email = new_account_email_field("Email address", "Enter the learner's email address")
     student_ref = StringField("Student number", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the student number"), Length(max=40)])
+        InputRequired(message="Enter the student number"),
+        Length(max=40, message="The student number must be 40 characters or fewer")])
     programme = SelectField("Programme", coerce=int, widget=GovSelect(), validators=[
         InputRequired(message="Select a programme")])
     home_postcode = StringField("Home postcode", widget=GovTextInput(), validators=[
@@ -60,7 +62,9 @@ class LearnerForm(Form):
                                       widget=GovCheckboxesInput(), validators=[Optional()])
     in_work_employer = StringField("Employer, if already in work (upskiller or apprentice)",
                                    widget=GovTextInput(),
-                                   validators=[Optional(), Length(max=200)])
+                                   validators=[Optional(), Length(
+                                       max=200, message="The employer's name must be 200 "
+                                                        "characters or fewer")])
     first_in_family_he = RadioField("First in family to go to higher education",
                                     choices=choices(YES_NO_UNKNOWN), default="",
                                     widget=GovRadioInput(), validators=[Optional()])
@@ -103,10 +107,11 @@ class ProgrammeForm(Form):
     """Add or change an HTQ programme of the officer's provider."""
 
     title = StringField("Programme title", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the programme title"), Length(max=200)])
+        InputRequired(message="Enter the programme title"),
+        Length(max=200, message="The title must be 200 characters or fewer")])
     code = StringField("Course code", widget=GovTextInput(), validators=[
         InputRequired(message="Enter the course code used in your student record system"),
-        Length(max=40)])
+        Length(max=40, message="The course code must be 40 characters or fewer")])
     standard = SelectField("Occupational standard", coerce=int, widget=GovSelect(),
                            validators=[InputRequired(message="Select the occupational standard")])
     placement_mandated = RadioField("Does the programme mandate a work placement?",
