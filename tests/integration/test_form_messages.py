@@ -182,7 +182,7 @@ def test_no_library_wording_reaches_a_page(app, client, world, role):
                 if found:
                     problems.append(f"{role}: POST {action}: library wording on the page: "
                                     f"{found.group(0)!r}")
-            if role is not None and not client.get("/auth/password").status_code == 200:
+            if role is not None and client.get("/auth/password").status_code != 200:
                 _login(client, USERS[role])  # a form signed us out: carry on signed in
     assert posted
     assert seen_errors >= len(posted)  # every form answered with messages to check
