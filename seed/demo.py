@@ -113,6 +113,7 @@ def demo_logins() -> list[tuple[str, str, str]]:
         ("officer (second provider)", f"officer2@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("employer", f"employer@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("employer awaiting approval", f"newemployer@{DEMO_DOMAIN}", DEMO_PASSWORD),
+        ("employer not approved", f"rejected@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("learner (placement mandated)", f"learner@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("learner (no mandated placement)", f"learner2@{DEMO_DOMAIN}", DEMO_PASSWORD),
     ]
@@ -249,6 +250,7 @@ def load_demo(learners: int = 300, seed: int = 2026,
     db.session.add(pending)
     account(f"newemployer@{DEMO_DOMAIN}", "Nia Newcomer", Role.EMPLOYER, employer=pending)
     db.session.flush()
+    _rejected_employer(officer, account)
 
     deadline = datetime(2027, 1, 15, 17, 0, tzinfo=UTC)
     round_ = create_round(officer, name="Spring 2027 placements (GM pooled)",
@@ -265,6 +267,21 @@ def load_demo(learners: int = 300, seed: int = 2026,
 
     load_engagement_demo(officer, seed=seed)
     return report
+
+
+def _rejected_employer(officer: User, account) -> None:
+    """An employer an officer did not approve, with the reason it was e-mailed."""
+    from placements.domain import employers as employer_rules
+
+    rejected = Employer(name="Stretford Quick Staffing Ltd", sector="Business and administration",
+                        region="North West", contact_email=f"rejected@{DEMO_DOMAIN}")
+    db.session.add(rejected)
+    user = account(f"rejected@{DEMO_DOMAIN}", "Rory Rejected", Role.EMPLOYER, employer=rejected)
+    db.session.flush()
+    add_site(user, rejected, name="Office", address="Stretford", located=locate("M32 0AA"))
+    employer_rules.reject(officer, rejected, "We place learners with the employer that will "
+                          "supervise them, not with an agency. Tell us which organisation "
+                          "the learners would work for, and who would supervise them there.")
 
 
 def _make_learners(rng, count, programmes, officers, places, offers_by_sector, round_,
