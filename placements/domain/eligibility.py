@@ -88,12 +88,15 @@ class Eligibility:
         """What a learner is told about an offer beyond their travel limit (None within it):
         the solver never places anyone beyond their limit, so such a choice does not count.
 
-        The distance is rounded up to a tenth of a kilometre, so a distance just beyond the
-        limit never reads as within it ("25.1 km, you said 25 km", not "25.0 km").
+        The distance reads as everywhere else (to a tenth of a kilometre), except just beyond
+        the limit, where it is rounded up so it never reads as within it ("25.1 km, you said
+        25 km", not "25.0 km").
         """
         if not self.beyond_travel:
             return None
-        shown = math.ceil(self.km * 10) / 10
+        shown = round(self.km, 1)
+        if shown <= self.max_km:
+            shown = math.ceil(self.km * 10) / 10
         return (f"Beyond your travel limit ({shown:.1f} km, you said {self.max_km:g} km): "
                 "this choice will not count")
 

@@ -173,9 +173,9 @@ def preferences(round_id: int):
             if add is not None:
                 warning = services.added_choice_warning(current_learner(), add)
                 if warning:
-                    flash(f"The offer has been added to your choices. {warning}: you may "
-                          "still keep it, for example if you are about to change how far "
-                          "you can travel in your profile.", "info")
+                    flash(f"The offer has been added to your choices. {warning}. You can "
+                          "keep it, for example if you are about to change how far you can "
+                          "travel in your profile.", "info")
                 else:
                     flash("The offer has been added to your choices.", "success")
                 target = request.form.get("next")

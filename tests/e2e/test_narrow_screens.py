@@ -33,6 +33,7 @@ ROLES = {
     "officer": "officer@demo.placements.test",
     "employer": "employer@demo.placements.test",
     "employer awaiting approval": "newemployer@demo.placements.test",
+    "employer not approved": "rejected@demo.placements.test",
     "learner": "learner@demo.placements.test",
     "learner without a mandated placement": "learner2@demo.placements.test",
 }

@@ -98,7 +98,7 @@ def test_the_employer_page_shows_organisation_users_sites_offers_and_history(
                  "Email address not confirmed", "Works", "Robot tester",
                  "The employer has not been approved", "Approve Gamma Robotics", "Reject",
                  # what approving would open: one offer of three places
-                 "Approving opens 1 offer (3 places)"):
+                 "Approving opens its 1 open offer (3 places)"):
         assert text in page, text
     approved = client.get(f"/officer/employers/{newcomer['e1'].id}").get_data(as_text=True)
     assert "Approve Acme Digital" not in approved
