@@ -77,9 +77,13 @@ def normalise_postcode(raw: str) -> str:
     raise PostcodeError("Enter a real UK postcode, like M1 4BT")
 
 
-def locate(raw: str) -> Located:
-    """Turn a full postcode (or a district such as M1) into a location, offline."""
+def locate(raw: str, *, full: bool = False) -> Located:
+    """Turn a full postcode (or, unless `full`, a district such as M1) into a location,
+    offline. Places of work need a full postcode; a learner's home may be a district."""
     postcode = normalise_postcode(raw)
+    if full and " " not in postcode:
+        raise PostcodeError(f"Enter the full postcode, like {postcode} 1AA: the district "
+                            f"alone ({postcode}) is not an address")
     outward = postcode.split(" ")[0]
     district = districts().get(outward)
     if district is None:
@@ -87,12 +91,13 @@ def locate(raw: str) -> Located:
     return Located(postcode, district)
 
 
-def locate_cached(raw: str | None, cache: dict[str, Located | str]) -> Located | str:
+def locate_cached(raw: str | None, cache: dict[str, Located | str], *,
+                  full: bool = False) -> Located | str:
     """Locate a postcode once per import file: a Located, or the message saying why not."""
     key = raw or ""
     if key not in cache:
         try:
-            cache[key] = locate(key)
+            cache[key] = locate(key, full=full)
         except PostcodeError as exc:
             cache[key] = str(exc) or "Enter a real postcode"
     return cache[key]

@@ -107,6 +107,6 @@ class EmployerRegistrationForm(Form):
 
     def validate_postcode(self, field) -> None:
         try:
-            self.located = locate(field.data)
+            self.located = locate(field.data, full=True)
         except PostcodeError as exc:
             raise ValidationError(str(exc)) from exc

@@ -35,7 +35,7 @@ def _choices(pairs) -> list[SelectChoice]:
 
 
 class SiteForm(Form):
-    """Add a place of work; its postcode is located offline."""
+    """Add or change a place of work; its full postcode is located offline."""
 
     name = StringField("Site name", widget=GovTextInput(), validators=[
         InputRequired(message="Enter a name for the site, like Head office"),
@@ -48,7 +48,7 @@ class SiteForm(Form):
 
     def validate_postcode(self, field) -> None:
         try:
-            self.located = locate(field.data)
+            self.located = locate(field.data, full=True)
         except PostcodeError as exc:
             raise ValidationError(str(exc)) from exc
 
@@ -127,8 +127,11 @@ class OfferForm(Form):
 
     def __init__(self, employer: Employer, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        current = getattr(kwargs.get("obj"), "site_id", None)
         sites = db.session.scalars(sa.select(EmployerSite).where(
-            EmployerSite.employer_id == employer.id).order_by(EmployerSite.name)).all()
+            EmployerSite.employer_id == employer.id,
+            sa.or_(EmployerSite.archived_at.is_(None), EmployerSite.id == current))
+            .order_by(EmployerSite.name)).all()
         self.site_id.choices = [SelectChoice(s.id, f"{s.name}, {s.postcode}") for s in sites]
         self.sector.choices = [SelectChoice("", "Select a sector"),
                                *(SelectChoice(r, r) for r in routes())]

@@ -104,7 +104,7 @@ def check_offers(officer: User, rows: Sequence[Row]) -> RowCheck:  # noqa: ARG00
                 yield ("offer_title",
                        "This offer has been withdrawn, so an import cannot change it")
         if row.get("site_postcode"):
-            located = locate_cached(row["site_postcode"], postcodes)
+            located = locate_cached(row["site_postcode"], postcodes, full=True)
             if isinstance(located, str):
                 yield "site_postcode", located
             else:

@@ -16,7 +16,12 @@ from placements.csvio import ColumnSpec, parse_choice, parse_date, parse_int, pa
 from placements.domain import DomainError, NotAllowed, access
 from placements.domain import employers as employer_rules
 from placements.domain import rounds as round_rules
-from placements.domain.placements import EMPLOYER_ANSWER, answer_guard, held_places_by_round
+from placements.domain.placements import (
+    EMPLOYER_ANSWER,
+    answer_guard,
+    held_places,
+    held_places_by_round,
+)
 from placements.extensions import db
 from placements.geo import Located
 from placements.mail import send_mail
@@ -36,20 +41,107 @@ from placements.models import (
     User,
 )
 from placements.reference import routes
-from placements.timeutil import today_uk
+from placements.timeutil import today_uk, utcnow
 
 WORK_MODES = {"on-site": "On site", "hybrid": "Hybrid (some remote working)"}
+
+
+def _require_unique_site_name(employer: Employer, name: str,
+                              site: EmployerSite | None = None) -> None:
+    taken = db.session.scalar(sa.select(EmployerSite.id).where(
+        EmployerSite.employer_id == employer.id,
+        sa.func.lower(EmployerSite.name) == name.strip().lower(),
+        EmployerSite.id != (site.id if site is not None else -1)))
+    if taken:
+        raise DomainError(f"You already have a site called {name.strip()}: give this one "
+                          "another name", field="name")
 
 
 def add_site(actor: User | None, employer: Employer, *, name: str, address: str,
              located: Located) -> EmployerSite:
     """Add a site to an employer, located offline from its postcode."""
+    _require_unique_site_name(employer, name)
     site = EmployerSite(employer=employer, name=name.strip(), address=address.strip(),
                         postcode=located.postcode, lat=located.lat, lon=located.lon)
     db.session.add(site)
     db.session.flush()
     audit.record(actor, "site.created", site, employer_id=employer.id, postcode=site.postcode)
     return site
+
+
+def update_site(actor: User | None, employer: Employer, site: EmployerSite, *, name: str,
+                address: str, located: Located) -> list[int]:
+    """Change a site's name, address or postcode; return the rounds flagged for a repair.
+
+    A new postcode moves the site: learners placed at its offers may now be beyond their
+    travel limit, so every round holding places there is flagged for a repair run (its
+    officers see why), and nothing changes for those learners until they do.
+    """
+    if site.employer_id != employer.id:
+        raise NotAllowed("That is not one of your sites")
+    if site.archived_at is not None:
+        raise DomainError("This site has been archived: it can no longer change", field="name")
+    _require_unique_site_name(employer, name, site)
+    moved = located.postcode != site.postcode
+    before = {"name": site.name, "address": site.address, "postcode": site.postcode}
+    site.name, site.address = name.strip(), address.strip()
+    flagged: list[int] = []
+    if moved:
+        site.postcode, site.lat, site.lon = located.postcode, located.lat, located.lon
+        offer_ids = list(db.session.scalars(sa.select(PlacementOffer.id).where(
+            PlacementOffer.site_id == site.id)))
+        rounds = set()
+        for offer_id in offer_ids:
+            rounds |= set(held_places_by_round(offer_id))
+        flagged = round_rules.flag_repair(sorted(rounds), actor=actor, cause="site.moved",
+                                          site_id=site.id, site_name=site.name,
+                                          postcode=site.postcode)
+    db.session.flush()
+    audit.record(actor, "site.updated", site, employer_id=employer.id, before=before,
+                 after={"name": site.name, "address": site.address,
+                        "postcode": site.postcode}, rounds_flagged=flagged)
+    return flagged
+
+
+def placed_at_site(site: EmployerSite) -> int:
+    """How many places are held at the site's offers (every round)."""
+    offer_ids = list(db.session.scalars(sa.select(PlacementOffer.id).where(
+        PlacementOffer.site_id == site.id)))
+    return sum(held_places(offer_ids).values()) if offer_ids else 0
+
+
+def site_archive_refusal(site: EmployerSite) -> str | None:
+    """Why a site cannot be archived now (None: it can): offers there still open to
+    learners, or placements still held there."""
+    open_offers = db.session.scalar(sa.select(sa.func.count(PlacementOffer.id)).where(
+        PlacementOffer.site_id == site.id, PlacementOffer.status == OfferStatus.OPEN.value,
+        PlacementOffer.end_date >= today_uk())) or 0
+    if open_offers:
+        return (f"{open_offers} offer{'s are' if open_offers != 1 else ' is'} still open at "
+                "this site: withdraw or finish them first")
+    held = placed_at_site(site)
+    if held:
+        return (f"{held} learner{'s are' if held != 1 else ' is'} placed at this site: it "
+                "stays until their placements end")
+    return None
+
+
+def archive_site(actor: User | None, employer: Employer, site: EmployerSite) -> None:
+    """Stop using a site: no new offers there; it stays in the records of past offers."""
+    if site.employer_id != employer.id:
+        raise NotAllowed("That is not one of your sites")
+    if site.archived_at is not None:
+        raise DomainError("This site is already archived")
+    refusal = site_archive_refusal(site)
+    if refusal:
+        raise DomainError(refusal)
+    done = db.session.execute(
+        sa.update(EmployerSite).where(EmployerSite.id == site.id,
+                                      EmployerSite.archived_at.is_(None))
+        .values(archived_at=utcnow()), execution_options={"synchronize_session": "fetch"})
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise DomainError("This site is already archived")
+    audit.record(actor, "site.archived", site, employer_id=employer.id)
 
 
 def _field(label: str, show: Callable[[Any], str] | None = None,
@@ -186,6 +278,8 @@ def validate_offer(employer: Employer, data: OfferData,
     site = db.session.get(EmployerSite, data.site_id)
     if site is None or site.employer_id != employer.id:
         raise NotAllowed("Choose one of your own sites", field="site_id")
+    if site.archived_at is not None and (offer is None or offer.site_id != site.id):
+        raise DomainError("That site has been archived: choose another", field="site_id")
     if data.capacity < 1:
         raise DomainError("Enter at least 1 place (to offer none, withdraw the offer)",
                           field="capacity")
@@ -251,7 +345,8 @@ def own_offers(employer: Employer) -> list[PlacementOffer]:
 def own_sites(employer: Employer) -> list[EmployerSite]:
     """The organisation's sites, by name."""
     return list(db.session.scalars(sa.select(EmployerSite).where(
-        EmployerSite.employer_id == employer.id).order_by(EmployerSite.name)))
+        EmployerSite.employer_id == employer.id)
+        .order_by(EmployerSite.archived_at.is_not(None), EmployerSite.name)))
 
 
 def colleagues(employer: Employer) -> list[User]:

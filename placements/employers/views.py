@@ -17,8 +17,8 @@ from placements.employers.forms import (
     WithdrawOfferForm,
 )
 from placements.extensions import db
-from placements.formkit import show_domain_error
-from placements.models import Employer, PlacementOffer, Role
+from placements.formkit import EmptyForm, show_domain_error
+from placements.models import Employer, EmployerSite, PlacementOffer, Role
 from placements.navigation import render_form
 from placements.security import role_required
 
@@ -95,12 +95,71 @@ def site_new():
     employer = current_employer()
     form = SiteForm()
     if form.validate_on_submit():
-        site = services.add_site(current_user, employer, name=form.name.data,
-                                 address=form.address.data or "", located=form.located)
-        db.session.commit()
-        flash(f"{site.name} ({site.postcode}) has been added.", "success")
-        return redirect(url_for(".sites"), 303)
+        try:
+            site = services.add_site(current_user, employer, name=form.name.data,
+                                     address=form.address.data or "", located=form.located)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc, "name")
+        else:
+            db.session.commit()
+            flash(f"{site.name} ({site.postcode}) has been added.", "success")
+            return redirect(url_for(".sites"), 303)
     return render_form("employers/site_new.html", form)
+
+
+def own_site_or_404(employer, site_id: int):
+    site = db.session.get(EmployerSite, site_id)
+    if site is None or site.employer_id != employer.id:
+        abort(404)
+    return site
+
+
+@bp.route("/sites/<int:site_id>/edit", methods=["GET", "POST"])
+def site_edit(site_id: int):
+    """Change a site's name, address or postcode (a move asks officers for a repair)."""
+    employer = current_employer()
+    site = own_site_or_404(employer, site_id)
+    form = SiteForm(obj=site)
+    form.submit.label.text = "Save changes"
+    if form.validate_on_submit():
+        try:
+            flagged = services.update_site(current_user, employer, site, name=form.name.data,
+                                           address=form.address.data or "",
+                                           located=form.located)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc, "name")
+        else:
+            db.session.commit()
+            flash(f"{site.name} has been saved." + (
+                " Learners are placed at this site: their placement officers have been asked "
+                "to check that it is still within their reach." if flagged else ""), "success")
+            return redirect(url_for(".sites"), 303)
+    return render_form("employers/site_edit.html", form, site=site,
+                       placed=services.placed_at_site(site))
+
+
+@bp.route("/sites/<int:site_id>/archive", methods=["GET", "POST"])
+def site_archive(site_id: int):
+    """Stop using a site (only when no offer there is open and nobody is placed there)."""
+    employer = current_employer()
+    site = own_site_or_404(employer, site_id)
+    form = EmptyForm()
+    form.submit.label.text = "Archive site"
+    refusal = services.site_archive_refusal(site)
+    if form.validate_on_submit():
+        try:
+            services.archive_site(current_user, employer, site)
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(f"{site.name} has been archived.", "success")
+            return redirect(url_for(".sites"), 303)
+    return render_template("employers/site_archive.html", site=site, form=form,
+                           refusal=refusal)
 
 
 # --- Offers --------------------------------------------------------------------------------

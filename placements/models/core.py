@@ -348,6 +348,8 @@ class EmployerSite(Base):
     #: Postcode district centroid (degrees).
     lat: Mapped[float]
     lon: Mapped[float]
+    #: When the employer stopped using the site (no new offers there; kept for history).
+    archived_at: Mapped[datetime | None]
 
     employer: Mapped[Employer] = relationship(back_populates="sites")
     offers: Mapped[list[PlacementOffer]] = relationship(back_populates="site")

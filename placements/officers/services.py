@@ -13,11 +13,12 @@ from flask import current_app, url_for
 
 from placements import audit
 from placements.auth.services import create_invitation
-from placements.domain import DomainError, NotAllowed, access
+from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain import employers as employer_rules
 from placements.domain import offers as offer_rules
 from placements.domain.offers import open_offers_stmt
 from placements.domain.placements import held_places
+from placements.domain.standing import RoundStanding, standings_of
 from placements.extensions import db
 from placements.geo import Located
 from placements.mail import send_mail
@@ -29,7 +30,10 @@ from placements.models import (
     Learner,
     OccupationalStandard,
     OutboxMessage,
+    Placement,
+    PlacementDecline,
     PlacementOffer,
+    Preference,
     Programme,
     Role,
     User,
@@ -206,6 +210,46 @@ def outbox_stmt(officer: User) -> sa.Select[OutboxMessage]:
                    sa.select(User.email).join(Learner, Learner.user_id == User.id).where(
                        access.officer_learners_sql(officer))))
     ).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+
+
+@dataclass
+class LearnerRound:
+    """One round of a learner, as their officer sees it."""
+
+    standing: RoundStanding
+    #: The learner's placement row in the round whatever its state (proposals included).
+    placement: Placement | None
+    #: (rank, offer, why it would not count: officer's words) for each listed offer.
+    choices: list[tuple[int, PlacementOffer, list[str]]]
+
+
+def learner_rounds(learner: Learner) -> list[LearnerRound]:
+    """The learner's rounds with where they stand, their placement and their choices."""
+    standings = standings_of(learner)
+    if not standings:
+        return []
+    ids = [s.round.id for s in standings]
+    rows = {p.round_id: p for p in db.session.scalars(sa.select(Placement).where(
+        Placement.learner_id == learner.id, Placement.round_id.in_(ids)))}
+    declined: dict[int, set[int]] = {}
+    for round_id, offer_id in db.session.execute(sa.select(
+            PlacementDecline.round_id, PlacementDecline.offer_id).where(
+            PlacementDecline.learner_id == learner.id, PlacementDecline.round_id.in_(ids))):
+        declined.setdefault(round_id, set()).add(offer_id)
+    prefs: dict[int, list[tuple[int, PlacementOffer]]] = {}
+    for pref in db.session.scalars(sa.select(Preference).where(
+            Preference.learner_id == learner.id, Preference.round_id.in_(ids))
+            .order_by(Preference.round_id, Preference.rank)):
+        prefs.setdefault(pref.round_id, []).append((pref.rank, pref.offer))
+    out = []
+    for s in standings:
+        facts = eligibility.learner_facts(
+            learner, declined=frozenset(declined.get(s.round.id, ())))
+        choices = [(rank, offer, eligibility.assess(
+            facts, eligibility.offer_facts(offer)).for_officer())
+            for rank, offer in prefs.get(s.round.id, [])]
+        out.append(LearnerRound(standing=s, placement=rows.get(s.round.id), choices=choices))
+    return out
 
 
 # --- employers: the list, an employer's page, approval ---------------------------------------

@@ -172,7 +172,8 @@ def new_learner():
 def learner_detail(learner_id: int):
     """Show one of the provider's learners."""
     learner = get_learner_or_404(learner_id)
-    return render_template("officers/learner_detail.html", learner=learner, form=EmptyForm())
+    return render_template("officers/learner_detail.html", learner=learner, form=EmptyForm(),
+                           rounds=services.learner_rounds(learner))
 
 
 @bp.post("/learners/<int:learner_id>/invite")

@@ -19,7 +19,8 @@ docs/problem-format.md), so the file an officer downloads reproduces the run.
 - Previous (`previous=True` only): the visible placements (published or accepted) as
   `{"learner", "offer"}` pairs, withdrawn offers included (the solver counts those as moved).
   Learners who declined, or lost their place, stay in the round and are placed again if
-  they can be: the offers a learner declined are left out of their list.
+  they can be: the offers a learner declined are left out of their list and listed in
+  their `excluded` (so fallback does not put them back there either).
 - `extra_offers`: extra offer dicts in the problem format appended as given (what-if
   questions; ids must not clash with "O<n>").
 """
@@ -109,11 +110,15 @@ def _learners(round_: AllocationRound, programme_ids: list[int]) -> list[dict[st
             prefs[learner_id].append(offer_key(offer_id))
     learners = []
     for lid, lat, lon, max_km, credentials, route, mandated in rows:
-        learners.append({
+        learner = {
             "id": learner_key(lid), "sector": route, "mandated": bool(mandated),
             "lat": float(lat), "lon": float(lon), "max_km": max_km,
             "has": sorted(credentials or []), "preferences": prefs.get(lid, []),
-        })
+        }
+        if declined.get(lid):
+            # Never placed again where they said no, fallback included.
+            learner["excluded"] = [offer_key(o) for o in sorted(declined[lid])]
+        learners.append(learner)
     return learners
 
 

@@ -33,20 +33,6 @@ UNPLACED_REASONS = {
     "capacity": "Every offer they could take was already full",
 }
 
-#: Plain words for audit actions.
-ACTIONS = {
-    "round.created": "Round created",
-    "run.started": "Allocation run started",
-    "run.succeeded": "Allocation run finished",
-    "run.failed": "Allocation run failed",
-    "placement.locked": "Placement locked",
-    "placement.unlocked": "Lock removed",
-    "placement.overridden": "Learner placed by hand",
-    "round.published": "Allocation published",
-    "round.needs_repair": "Offer changed: repair needed",
-}
-
-
 @dataclass
 class RunReport:
     """What an officer needs to judge a run's result."""
@@ -181,18 +167,6 @@ def audit_stmt(round_: AllocationRound) -> sa.Select:
     """Select the round's audit events, newest first."""
     return (sa.select(AuditEvent).where(AuditEvent.round_id == round_.id)
             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()))
-
-
-def describe(event: AuditEvent) -> str:
-    """Render an audit event's detail as one readable line."""
-    parts = []
-    for key, value in (event.detail or {}).items():
-        if value in (None, "", [], {}):
-            continue
-        if isinstance(value, list):
-            value = "; ".join(str(v) for v in value)
-        parts.append(f"{key.replace('_', ' ')}: {value}")
-    return ", ".join(parts)
 
 
 # --- what a run changes, learner by learner ---------------------------------------------------
@@ -365,7 +339,7 @@ CHANGES_CSV_HEADER = ["student_ref", "learner", "mandated", "change", "before", 
                       "why"]
 
 
-def changes_csv_rows(changes: RunChanges) -> list[list[str]]:
+def changes_csv_rows(changes: RunChanges) -> list[list[Any]]:
     """The comparison as CSV rows (see CHANGES_CSV_HEADER)."""
     return [[r.student_ref, r.name, r.mandated, str(r.kind), r.before, r.after, r.why]
             for r in changes.rows]

@@ -20,7 +20,8 @@ from sqlalchemy.orm import selectinload
 from placements import audit
 from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain import rounds as round_rules
-from placements.domain.placements import PLACEMENT, holds_place_at, places_held
+from placements.domain.offers import open_offers_stmt
+from placements.domain.placements import PLACEMENT, held_places, holds_place_at, places_held
 from placements.extensions import db
 from placements.jobs import enqueue, reap_stale
 from placements.models import (
@@ -29,6 +30,7 @@ from placements.models import (
     AllocationRun,
     Employer,
     EmployerResponse,
+    EmployerSite,
     Job,
     JobStatus,
     Learner,
@@ -104,8 +106,7 @@ def update_round(officer: User, round_: AllocationRound, *, name: str,
     (`domain.rounds.change_refusals`); before that, a change after a run makes publishing
     wait for a new run (see `publication`), so nothing published disagrees with them.
     """
-    if not access.officer_manages_round(officer, round_):
-        raise NotAllowed("Only officers of the provider that owns this round can do that")
+    _require_manage(officer, round_)
     if not 1 <= time_limit_s <= 3600:
         raise DomainError("Time limit must be between 1 and 3600 seconds", field="time_limit_s")
     if not 1 <= max_preferences <= 50:
@@ -487,17 +488,63 @@ def override_warnings(round_: AllocationRound, learner: Learner,
     return warnings
 
 
-def override_offer_choices(round_: AllocationRound) -> list[tuple[int, str]]:
-    """Return (id, label) of the open offers of the round's sectors, for a hand placement."""
-    offers = db.session.execute(
-        sa.select(PlacementOffer.id, PlacementOffer.title, Employer.name, PlacementOffer.sector,
-                  PlacementOffer.capacity)
-        .join(Employer, Employer.id == PlacementOffer.employer_id)
-        .where(PlacementOffer.sector.in_(sorted(round_.sectors())),
-               PlacementOffer.status == "open")
-        .order_by(Employer.name, PlacementOffer.title)).all()
-    return [(oid, f"{emp}: {title} ({sector}, {cap} places)")
-            for oid, title, emp, sector, cap in offers]
+@dataclass
+class Candidate:
+    """An offer a learner could be placed at by hand, as the picker shows it."""
+
+    offer: PlacementOffer
+    km: float
+    left: int
+    warnings: list[str]
+
+    @property
+    def fits(self) -> bool:
+        return not self.warnings
+
+
+def _candidates_stmt(round_: AllocationRound, search: str = "") -> sa.Select[PlacementOffer]:
+    stmt = (open_offers_stmt().join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
+            .where(PlacementOffer.sector.in_(sorted(round_.sectors())))
+            .options(selectinload(PlacementOffer.site), selectinload(PlacementOffer.employer)))
+    if search.strip():
+        like = f"%{search.strip().lower()}%"
+        stmt = stmt.where(sa.or_(*(sa.func.lower(c).like(like) for c in (
+            PlacementOffer.title, Employer.name, EmployerSite.name, EmployerSite.postcode,
+            EmployerSite.address))))
+    return stmt
+
+
+def override_candidates(round_: AllocationRound, learner: Learner, search: str = "", *,
+                        limit: int = 50) -> tuple[list[Candidate], int]:
+    """Offers open to choices in the round's sectors (matching `search`), for placing one
+    learner by hand: the ones that fit first, then by distance; and how many matched.
+
+    Each shows its distance from the learner, places left (places held everywhere, this
+    learner's own left out) and why it would break the rules (`eligibility`, officer's
+    words; "full" when no place is left).
+    """
+    offers = list(db.session.scalars(_candidates_stmt(round_, search)))
+    held = held_places([o.id for o in offers], exclude_learner=learner.id)
+    facts = eligibility.learner_facts(learner,
+                                      declined=declined_offer_ids(round_.id, learner.id))
+    found = []
+    for offer in offers:
+        verdict = eligibility.assess(facts, eligibility.offer_facts(offer))
+        left = offer.capacity - held.get(offer.id, 0)
+        warnings = verdict.for_officer()
+        if left <= 0:
+            warnings.append(f"The offer is full: {offer.capacity - left} of {offer.capacity} "
+                            "places are taken.")
+        found.append(Candidate(offer=offer, km=verdict.km, left=max(left, 0),
+                               warnings=warnings))
+    found.sort(key=lambda c: (not c.fits, c.left <= 0, c.km, c.offer.id))
+    return found[:limit], len(found)
+
+
+def override_offer_ids(round_: AllocationRound) -> set[int]:
+    """The offers a learner of the round may be placed at by hand."""
+    return set(db.session.scalars(_candidates_stmt(round_).with_only_columns(
+        PlacementOffer.id)))
 
 
 def override_placement(officer: User, round_: AllocationRound, learner: Learner,

@@ -35,7 +35,7 @@ from placements.models import (
     utcnow,
 )
 from placements.navigation import page_number, render_form
-from placements.rounds import publication, reports, services
+from placements.rounds import audit_words, publication, reports, services
 from placements.rounds.forms import (
     CloseChoicesForm,
     LockForm,
@@ -400,30 +400,35 @@ def _local(url: str | None) -> bool:
 
 @bp.route("/<int:round_id>/override", methods=["GET", "POST"])
 def override(round_id: int):
-    """Place a learner by hand, warning when the pair breaks eligibility or capacity."""
+    """Place a learner by hand: find the learner, search the offers (distance, places left
+    and what each would break shown), then confirm any warnings."""
     round_ = get_managed_round_or_403(round_id)
     form = OverrideForm()
-    if request.method == "GET" and request.args.get("student_ref"):
-        form.student_ref.data = request.args["student_ref"][:40]
-    form.offer_id.choices = choices(services.override_offer_choices(round_))
+    ref = (request.values.get("student_ref") or "").strip()[:40]
+    search = request.args.get("q", "")[:100]
+    form.offer_id.choices = [(i, str(i)) for i in sorted(services.override_offer_ids(round_))]
+    if request.method == "GET":
+        form.student_ref.data = ref
+    learner = services.find_learner(round_, ref) if ref else None
     warnings: list[str] = []
     if form.validate_on_submit():
-        learner = services.find_learner(round_, form.student_ref.data)
         offer = db.session.get(PlacementOffer, form.offer_id.data)
         if learner is None:
             form.student_ref.errors.append("No learner with that student number is in this "
                                            "round")
         elif offer is None:
-            form.offer_id.errors.append("Select an offer")
+            form.offer_id.errors.append("Select the offer")
         else:
             try:
                 _placement, warnings = services.override_placement(
                     current_user, round_, learner, offer, reason=form.reason.data,
                     confirmed=bool(form.confirm.data))
             except services.OverrideWarning as exc:
+                db.session.rollback()
                 warnings = exc.warnings
                 form.confirm.errors.append(exc.message)
             except DomainError as exc:
+                db.session.rollback()
                 show_domain_error(form, exc, "reason")
             else:
                 db.session.commit()
@@ -431,7 +436,17 @@ def override(round_id: int):
                       + (" despite the warnings" if warnings else "") + ".", "success")
                 return redirect(url_for(".placements", round_id=round_.id,
                                         q=learner.student_ref), 303)
-    return render_form("rounds/override.html", form, round=round_, warnings=warnings)
+    candidates, total = services.override_candidates(round_, learner, search) \
+        if learner else ([], 0)
+    chosen = form.offer_id.data if request.method == "POST" else None
+    if chosen and learner and all(c.offer.id != chosen for c in candidates):
+        extra = [c for c in services.override_candidates(round_, learner, limit=10**6)[0]
+                 if c.offer.id == chosen]
+        candidates = extra + candidates
+    status = 400 if form.errors or (ref and learner is None) else 200
+    return render_template("rounds/override.html", form=form, round=round_, learner=learner,
+                           ref=ref, search=search, candidates=candidates, total=total,
+                           chosen=chosen, warnings=warnings), status
 
 
 @bp.get("/<int:round_id>/publish")
@@ -538,4 +553,5 @@ def audit_trail(round_id: int):
     pagination = db.paginate(reports.audit_stmt(round_), page=page, per_page=PAGE_SIZE,
                              error_out=False)
     return render_template("rounds/audit.html", round=round_, pagination=pagination,
-                           actions=reports.ACTIONS, describe=reports.describe)
+                           actions=audit_words.ACTIONS,
+                           sentences=audit_words.sentences(round_, pagination.items))
