@@ -300,6 +300,11 @@ def test_a_rejected_employer_reads_why_and_asks_again(client, auth, newcomer):
     gamma = db.session.get(Employer, newcomer["gamma"].id)
     assert gamma.status == S.AWAITING
     assert gamma.resubmission_note == "Each offer now lists the tasks."
+    # The officer who rejected it hears about it, with a link to decide.
+    (told,) = _outbox("asked for approval again")
+    assert told.to_address == "officer1@example.test"
+    assert "Each offer now lists the tasks." in told.body
+    assert f"/officer/employers/{gamma.id}" in told.body
     # Asking twice is refused in words.
     again = client.post("/employer/approval", data={"note": "Again"})
     assert again.status_code == 400
