@@ -46,10 +46,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Where the live server's database is (set by `live_server`), for tests that compare
+#: what pages say with what the database holds.
+LIVE: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[str]:
     """Serve a freshly migrated and seeded app; yield its base URL."""
     workdir = tmp_path_factory.mktemp("e2e")
+    LIVE["database"] = workdir / "e2e.sqlite"
     env = {
         **os.environ,
         "PLACEMENTS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'e2e.sqlite'}",
@@ -173,6 +179,18 @@ class Visitor:
         """The paths of the main menu's links on the current page."""
         hrefs = self.page.locator("nav a").evaluate_all("els => els.map(e => e.pathname)")
         return list(dict.fromkeys(hrefs))
+
+
+@pytest.fixture
+def live_db(live_server):
+    """Run one read-only SQL query on the live server's database."""
+    import sqlite3
+
+    def query(sql: str, *params):
+        with sqlite3.connect(f"file:{LIVE['database']}?mode=ro", uri=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    return query
 
 
 @pytest.fixture

@@ -44,17 +44,26 @@ def test_pages_without_sign_in_are_accessible(visitor):
     visitor.check()
 
 
-def test_employer_registers_and_offers_places(visitor):
+def test_employer_registers_and_offers_places(visitor, live_db):
     page = visitor.page
+    email = f"dee{time.time_ns()}@delta.example"
     visitor.goto("/auth/register")
     page.get_by_label("Organisation name").fill("Delta Engineering")
     page.get_by_label("Main sector").select_option(label="Digital")
     page.get_by_label("Postcode of your main site").fill("M15 4FN")
     page.get_by_label("Your full name").fill("Dee Delta")
-    page.get_by_label("Your work email address").fill(f"dee{time.time_ns()}@delta.example")
+    page.get_by_label("Your work email address").fill(email)
     page.get_by_role("textbox", name="Password", exact=True).fill("delta engineering 2027")
     page.get_by_role("textbox", name="Confirm password").fill("delta engineering 2027")
     page.get_by_role("button", name="Create account").click()
+    page.wait_for_load_state("load")
+    visitor.check()
+    assert page.get_by_role("heading", name=re.compile("Check your email", re.I)).is_visible()
+    # The address is confirmed from the e-mailed link.
+    body = live_db("SELECT body FROM outbox_message WHERE to_address = ? ORDER BY id DESC",
+                   email)[0][0]
+    visitor.goto(re.search(r"/auth/confirm/[A-Za-z0-9_\-]+", body).group(0))
+    page.get_by_role("button", name=re.compile("Confirm")).click()
     page.wait_for_load_state("load")
     assert page.url.endswith("/employer/"), page.url
     visitor.check()
@@ -106,31 +115,127 @@ def test_learner_ranks_offers(visitor):
     assert page.get_by_text("Your choices have been saved").is_visible()
 
 
-def test_officer_runs_an_allocation_watches_reviews_and_publishes(visitor):
+def _wait_for_run(visitor) -> None:
+    page = visitor.page
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + 120
+    url = page.url
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(1000)
+        try:  # the page reloads itself when the run ends: never race it
+            page.goto(url)
+            if not page.locator("[data-poll-url]").count():
+                break
+        except Error:
+            continue
+    page.wait_for_load_state("load")
+    visitor.check()
+    assert page.get_by_role("heading", name="Results").is_visible(), page.content()[:3000]
+
+
+def _summary(page, key: str) -> str:
+    row = page.locator(".govuk-summary-list__row", has=page.locator(
+        ".govuk-summary-list__key", has_text=re.compile(rf"^\s*{re.escape(key)}\s*$")))
+    return row.locator(".govuk-summary-list__value").inner_text().strip()
+
+
+def test_officer_runs_closes_choices_publishes_and_repairs_after_a_decline(visitor, live_db):
     page = visitor.page
     visitor.sign_in(DEMO["officer"])
     visitor.goto("/officer/rounds/")
     rounds = [p for p in page.locator("main a").evaluate_all("els => els.map(e => e.pathname)")
               if re.fullmatch(r"/officer/rounds/\d+", p)]
     assert rounds, "the demo officer has no round"
-    visitor.goto(rounds[0])
+    round_path = next(p for p in rounds if visitor.goto(p) and page.get_by_role(
+        "button", name="Run allocation").count())
+    round_id = int(round_path.rsplit("/", 1)[1])
     page.get_by_role("button", name="Run allocation").click()
     page.wait_for_load_state("load")
     assert "/runs/" in page.url, page.url
     visitor.check()
-    # Progress is polled by the page's script; wait for the run to finish.
-    deadline = time.monotonic() + 120
-    while page.locator("[data-poll-url]").count() and time.monotonic() < deadline:
-        page.wait_for_timeout(1000)
-        page.reload()
+    _wait_for_run(visitor)
+    assert page.get_by_role("heading", name="What this run changes").is_visible()
+    visitor.goto(round_path + "/placements")
+
+    # Choices are still open (the demo deadline is weeks away): no publishing yet.
+    visitor.goto(round_path)
+    assert page.get_by_role("link", name="Check and publish").count() == 0
+    assert page.get_by_text("Learners can still change their choices until").first.is_visible()
+    page.get_by_role("link", name="Close choices early").click()
     page.wait_for_load_state("load")
     visitor.check()
-    assert page.get_by_role("heading", name="Results").is_visible(), page.content()[:3000]
-    run_url = page.url
-    round_url = run_url.split("/runs/")[0]
-    visitor.goto(round_url.removeprefix(visitor.base_url) + "/placements")
-    visitor.goto(round_url.removeprefix(visitor.base_url))
-    page.get_by_role("button", name="Publish allocation").click()
+    page.get_by_role("button", name="Close choices and tell learners").click()
+    page.wait_for_load_state("load")
+    assert page.locator(".govuk-error-summary").is_visible()  # a reason is needed
+    visitor.check()
+    page.get_by_label("Why choices close before the deadline").fill(
+        "Employers confirmed their places early")
+    page.get_by_role("button", name="Close choices and tell learners").click()
     page.wait_for_load_state("load")
     visitor.check()
-    assert page.locator(".govuk-notification-banner, .govuk-panel").first.is_visible()
+    told = int(re.search(r"Choices are closed\. (\d+) learner", page.content()).group(1))
+    assert told == live_db("SELECT count(*) FROM outbox_message WHERE round_id = ? AND "
+                           "subject LIKE 'Choices have closed%'", round_id)[0][0] > 0
+
+    # The confirmation page says exactly who is e-mailed, and that is who is e-mailed.
+    page.get_by_role("link", name="Check and publish").click()
+    page.wait_for_load_state("load")
+    visitor.check()
+    learners = int(_summary(page, "Learners e-mailed"))
+    employer_emails = int(re.search(r"\((\d+) e-mail", _summary(page, "Employers e-mailed"))
+                          .group(1))
+    placed = int(_summary(page, "New placements"))
+    assert learners == placed + int(_summary(page, "Learners told they were not placed"))
+    in_round = live_db("SELECT count(*) FROM placement WHERE round_id = ?", round_id)[0][0]
+    assert placed == in_round
+    before = live_db("SELECT max(id) FROM outbox_message")[0][0]
+    page.get_by_role("button", name=re.compile(r"^Publish and send \d+ e-mails?$")).click()
+    page.wait_for_load_state("load")
+    visitor.check()
+    banner = page.locator(".govuk-notification-banner").first.inner_text()
+    assert "Published: " in banner, banner
+    sent = live_db("SELECT to_address, subject FROM outbox_message WHERE id > ?", before)
+    assert len(sent) == learners + employer_emails
+    assert len({to for to, _ in sent}) == len(sent)  # nobody twice
+
+    # A learner declines; the officer sees her to place again; a repair names the change.
+    email, name = live_db(
+        "SELECT u.email, u.name FROM placement p JOIN learner l ON l.id = p.learner_id "
+        "JOIN user u ON u.id = l.user_id WHERE p.round_id = ? AND p.status = 'published' "
+        "ORDER BY p.id LIMIT 1", round_id)[0]
+    visitor.sign_out()
+    visitor.sign_in(email)
+    visitor.goto("/learner/placement")
+    page.get_by_role("link", name="Decline placement").first.click()
+    page.wait_for_load_state("load")
+    visitor.check()
+    page.get_by_label(re.compile("Why")).fill("I have moved away")
+    page.get_by_role("button", name=re.compile("Decline")).click()
+    page.wait_for_load_state("load")
+    visitor.check()
+    assert page.get_by_text(re.compile("^You declined ")).first.is_visible()
+    visitor.sign_out()
+    visitor.sign_in(DEMO["officer"])
+    visitor.goto(round_path)
+    assert page.get_by_role("heading", name=re.compile(r"To place again \(1\)")).is_visible()
+    assert page.locator("#to-place-again ~ div").get_by_text(name).first.is_visible()
+    page.get_by_role("button", name="Run repair").click()
+    page.wait_for_load_state("load")
+    _wait_for_run(visitor)
+    changes = page.locator("main table").filter(has_text=name)
+    assert changes.count(), "the repair does not name the learner who declined"
+    line = changes.locator("tr", has_text=name).first.inner_text()
+    assert "Declined" in line or "Not placed" in line, line
+    for kind in ("Moved", "Newly placed", "Lost a place"):
+        link = page.get_by_role("link", name=re.compile(f"^{kind} \\(\\d+\\)$"))
+        if link.count():
+            link.click()
+            page.wait_for_load_state("load")
+            visitor.check()
+    visitor.goto(round_path)
+    if page.get_by_role("link", name="Check and publish").count():
+        page.get_by_role("link", name="Check and publish").click()
+        page.wait_for_load_state("load")
+        visitor.check()
+        assert "These are the changes since publication 1" in page.content()

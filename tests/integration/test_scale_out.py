@@ -67,7 +67,7 @@ def test_run_is_solved_by_a_celery_worker(app: Flask, client, world):
             assert time.monotonic() < deadline, "the worker did not finish the run"
             time.sleep(0.3)
         assert run.status == JobStatus.SUCCEEDED, run.error
-        assert f":{worker.pid}:" in run.worker  # solved in the worker process, not here
+        assert f":{worker.pid}:" in run.job.worker  # solved in the worker process, not here
         placed = db.session.scalars(sa.select(Placement).where(
             Placement.round_id == round_id, Placement.run_id == run_id)).all()
         assert [p.learner_id for p in placed] == [world["l1"].id]
