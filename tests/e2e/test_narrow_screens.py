@@ -67,12 +67,17 @@ AXE_ALL = """tags => axe.run(document, {runOnly: {type: "tag", values: tags}})
                                      v.nodes.slice(0, 3).map(n => n.target.join(" "))
                                             .join(", ")))"""
 
-#: The elements that stick out on the right, to name in a failure.
+#: The elements that stick out on the right, or whose text does, to name in a failure.
 WIDEST = """width => Array.from(document.querySelectorAll("body *"))
-    .filter(el => el.getBoundingClientRect().right > width + 1 && !el.closest(".app-table-scroll"))
-    .slice(0, 5)
-    .map(el => `<${el.tagName.toLowerCase()} class="${el.className}"> ending at ` +
-               `${Math.round(el.getBoundingClientRect().right)} px`)"""
+    .filter(el => !el.closest(".app-table-scroll") &&
+                  (el.getBoundingClientRect().right > width + 1 ||
+                   (el.scrollWidth > el.clientWidth + 1 &&
+                    getComputedStyle(el).overflowX === "visible" && el.clientWidth > 0)))
+    .slice(-5)
+    .map(el => `<${el.tagName.toLowerCase()} class="${el.className}"> ` +
+               `"${(el.textContent || "").trim().slice(0, 40)}" ending at ` +
+               `${Math.round(el.getBoundingClientRect().right)} px, ` +
+               `${el.scrollWidth} px of content in ${el.clientWidth} px`)"""
 
 
 @pytest.fixture(scope="module")
