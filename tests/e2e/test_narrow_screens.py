@@ -4,14 +4,16 @@ reports (WCAG 2.2 AA and its best practices, any impact: a back link outside a l
 
 The pages come from the app's URL map, like the route sweep of
 tests/integration/test_security.py: each role starts from its home page and its menu and
-follows every link to a page of the app (at most `PER_ENDPOINT` pages of one route), so a
-new page is measured as soon as something links to it. A route that no role reached fails
-the test unless `NOT_LINKED` says why the demo data cannot reach it.
+follows every link to a page of the app (at most `PER_ENDPOINT` pages of one route), then
+visits each route of the URL map it has not reached whose URL arguments it has seen on the
+way (a round's id, say), so a new page is measured as soon as it exists. A route that no
+role reached fails the test unless `NOT_LINKED` says why the demo data cannot show it.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import MapAdapter
 
 from placements import create_app
-from tests.e2e.conftest import AXE_TAGS, DEMO_PASSWORD, Visitor
+from tests.e2e.conftest import AXE_TAGS, DEMO_PASSWORD, Visitor, _axe_source
 
 WIDTH = 375
 #: Pages of one route measured per role.
@@ -95,55 +97,90 @@ def _pages(routes: MapAdapter) -> set[str]:
             and not rule.rule.endswith(FILE_SUFFIXES)}
 
 
-def _endpoint(routes: MapAdapter, path: str) -> str | None:
+def _match(routes: MapAdapter, path: str) -> tuple[str | None, dict[str, Any]]:
     try:
-        endpoint, _args = routes.match(urlsplit(path).path, method="GET")
+        endpoint, args = routes.match(urlsplit(path).path, method="GET")
     except HTTPException:
-        return None
-    return endpoint
+        return None, {}
+    return endpoint, args
 
 
-def _crawl(visitor: Visitor, routes: MapAdapter, role: str, start: list[str],
-           pages: set[str], problems: list[str]) -> set[str]:
-    """Visit the role's pages breadth first; return the routes measured."""
-    page = visitor.page
-    queue = deque(start)
-    queued = set(start)
-    counts: dict[str, int] = {}
-    visited = 0
-    while queue and visited < MAX_PAGES:
-        path = queue.popleft()
-        endpoint = _endpoint(routes, path)
-        if endpoint not in pages or counts.get(endpoint, 0) >= PER_ENDPOINT:
-            continue
-        response = page.goto(visitor.base_url + path)
+#: Links, and the actions of GET forms that are only a button ("Reject", filters).
+LINKS = """() => [
+    ...Array.from(document.querySelectorAll("a[href]"))
+        .filter(a => a.origin === location.origin && !a.hasAttribute("download"))
+        .map(a => a.pathname + a.search),
+    ...Array.from(document.querySelectorAll("form"))
+        .filter(f => (f.getAttribute("method") || "get").toLowerCase() === "get")
+        .map(f => new URL(f.action, location.href))
+        .filter(u => u.origin === location.origin)
+        .map(u => u.pathname)]"""
+
+
+class Crawl:
+    """One role's visit of the app: every page it can reach, measured once per route."""
+
+    def __init__(self, visitor: Visitor, routes: MapAdapter, role: str, pages: set[str],
+                 problems: list[str]) -> None:
+        self.visitor, self.routes, self.role = visitor, routes, role
+        self.pages, self.problems = pages, problems
+        self.counts: dict[str, int] = {}
+        #: URL arguments seen on the way (round_id: {3}, ...), to build the pages no link
+        #: leads to from the URL map.
+        self.seen: dict[str, list[Any]] = {}
+        self.visited = 0
+
+    def run(self, start: list[str]) -> set[str]:
+        """Follow links breadth first, then visit each route of the URL map not reached
+        yet whose arguments were all seen; return the routes measured."""
+        queue = deque(start)
+        queued = set(start)
+        while queue and self.visited < MAX_PAGES:
+            for link in self.measure(queue.popleft()):
+                if link not in queued:
+                    queued.add(link)
+                    queue.append(link)
+        for rule in self.routes.map.iter_rules():
+            if rule.endpoint not in self.pages or rule.endpoint in self.counts:
+                continue
+            if not all(self.seen.get(name) for name in rule.arguments):
+                continue
+            path = self.routes.build(rule.endpoint, {name: self.seen[name][0]
+                                                     for name in rule.arguments})
+            self.measure(path, quietly_refused=True)
+        return set(self.counts)
+
+    def measure(self, path: str, *, quietly_refused: bool = False) -> list[str]:
+        """Visit one page: its width, axe-core; return its links (none if not measured)."""
+        endpoint, args = _match(self.routes, path)
+        if endpoint not in self.pages or self.counts.get(endpoint, 0) >= PER_ENDPOINT:
+            return []
+        page = self.visitor.page
+        response = page.goto(self.visitor.base_url + path)
         page.wait_for_load_state("load")
         if response is None or "text/html" not in (response.headers.get("content-type") or ""):
-            continue
-        counts[endpoint] = counts.get(endpoint, 0) + 1
-        visited += 1
-        where = f"{role}: {path}"
+            return []
+        if quietly_refused and response.status != 200:
+            return []  # built from the URL map: not a page of this role, or not now
+        self.visited += 1
+        where = f"{self.role}: {path}"
         if response.status >= 500:
-            problems.append(f"{where} answered {response.status}")
-            continue
+            self.problems.append(f"{where} answered {response.status}")
+            return []
+        # Measured (a refusal page too, such as an e-mailed link that is not valid).
+        self.counts[endpoint] = self.counts.get(endpoint, 0) + 1
+        if response.status == 200:
+            for name, value in args.items():
+                self.seen.setdefault(name, []).append(value)
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > WIDTH:
             widest = page.evaluate(WIDEST, WIDTH)
-            problems.append(f"{where} is {width} px wide at {WIDTH} px: {widest}")
+            self.problems.append(f"{where} is {width} px wide at {WIDTH} px: {widest}")
         if not page.evaluate("typeof window.axe !== 'undefined'"):
-            from tests.e2e.conftest import _axe_source
-
             page.evaluate(_axe_source())
         for violation in page.evaluate(AXE_ALL, [*AXE_TAGS, "best-practice"]):
-            problems.append(f"{where}: axe: {violation}")
-        links = page.locator("a[href]").evaluate_all(
-            "els => els.filter(a => a.origin === location.origin && !a.hasAttribute('download'))"
-            ".map(a => a.pathname + a.search)")
-        for link in links:
-            if link not in queued:
-                queued.add(link)
-                queue.append(link)
-    return set(counts)
+            self.problems.append(f"{where}: axe: {violation}")
+        return page.evaluate(LINKS)
 
 
 def test_every_page_fits_a_narrow_screen_and_passes_axe(browser, live_server, routes):
@@ -163,11 +200,11 @@ def test_every_page_fits_a_narrow_screen_and_passes_axe(browser, live_server, ro
             else:
                 visitor.sign_in(email, DEMO_PASSWORD)
                 start += visitor.nav_paths() + ["/auth/password", *ROLE_START.get(role, [])]
-            reached |= _crawl(visitor, routes, role, start, pages, problems)
+            reached |= Crawl(visitor, routes, role, pages, problems).run(start)
         finally:
             context.close()
     assert not problems, "\n".join(problems)
     unreached = sorted(pages - reached - set(NOT_LINKED))
     assert not unreached, (
-        f"No role reached these pages by following links: {unreached}. Link to them, or "
-        "say in NOT_LINKED why the demo data has no link to them.")
+        f"No role reached these pages, by links or from the URL map: {unreached}. Link to "
+        "them, or say in NOT_LINKED why the demo data cannot show them.")
