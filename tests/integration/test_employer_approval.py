@@ -108,7 +108,8 @@ def test_the_employer_page_shows_organisation_users_sites_offers_and_history(
 
 def test_the_page_shows_only_the_officers_partnerships_engagement(client, auth, newcomer):
     own = EmployerEngagement(provider_id=newcomer["p1"].id, employer_id=newcomer["gamma"].id,
-                             name="Gamma Robotics", sector="Digital")
+                             name="Gamma Robotics", sector="Digital", contact_name="Kim Contact",
+                             contact_email="kim@gamma.example")
     db.session.add(own)
     outside = Provider(name="Elsewhere College", kind=ProviderKind.COLLEGE)
     db.session.add(outside)
@@ -116,12 +117,15 @@ def test_the_page_shows_only_the_officers_partnerships_engagement(client, auth, 
     db.session.commit()
     path = f"/officer/employers/{newcomer['gamma'].id}"
     auth.login("officer2@example.test")  # the same partnership
-    assert f"/officer/engagement/{own.id}" in client.get(path).get_data(as_text=True)
+    page = client.get(path).get_data(as_text=True)
+    assert f"/officer/engagement/{own.id}" in page
+    assert "Contact: Kim Contact, kim@gamma.example" in page
     auth.logout()
     auth.login("outsider@example.test")  # sees the employer, not the partnership's record
     page = client.get(path).get_data(as_text=True)
     assert "Gamma Robotics" in page
     assert f"/officer/engagement/{own.id}" not in page
+    assert "Kim Contact" not in page
     assert "no engagement record" in page
 
 
