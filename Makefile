@@ -9,7 +9,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-pg browser install install-test assets db seed lint bench bench-load clean
+.PHONY: run test test-sqlite test-pg browser install install-test assets db seed lint bench bench-load bench-load-pg clean
 
 $(VENV)/.stamp-install: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +57,7 @@ test-sqlite: install-test assets browser
 test-pg: install-test
 	bash scripts/redis-test-server.sh --optional \
 		bash scripts/pg-test-server.sh --optional $(PY) -m pytest -p no:cacheprovider \
-		--ignore=tests/e2e --ignore=tests/solver $(PYTEST_ARGS)
+		--ignore=tests/e2e --ignore=tests/unit/solver $(PYTEST_ARGS)
 
 # Debian's chromium for the Playwright tests (never a browser download).
 browser:
@@ -74,6 +74,12 @@ bench: install-test
 bench-load: install-test
 	$(PY) -m pip install --quiet -e ".[test,bench]"
 	$(PY) bench/load.py $(BENCH_ARGS)
+
+# The same against a throwaway PostgreSQL, with the run solved by a Celery worker over Redis.
+bench-load-pg: install-test
+	$(PY) -m pip install --quiet -e ".[test,bench]"
+	bash scripts/redis-test-server.sh bash scripts/pg-test-server.sh \
+		$(PY) bench/load.py --postgres --celery $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules placements/static/dist instance/placements.sqlite*

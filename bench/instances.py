@@ -50,10 +50,16 @@ def generate(
     seed: int = 0,
     *,
     side_constraints: bool = False,
+    region_limits: bool = False,
     max_preferences: int = 10,
     time_limit_s: float = 60.0,
 ) -> dict[str, Any]:
-    """Build one instance: clustered learners, popular employers, tight and ample sectors."""
+    """Build one instance: clustered learners, popular employers, tight and ample sectors.
+
+    `side_constraints`: half the employers get limits (the 2k/5k limits instances).
+    `region_limits`: a third of employers get `min_if_any` 2, half of those also
+    `max_learners` 2-4 (the region-scale limits instance).
+    """
     rng = np.random.default_rng(seed)
     n_towns = max(8, min(120, n_learners // 150))
     t_lat, t_lon, t_weight = towns(n_towns, rng)
@@ -99,6 +105,11 @@ def generate(
                 if rng.random() < 0.6:
                     constraint["min_if_any"] = int(rng.integers(2, 4))
                 employers.append(constraint)
+            elif region_limits and rng.random() < 1 / 3:
+                limit: dict[str, Any] = {"id": emp, "min_if_any": 2}
+                if rng.random() < 0.5:
+                    limit["max_learners"] = int(rng.integers(2, 5))
+                employers.append(limit)
     pop_arr = np.array(popularity)
 
     learners: list[dict[str, Any]] = []
@@ -141,7 +152,7 @@ def generate(
         if prefs and left.get(prefs[0], 0) > 0:
             left[prefs[0]] -= 1
             locked.append({"learner": learners[i]["id"], "offer": prefs[0]})
-    if side_constraints:
+    if side_constraints or region_limits:
         _respect_locks(employers, offers, locked)
     return {
         "format": "placement-problem/1",

@@ -2,6 +2,12 @@
 gunicorn on loopback, first with the app idle and then while an allocation run is solving.
 
     .venv/bin/python bench/load.py --learners 50000 --users 20 --seconds 60
+    make bench-load-pg BENCH_ARGS="--learners 50000"   # PostgreSQL + Redis + a Celery worker
+
+With `--postgres` the database is the throwaway PostgreSQL server of
+scripts/pg-test-server.sh (TEST_DATABASE_URL), and with `--celery` the run is solved by a
+Celery worker process over the Redis of scripts/redis-test-server.sh (TEST_REDIS_URL), as in
+production; without them, SQLite and a thread of the web process.
 
 Seeds `flask seed demo --learners N` into a SQLite file once (kept in /tmp for later runs),
 gives a few hundred seeded learners a password, serves the app with gunicorn on a free
@@ -33,19 +39,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: Set by --postgres / --celery: the database URL and the broker URL.
+BACKENDS: dict[str, str] = {}
+
+
 def app_env(database: Path) -> dict[str, str]:
-    env = {**os.environ, "PLACEMENTS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+    env = {**os.environ,
+           "PLACEMENTS_SQLALCHEMY_DATABASE_URI": BACKENDS.get("database")
+           or f"sqlite:///{database}",
            "PLACEMENTS_SECRET_KEY": "load-benchmark", "PLACEMENTS_RATELIMIT_ENABLED": "false",
-           "PLACEMENTS_JOB_WORKER": '"thread"', "FLASK_APP": "wsgi.py"}
+           "PLACEMENTS_JOB_WORKER": '"celery"' if "broker" in BACKENDS else '"thread"',
+           "FLASK_APP": "wsgi.py"}
     for variable in ("DATABASE_URL", "CELERY_BROKER_URL"):
         env.pop(variable, None)
+    if "broker" in BACKENDS:
+        env["CELERY_BROKER_URL"] = BACKENDS["broker"]
     return env
 
 
 def seed(database: Path, learners: int) -> float:
     """Create and seed the database unless an earlier run left it; return the seconds taken."""
     marker = database.with_suffix(".seeded")
-    if marker.exists():
+    if marker.exists() and "database" not in BACKENDS:
         return 0.0
     database.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -170,7 +185,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--db", type=Path, default=None)
+    parser.add_argument("--postgres", action="store_true",
+                        help="use TEST_DATABASE_URL (scripts/pg-test-server.sh)")
+    parser.add_argument("--celery", action="store_true",
+                        help="solve in a Celery worker over TEST_REDIS_URL "
+                             "(scripts/redis-test-server.sh)")
     args = parser.parse_args()
+    if args.postgres:
+        BACKENDS["database"] = os.environ["TEST_DATABASE_URL"]
+    if args.celery:
+        BACKENDS["broker"] = os.environ["TEST_REDIS_URL"]
     database = args.db or Path(f"/tmp/placements-load-{args.learners}.sqlite")
     out = Path("/tmp/placements-load-results")
     out.mkdir(exist_ok=True)
@@ -184,6 +208,10 @@ def main() -> None:
         [str(VENV_BIN / "gunicorn"), "--workers", str(args.workers), "--threads",
          str(args.threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
          "wsgi:app"], cwd=ROOT, env=env)
+    worker = subprocess.Popen(
+        [str(VENV_BIN / "celery"), "--app", "placements.tasks", "worker", "--pool", "solo",
+         "--concurrency", "1", "--loglevel", "WARNING"], cwd=ROOT, env=env) \
+        if args.celery else None
     try:
         wait_for(f"{base}/auth/login", server)
         load_env = {**os.environ, "LOAD_LEARNERS": ",".join(learners),
@@ -204,9 +232,14 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
 
+    backend = ("postgresql" if args.postgres else "sqlite") + (
+        " + celery worker" if args.celery else " + thread worker")
     print(f"\nlearners={args.learners} users={args.users} seconds={args.seconds} "
-          f"gunicorn={args.workers}x{args.threads} seed={seeded:.0f}s")
+          f"gunicorn={args.workers}x{args.threads} seed={seeded:.0f}s {backend}")
     print(f"allocation run: {status_after} at the end of the loaded phase; {final} after "
           f"{run_seconds:.0f}s\n")
     print("| request | idle: n | errors | p50 ms | p95 ms | allocating: n | errors | p50 ms "

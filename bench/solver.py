@@ -321,6 +321,211 @@ def bench_engines(
     return rows
 
 
+#: Runs the solver CLI from a given source tree with module attributes set (the ideas
+#: compared in the limits table), then records this process's own peak RSS (VmHWM).
+LIMITS_WRAPPER = """
+import importlib, json, os, sys
+sys.path.insert(0, sys.argv[1])
+for module, name, value in json.loads(sys.argv[2]):
+    setattr(importlib.import_module(module), name, value)
+from solver.__main__ import main
+code = main(sys.argv[3:])
+with open("/proc/self/status") as fh:
+    peak = next(line.split()[1] for line in fh if line.startswith("VmHWM:"))
+with open(os.environ["SOLVER_PEAK_FILE"], "w") as out:
+    out.write(peak)
+sys.exit(code)
+"""
+
+#: The solver before this work (merge base of the solver-scale branch), the baseline.
+BASELINE_COMMIT = "a7d859f"
+
+#: (name, knobs) of the variants compared on the limits instances; knobs are
+#: (module, attribute, value). The last variant is the solver as committed.
+VARIANTS: list[tuple[str, list[tuple[str, str, Any]]]] = [
+    ("baseline (explicit arcs, close-and-reflow, CBC per component)", []),
+    ("hub network, one MIP", [("solver.allocate", "SPLIT_COMPONENTS", False),
+                              ("solver.allocate", "REDUCED_COST_FIXING", False),
+                              ("solver.flow", "CLOSE_HOPELESS", False)]),
+    ("+ one MIP per component", [("solver.allocate", "REDUCED_COST_FIXING", False),
+                                 ("solver.flow", "CLOSE_HOPELESS", False)]),
+    ("+ close hopeless employers", [("solver.allocate", "REDUCED_COST_FIXING", False)]),
+    ("+ reduced-cost fixing (committed)", []),
+    ("committed, SCIP backend", [("solver.mip", "ENGINE", "SCIP")]),
+    ("committed, CP-SAT backend", [("solver.mip", "ENGINE", "CP_SAT")]),
+    ("committed, HiGHS backend", [("solver.mip", "ENGINE", "HIGHS")]),
+]
+
+
+def baseline_tree(workdir: Path) -> Path:
+    """Extract the baseline solver (git archive of BASELINE_COMMIT) into workdir."""
+    target = workdir / "baseline"
+    target.mkdir(exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE_COMMIT, "solver"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def run_variant(tree: Path, knobs: list[tuple[str, str, Any]], problem: Path,
+                workdir: Path) -> dict[str, Any]:
+    """Solve one problem file with one variant in a subprocess; measure and summarise."""
+    peak_file = workdir / "peak.txt"
+    os.environ["SOLVER_PEAK_FILE"] = str(peak_file)
+    out = workdir / "result.json"
+    run = run_measured([sys.executable, "-c", LIMITS_WRAPPER, str(tree), json.dumps(knobs),
+                        "solve", str(problem), "-o", str(out)], timeout=1800)
+    if peak_file.exists():
+        run["peak_mb"] = int(peak_file.read_text()) / 1024
+        peak_file.unlink()
+    row = {"wall_s": round(run["wall_s"], 2), "cpu_s": round(run["cpu_s"], 2),
+           "peak_mb": round(run["peak_mb"]), "code": run["code"]}
+    if run["code"] == 0:
+        summary = json.loads(out.read_text())
+        row.update(status=summary["status"],
+                   levels=[summary["summary"][k] for k in ("mandated_placed", "placed",
+                                                           "rank_cost")],
+                   gap=summary["summary"].get("gap"),
+                   solve_s=summary["summary"]["solve_seconds"])
+    else:
+        row["error"] = run["stderr"].strip().splitlines()[-1:] if run["stderr"] else ""
+    return row
+
+
+def bench_limits(repeat: int, sizes: list[str], log: Path,
+                 only: set[int] | None = None) -> list[dict[str, Any]]:
+    """Compare the variants on the employer-limits instances, plus time-limit adherence."""
+    instances = {
+        "2k+limits": lambda: generate(2000, seed=2, side_constraints=True),
+        "10k+region": lambda: generate(10000, seed=10007, region_limits=True),
+        "50k+region": lambda: generate(50000, seed=50007, region_limits=True),
+    }
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp, log.open("a") as sink:
+        work = Path(tmp)
+        base = baseline_tree(work)
+        plan: list[tuple[str, str, list[tuple[str, str, Any]], Path, float, int]] = []
+        print(f"baseline tree: {base}", flush=True)
+        for name in sizes:
+            data = instances[name]()
+            for limit in (120.0, 2.0, 20.0):
+                if limit != 120.0 and name != "50k+region":
+                    continue
+                data["settings"]["time_limit_s"] = limit
+                path = work / f"{name}-{limit:g}.json"
+                path.write_text(json.dumps(data))
+                for i, (variant, knobs) in enumerate(VARIANTS):
+                    if only is not None and i not in only:
+                        continue
+                    final = variant.endswith("(committed)")
+                    if limit != 120.0 and not (i == 0 or final):
+                        continue  # time-limit runs: baseline and committed only
+                    if name == "50k+region" and limit == 120.0 and i == 0:
+                        continue  # the baseline ran 869 s at 13.4 GB without a proof
+                    times = repeat if final or i == 0 else 1  # ideas and backends: once
+                    plan.append((name, variant, knobs, path, limit, times))
+        for name, variant, knobs, path, limit, times in plan:
+            tree = base if variant.startswith("baseline") else ROOT
+            runs = [run_variant(tree, knobs, path, work) for _ in range(times)]
+            row = {"instance": name, "variant": variant, "limit_s": limit, "runs": runs}
+            rows.append(row)
+            sink.write(json.dumps(row) + "\n")
+            sink.flush()
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def machine() -> str:
+    """Describe the machine: cores, memory, CPU model."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores (nproc), {mem:.0f} GiB RAM, {model}"
+
+
+def render_limits(rows: list[dict[str, Any]], command: str, started: str) -> str:
+    """Render the limits subsection of the Solver section."""
+    lines = [
+        "### Employer limits at region scale",
+        "",
+        f"Machine: {machine()}, shared with other sessions (load average "
+        f"{os.getloadavg()[0]:.1f} at the end). Python {platform.python_version()}, "
+        f"OR-Tools 9.15. Run: {started} to {datetime.now(UTC):%H:%M} UTC. "
+        f"Command: `{command}`.",
+        "",
+        "Instances (`bench/instances.py`): 2k+limits is `generate(2000, seed=2, "
+        "side_constraints=True)` (half the employers limited); 10k+region and 50k+region are "
+        "`generate(N, seed=N+7, region_limits=True)`: a third of employers have `min_if_any` "
+        "2, half of those also `max_learners` 2-4; 1% of learners locked, K = 10, squared "
+        "ranks. Each cell runs `python -m solver solve P.json -o R.json` in a subprocess "
+        "(load, solve, write); wall is the median of the runs listed, peak is that process's "
+        "VmHWM. The baseline is the solver before this branch (`git archive "
+        f"{BASELINE_COMMIT} solver`), measured in the same run. Levels: mandated placed / "
+        "placed / rank cost.",
+        "",
+        "Variants, each adding one idea to the one above (all exact): the baseline builds "
+        "every fallback pair explicitly once an employer has a minimum and solves one CBC "
+        "model per connected component that the flow left short; *hub network, one MIP* "
+        "keeps the fallback hubs and employer nodes of the flow inside the integer model "
+        "(general integer flows, a binary per employer with a minimum) and solves all short "
+        "components in one model; *one MIP per component* solves independent components "
+        "apart (the lexicographic optimum of a sum over independent parts is the sum of "
+        "their optima), each warm-started by the better of two flow repairs (close short "
+        "employers, or force them open); *close hopeless employers* removes, before the "
+        "relaxation, employers without locks whose seats or cap are below their minimum; "
+        "*reduced-cost fixing* uses the relaxation's potentials (Bellman-Ford on its "
+        "residual network): where the incumbent keeps the relaxation's mandated and placed "
+        "counts, a better allocation can only differ on arcs whose reduced cost is within "
+        "the incumbent's gap, and only the parts of those arcs that hold a short employer "
+        "go to the integer engine. The backends rows run the committed pipeline through "
+        "another OR-Tools backend (`solver.mip.ENGINE`).",
+        "",
+        "| instance | variant | time limit s | status | wall s (median) | runs | CPU s | "
+        "peak MB | levels | gap |",
+        "|---|---|---:|---|---:|---|---:|---:|---|---:|",
+    ]
+    for r in rows:
+        runs = r["runs"]
+        ok = [x for x in runs if x["code"] == 0]
+        walls = [x["wall_s"] for x in runs]
+        first = ok[0] if ok else runs[0]
+        status = first.get("status", f"exit {first['code']}")
+        levels = " / ".join(f"{v:,}" for v in first.get("levels", [])) or first.get("error", "")
+        gap = first.get("gap")
+        lines.append(
+            f"| {r['instance']} | {r['variant']} | {r['limit_s']:g} | {status} | "
+            f"{statistics.median(walls):.2f} | {', '.join(f'{w:.2f}' for w in walls)} | "
+            f"{statistics.median(x['cpu_s'] for x in runs):.2f} | "
+            f"{max(x['peak_mb'] for x in runs):,} | {levels} | "
+            f"{'' if gap is None else f'{gap:.4g}'} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_subsection(text: str) -> None:
+    """Replace (or append) the limits subsection inside the Solver section of RESULTS.md."""
+    lines = RESULTS.read_text().splitlines()
+    title = text.splitlines()[0]
+    begin = lines.index("## Solver")
+    end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")),
+               len(lines))
+    if title in lines[begin:end]:
+        start = lines.index(title, begin)
+        stop = next((i for i in range(start + 1, end)
+                     if lines[i].startswith(("### ", "## "))), end)
+    else:
+        start = stop = end
+    new = lines[:start] + text.rstrip("\n").splitlines() + [""] + lines[stop:]
+    RESULTS.write_text("\n".join(new).rstrip("\n") + "\n")
+
+
 def ratio(a: float | None, b: float | None) -> str:
     """Format a/b."""
     if a is None or b in (None, 0):
@@ -433,7 +638,7 @@ def render(rows: list[dict[str, Any]], command: str,
     lines += [
         "",
         "How: the core is one OR-Tools `SimpleMinCostFlow` whose integer costs encode the "
-        "lexicographic objective (see `solver/flow.py` for the weights and the int64 range "
+        "lexicographic objective (see `solver/objective.py` for the weights and the int64 range "
         "check at 50,000 learners with a repair run), built with numpy arrays. Fallback "
         "eligibility (every offer a mandated learner can reach) is the bulk of the allowed "
         "pairs, so it goes through grid hubs: a learner links to a cell of offers when the "
@@ -441,12 +646,12 @@ def render(rows: list[dict[str, Any]], command: str,
         "sector when it reaches all of them, and pair by pair only in cells it partly "
         "reaches; the flow optimum is the same (tested against the explicit arcs). "
         "`max_learners` is laminar (one employer per offer), so it is an employer node in "
-        "the same flow. Only `min_if_any` needs the integer engine: the flow optimum is a "
-        "bound and usually already feasible; otherwise only the connected components "
-        "holding a short employer go to a level-by-level MIP (levels 1-2 as one exact "
-        "integer objective, relative gap 0), warm-started from the flow re-solved with "
-        "short employers closed, with levels proven by the flow bound skipped and each "
-        "component given a time share.",
+        "the same flow. Only `min_if_any` needs the integer engine, on the same hub network "
+        "(see the subsection on employer limits below): the flow is the relaxation, "
+        "employers that can never reach their minimum are closed first (exact), an "
+        "incumbent repairs each component's flow, reduced-cost fixing keeps only the arcs "
+        "that a better allocation could change, and each independent part is a level-by-"
+        "level CBC model.",
         "",
         "Rank histograms of the solver (rank: learners; K+1 = fallback):",
         "",
@@ -486,12 +691,35 @@ def main() -> None:
                         help="also compare OR-Tools backends on the limits instance")
     parser.add_argument("--engines-at", type=int, metavar="N",
                         help="only compare SCIP and CBC on an N-learner limits instance")
+    parser.add_argument("--limits", metavar="INSTANCES",
+                        help="compare the employer-limits variants on these instances "
+                             "(e.g. 2k+limits,10k+region,50k+region) and time-limit adherence")
+    parser.add_argument("--variants", metavar="I,J",
+                        help="with --limits: only these variants (0-based, in VARIANTS order)")
+    parser.add_argument("--limits-log", default="bench/limits.jsonl",
+                        help="JSON lines of the limits runs (appended)")
+    parser.add_argument("--render-limits", metavar="LOG",
+                        help="only re-render the limits subsection from a JSON-lines log")
     parser.add_argument("--hr", help=argparse.SUPPRESS)
     parser.add_argument("--render", metavar="LOG",
                         help="only re-render RESULTS.md from the JSON lines a run printed")
     args = parser.parse_args()
     if args.hr:
         hospital_resident(args.hr)
+        return
+    if args.limits or args.render_limits:
+        started = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
+        if args.limits:
+            only = None if not args.variants else {int(v) for v in args.variants.split(",")}
+            rows = bench_limits(args.repeat, args.limits.split(","), Path(args.limits_log), only)
+        else:
+            rows = [json.loads(line) for line in Path(args.render_limits).read_text()
+                    .splitlines() if line.startswith("{")]
+        command = "python bench/solver.py " + " ".join(sys.argv[1:])
+        section = render_limits(rows, command, started)
+        print(section)
+        if not args.no_write:
+            write_subsection(section)
         return
     if args.engines_at:
         with tempfile.TemporaryDirectory() as tmp:

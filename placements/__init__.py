@@ -63,6 +63,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(hours_bp)
 
+    from placements.api import admin_bp as api_admin_bp
+    from placements.api import bp as api_bp
+    from placements.api import gate as api_gate
+    from placements.api import officer_bp as api_officer_bp
+
+    for blueprint in (api_bp, api_officer_bp, api_admin_bp):
+        app.register_blueprint(blueprint)
+    api_gate.init_app(app)
+
     from placements import cli
 
     cli.init_app(app)

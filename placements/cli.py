@@ -102,3 +102,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_cli)
     app.cli.add_command(create_admin)
     app.cli.add_command(jobs_cli)
+    from placements.api.cli import api_cli
+
+    app.cli.add_command(api_cli)

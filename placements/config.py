@@ -61,8 +61,12 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "OUTBOX_SHOWS_LINKS": False,
         "SMTP_HOST": "localhost",
         "SMTP_PORT": 25,
-        # The address people reach the service at, for links in e-mails.
-        "BASE_URL": "http://127.0.0.1:5000",
+        # Send SMTP mail in a background thread after the commit (tests send it at once).
+        "MAIL_IN_BACKGROUND": True,
+        # The address people reach the service at, for links in e-mails (set it in
+        # production). Unset: the address the request came to (for a background job, the
+        # request that queued it).
+        "BASE_URL": "",
         # Rate limits (Flask-Limiter). memory:// counts per process: with several gunicorn
         # workers set PLACEMENTS_RATELIMIT_STORAGE_URI=redis://... so they share counts.
         "RATELIMIT_STORAGE_URI": "memory://",
@@ -94,6 +98,22 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "JOB_QUEUE_TIMEOUT_S": 900,
         # Year shown in the Ordnance Survey attribution (the data's release year).
         "OS_DATA_YEAR": None,
+        # The JSON API (/api/v1). Calls per API key, counted in RATELIMIT_STORAGE_URI (so
+        # shared by every worker when that is Redis); calls per client address that present
+        # no key or an unusable one.
+        "API_RATE_LIMIT": "600 per minute",
+        "API_RATE_LIMIT_UNAUTHENTICATED": "30 per minute",
+        # Largest request body and most records in one bulk write (learners, hours).
+        "API_MAX_BODY_BYTES": 10_000_000,
+        "API_MAX_ROWS": 10_000,
+        # Items per page: when not asked, and at most.
+        "API_PAGE_SIZE": 100,
+        "API_MAX_PAGE_SIZE": 1000,
+        # Change feeds: the cursor for the next sync lies this many seconds before the last
+        # sync began, so that rows whose transaction committed late are sent (again).
+        "API_SYNC_OVERLAP_S": 300,
+        # How long the answer to a write with an Idempotency-Key is kept for retries.
+        "API_IDEMPOTENCY_HOURS": 24,
     }
 
 

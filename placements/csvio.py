@@ -49,15 +49,20 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from flask import Response
 
 DEFAULT_MAX_BYTES = 5_000_000
 DEFAULT_MAX_ROWS = 100_000
+#: An Excel workbook may unpack to at most this many times the upload limit (zip bombs).
+XLSX_UNPACKED_FACTOR = 20
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: A formula trigger after a separator a spreadsheet may split the cell on ("safe;=1+1").
 _FORMULA_INSIDE = re.compile(r"[;,|\t\r\n]\s*[=+\-@]")
@@ -131,6 +136,8 @@ def parse_int(lo: int | None = None, hi: int | None = None) -> Callable[[str], i
         if hi is not None and value > hi:
             raise ValueError(f"Enter a number of at most {hi}")
         return value
+    parse.json_schema = {"type": "integer", **({"minimum": lo} if lo is not None else {}),  # type: ignore[attr-defined]
+                         **({"maximum": hi} if hi is not None else {})}
     return parse
 
 
@@ -143,6 +150,8 @@ def parse_bool(text: str) -> bool:
         return False
     raise ValueError("Enter yes or no")
 
+
+parse_bool.json_schema = {"type": "boolean"}  # type: ignore[attr-defined]
 
 #: Dates a file may hold (anything else is a typing slip: 0001, 9999, 1900...).
 EARLIEST_DATE, LATEST_DATE = date(1990, 1, 1), date(2100, 12, 31)
@@ -161,6 +170,9 @@ def parse_date(text: str) -> date:
     raise ValueError("Enter a date as YYYY-MM-DD or DD/MM/YYYY")
 
 
+parse_date.json_schema = {"type": "string", "format": "date"}  # type: ignore[attr-defined]
+
+
 def parse_tags(allowed: Iterable[str]) -> Callable[[str], list[str]]:
     """Return a parser of ';'-separated tags drawn from `allowed` (order kept, no repeats)."""
     allowed_set = set(allowed)
@@ -177,6 +189,8 @@ def parse_tags(allowed: Iterable[str]) -> Callable[[str], list[str]]:
             if tag not in tags:
                 tags.append(tag)
         return tags
+    parse.json_schema = {"type": "array", "uniqueItems": True,  # type: ignore[attr-defined]
+                         "items": {"type": "string", "enum": sorted(allowed_set)}}
     return parse
 
 
@@ -189,6 +203,7 @@ def parse_choice(choices: Iterable[str]) -> Callable[[str], str]:
             return options[text.strip().lower()]
         except KeyError:
             raise ValueError("Use one of " + ", ".join(options.values())) from None
+    parse.json_schema = {"type": "string", "enum": list(options.values())}  # type: ignore[attr-defined]
     return parse
 
 
@@ -198,6 +213,47 @@ def parse_email(text: str) -> str:
     if not _EMAIL.match(value) or len(value) > 254:
         raise ValueError("Enter an e-mail address like name@example.com")
     return value
+
+
+parse_email.json_schema = {"type": "string", "format": "email",  # type: ignore[attr-defined]
+                           "maxLength": 254}
+
+
+def _json_example(kind: Any, text: str) -> Any:
+    """A column's example (CSV text) as the JSON value of the schema's type."""
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+        if kind == "boolean":
+            return parse_bool(text)
+        if kind == "array":
+            return [t.strip() for t in re.split(r"[;,|]", text) if t.strip()]
+    except ValueError:
+        pass
+    return text
+
+
+def column_schema(spec: ColumnSpec) -> dict[str, Any]:
+    """The JSON Schema of a column's value in the JSON API: what its parser reads (parsers
+    say so in a `json_schema` attribute; others read text), its length, help and example.
+    An optional column also takes null (or may be left out)."""
+    schema: dict[str, Any] = dict(getattr(spec.parse, "json_schema", {"type": "string"}))
+    if spec.max_length is not None and schema.get("type") == "string":
+        schema["maxLength"] = min(spec.max_length, schema.get("maxLength", spec.max_length))
+    if spec.help and schema.get("type") not in ("boolean", "array"):
+        schema["description"] = spec.help  # (for those, the CSV help is about spelling)
+    if spec.example:
+        schema["examples"] = [_json_example(schema.get("type"), spec.example)]
+    if spec.default not in (None, "", []):
+        schema["default"] = spec.default
+    if not spec.required:
+        kind = schema.get("type", "string")
+        schema["type"] = [kind, "null"]
+        if "enum" in schema:
+            schema["enum"] = [*schema["enum"], None]
+    return schema
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -222,6 +278,193 @@ def _read_bytes(source: Any, max_bytes: int) -> bytes:
     return data
 
 
+def parse_row(number: int, raw: Mapping[str, str], columns: Mapping[str, ColumnSpec]) -> Row:
+    """Parse one row's cells (text, stripped) by their columns: the one rule for a cell,
+    whether it came from a CSV file, an Excel workbook or the JSON API."""
+    row = Row(number=number, values={}, raw=dict(raw))
+    for name, spec in columns.items():
+        cell = raw.get(name, "")
+        if _CONTROL.search(cell):
+            row.error(name, "Remove the control characters (such as NUL) from this cell")
+            continue
+        if cell == "":
+            if spec.required:
+                row.error(name, "Enter a value")
+            row.values[name] = spec.default
+            continue
+        if spec.max_length is not None and len(cell) > spec.max_length:
+            row.error(name, f"Must be {spec.max_length} characters or fewer")
+            continue
+        try:
+            row.values[name] = spec.parse(cell)
+        except ValueError as exc:
+            row.error(name, str(exc) or "Invalid value")
+    return row
+
+
+def _header_index(header: Sequence[Any], columns: Mapping[str, ColumnSpec]) -> dict[str, int]:
+    """Each known column's position in the header row (raises CSVError for a missing
+    required column or a column named twice)."""
+    names = [_norm_header(str(h) if h is not None else "") for h in header]
+    missing = [c for c, spec in columns.items() if spec.required and c not in names]
+    dupes = sorted({n for n in names if n and names.count(n) > 1 and n in columns})
+    problems = [RowError(1, c, f"The column {c} is missing from the header row")
+                for c in missing]
+    problems += [RowError(1, c, f"The column {c} appears more than once") for c in dupes]
+    if problems:
+        raise CSVError(problems)
+    return {n: i for i, n in enumerate(names) if n in columns}
+
+
+def is_xlsx(data: bytes) -> bool:
+    """Say whether the bytes are an Excel workbook (.xlsx): a zip holding the parts of one.
+    The file's content decides, never its name."""
+    if not data.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, ValueError):
+        return False
+    return "[Content_Types].xml" in names and "xl/workbook.xml" in names
+
+
+def read_table(source: Any, *, columns: Mapping[str, ColumnSpec],
+               max_bytes: int = DEFAULT_MAX_BYTES,
+               max_rows: int = DEFAULT_MAX_ROWS) -> list[Row]:
+    """Read an upload that is either CSV or an Excel workbook (told apart by content)."""
+    data = _read_bytes(source, max_bytes)
+    if is_xlsx(data):
+        return read_xlsx(data, columns=columns, max_bytes=max_bytes, max_rows=max_rows)
+    return read_csv(data, columns=columns, max_bytes=max_bytes, max_rows=max_rows)
+
+
+def _xlsx_text(value: Any) -> str:
+    """A workbook cell as the text a CSV cell would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        if value.time() == datetime.min.time():
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value).strip()
+
+
+def read_xlsx(source: Any, *, columns: Mapping[str, ColumnSpec],
+              max_bytes: int = DEFAULT_MAX_BYTES,
+              max_rows: int = DEFAULT_MAX_ROWS) -> list[Row]:
+    """Read the first worksheet of an Excel workbook like a CSV file: the first row is the
+    header, and a row's number is its number in the sheet (as Excel shows it)."""
+    data = _read_bytes(source, max_bytes)
+    if not is_xlsx(data):
+        raise CSVError([RowError(0, "file", "The file is not an Excel workbook (.xlsx)")])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+    if unpacked > XLSX_UNPACKED_FACTOR * max_bytes:
+        raise CSVError([RowError(0, "file", "The workbook is too large once unpacked; "
+                                            "split it into smaller files")])
+    import openpyxl  # only imports that need it pay for loading it
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # styles and extensions openpyxl does not read
+            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True,
+                                              data_only=True)
+            try:
+                return _xlsx_rows(workbook.worksheets[0], columns, max_rows)
+            finally:
+                workbook.close()
+    except CSVError:
+        raise
+    except Exception:  # noqa: BLE001  (openpyxl raises many kinds for a damaged file)
+        raise CSVError([RowError(0, "file", "The workbook cannot be read: save it again "
+                                            "in Excel as .xlsx, or as CSV UTF-8")]) from None
+
+
+def _xlsx_rows(sheet: Any, columns: Mapping[str, ColumnSpec], max_rows: int) -> list[Row]:
+    cells_iter = sheet.iter_rows(values_only=True)
+    try:
+        header = next(cells_iter)
+    except StopIteration:
+        raise CSVError([RowError(0, "file", "The selected file is empty")]) from None
+    if not any(_xlsx_text(h) for h in header):
+        raise CSVError([RowError(0, "file", "The file has no header row")])
+    index = _header_index([_xlsx_text(h) for h in header], columns)
+    rows: list[Row] = []
+    for number, cells in enumerate(cells_iter, start=2):
+        texts = [_xlsx_text(c) for c in cells]
+        if not any(texts):
+            continue
+        if len(rows) >= max_rows:
+            raise CSVError([RowError(0, "file", f"The file has more than {max_rows} rows; "
+                                                "split it into smaller files")])
+        raw = {c: (texts[i] if i < len(texts) else "") for c, i in index.items()}
+        rows.append(parse_row(number, raw, columns))
+    if not rows:
+        raise CSVError([RowError(0, "file", "The file has a header but no data rows")])
+    return rows
+
+
+def _json_text(value: Any) -> str | None:
+    """A JSON value as the text of a cell (None: not a value a cell can hold)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ";".join(v.strip() for v in value)
+    return None
+
+
+def rows_from_records(records: Sequence[Any], columns: Mapping[str, ColumnSpec]
+                      ) -> list[Row]:
+    """Parse JSON objects as rows by the same columns and rules as a file's rows.
+
+    Row numbers are the records' positions from 0 (`Row.number`), so that an error names
+    its record (`/learners/3/email`). A record that is not an object, a field the columns
+    do not know and a value no cell could hold (an object, a list of numbers) are errors
+    of their own.
+    """
+    rows: list[Row] = []
+    for number, record in enumerate(records):
+        if not isinstance(record, dict):
+            row = Row(number=number, values={}, raw={})
+            row.error("", "Each item must be an object of fields")
+            rows.append(row)
+            continue
+        raw: dict[str, str] = {}
+        bad: list[RowError] = []
+        for name, value in record.items():
+            if name not in columns:
+                bad.append(RowError(number, str(name), "Unknown field: the fields are "
+                                    + ", ".join(columns)))
+                continue
+            text = _json_text(value)
+            if text is None:
+                bad.append(RowError(number, name, "Give a single value (text, a number, "
+                                    "true or false), or a list of text"))
+                continue
+            raw[name] = text
+        row = parse_row(number, raw, columns)
+        row.errors.extend(bad)
+        rows.append(row)
+    return rows
+
+
 def read_csv(source: Any, *, columns: Mapping[str, ColumnSpec],
              max_bytes: int = DEFAULT_MAX_BYTES, max_rows: int = DEFAULT_MAX_ROWS) -> list[Row]:
     """Decode, check headers and parse every row of an uploaded CSV (nothing is written)."""
@@ -236,15 +479,7 @@ def read_csv(source: Any, *, columns: Mapping[str, ColumnSpec],
         header = next(reader)
     except (StopIteration, csv.Error):
         raise CSVError([RowError(0, "file", "The file has no header row")]) from None
-    names = [_norm_header(h) for h in header]
-    missing = [c for c, spec in columns.items() if spec.required and c not in names]
-    dupes = sorted({n for n in names if n and names.count(n) > 1 and n in columns})
-    problems = [RowError(1, c, f"The column {c} is missing from the header row")
-                for c in missing]
-    problems += [RowError(1, c, f"The column {c} appears more than once") for c in dupes]
-    if problems:
-        raise CSVError(problems)
-    index = {n: i for i, n in enumerate(names) if n in columns}
+    index = _header_index(header, columns)
     rows: list[Row] = []
     try:
         for cells in reader:
@@ -253,28 +488,8 @@ def read_csv(source: Any, *, columns: Mapping[str, ColumnSpec],
             if len(rows) >= max_rows:
                 raise CSVError([RowError(0, "file", f"The file has more than {max_rows} rows; "
                                                     "split it into smaller files")])
-            number = reader.line_num
             raw = {c: (cells[i].strip() if i < len(cells) else "") for c, i in index.items()}
-            row = Row(number=number, values={}, raw=raw)
-            for name, spec in columns.items():
-                cell = raw.get(name, "")
-                if _CONTROL.search(cell):
-                    row.error(name, "Remove the control characters (such as NUL) from this "
-                                    "cell")
-                    continue
-                if cell == "":
-                    if spec.required:
-                        row.error(name, "Enter a value")
-                    row.values[name] = spec.default
-                    continue
-                if spec.max_length is not None and len(cell) > spec.max_length:
-                    row.error(name, f"Must be {spec.max_length} characters or fewer")
-                    continue
-                try:
-                    row.values[name] = spec.parse(cell)
-                except ValueError as exc:
-                    row.error(name, str(exc) or "Invalid value")
-            rows.append(row)
+            rows.append(parse_row(reader.line_num, raw, columns))
     except csv.Error as exc:
         raise CSVError([RowError(reader.line_num, "file", f"The file is not valid CSV: {exc}")]
                        ) from None
@@ -336,6 +551,66 @@ def csv_response(filename: str, header: Sequence[str],
     safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename) or "export.csv"
     return Response(csv_text(header, rows), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{safe_name}"'})
+
+
+def _xlsx_value(value: Any) -> Any:
+    """A value for a workbook cell: numbers and dates as such, everything else as text made
+    safe the same way as in CSV (openpyxl would store text starting with = as a formula)."""
+    if isinstance(value, bool) or value is None:
+        return safe_cell(value)
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None) if value.tzinfo is None else \
+            value.astimezone(UTC).replace(tzinfo=None)
+    if isinstance(value, date):
+        return value
+    return safe_cell(value)
+
+
+def xlsx_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]],
+               sheet: str = "Data") -> bytes:
+    """Return an Excel workbook of a header and rows (cells made safe as in CSV; UTC times)."""
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = openpyxl.Workbook(write_only=True)
+    worksheet = workbook.create_sheet(sheet[:31])
+    bold = Font(bold=True)
+    heading = []
+    for h in header:
+        cell = WriteOnlyCell(worksheet, value=safe_cell(h))
+        cell.font = bold
+        heading.append(cell)
+    worksheet.append(heading)
+    for row in rows:
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(worksheet, value=_xlsx_value(value))
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the text
+            cells.append(cell)
+        worksheet.append(cells)
+    buf = io.BytesIO()
+    workbook.save(buf)
+    return buf.getvalue()
+
+
+def xlsx_response(filename: str, header: Sequence[str],
+                  rows: Iterable[Sequence[Any]]) -> Response:
+    """Return an Excel download of a header and rows (see `xlsx_bytes`)."""
+    safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename) or "export.xlsx"
+    return Response(xlsx_bytes(header, rows), mimetype=XLSX_MIMETYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{safe_name}"'})
+
+
+def table_response(fmt: str, basename: str, header: Sequence[str],
+                   rows: Iterable[Sequence[Any]]) -> Response:
+    """A download as CSV (`fmt` "csv") or an Excel workbook ("xlsx")."""
+    if fmt == "xlsx":
+        return xlsx_response(f"{basename}.xlsx", header, rows)
+    return csv_response(f"{basename}.csv", header, rows)
 
 
 def template_response(filename: str, columns: Mapping[str, ColumnSpec]) -> Response:

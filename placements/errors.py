@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -24,6 +27,18 @@ MESSAGES = {
     503: ("Sorry, the service is unavailable",
           "The database cannot be reached just now. Try again in a minute."),
 }
+
+
+#: URL prefix -> the handler of HTTP errors under it (a feature with its own error format,
+#: such as the JSON API's problem+json, registers here).
+PREFIX_HANDLERS: dict[str, Callable[[HTTPException], Any]] = {}
+
+
+def _prefix_handler(exc: HTTPException) -> Any:
+    for prefix, handler in PREFIX_HANDLERS.items():
+        if request.path.startswith(prefix):
+            return handler(exc)
+    return None
 
 
 def init_app(app: Flask) -> None:
@@ -60,6 +75,9 @@ def handle_http_error(exc: HTTPException):
     """Render a friendly page for any HTTP error."""
     if exc.code is None or exc.code < 400:
         return exc
+    special = _prefix_handler(exc)
+    if special is not None:
+        return special
     description = exc.description if exc.code in (400, 413) and exc.description and \
         exc.description != type(exc).description else None
     response = render_error(exc.code, description)
@@ -94,6 +112,10 @@ def handle_database_down(exc: Exception):
                                            "connection", "server closed", "terminating"))
     if not transient:
         raise exc
+    special = _prefix_handler(ServiceUnavailable())
+    if special is not None:
+        special.headers["Retry-After"] = "30"
+        return special
     response = render_error(503)
     return response[0], 503, {"Retry-After": "30"}
 

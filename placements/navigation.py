@@ -15,7 +15,8 @@ bp = Blueprint("main", __name__)
 #: (label, endpoint) pairs shown in the navigation for each role; an endpoint that is not
 #: registered (a feature not installed) is left out.
 NAV: dict[Role, list[tuple[str, str]]] = {
-    Role.ADMIN: [("Home", "admin.dashboard"), ("Providers", "admin.providers")],
+    Role.ADMIN: [("Home", "admin.dashboard"), ("Providers", "admin.providers"),
+                 ("API keys", "admin_api_keys.index")],
     Role.OFFICER: [
         ("Home", "officers.dashboard"),
         ("Employers", "officers.employers"),

@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Iterator
 
 from .allocate import solve
+from .mip import flush_native_stdout
 from .problem import ProblemError, load_problem
+
+
+@contextlib.contextmanager
+def _native_output_to_stderr() -> Iterator[None]:
+    """While solving, file descriptor 1 is stderr: stdout carries only the result.
+
+    Native solver libraries may print log lines (CBC does), possibly buffered until
+    exit; their C buffer is flushed before stdout is given back.
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # pragma: no cover - no stdout at all
+        yield
+        return
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        flush_native_stdout()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("-o", "--output", help="write the result here instead of stdout")
     args = parser.parse_args(argv)
     try:
-        result = solve(load_problem(args.problem))
+        with _native_output_to_stderr():
+            result = solve(load_problem(args.problem))
     except ProblemError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

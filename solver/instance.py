@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .geo import haversine_km_array
-from .problem import Learner, Offer, Problem
+from .geo import haversine_km_array, reach_margin, within_reach_array
+from .objective import effective_fallback_cost, rank_cost
+from .problem import Learner, Problem
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -33,7 +34,8 @@ class Instance:
     arc_learner: IntArray
     arc_offer: IntArray
     arc_rank: IntArray  #: 1-based rank; K+1 for fallback arcs
-    arc_cost: IntArray  #: rank cost of the arc (r or r squared)
+    arc_cost: IntArray  #: rank cost the engines use (r or r squared; fallback reduced exactly)
+    arc_ksb: IntArray  #: outstanding KSBs of the learner the offer covers (0 unless enabled)
     arc_stay: BoolArray  #: the arc is the learner's previous placement
     arc_km: FloatArray
     counted: IntArray  #: per learner: listed entries that count (eligible, within K, first)
@@ -43,6 +45,9 @@ class Instance:
     employer_min: IntArray  #: per constrained employer: min_if_any (0 when none)
     employer_locked: IntArray  #: per constrained employer: locked learners
     employer_ids: list[str]
+    fallback_cost: int = 0  #: rank cost of a fallback placement in the engines
+    excluded: set[tuple[int, int]] = field(default_factory=set)  #: (learner, offer) pairs
+    ksb_table: KsbTable | None = None
     warnings: list[dict[str, Any]] = field(default_factory=list)
     hubs: Hubs | None = None  #: fallback arcs grouped through hub nodes (flow engine only)
     offer_lat: FloatArray = field(default_factory=lambda: np.zeros(0))
@@ -73,11 +78,39 @@ class Hubs:
     member_offer: IntArray
     link_from: IntArray  #: super hub -> fine hub edges
     link_to: IntArray
+    hub_kind: IntArray  #: kind code (required tags, KSBs) of each hub, super hubs included
+    #: KSBs the hub's offers cover for the learner of each learner -> hub arc
+    arc_ksb: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
-def rank_cost(ranks: IntArray, kind: str) -> IntArray:
-    """Return the cost of placements at the given ranks."""
-    return ranks * ranks if kind == "squared" else ranks.copy()
+class KsbTable:
+    """Count |offer.ksbs & learner.outstanding_ksbs| through codes of distinct sets."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.offer_code, self.offer_sets = _codes([frozenset(o.ksbs) for o in problem.offers])
+        self.learner_code, self.learner_sets = _codes(
+            [frozenset(le.outstanding_ksbs) for le in problem.learners]
+        )
+        self._cache: dict[tuple[int, int], int] = {}
+
+    def count(self, learner_code: IntArray, ksb_sets: list[frozenset[str]],
+              set_code: IntArray) -> IntArray:
+        """Return, per pair, the size of the intersection of a learner's set and a KSB set."""
+        out = np.zeros(learner_code.size, np.int64)
+        if learner_code.size == 0:
+            return out
+        keys = learner_code * max(1, len(ksb_sets)) + set_code
+        uniq, inv = np.unique(keys, return_inverse=True)
+        vals = np.fromiter(
+            (len(self.learner_sets[int(k) // max(1, len(ksb_sets))]
+                 & ksb_sets[int(k) % max(1, len(ksb_sets))]) for k in uniq.tolist()),
+            np.int64, uniq.size,
+        )
+        return vals[inv.ravel()]
+
+    def pairs(self, learners: IntArray, offers: IntArray) -> IntArray:
+        """Return the KSB count of (learner, offer) pairs."""
+        return self.count(self.learner_code[learners], self.offer_sets, self.offer_code[offers])
 
 
 def _codes(values: list[Any]) -> tuple[IntArray, list[Any]]:
@@ -87,23 +120,11 @@ def _codes(values: list[Any]) -> tuple[IntArray, list[Any]]:
     return codes, list(table)
 
 
-def ineligibility(learner: Learner, offer: Offer, km: float) -> str | None:
-    """Say why an offer is not eligible for a learner, or None when it is."""
-    if offer.sector != learner.sector:
-        return f"offer is in sector {offer.sector}, not {learner.sector}"
-    if learner.max_km is not None and km > learner.max_km:
-        return f"offer is {km:.1f} km away, beyond the {learner.max_km:g} km limit"
-    missing = sorted(set(offer.requires) - set(learner.has))
-    if missing:
-        return "offer requires " + ", ".join(missing)
-    return None
-
-
-def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
+def build_instance(problem: Problem, *, hubs: bool = True) -> Instance:
     """Compute eligibility, ranks and arcs for every non-locked learner.
 
-    With `hubs` (the default when no employer has a `min_if_any`) fallback arcs
-    are grouped through hub nodes for the flow engine; without, all are explicit.
+    With `hubs` (the default) fallback arcs are grouped through hub nodes; without,
+    all are explicit (tests compare the two).
     """
     settings = problem.settings
     k = settings.max_preferences
@@ -122,12 +143,19 @@ def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
         (np.inf if le.max_km is None else le.max_km for le in learners), np.float64, n_l
     )
     mandated = np.fromiter((le.mandated for le in learners), np.bool_, n_l)
-    # Tag compatibility through a small table of distinct tag sets.
+    ksb_table = KsbTable(problem) if settings.ksb_coverage else None
+    # Offers are grouped by kind: required tags and, when KSB coverage counts, KSBs.
+    kinds = [(frozenset(o.requires), frozenset(o.ksbs) if ksb_table else frozenset())
+             for o in offers]
+    kind_codes, kind_sets = _codes(kinds)
     req_codes, req_sets = _codes([frozenset(o.requires) for o in offers])
     has_codes, has_sets = _codes([frozenset(le.has) for le in learners])
     compat = np.array(
         [[r <= h for r in req_sets] for h in has_sets], dtype=np.bool_
     ).reshape(len(has_sets), len(req_sets))
+    kind_compat = np.array(
+        [[kd[0] <= h for kd in kind_sets] for h in has_sets], dtype=np.bool_
+    ).reshape(len(has_sets), len(kind_sets))
 
     capacity = np.fromiter((o.capacity for o in offers), np.int64, n_o)
     locked_offer = np.full(n_l, -1, np.int64)
@@ -139,8 +167,18 @@ def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
         li = learner_index.get(pair.learner)
         if li is not None:
             previous_offer[li] = offer_index.get(pair.offer, -1)
+    # Exclusions of known offers (unknown ids are ignored); locked learners keep their lock.
+    excluded: set[tuple[int, int]] = set()
+    for li, learner in enumerate(learners):
+        for entry in learner.excluded:
+            oi = offer_index.get(entry)
+            if oi is not None:
+                excluded.add((li, oi))
+    has_exclusion = np.zeros(n_l, np.bool_)
+    for li, _ in excluded:
+        has_exclusion[li] = True
 
-    # Listed entries: positions, repeats and unknown ids (one pass over the raw lists).
+    # Listed entries: positions, repeats, unknown and excluded ids (one pass over the lists).
     warnings: list[tuple[int, int, dict[str, Any]]] = []
     cand_l: list[int] = []
     cand_o: list[int] = []
@@ -162,6 +200,10 @@ def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
                 warnings.append((li, pos, _warning(learner, entry, "unknown-offer",
                                                    "no such offer in this round")))
                 continue
+            if (li, oi) in excluded:
+                warnings.append((li, pos, _warning(learner, entry, "excluded",
+                                                   "this offer is excluded for you")))
+                continue
             cand_l.append(li)
             cand_o.append(oi)
             cand_r.append(pos + 1)
@@ -169,15 +211,13 @@ def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
     c_o = np.asarray(cand_o, np.int64)
     c_r = np.asarray(cand_r, np.int64)
     c_km = haversine_km_array(l_lat[c_l], l_lon[c_l], o_lat[c_o], o_lon[c_o])
-    ok = (
-        (l_sector[c_l] == o_sector[c_o])
-        & (c_km <= l_max[c_l])
-        & compat[has_codes[c_l], req_codes[c_o]]
-    )
+    reach = within_reach_array(l_lat[c_l], l_lon[c_l], o_lat[c_o], o_lon[c_o], l_max[c_l],
+                               km=c_km)
+    ok = (l_sector[c_l] == o_sector[c_o]) & reach & compat[has_codes[c_l], req_codes[c_o]]
     bad = np.flatnonzero(~ok)
-    # Reason per ignored entry, checked in the order ineligibility() states them.
+    # Reason per ignored entry: sector, then distance, then requirements (docs order).
     other = (l_sector[c_l[bad]] != o_sector[c_o[bad]]).tolist()
-    far = (c_km[bad] > l_max[c_l[bad]]).tolist()
+    far = (~reach[bad]).tolist()
     missing: dict[tuple[int, int], str] = {}
     for j, idx in enumerate(bad.tolist()):
         li, oi = int(c_l[idx]), int(c_o[idx])
@@ -197,17 +237,37 @@ def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
     counted = np.bincount(c_l[ok], minlength=n_l).astype(np.int64)
     p_l, p_o, p_r, p_km = c_l[ok], c_o[ok], c_r[ok], c_km[ok]
 
+    # The engines' fallback cost: c(K+1), reduced exactly past the listed costs' total.
+    p_cost = rank_cost(p_r, settings.rank_cost)
+    top = np.zeros(n_l, np.int64)
+    np.maximum.at(top, p_l, p_cost)
+    fallback_cost = effective_fallback_cost(k, settings.rank_cost, sum(top.tolist()))
+
     # Fallback arcs: every eligible offer for mandated learners, at rank K+1.
     any_eligible = counted > 0
-    if hubs is None:
-        hubs = not any(e.min_if_any is not None and e.min_if_any > 1 for e in problem.employers)
     wanted = mandated & (locked_offer < 0)
-    geo = (l_sector, o_sector, l_lat, l_lon, l_max, o_lat, o_lon, has_codes, req_codes, compat)
+    geo = (l_sector, o_sector, l_lat, l_lon, l_max, o_lat, o_lon, has_codes, kind_codes,
+           kind_compat)
     hub_data: Hubs | None = None
-    if hubs and settings.fallback and wanted.any():
-        f_l, f_o, f_km, hub_data = _fallback_hubs(wanted, previous_offer, residual, *geo)
-    else:
-        f_l, f_o, f_km = _fallback_arcs(problem, wanted, *geo, any_eligible, residual)
+    f_l = f_o = np.zeros(0, np.int64)
+    f_km = np.zeros(0, np.float64)
+    if settings.fallback and wanted.any():
+        # Learners with exclusions never go through hubs (a hub may hand out any member).
+        plain = wanted & has_exclusion if hubs else wanted
+        if hubs and (wanted & ~has_exclusion).any():
+            h_l, h_o, h_km, hub_data = _fallback_hubs(
+                wanted & ~has_exclusion, previous_offer, residual, *geo
+            )
+            f_l, f_o, f_km = h_l, h_o, h_km
+        if plain.any():
+            e_l, e_o, e_km = _fallback_arcs(plain, *geo, any_eligible, residual)
+            if excluded:
+                drop = np.fromiter(((a, b) in excluded for a, b in
+                                    zip(e_l.tolist(), e_o.tolist(), strict=True)),
+                                   np.bool_, e_l.size)
+                e_l, e_o, e_km = e_l[~drop], e_o[~drop], e_km[~drop]
+            f_l, f_o, f_km = (np.concatenate([f_l, e_l]), np.concatenate([f_o, e_o]),
+                              np.concatenate([f_km, e_km]))
     if f_l.size:
         listed_keys = p_l * max(n_o, 1) + p_o
         keep = ~np.isin(f_l * max(n_o, 1) + f_o, listed_keys)
@@ -216,12 +276,23 @@ def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
     arc_learner = np.concatenate([p_l, f_l])
     arc_offer = np.concatenate([p_o, f_o])
     arc_rank = np.concatenate([p_r, np.full(f_l.size, k + 1, np.int64)])
+    arc_cost = np.concatenate([p_cost, np.full(f_l.size, fallback_cost, np.int64)])
     arc_km = np.concatenate([p_km, f_km])
     usable = (locked_offer[arc_learner] < 0) & (residual[arc_offer] > 0)
-    arc_learner, arc_offer, arc_rank, arc_km = (
-        arc_learner[usable], arc_offer[usable], arc_rank[usable], arc_km[usable]
+    arc_learner, arc_offer, arc_rank, arc_cost, arc_km = (
+        arc_learner[usable], arc_offer[usable], arc_rank[usable], arc_cost[usable],
+        arc_km[usable],
     )
     arc_stay = previous_offer[arc_learner] == arc_offer
+    arc_ksb = (ksb_table.pairs(arc_learner, arc_offer) if ksb_table is not None
+               else np.zeros(arc_learner.size, np.int64))
+    if hub_data is not None:
+        if ksb_table is not None:
+            kind_ksbs = [kd[1] for kd in kind_sets]
+            hub_data.arc_ksb = ksb_table.count(ksb_table.learner_code[hub_data.arc_learner],
+                                               kind_ksbs, hub_data.hub_kind[hub_data.arc_hub])
+        else:
+            hub_data.arc_ksb = np.zeros(hub_data.arc_learner.size, np.int64)
 
     employer_ids: list[str] = []
     maxes: list[int] = []
@@ -254,7 +325,8 @@ def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
         arc_learner=arc_learner,
         arc_offer=arc_offer,
         arc_rank=arc_rank,
-        arc_cost=rank_cost(arc_rank, settings.rank_cost),
+        arc_cost=arc_cost,
+        arc_ksb=arc_ksb,
         arc_stay=arc_stay,
         arc_km=arc_km,
         counted=counted,
@@ -264,6 +336,9 @@ def build_instance(problem: Problem, *, hubs: bool | None = None) -> Instance:
         employer_min=np.asarray(mins, np.int64),
         employer_locked=employer_locked,
         employer_ids=employer_ids,
+        fallback_cost=fallback_cost,
+        excluded=excluded,
+        ksb_table=ksb_table,
         warnings=[w for _, _, w in warnings],
         hubs=hub_data,
         offer_lat=o_lat,
@@ -277,7 +352,6 @@ def _warning(learner: Learner, entry: str, reason: str, detail: str) -> dict[str
 
 
 def _fallback_arcs(
-    problem: Problem,
     wanted: BoolArray,
     l_sector: IntArray,
     o_sector: IntArray,
@@ -298,7 +372,7 @@ def _fallback_arcs(
     some capacity yield arcs.
     """
     empty = np.zeros(0, np.int64)
-    if not problem.settings.fallback or not wanted.any():
+    if not wanted.any():
         return empty, empty, np.zeros(0, np.float64)
     parts_l: list[IntArray] = []
     parts_o: list[IntArray] = []
@@ -320,8 +394,10 @@ def _fallback_arcs(
             km = haversine_km_array(
                 l_lat[block, None], l_lon[block, None], o_lat[None, offs], o_lon[None, offs]
             )
-            ok = (km <= l_max[block, None]) & compat[has_codes[block][:, None],
-                                                     req_codes[offs][None, :]]
+            reach = within_reach_array(l_lat[block, None], l_lon[block, None],
+                                       o_lat[None, offs], o_lon[None, offs],
+                                       l_max[block, None], km=km)
+            ok = reach & compat[has_codes[block][:, None], req_codes[offs][None, :]]
             any_eligible[block[ok.any(axis=1)]] = True
             r, c = np.nonzero(ok & (capacity[offs] > 0)[None, :])
             parts_l.append(block[r])
@@ -334,8 +410,6 @@ def _fallback_arcs(
 
 #: Grid cell of a fine hub, in degrees of latitude and longitude (about 5.5 km x 5.3 km).
 CELL_LAT, CELL_LON = 0.05, 0.08
-#: Safety margin in km when a distance bound decides reachability without an exact check.
-MARGIN_KM = 1e-6
 
 
 def _fallback_hubs(
@@ -371,6 +445,7 @@ def _fallback_hubs(
     link_t: list[IntArray] = []
     supers: list[tuple[int, int]] = []  # (sector, req code) of each super hub, numbered later
     super_l: list[IntArray] = []
+    fine_kind: list[IntArray] = []
     super_k: list[IntArray] = []
     n_fine = 0
     for sector in np.unique(l_sector[wanted]).tolist():
@@ -392,6 +467,7 @@ def _fallback_hubs(
                                                         o_lat[offs], o_lon[offs]))
         h_req = np.zeros(n_h, np.int64)
         h_req[local] = req_codes[offs]
+        fine_kind.append(h_req)
         mem_h.append(n_fine + local)
         mem_o.append(offs)
         codes = np.unique(h_req).tolist()
@@ -402,8 +478,10 @@ def _fallback_hubs(
             dist = haversine_km_array(l_lat[block, None], l_lon[block, None],
                                       c_lat[None, :], c_lon[None, :])
             ok = compat[has_codes[block][:, None], h_req[None, :]]
-            full = ok & (dist + radius[None, :] <= lim - MARGIN_KM)
-            part = ok & ~full & (dist - radius[None, :] <= lim + MARGIN_KM)
+            # The margin grows with the distance: floating-point error does too.
+            margin = reach_margin(lim) + 4 * reach_margin(dist + radius[None, :])
+            full = ok & (dist + radius[None, :] <= lim - margin)
+            part = ok & ~full & (dist - radius[None, :] <= lim + margin)
             for code in codes:
                 cols = h_req == code
                 every = full[:, cols].all(axis=1) & compat[has_codes[block], code]
@@ -427,7 +505,8 @@ def _fallback_hubs(
             pair_l = np.repeat(block[r], lens)
             pair_o = offs[order[first + within]]
             km = haversine_km_array(l_lat[pair_l], l_lon[pair_l], o_lat[pair_o], o_lon[pair_o])
-            good = km <= l_max[pair_l]
+            good = within_reach_array(l_lat[pair_l], l_lon[pair_l], o_lat[pair_o],
+                                      o_lon[pair_o], l_max[pair_l], km=km)
             parts_l.append(pair_l[good])
             parts_o.append(pair_o[good])
             parts_km.append(km[good])
@@ -439,7 +518,9 @@ def _fallback_hubs(
     prev_l = np.flatnonzero(wanted & (previous_offer >= 0))
     prev_o = previous_offer[prev_l]
     km = haversine_km_array(l_lat[prev_l], l_lon[prev_l], o_lat[prev_o], o_lon[prev_o])
-    good = ((l_sector[prev_l] == o_sector[prev_o]) & (km <= l_max[prev_l])
+    near = within_reach_array(l_lat[prev_l], l_lon[prev_l], o_lat[prev_o], o_lon[prev_o],
+                              l_max[prev_l], km=km)
+    good = ((l_sector[prev_l] == o_sector[prev_o]) & near
             & compat[has_codes[prev_l], req_codes[prev_o]] & (residual[prev_o] > 0))
     parts_l.append(prev_l[good])
     parts_o.append(prev_o[good])
@@ -451,6 +532,8 @@ def _fallback_hubs(
     s_l, s_k = cat(super_l), cat(super_k)
     l_from = cat(link_f)
     hubs = Hubs(
+        hub_kind=np.concatenate([cat(fine_kind),
+                                 np.array([sk[1] for sk in super_ids], np.int64)]),
         n_hubs=n_fine + len(super_ids),
         arc_learner=np.concatenate([cat(hub_l), s_l]),
         arc_hub=np.concatenate([cat(hub_h), renumber[s_k] if s_k.size else s_k]),

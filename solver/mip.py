@@ -1,207 +1,362 @@
-"""The exact integer engine for components that employer side constraints bind.
+"""The exact integer engine: the flow network with `min_if_any`, level by level, on CBC.
 
-One binary per eligible arc of the component, one binary per employer with a
-`min_if_any` and no locks. The lexicographic objective is solved level by
-level; each level's optimum is fixed as a constraint before the next, so no
-big-M weights reach the floating-point solver. The flow solution of the
-component (which ignores the employer limits) is an upper bound on level 1
-and, repaired by dropping learners, a complete warm start.
+The model is the flow network of solver.flow restricted to `free` arcs (integer flow
+variables); every other arc keeps a fixed flow. Node balances hold at every node a free
+arc touches; an employer with `min_if_any` and no locks gets a binary y (none, or at
+least the minimum), one with locks must reach its minimum. The lexicographic objective
+(solver.objective) is solved level by level, each optimum fixed as a constraint before
+the next, so no big weights reach the floating-point solver; levels 1-2 are one exact
+integer objective (W * mandated + placed, W above any placed count). A level whose
+bound the warm start already reaches is fixed without solving. Building the model checks
+the deadline, and a stopped search returns the best allocation with its bound.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from ortools.linear_solver import pywraplp
 
-from .problem import ProblemError
+from .flow import Network
+from .instance import Instance
+from .objective import MANDATED, PLACED, Coefficients, IntArray, relative_gap
 
-if TYPE_CHECKING:
-    from .instance import BoolArray, Instance, IntArray
-
-#: OR-Tools linear-solver backend, chosen by measurement (bench/RESULTS.md, Solver section):
-#: CBC and SCIP prove the 2k limits instance in similar times (runs vary either way), but
-#: at 5k CBC proved the optimum in 35 s where SCIP stopped at the limit far from it;
-#: HiGHS crashed through this wrapper and CP-SAT proved neither instance.
+#: OR-Tools linear-solver backend, chosen by measurement (bench/RESULTS.md, Solver section).
 ENGINE = "CBC"
+
+
+class Deadline(Exception):
+    """The time limit passed while the model was being built."""
 
 
 @dataclass(frozen=True)
 class MipOutcome:
-    """Chosen arcs of one component, with status and relative gap."""
+    """Flow on every arc, status, and the first level not proven (with value and bound)."""
 
-    chosen: BoolArray
-    status: str
-    gap: float
+    flow: IntArray
+    status: str  #: "optimal", "feasible" or "infeasible"
+    level: str | None = None
+    value: float = 0.0
+    bound: float = 0.0
+
+    @property
+    def gap(self) -> float:
+        """Relative gap of the first unproven level (0 when optimal)."""
+        return 0.0 if self.status == "optimal" else relative_gap(self.value, self.bound)
+
+
+def flush_native_stdout() -> None:
+    """Flush the C library's stdout buffer (native solvers print through it)."""
+    with contextlib.suppress(OSError, AttributeError):  # not a POSIX C library: nothing
+        ctypes.CDLL(None).fflush(None)
+
+
+_STDOUT_LOCK = threading.Lock()
+_stdout_users = 0
+_saved_stdout: int | None = None
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Send the native solver's log lines (CBC writes some to fd 1) to stderr.
+
+    Reference-counted, so concurrent solves in threads share one redirection.
+    """
+    global _stdout_users, _saved_stdout
+    with _STDOUT_LOCK:
+        if _stdout_users == 0:
+            sys.stdout.flush()
+            _saved_stdout = os.dup(1)
+            os.dup2(2, 1)
+        _stdout_users += 1
+    try:
+        yield
+    finally:
+        with _STDOUT_LOCK:
+            _stdout_users -= 1
+            if _stdout_users == 0 and _saved_stdout is not None:
+                flush_native_stdout()  # buffered log lines go to stderr too, not later
+                os.dup2(_saved_stdout, 1)
+                os.close(_saved_stdout)
+                _saved_stdout = None
 
 
 def solve_mip(
     inst: Instance,
-    part: IntArray,
-    relaxed: BoolArray | None,
-    warm: BoolArray,
+    net: Network,
+    free: np.ndarray,
+    warm: IntArray,
+    bounds: dict[str, int] | None,
     deadline: float,
     start: float,
     progress: Callable[[dict[str, Any]], None] | None,
     component: int = 0,
 ) -> MipOutcome:
-    """Solve one component exactly, level by level, within the deadline.
+    """Solve the network with `min_if_any` exactly over the free arcs, within the deadline.
 
-    `relaxed` is the lexicographic optimum without `min_if_any` (a bound on
-    every level while the levels above it match; None when the flow could not
-    be used); `warm` is a feasible
-    allocation used as the hint and as the answer when time runs out.
+    `warm` is a feasible flow on every arc (fixed arcs keep its values); `bounds` holds
+    the relaxation's value per level (valid for a level while the levels above it equal
+    theirs), or None.
     """
+    try:
+        with quiet_stdout():
+            return _solve(inst, net, free, warm, bounds, deadline, start, progress, component)
+    except Deadline:
+        return _stopped(net, warm, bounds)
+
+
+def _stopped(net: Network, warm: IntArray, bounds: dict[str, int] | None) -> MipOutcome:
+    """The outcome when time ran out while the model was built: the warm start."""
+    return _unsolved(net, warm, bounds, [lv.name for lv in net.coefs.levels])
+
+
+def _trivial(net: Network, name: str, maximise: bool) -> int:
+    """A bound that needs no solve."""
+    coef = net.coefs.arc[name]
+    if maximise:
+        top = np.zeros(net.n_nodes, np.int64)
+        np.maximum.at(top, net.side_learner, np.maximum(coef, 0))
+        return net.coefs.constant[name] + int(top.sum())
+    low = np.zeros(net.n_nodes, np.int64)
+    np.minimum.at(low, net.side_learner, np.minimum(coef, 0))
+    return net.coefs.constant[name] + int(low.sum())
+
+
+def _check(deadline: float) -> None:
+    if time.perf_counter() > deadline:
+        raise Deadline
+
+
+def _solve(
+    inst: Instance,
+    net: Network,
+    free: np.ndarray,
+    warm: IntArray,
+    bounds: dict[str, int] | None,
+    deadline: float,
+    start: float,
+    progress: Callable[[dict[str, Any]], None] | None,
+    component: int,
+) -> MipOutcome:
     solver = pywraplp.Solver.CreateSolver(ENGINE)
     if solver is None:  # pragma: no cover - the wheel ships CBC
         raise RuntimeError(f"OR-Tools backend {ENGINE} is not available")
+    solver.SuppressOutput()
     solver.SetNumThreads(1)
-    n = part.size
-    x = [solver.BoolVar(f"x{i}") for i in range(n)]
-    arc_l = inst.arc_learner[part]
-    arc_o = inst.arc_offer[part]
-    for group in _groups(arc_l):
-        if group.size > 1:
-            solver.Add(solver.Sum([x[i] for i in group.tolist()]) <= 1)
-    for group in _groups(arc_o):
-        cap = int(inst.residual[arc_o[group[0]]])
-        if cap < group.size:
-            solver.Add(solver.Sum([x[i] for i in group.tolist()]) <= cap)
-    emp = inst.offer_employer[arc_o]
-    for group in _groups(emp):
-        e = int(emp[group[0]])
-        if e < 0:
+    idx = np.flatnonzero(free)
+    n = idx.size
+    caps = net.caps[idx]
+    x: list[Any] = []
+    for i, cap in enumerate(caps.tolist()):
+        if i % 20000 == 0:
+            _check(deadline)
+        x.append(solver.BoolVar(f"x{i}") if cap == 1 else solver.IntVar(0, cap, f"x{i}"))
+    fixed = np.ones(net.n_arcs, np.bool_)
+    fixed[idx] = False
+    # Node balances: out - in = supply, fixed arcs moved to the right-hand side.
+    rhs = net.supplies.copy()
+    np.subtract.at(rhs, net.tails[fixed], warm[fixed])
+    np.add.at(rhs, net.heads[fixed], warm[fixed])
+    ends = np.concatenate([net.tails[idx], net.heads[idx]])
+    sign = np.concatenate([np.ones(n, np.int64), -np.ones(n, np.int64)])
+    var = np.concatenate([np.arange(n), np.arange(n)])
+    keep = ends != net.sink
+    ends, sign, var = ends[keep], sign[keep], var[keep]
+    order = np.argsort(ends, kind="stable")
+    ends, sign, var = ends[order], sign[order], var[order]
+    cuts = np.flatnonzero(np.diff(ends)) + 1
+    for count, (node_vars, node_signs) in enumerate(
+        zip(np.split(var, cuts), np.split(sign, cuts), strict=True)
+    ):
+        if count % 5000 == 0:
+            _check(deadline)
+        if node_vars.size == 0:
             continue
-        total = solver.Sum([x[i] for i in group.tolist()])
-        cap = int(inst.employer_max[e])
-        least, locked = int(inst.employer_min[e]), int(inst.employer_locked[e])
-        if cap >= 0:
-            solver.Add(total <= cap)
-        if least and locked:
-            solver.Add(total >= least - locked)
-        elif least:
-            # None, or at least `least`: y opens the employer.
-            upper = group.size if cap < 0 else min(cap, group.size)
+        node = int(ends[0] if count == 0 else ends[cuts[count - 1]])
+        row = solver.Constraint(float(rhs[node]), float(rhs[node]))
+        for v, sg in zip(node_vars.tolist(), node_signs.tolist(), strict=True):
+            row.SetCoefficient(x[v], float(sg))
+    # Employer minimums on free employer arcs.
+    position = np.full(net.n_arcs, -1, np.int64)
+    position[idx] = np.arange(n)
+    for e in np.flatnonzero(inst.employer_min > 0).tolist():
+        arc = int(net.emp_arc[e])
+        if arc < 0 or position[arc] < 0:
+            continue
+        least = int(inst.employer_min[e])
+        locked = int(inst.employer_locked[e])
+        var_e = x[int(position[arc])]
+        if locked:
+            if least - locked > 0:
+                solver.Add(var_e >= least - locked)
+        else:
             y = solver.BoolVar(f"y{e}")
-            solver.Add(total >= least * y)
-            solver.Add(total <= upper * y)
+            solver.Add(var_e >= least * y)
+            solver.Add(var_e <= int(net.caps[arc]) * y)
+    _check(deadline)
 
-    hint = warm
-    # Levels 1 and 2 in one exact integer objective: W * mandated + placed with W above
-    # any placed count, so one solve settles both (values stay far below 2**53).
-    weight = np.unique(arc_l).size + 1
-    levels: list[tuple[str, np.ndarray, bool]] = [
-        ("placed", weight * inst.mandated[arc_l].astype(np.int64) + 1, True),
+    side = idx[idx < net.n_side]
+    side_pos = position[side]
+    coefs = net.coefs
+    warm_side = net.side_flow(warm)
+    fixed_side = warm_side.copy()
+    fixed_side[side] = 0
+    best = warm.copy()
+    # Levels 1-2 as one objective: weight * mandated + placed.
+    learners = int(np.unique(net.side_learner[side]).size) if side.size else 0
+    weight = learners + 1
+    plan: list[tuple[list[str], IntArray, bool]] = [
+        ([MANDATED, PLACED], weight * coefs.arc[MANDATED] + coefs.arc[PLACED], True),
     ]
-    if inst.problem.previous is not None:
-        levels.append(("moved", inst.arc_stay[part].astype(np.int64), True))
-    levels.append(("rank_cost", inst.arc_cost[part], False))
+    for lv in coefs.levels[2:]:
+        plan.append(([lv.name], coefs.arc[lv.name], lv.maximise))
 
-    best = hint
-    proven = relaxed is not None  # the hint matches the relaxation on every level so far
-    for name, coef, maximise in levels:
-        if proven and relaxed is not None and int(coef[best].sum()) == int(
-            coef[relaxed].sum()
-        ):
-            # The relaxation's value bounds this level and the hint reaches it.
-            _emit(progress, name, coef, best, float(coef[best].sum()), start, component)
-            _fix(solver, x, coef, int(coef[best].sum()), maximise)
+    def combined(names: list[str], values: dict[str, int]) -> int:
+        if len(names) == 2:
+            return weight * values[MANDATED] + values[PLACED]
+        return values[names[0]]
+
+    proven = bounds is not None
+    for names, coef, maximise in plan:
+        values = coefs.values(net.side_flow(best))
+        value = combined(names, values)
+        if proven and bounds is not None and all(values[nm] == bounds[nm] for nm in names):
+            _emit(progress, names, values, values, start, component)
+            _fix_levels(solver, x, side, side_pos, coefs, names, values, fixed_side)
             continue
         proven = False
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
-            return MipOutcome(best, "feasible", _gap_unknown(coef, best, maximise))
-        nonzero = np.flatnonzero(coef).tolist()
+            return _unsolved(net, best, bounds, names)
         objective = solver.Objective()
         objective.Clear()
-        for i in nonzero:
-            objective.SetCoefficient(x[i], float(coef[i]))
+        c = coef[side]
+        for j in np.flatnonzero(c).tolist():
+            objective.SetCoefficient(x[int(side_pos[j])], float(c[j]))
         objective.SetOptimizationDirection(maximise)
-        solver.SetHint(x, [float(v) for v in best.tolist()])
-        solver.SetTimeLimit(max(1, int(remaining * 1000)))
+        solver.SetHint(x, [float(v) for v in best[idx].tolist()])
+        solver.SetTimeLimit(max(1, min(int(remaining * 1000), 2**31)))
         params = pywraplp.MPSolverParameters()
         # Optimal must mean optimal: the wrapper's default relative gap is 1e-4.
         params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
         status = solver.Solve(params)
-        if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-            if status == pywraplp.Solver.INFEASIBLE:
-                raise ProblemError(
-                    "locked: employer limits (min_if_any, max_learners) cannot all hold "
-                    "with these locks"
-                )
-            return MipOutcome(best, "feasible", _gap_unknown(coef, best, maximise))
-        found = np.fromiter((v.solution_value() > 0.5 for v in x), np.bool_, n)
-        gain = int(coef[found].sum()) - int(coef[best].sum())
-        if status == pywraplp.Solver.OPTIMAL or (gain > 0 if maximise else gain < 0):
-            best = found  # a stopped search keeps the hint unless it found better
-        value = int(coef[best].sum())
-        # The relaxation bounds mandated and placed (both maximal there at once).
-        top = relaxed if relaxed is not None and name != "moved" else slice(None)
-        trivial = float(coef[top].sum())
-        trivial = trivial if maximise else 0.0
-        bound = objective.BestBound()
-        bound = min(bound, trivial) if maximise else max(bound, trivial)
+        if status == pywraplp.Solver.INFEASIBLE:
+            # The warm start is feasible, so this is the backend's numerical trouble (seen
+            # once with CBC on a 50,000-learner component): keep the best allocation.
+            return _unsolved(net, best, bounds, names)
+        if status in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+            found = best.copy()
+            found[idx] = np.fromiter((round(v.solution_value()) for v in x), np.int64, n)
+            new = combined(names, coefs.values(net.side_flow(found)))
+            if not valid_flow(inst, net, found):
+                status = pywraplp.Solver.FEASIBLE  # never trust a solution that breaks a rule
+            elif status == pywraplp.Solver.OPTIMAL or (new > value if maximise
+                                                       else new < value):
+                best, value = found, new
+        values = coefs.values(net.side_flow(best))
+        const = combined(names, coefs.constant) + int(np.dot(coef, fixed_side))
         if status == pywraplp.Solver.OPTIMAL:
-            bound = float(value)
-        _emit(progress, name, coef, best, bound, start, component)
-        if status != pywraplp.Solver.OPTIMAL:
-            gap = abs(bound - value) / max(1.0, abs(value))
-            return MipOutcome(best, "feasible", gap)
-        _fix(solver, x, coef, value, maximise)
-    return MipOutcome(best, "optimal", 0.0)
+            _emit(progress, names, values, values, start, component)
+            _fix_levels(solver, x, side, side_pos, coefs, names, values, fixed_side)
+            continue
+        raw = objective.BestBound()
+        bound = int(np.floor(raw + 1e-6) if maximise else np.ceil(raw - 1e-6)) + const
+        if bounds is not None and len(names) == 2:
+            rb = combined(names, bounds)
+            bound = min(bound, rb) if maximise else max(bound, rb)
+        if len(names) == 2:
+            # combined = weight * mandated + placed, and placed is at least its fixed part.
+            fixed_placed = coefs.constant[PLACED] + int(np.dot(coefs.arc[PLACED], fixed_side))
+            mand_bound = (bound - fixed_placed) // weight
+            if bounds is not None:
+                mand_bound = min(mand_bound, bounds[MANDATED])
+            if values[MANDATED] < mand_bound:
+                name, shown = MANDATED, mand_bound
+            else:
+                name, shown = PLACED, bound - weight * values[MANDATED]
+        else:
+            name, shown = names[0], bound
+        shown_bounds = dict(values)
+        shown_bounds[name] = shown
+        _emit(progress, [name], values, shown_bounds, start, component)
+        return MipOutcome(best, "feasible", name, float(values[name]), float(shown))
+    return MipOutcome(best, "optimal")
 
 
-def _fix(
-    solver: pywraplp.Solver, x: list[Any], coef: np.ndarray, value: int, maximise: bool
-) -> None:
-    """Hold a solved level at its optimum while the next levels are solved."""
-    nonzero = np.flatnonzero(coef).tolist()
-    fixed = solver.Sum([int(coef[i]) * x[i] for i in nonzero])
-    solver.Add(fixed >= value if maximise else fixed <= value)
+def valid_flow(inst: Instance, net: Network, flow: IntArray) -> bool:
+    """Check a flow against every rule: bounds, node balances, employer minimums."""
+    if (flow < 0).any() or (flow > net.caps).any():
+        return False
+    balance = np.zeros(net.n_nodes, np.int64)
+    np.add.at(balance, net.tails, flow)
+    np.subtract.at(balance, net.heads, flow)
+    if not np.array_equal(balance, net.supplies):
+        return False
+    has = net.emp_arc >= 0
+    total = inst.employer_locked.copy()
+    total[has] += flow[net.emp_arc[has]]
+    least = inst.employer_min
+    short = (least > 0) & (total < least) & ((total > 0) | (inst.employer_locked > 0))
+    return not short.any()
 
 
-def _emit(
-    progress: Callable[[dict[str, Any]], None] | None,
-    name: str,
-    coef: np.ndarray,
-    chosen: BoolArray,
-    bound: float,
-    start: float,
-    component: int,
-) -> None:
-    """Report one level of one component to the caller."""
+def _unsolved(net: Network, flow: IntArray, bounds: dict[str, int] | None,
+              names: list[str]) -> MipOutcome:
+    """The outcome when time ran out before the levels `names` were solved.
+
+    The relaxation's value bounds a level while every level above it equals the
+    relaxation's (then those are optimal); past that only a trivial bound is known.
+    """
+    values = net.coefs.values(net.side_flow(flow))
+    chain = bounds is not None
+    for lv in net.coefs.levels:
+        relaxed = bounds[lv.name] if bounds is not None and chain else None
+        if lv.name in names:
+            bound = relaxed if relaxed is not None else _trivial(net, lv.name, lv.maximise)
+            if bound != values[lv.name] or lv.name == names[-1]:
+                return MipOutcome(flow, "feasible", lv.name, float(values[lv.name]),
+                                  float(bound))
+        chain = chain and relaxed == values[lv.name]
+    return MipOutcome(flow, "feasible", names[-1], float(values[names[-1]]),  # pragma: no cover
+                      float(values[names[-1]]))
+
+
+def _fix_levels(solver: pywraplp.Solver, x: list[Any], side: IntArray, pos: IntArray,
+                coefs: Coefficients, names: list[str], values: dict[str, int],
+                fixed_side: IntArray) -> None:
+    """Hold solved levels at their optimum (one constraint each) for the next levels."""
+    for lv in coefs.levels:
+        if lv.name not in names:
+            continue
+        coef = coefs.arc[lv.name]
+        offset = coefs.constant[lv.name] + int(np.dot(coef, fixed_side))
+        local = coef[side]
+        nz = np.flatnonzero(local)
+        if not nz.size:
+            continue
+        target = float(values[lv.name] - offset)
+        inf = solver.infinity()
+        row = solver.Constraint(target, inf) if lv.maximise else solver.Constraint(-inf, target)
+        for j, c in zip(pos[nz].tolist(), local[nz].tolist(), strict=True):
+            row.SetCoefficient(x[j], float(c))
+
+
+def _emit(progress: Callable[[dict[str, Any]], None] | None, names: list[str],
+          values: dict[str, int], bounds: dict[str, int], start: float,
+          component: int) -> None:
+    """Report levels of one component to the caller."""
     if progress is None:
         return
-    if name == "placed":  # the combined first two levels: report each
-        weight = int(coef.max()) - 1  # coef is weight * mandated + 1
-        mandated = int((coef[chosen] > 1).sum())
-        bound_m, bound_p = divmod(int(bound), weight) if weight > 0 else (0, int(bound))
-        for level, value, best in (("mandated_placed", mandated, bound_m),
-                                   ("placed", int(chosen.sum()), bound_p)):
-            progress({"level": level, "objective": value, "bound": best,
-                      "elapsed_s": round(time.perf_counter() - start, 3),
-                      "engine": f"mip-{ENGINE.lower()}", "component": component})
-        return
-    value = int(coef[chosen].sum())
-    if name == "moved":  # the engine maximises learners kept in place
-        value, bound = int(coef.sum()) - value, float(coef.sum()) - bound
-    progress({"level": name, "objective": value, "bound": round(bound, 3),
-              "elapsed_s": round(time.perf_counter() - start, 3),
-              "engine": f"mip-{ENGINE.lower()}", "component": component})
-
-
-def _gap_unknown(coef: np.ndarray, best: BoolArray, maximise: bool) -> float:
-    """Return the gap when a level was not even started: relative to its trivial bound."""
-    value = int(coef[best].sum())
-    bound = int(coef.sum()) if maximise else 0
-    return abs(bound - value) / max(1.0, abs(value))
-
-
-def _groups(keys: IntArray) -> list[IntArray]:
-    """Split arc positions into groups of equal key."""
-    order = np.argsort(keys, kind="stable")
-    return np.split(order, np.flatnonzero(np.diff(keys[order])) + 1) if keys.size else []
+    for name in names:
+        progress({"level": name, "objective": values[name], "bound": bounds[name],
+                  "elapsed_s": round(time.perf_counter() - start, 3),
+                  "engine": f"mip-{ENGINE.lower()}", "component": component})

@@ -9,8 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .objective import MAX_PREFERENCES
+
 FORMAT = "placement-problem/1"
 RANK_COSTS = ("linear", "squared")
+#: Largest capacity, max_learners or min_if_any accepted (problem-format.md).
+MAX_COUNT = 1_000_000_000
+#: Largest settings.time_limit_s accepted, in seconds (about 11.6 days).
+MAX_TIME_LIMIT_S = 1_000_000.0
 
 
 class ProblemError(ValueError):
@@ -25,6 +31,7 @@ class Settings:
     fallback: bool = True
     max_preferences: int = 10
     time_limit_s: float = 60.0
+    ksb_coverage: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +45,7 @@ class Offer:
     lat: float
     lon: float
     requires: tuple[str, ...] = ()
+    ksbs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +60,8 @@ class Learner:
     max_km: float | None = None
     has: tuple[str, ...] = ()
     preferences: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    outstanding_ksbs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +107,10 @@ def load_problem(path: str | Path) -> Problem:
         raise ProblemError(
             f"{path}: bad JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise ProblemError(f"{path}: bad JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal with too many digits
+        raise ProblemError(f"{path}: bad JSON: {str(exc).splitlines()[0]}") from None
     return parse_problem(data)
 
 
@@ -137,20 +151,36 @@ def _number(value: object, where: str) -> float:
     """Check a finite number (booleans are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProblemError(f"{where} must be a number, not {_type_name(value)}")
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ProblemError(f"{where} must be a finite number of sensible size") from None
+    if not math.isfinite(number):
         raise ProblemError(f"{where} must be a finite number")
-    return float(value)
+    return number
 
 
-def _integer(value: object, where: str, *, minimum: int) -> int:
-    """Check an integer at least `minimum` (2.0 counts; 2.5 and true do not)."""
+def _integer(value: object, where: str, *, minimum: int, maximum: int = MAX_COUNT) -> int:
+    """Check an integer in [minimum, maximum] (2.0 counts; 2.5 and true do not)."""
     if isinstance(value, float) and value.is_integer():
+        if abs(value) > maximum:
+            raise ProblemError(f"{where} must be at most {maximum}, not {value:g}")
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ProblemError(f"{where} must be an integer, not {_type_name(value)}")
     if value < minimum:
-        raise ProblemError(f"{where} must be at least {minimum}, not {value}")
+        raise ProblemError(f"{where} must be at least {minimum}, not {_short(value)}")
+    if value > maximum:
+        raise ProblemError(f"{where} must be at most {maximum}, not {_short(value)}")
     return value
+
+
+def _short(value: int) -> str:
+    """Show an integer, abbreviating huge ones (never converting thousands of digits)."""
+    if -10**15 < value < 10**15:
+        return str(value)
+    return f"{'-' if value < 0 else ''}about 1e{len(str(abs(value))) - 1}"
+
 
 
 def _boolean(value: object, where: str) -> bool:
@@ -213,13 +243,21 @@ def _parse_settings(raw: object) -> Settings:
     fallback = _boolean(obj.get("fallback", defaults.fallback), "settings.fallback")
     raw_k = obj.get("max_preferences", defaults.max_preferences)
     if isinstance(raw_k, bool) or not isinstance(raw_k, int) or raw_k < 1:
+        shown = _short(raw_k) if isinstance(raw_k, int) else json.dumps(raw_k)[:40]
+        raise ProblemError(f"settings.max_preferences must be a positive integer, not {shown}")
+    if raw_k > MAX_PREFERENCES:
         raise ProblemError(
-            f"settings.max_preferences must be a positive integer, not {json.dumps(raw_k)}"
+            f"settings.max_preferences must be at most {MAX_PREFERENCES}, not {_short(raw_k)}"
         )
     limit = _number(obj.get("time_limit_s", defaults.time_limit_s), "settings.time_limit_s")
     if limit <= 0:
         raise ProblemError(f"settings.time_limit_s must be positive, not {limit:g}")
-    return Settings(rank_cost, fallback, raw_k, limit)
+    if limit > MAX_TIME_LIMIT_S:
+        raise ProblemError(
+            f"settings.time_limit_s must be at most {MAX_TIME_LIMIT_S:g}, not {limit:g}"
+        )
+    ksb = _boolean(obj.get("ksb_coverage", defaults.ksb_coverage), "settings.ksb_coverage")
+    return Settings(rank_cost, fallback, raw_k, limit, ksb)
 
 
 def _parse_offer(index: int, raw: object) -> Offer:
@@ -232,7 +270,8 @@ def _parse_offer(index: int, raw: object) -> Offer:
     capacity = _integer(_require(obj, "capacity", where), f"{where} capacity", minimum=0)
     lat, lon = _coordinates(obj, where)
     requires = _strings(obj.get("requires", []), f"{where} requires")
-    return Offer(ident, employer, sector, capacity, lat, lon, requires)
+    ksbs = _strings(obj.get("ksbs", []), f"{where} ksbs")
+    return Offer(ident, employer, sector, capacity, lat, lon, requires, ksbs)
 
 
 def _parse_learner(index: int, raw: object) -> Learner:
@@ -250,7 +289,10 @@ def _parse_learner(index: int, raw: object) -> Learner:
             raise ProblemError(f"{where} max_km must not be negative, not {max_km:g}")
     has = _strings(obj.get("has", []), f"{where} has")
     preferences = _strings(obj.get("preferences", []), f"{where} preferences")
-    return Learner(ident, sector, lat, lon, mandated, max_km, has, preferences)
+    excluded = _strings(obj.get("excluded", []), f"{where} excluded")
+    outstanding = _strings(obj.get("outstanding_ksbs", []), f"{where} outstanding_ksbs")
+    return Learner(ident, sector, lat, lon, mandated, max_km, has, preferences, excluded,
+                   outstanding)
 
 
 def _parse_pair(index: int, raw: object, name: str) -> Pair:

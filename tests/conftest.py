@@ -52,6 +52,7 @@ def app_config(tmp_path, **overrides) -> dict:
         # Celery worker say so).
         "CELERY_BROKER_URL": None,
         "JOB_WORKER": "thread",
+        "MAIL_IN_BACKGROUND": False,
         **overrides,
     }
 

@@ -2,7 +2,7 @@
 reason), and the employer's note when it asks again
 
 Revision ID: 0500_employer_status
-Revises: 0011_site_archive
+Revises: 0012_run_outcomes
 Create Date: 2026-12-01 09:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0500_employer_status"
-down_revision = "0011_site_archive"
+down_revision = "0012_run_outcomes"
 branch_labels = None
 depends_on = None
 

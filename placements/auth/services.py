@@ -20,7 +20,7 @@ from placements import audit
 from placements.domain import DomainError
 from placements.extensions import db
 from placements.geo import Located
-from placements.mail import send_mail
+from placements.mail import send_mail, site_url
 from placements.models import (
     AccountLink,
     Employer,
@@ -98,8 +98,7 @@ def _hash_token(token: str) -> str:
 
 
 def _link_url(purpose: LinkPurpose, token: str) -> str:
-    return current_app.config["BASE_URL"].rstrip("/") + url_for(LINK_ENDPOINT[purpose],
-                                                                token=token)
+    return site_url(url_for(LINK_ENDPOINT[purpose], token=token))
 
 
 def issue_link(user: User, purpose: LinkPurpose, created_by: User | None = None) -> str:
@@ -287,7 +286,7 @@ def _tell_owner_of_attempt(user: User) -> None:
               f"Hello {user.name},\n\nSomeone tried to register an organisation on Placements "
               "with this e-mail address, which already has an account. If it was you, sign in "
               "instead, or choose a new password here: "
-              f"{current_app.config['BASE_URL'].rstrip('/')}{reset}\n\n"
+              f"{site_url(reset)}\n\n"
               "If it was not you, you need do nothing.\n")
     audit.record(None, "user.registration_attempt_on_existing_address", user)
 

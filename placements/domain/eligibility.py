@@ -24,7 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from placements.models import REQUIREMENTS, Learner, PlacementOffer
-from solver.geo import EARTH_RADIUS_KM, haversine_km, haversine_km_array
+from solver.geo import EARTH_RADIUS_KM, haversine_km
+from solver.geo import within_reach as geo_within_reach
 
 
 class Reason(enum.StrEnum):
@@ -147,7 +148,8 @@ def _names(tags: Sequence[str]) -> str:
 
 
 def within_reach(km: float, max_km: float) -> bool:
-    """Say whether a distance is within a travel limit (the solver's comparison)."""
+    """Say whether a distance from `haversine_km` is within a travel limit: the comparison
+    of `solver.geo.within_reach`, the problem format's one rule."""
     return km <= max_km
 
 
@@ -219,9 +221,9 @@ def reach_matrix(l_lat: npt.ArrayLike, l_lon: npt.ArrayLike, l_max: npt.ArrayLik
     The same rule as `assess` for open offers in the learners' sector: every required tag
     held (bit masks from `tag_masks` with one shared index) and the distance within the
     travel limit. The distance test is a dot product of unit vectors (u.v >= cos(max_km/R),
-    one BLAS call for the block); the few pairs within 1e-9 of the limit are settled with
-    the haversine distance itself, so "within reach" means exactly what `assess` and the
-    solver mean.
+    one BLAS call for the block); the few pairs within 1e-9 of the limit are settled by
+    `solver.geo.within_reach` itself (the scalar haversine), so "within reach" means
+    exactly what `assess` and the solver mean.
     """
     l_lat, l_lon = np.asarray(l_lat, dtype=np.float64), np.asarray(l_lon, dtype=np.float64)
     o_lat, o_lon = np.asarray(o_lat, dtype=np.float64), np.asarray(o_lon, dtype=np.float64)
@@ -231,8 +233,8 @@ def reach_matrix(l_lat: npt.ArrayLike, l_lon: npt.ArrayLike, l_max: npt.ArrayLik
     ok = margin >= 0
     close = np.abs(margin) < 1e-9
     if close.any():
-        r, c = np.nonzero(close)
-        km = haversine_km_array(l_lat[r], l_lon[r], o_lat[c], o_lon[c])
-        ok[r, c] = km <= l_max[r]
+        for r, c in zip(*np.nonzero(close), strict=True):
+            ok[r, c] = geo_within_reach(float(l_lat[r]), float(l_lon[r]), float(o_lat[c]),
+                                        float(o_lon[c]), float(l_max[r]))
     ok &= (np.asarray(o_need)[None, :] & ~np.asarray(l_has)[:, None]) == 0
     return np.asarray(ok)

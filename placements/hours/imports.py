@@ -44,6 +44,11 @@ def _hours(text: str) -> int:
     return calc.parse_hours(text)
 
 
+_hours.json_schema = {  # type: ignore[attr-defined]  # the JSON API's schema of the value
+    "type": "number", "exclusiveMinimum": 0, "maximum": calc.MAX_HOURS_PER_ENTRY,
+    "multipleOf": 0.25}
+
+
 LEARNER_COLUMNS: dict[str, ColumnSpec] = {
     "student_ref": ColumnSpec(required=True, max_length=40, example="S000123",
                               help="The learner's student number"),

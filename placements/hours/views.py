@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from placements.csvio import csv_response
+from placements.csvio import table_response
 from placements.domain import DomainError, access
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
@@ -285,19 +285,21 @@ def _export_rows(programmes: list[Programme]) -> Iterator[list[Any]]:
                    else "", r.status.value]
 
 
-@officer_bp.get("/programmes/<int:programme_id>/hours.csv")
-def programme_export(programme_id: int):
-    """Download every learner's hours and status on one programme as CSV."""
+@officer_bp.get("/programmes/<int:programme_id>/hours.xlsx", defaults={"fmt": "xlsx"})
+@officer_bp.get("/programmes/<int:programme_id>/hours.csv", defaults={"fmt": "csv"})
+def programme_export(programme_id: int, fmt: str):
+    """Download every learner's hours and status on one programme as CSV or Excel."""
     programme_ = _programme_or_404(programme_id)
-    return csv_response(f"hours-{programme_.code or programme_.id}.csv", EXPORT_HEADER,
-                        list(_export_rows([programme_])))
+    return table_response(fmt, f"hours-{programme_.code or programme_.id}", EXPORT_HEADER,
+                          list(_export_rows([programme_])))
 
 
-@officer_bp.get("/hours.csv")
-def export():
-    """Download every learner's hours and status across the provider as CSV."""
-    return csv_response("hours-all-programmes.csv", EXPORT_HEADER,
-                        list(_export_rows(services.provider_programmes(current_user))))
+@officer_bp.get("/hours.xlsx", defaults={"fmt": "xlsx"})
+@officer_bp.get("/hours.csv", defaults={"fmt": "csv"})
+def export(fmt: str):
+    """Download every learner's hours and status across the provider as CSV or Excel."""
+    return table_response(fmt, "hours-all-programmes", EXPORT_HEADER,
+                          list(_export_rows(services.provider_programmes(current_user))))
 
 
 @officer_bp.route("/learners/<int:learner_id>", methods=["GET", "POST"])

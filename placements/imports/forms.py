@@ -10,8 +10,8 @@ from placements.formkit import Form
 
 
 class UploadForm(Form):
-    """Upload a CSV file."""
+    """Upload a CSV file or an Excel workbook."""
 
-    file = FileField("CSV file", widget=GovFileInput(), validators=[
-        FileRequired(message="Select a CSV file")])
+    file = FileField("CSV or Excel file", widget=GovFileInput(), validators=[
+        FileRequired(message="Select a CSV or Excel (.xlsx) file")])
     submit = SubmitField("Check and import", widget=GovSubmitInput())

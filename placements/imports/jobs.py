@@ -7,7 +7,7 @@ from typing import Any
 from placements import audit
 from placements.extensions import db
 from placements.imports import pipeline
-from placements.imports.services import IMPORT_JOB
+from placements.imports.services import IMPORT_JOB, stored_upload
 from placements.jobs import JobContext, JobRejected, job_kind
 from placements.models import User
 
@@ -19,7 +19,7 @@ def write_import(ctx: JobContext) -> dict[str, Any]:
     officer = db.session.get(User, ctx.created_by_id)
     if officer is None:
         raise LookupError("the officer who started the import no longer exists")
-    rows = pipeline.read(kind, ctx.payload["content"], max_bytes=10**9, max_rows=10**7)
+    rows = pipeline.read(kind, stored_upload(ctx.payload), max_bytes=10**9, max_rows=10**7)
     total = len(rows)
     ctx.progress(done=0, total=total, message="Checking the file")
     errors = pipeline.validate(kind, officer, rows)

@@ -1,7 +1,9 @@
-"""The one import pipeline: every CSV import (learners, employers and offers, hours,
-timetables, prospects) reads, checks, reports and writes the same way.
+"""The one import pipeline: every import (learners, employers and offers, hours,
+timetables, prospects) reads, checks, reports and writes the same way, whether it comes as
+a CSV file, an Excel workbook or records sent to the JSON API.
 
-1. **Read** the file against the kind's columns (`placements.csvio.read_csv`): encoding,
+1. **Read** the file against the kind's columns (`placements.csvio.read_table`: CSV or
+   .xlsx, told apart by content; the API's records through `read_records`): encoding,
    headers, size and row limits, each cell parsed by its column (problems are row errors).
 2. **Check** every row against the database *in the same pass*: the kind's `check` builds
    its look-ups once and returns a function that checks one row (student numbers,
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from placements.csvio import ColumnSpec, Row, RowError, read_csv
+from placements.csvio import ColumnSpec, Row, RowError, read_table, rows_from_records
 from placements.models import User
 
 #: Called with the number of rows written so far.
@@ -93,8 +95,15 @@ def kinds() -> list[ImportKind]:
 
 
 def read(kind: ImportKind, source: Any, *, max_bytes: int, max_rows: int) -> list[Row]:
-    """Read and parse a file of this kind (raises CSVError for whole-file problems)."""
-    return read_csv(source, columns=kind.columns, max_bytes=max_bytes, max_rows=max_rows)
+    """Read and parse a file of this kind, CSV or Excel workbook (.xlsx, told apart by its
+    content); raises CSVError for whole-file problems."""
+    return read_table(source, columns=kind.columns, max_bytes=max_bytes, max_rows=max_rows)
+
+
+def read_records(kind: ImportKind, records: Sequence[Any]) -> list[Row]:
+    """Parse JSON objects (the API's bulk writes) as rows of this kind, by the same columns;
+    a row's number is its record's position from 0."""
+    return rows_from_records(records, kind.columns)
 
 
 def validate(kind: ImportKind, actor: User, rows: Sequence[Row]) -> list[RowError]:

@@ -6,12 +6,13 @@ registered by the feature that owns the data (learners, offers, hours, prospects
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
 
-from placements.csvio import CSVError, RowError
+from placements.csvio import CSVError, RowError, is_xlsx
 from placements.extensions import db
 from placements.imports import pipeline
 from placements.jobs import enqueue
@@ -27,7 +28,10 @@ class Checked:
 
     errors: list[RowError]
     rows: int = 0
+    #: The file, for the job: CSV text, or an Excel workbook in base64.
     text: str = ""
+    #: "csv" or "xlsx".
+    format: str = "csv"
 
 
 def check_upload(officer: User, kind: pipeline.ImportKind, data: bytes) -> Checked:
@@ -40,7 +44,17 @@ def check_upload(officer: User, kind: pipeline.ImportKind, data: bytes) -> Check
     errors = pipeline.validate(kind, officer, rows)
     if errors:
         return Checked(errors=errors, rows=len(rows))
+    if is_xlsx(data):
+        return Checked(errors=[], rows=len(rows), text=base64.b64encode(data).decode("ascii"),
+                       format="xlsx")
     return Checked(errors=[], rows=len(rows), text=data.decode("utf-8-sig"))
+
+
+def stored_upload(payload: dict) -> str | bytes:
+    """The file an import job was queued with (see `queue_import`)."""
+    if payload.get("content_format") == "xlsx":
+        return base64.b64decode(payload["content"])
+    return payload["content"]
 
 
 def queue_import(officer: User, kind: pipeline.ImportKind, filename: str,
@@ -49,7 +63,8 @@ def queue_import(officer: User, kind: pipeline.ImportKind, filename: str,
     return enqueue(IMPORT_JOB, title=f"Import of {kind.title.lower()}: {filename}"[:200],
                    provider_id=officer.provider_id, created_by_id=officer.id,
                    payload={"kind": kind.name, "filename": filename[:255],
-                            "rows": checked.rows, "content": checked.text})
+                            "rows": checked.rows, "content": checked.text,
+                            "content_format": checked.format})
 
 
 def recent_imports(officer: User, limit: int = 10) -> list[Job]:

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from placements import audit
-from placements.csvio import csv_response
+from placements.csvio import table_response
 from placements.domain import DomainError
 from placements.extensions import db
 from placements.formkit import show_domain_error
@@ -75,15 +75,17 @@ def supply_demand():
                            round_=round_)
 
 
-@bp.get("/supply-demand.csv")
-def supply_demand_csv():
-    """Download the supply and demand table as CSV for LSIP reporting."""
+@bp.get("/supply-demand.xlsx", defaults={"fmt": "xlsx"})
+@bp.get("/supply-demand.csv", defaults={"fmt": "csv"})
+def supply_demand_csv(fmt: str):
+    """Download the supply and demand table as CSV or Excel for LSIP reporting."""
     round_ = _round_arg()
     by = _by_arg()
     result = services.supply_demand(services.scope_for(current_user, round_), by)
     name = f"supply-demand-{'round-' + str(round_.id) if round_ else 'partnership'}-{by}-" \
-           f"{date.today().isoformat()}.csv"
-    return csv_response(name, services.CSV_HEADER, services.supply_demand_csv_rows(result))
+           f"{date.today().isoformat()}"
+    return table_response(fmt, name, services.CSV_HEADER,
+                          services.supply_demand_csv_rows(result))
 
 
 @bp.route("/rounds/<int:round_id>/what-if", methods=["GET", "POST"])

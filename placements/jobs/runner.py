@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy.exc import IntegrityError
 
 from placements.domain import DomainError
@@ -97,8 +97,11 @@ def enqueue(kind: str, *, title: str, provider_id: int | None = None,
             busy_message: str = "This is already in progress: wait for it to finish") -> Job:
     """Add a queued job (flushed, not committed); JobConflict if its subject is busy."""
     kind_of(kind)
+    payload = dict(payload or {})
+    if has_request_context():  # e-mails the job sends link to where it was asked for
+        payload.setdefault("base_url", request.url_root)
     job = Job(kind=kind, title=title[:200], provider_id=provider_id,
-              created_by_id=created_by_id, subject=subject, payload=payload or {},
+              created_by_id=created_by_id, subject=subject, payload=payload,
               progress={"message": "Waiting to start"})
     # No savepoint: SQLite's Python driver commits a transaction that a SAVEPOINT began when
     # the savepoint is released. A clash leaves the session to be rolled back by the caller
@@ -134,7 +137,13 @@ def execute(app: Flask, job_id: int) -> None:
     """Run one queued job to its end (succeeded, failed or cancelled); never raises."""
     # A fresh app context (its own database session, even when run inline from a request),
     # with a request context so that handlers can build links (url_for) off-request.
-    with app.app_context(), app.test_request_context(base_url=app.config["BASE_URL"] or None):
+    with app.app_context():
+        base_url = app.config["BASE_URL"] or db.session.scalar(
+            sa.select(Job.payload).where(Job.id == job_id)) or {}
+        if isinstance(base_url, dict):
+            base_url = base_url.get("base_url")
+        db.session.remove()
+    with app.app_context(), app.test_request_context(base_url=base_url or None):
         try:
             _execute(job_id)
         except Exception as exc:  # noqa: BLE001 - every failure must end up on the job row

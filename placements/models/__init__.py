@@ -10,6 +10,15 @@ from placements.models.allocation import (
     PlacementLock,
     PlacementStatus,
     RunKind,
+    RunLearner,
+    RunOffer,
+)
+from placements.models.api import (
+    SCOPE_LABELS,
+    ApiIdempotency,
+    ApiKey,
+    ApiKeyStatus,
+    ApiScope,
 )
 from placements.models.base import Base, UTCDateTime, utcnow
 from placements.models.core import (
@@ -57,6 +66,11 @@ from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
 from placements.models.portals import OfferChange
 
 __all__ = [
+    "SCOPE_LABELS",
+    "ApiIdempotency",
+    "ApiKey",
+    "ApiKeyStatus",
+    "ApiScope",
     "HoursEntry",
     "HoursKind",
     "HoursLearnerTotal",
@@ -68,6 +82,8 @@ __all__ = [
     "Job",
     "JobStatus",
     "AllocationRun",
+    "RunLearner",
+    "RunOffer",
     "EmployerResponse",
     "PendingChange",
     "Placement",

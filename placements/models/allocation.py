@@ -63,9 +63,10 @@ class AllocationRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     #: The `placement-problem/1` document the run solved.
-    problem: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    #: Both documents are large (megabytes at region scale): loaded only when read.
+    problem: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, deferred=True)
     #: The `placement-result/1` document the solver returned (stored with its outcome).
-    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, deferred=True)
 
     round: Mapped[AllocationRound] = relationship()
     started_by: Mapped[User | None] = relationship()
@@ -92,6 +93,42 @@ class AllocationRun(Base):
         return self.job.finished_at
 
 
+class RunLearner(Base):
+    """What a succeeded run did for one learner, compared with its baseline (the published
+    allocation for a repair, the previous run otherwise): one row per learner, written with
+    the run's result, so that the run's pages count, filter and page in SQL instead of
+    reading the result document (megabytes at region scale)."""
+
+    __tablename__ = "run_learner"
+    __table_args__ = (sa.Index("ix_run_learner_change", "run_id", "change"),)
+
+    run_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("allocation_run.id", ondelete="CASCADE"), primary_key=True)
+    learner_id: Mapped[int] = mapped_column(primary_key=True)
+    #: kept, moved, newly placed, lost a place, not placed (`rounds.reports.Change`).
+    change: Mapped[str] = mapped_column(sa.String(20))
+    offer_id: Mapped[int | None]
+    before_offer_id: Mapped[int | None]
+    rank: Mapped[int | None]
+    locked: Mapped[bool] = mapped_column(default=False)
+    mandated: Mapped[bool] = mapped_column(default=False)
+    #: The solver's reason code when not placed ("capacity", "no-eligible-offer", ...).
+    reason: Mapped[str | None] = mapped_column(sa.String(40))
+
+
+class RunOffer(Base):
+    """How many of an offer's places a succeeded run filled (its capacity in the problem)."""
+
+    __tablename__ = "run_offer"
+
+    run_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("allocation_run.id", ondelete="CASCADE"), primary_key=True)
+    offer_key: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    offer_id: Mapped[int | None]
+    capacity: Mapped[int]
+    filled: Mapped[int]
+
+
 class Placement(Base):
     """A learner's placement at an offer in a round (the round's current allocation)."""
 
@@ -104,6 +141,8 @@ class Placement(Base):
                            "(pending_change = 'removal' AND pending_offer_id IS NULL) OR "
                            "(pending_change = 'move' AND pending_offer_id IS NOT NULL)",
                            name="move_names_offer"),
+        # The API's placement sync: in order of change.
+        sa.Index("ix_placement_updated_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

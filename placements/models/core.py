@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from placements.models.base import Base, enum_type, utcnow
@@ -403,6 +403,8 @@ class Learner(Base):
         sa.UniqueConstraint("provider_id", "student_ref"),
         sa.CheckConstraint("max_travel_km > 0 AND max_travel_km <= 500",
                            name="travel_range"),
+        # The API's lists and sync: a provider's learners in order of change.
+        sa.Index("ix_learner_provider_updated", "provider_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -428,6 +430,9 @@ class Learner(Base):
     prior_qualification: Mapped[str | None] = mapped_column(sa.String(60))
     disability_declared: Mapped[bool | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Moves on every change to the learner, or to their name or e-mail address (see
+    #: `_touch_learners`), so that the API's `updated_since` sees it.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(back_populates="learner")
     provider: Mapped[Provider] = relationship()
@@ -436,6 +441,18 @@ class Learner(Base):
     @property
     def dbs_held(self) -> bool:
         return "dbs" in (self.credentials or [])
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _touch_learners(session: Session, _context: Any, _instances: Any) -> None:
+    """A learner's name and e-mail address live on their account: changing either changes
+    the learner (their `updated_at` moves)."""
+    for obj in session.dirty:
+        if isinstance(obj, User) and obj.role == Role.LEARNER:
+            state: Any = sa.inspect(obj)
+            if (state.attrs.name.history.has_changes()
+                    or state.attrs.email.history.has_changes()) and obj.learner is not None:
+                obj.learner.updated_at = utcnow()
 
 
 class AllocationRound(Base):

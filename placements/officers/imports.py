@@ -33,7 +33,7 @@ from placements.imports.pipeline import (
 )
 from placements.models import REQUIREMENTS, Learner, Programme, User
 from placements.officers.forms import AGE_BANDS, PRIOR_QUALIFICATIONS
-from placements.officers.services import NewLearner, create_learner
+from placements.officers.services import NewLearner, create_learners
 
 LEARNER_COLUMNS: dict[str, ColumnSpec] = {
     "student_ref": ColumnSpec(required=True, max_length=40, example="S0001234",
@@ -108,15 +108,17 @@ def check_learners(officer: User, rows: Sequence[Row]) -> RowCheck:
 
 
 def write_learners(officer: User, rows: Sequence[Row], progress: Progress) -> ImportOutcome:
-    """Upsert checked learner rows (flushes; the job commits or rolls back)."""
+    """Upsert checked learner rows (flushes; the job commits or rolls back). New learners are
+    created in batches (one flush each: a flush per learner grows with the session)."""
     outcome = ImportOutcome()
     existing = _existing(officer)
+    new: list[NewLearner] = []
     for i, row in enumerate(rows, 1):
         v = row.values
         located: Located = v["located"]
         learner = existing.get(v["student_ref"].lower())
         if learner is None:
-            create_learner(officer, NewLearner(
+            new.append(NewLearner(
                 name=v["name"], email=v["email"], student_ref=v["student_ref"],
                 programme_id=v["programme_id"], home=located,
                 max_travel_km=v["max_travel_km"], credentials=tuple(v["credentials"]),
@@ -136,10 +138,19 @@ def write_learners(officer: User, rows: Sequence[Row], progress: Progress) -> Im
                 outcome.updated += 1
             else:
                 outcome.unchanged += 1
+        if len(new) >= WRITE_BATCH:
+            create_learners(officer, new)
+            new = []
         if i % 100 == 0 or i == len(rows):
             progress(i)
+    if new:
+        create_learners(officer, new)
     db.session.flush()
     return outcome
+
+
+#: New learners created per flush.
+WRITE_BATCH = 500
 
 
 def _changes(learner: Learner, v: dict[str, Any], located: Located) -> list[tuple[Any, str, Any]]:

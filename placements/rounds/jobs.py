@@ -17,7 +17,8 @@ from placements.domain import rounds as round_rules
 from placements.extensions import db
 from placements.jobs import JobContext, job_kind
 from placements.models import AllocationRun, Job
-from placements.rounds.services import ALLOCATION_JOB, apply_result
+from placements.rounds.reports import record_run
+from placements.rounds.services import ALLOCATION_JOB, apply_result, previous_run
 from solver import parse_problem, solve
 
 
@@ -51,10 +52,10 @@ def run_allocation(ctx: JobContext) -> dict[str, Any]:
     assert run is not None
     counts = apply_result(run, result)
     run.result = result
+    kept = record_run(run, result, previous_run(run))
     round_rules.clear_repair(run.round, run_started=run.created_at)
     summary = result.get("summary", {})
     audit.record(None, "run.succeeded", run, round_id=run.round_id, kind=run.kind,
                  placed=summary.get("placed"), learners=summary.get("learners"),
                  status=result.get("status"))
-    return {"placed": summary.get("placed"), "learners": summary.get("learners"),
-            "status": result.get("status"), "written": counts}
+    return {**kept, "written": counts}

@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy.orm import selectinload
 
 from placements import audit
@@ -31,7 +32,7 @@ from placements.domain import ConcurrentChange, DomainError
 from placements.domain import rounds as round_rules
 from placements.domain.placements import PLACEMENT, held_at_sql
 from placements.extensions import db
-from placements.mail import send_mail
+from placements.mail import send_mail, site_url
 from placements.models import (
     AllocationRound,
     AllocationRun,
@@ -48,7 +49,8 @@ from placements.models import (
     User,
     utcnow,
 )
-from placements.rounds.problem import learner_key, parse_key, settings_of
+from placements.rounds import reports
+from placements.rounds.problem import settings_of
 from placements.rounds.services import (
     _FRESH,
     _NO_PENDING,
@@ -99,19 +101,45 @@ class EmployerNews:
     notices: list[Notice]
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """A placement publishing would change (a proposal, or a pending move or removal)."""
+
+    id: int
+    learner_id: int
+    status: PlacementStatus
+    pending: PendingChange | None
+    offer_id: int
+    pending_offer_id: int | None
+    pending_rank: int | None
+    pending_distance_m: int | None
+
+
+#: How many learners and employers the confirmation page lists (the CSV lists everyone).
+SHOWN = 500
+
+
 @dataclass
 class Publication:
-    """What publishing the round now would do, who would be told what, and whether it may."""
+    """What publishing the round now would do, who would be told what, and whether it may.
+
+    The counts, the digest and the checks cover everything; `learners` and `employers`
+    hold the news of the first `SHOWN` of each, for the page (`all_news` writes it all).
+    """
 
     round: AllocationRound
     number: int
     first: bool
-    placed: list[Placement] = field(default_factory=list)
-    moved: list[Placement] = field(default_factory=list)
-    withdrawn: list[Placement] = field(default_factory=list)
-    unplaced: list[Learner] = field(default_factory=list)
+    placed: list[Waiting] = field(default_factory=list)
+    moved: list[Waiting] = field(default_factory=list)
+    withdrawn: list[Waiting] = field(default_factory=list)
+    #: Learners told they were not placed (first publication only).
+    unplaced: list[int] = field(default_factory=list)
     learners: list[LearnerNews] = field(default_factory=list)
     employers: list[EmployerNews] = field(default_factory=list)
+    #: Employers told, and how many e-mails reach them.
+    employer_count: int = 0
+    employer_emails: int = 0
     blockers: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     run: AllocationRun | None = None
@@ -128,49 +156,41 @@ class Publication:
         return not self.blockers
 
     @property
-    def notices(self) -> list[Notice]:
-        """Every e-mail, learners first, each learner and each employer address once."""
-        return [n.notice for n in self.learners] + [
-            notice for e in self.employers for notice in e.notices]
+    def learner_count(self) -> int:
+        return len(self.placed) + len(self.moved) + len(self.withdrawn) + len(self.unplaced)
 
     @property
     def counts(self) -> dict[str, int]:
         return {"published": len(self.placed), "moved": len(self.moved),
                 "removed": len(self.withdrawn), "unplaced": len(self.unplaced),
-                "learners_told": len(self.learners),
-                "employers_told": sum(1 for e in self.employers if e.notices),
-                "employer_emails": sum(len(e.notices) for e in self.employers),
-                "emails": len(self.notices)}
+                "learners_told": self.learner_count, "employers_told": self.employer_count,
+                "employer_emails": self.employer_emails,
+                "emails": self.learner_count + self.employer_emails}
 
 
-def _waiting(round_: AllocationRound) -> list[Placement]:
+def _waiting(round_: AllocationRound) -> list[Waiting]:
     """The round's placements publishing would change: proposals and pending changes."""
-    return list(db.session.scalars(
-        sa.select(Placement).where(
-            Placement.round_id == round_.id,
-            sa.or_(Placement.status == P.PROPOSED, Placement.pending_change.is_not(None)))
-        .options(selectinload(Placement.learner).selectinload(Learner.user),
-                 selectinload(Placement.offer).selectinload(PlacementOffer.employer),
-                 selectinload(Placement.pending_offer).selectinload(PlacementOffer.employer))
-        .order_by(Placement.id)))
+    rows = db.session.execute(
+        sa.select(Placement.id, Placement.learner_id, Placement.status,
+                  Placement.pending_change, Placement.offer_id, Placement.pending_offer_id,
+                  Placement.pending_rank, Placement.pending_distance_m)
+        .where(Placement.round_id == round_.id,
+               sa.or_(Placement.status == P.PROPOSED, Placement.pending_change.is_not(None)))
+        .order_by(Placement.id))
+    return [Waiting(*row) for row in rows]
 
 
-def unplaced_learners(round_: AllocationRound, run: AllocationRun | None) -> list[Learner]:
-    """Learners the run left unplaced who hold no place now (not hand-placed since)."""
-    if run is None or not run.result:
+def unplaced_ids(round_: AllocationRound, run: AllocationRun | None) -> list[int]:
+    """Learners the run left unplaced who hold no place now (not hand-placed since) and
+    are still in the round."""
+    if run is None:
         return []
-    ids = [parse_key(u["learner"]) for u in run.result.get("unplaced", [])]
+    ids = reports.run_learner_ids(run, unplaced_only=True)
     placed = set(db.session.scalars(sa.select(Placement.learner_id).where(
         Placement.round_id == round_.id, held_at_sql().is_not(None))))
     in_round = set(db.session.scalars(
         learners_in_round_stmt(round_).with_only_columns(Learner.id)))
-    wanted = [i for i in ids if i not in placed and i in in_round]
-    learners: list[Learner] = []
-    for start in range(0, len(wanted), 500):
-        learners.extend(db.session.scalars(
-            sa.select(Learner).where(Learner.id.in_(wanted[start:start + 500]))
-            .options(selectinload(Learner.user))))
-    return sorted(learners, key=lambda lrn: (lrn.user.name, lrn.id))
+    return sorted(i for i in ids if i not in placed and i in in_round)
 
 
 def _last_published_at(round_: AllocationRound) -> datetime | None:
@@ -182,13 +202,13 @@ def _last_published_at(round_: AllocationRound) -> datetime | None:
 
 def _late_joiners(round_: AllocationRound, run: AllocationRun) -> int:
     """Learners now in the round whom the run did not include."""
-    in_run = {lrn["id"] for lrn in (run.problem or {}).get("learners", [])}
+    in_run = set(reports.run_learner_ids(run))
     now = db.session.scalars(learners_in_round_stmt(round_).with_only_columns(Learner.id))
-    return sum(1 for lid in now if learner_key(lid) not in in_run)
+    return sum(1 for lid in now if lid not in in_run)
 
 
 def _settings_changed(round_: AllocationRound, run: AllocationRun) -> bool:
-    ran = dict((run.problem or {}).get("settings", {}))
+    ran = reports.run_settings(run)
     now = settings_of(round_)
     keys = ("rank_cost", "fallback", "max_preferences")
     return any(ran.get(k) != now[k] for k in keys)
@@ -245,44 +265,93 @@ def quick_blockers(round_: AllocationRound) -> list[str]:
 def _digest(plan: Publication) -> str:
     facts: list[Any] = [plan.round.id, plan.round.publications,
                         plan.run.id if plan.run else None]
-    facts += [[p.id, str(p.status), str(p.pending_change or ""), p.offer_id,
-               p.pending_offer_id] for p in plan.placed + plan.moved + plan.withdrawn]
-    facts += [lrn.id for lrn in plan.unplaced]
+    facts += [[w.id, str(w.status), str(w.pending or ""), w.offer_id, w.pending_offer_id]
+              for w in plan.placed + plan.moved + plan.withdrawn]
+    facts += plan.unplaced
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:32]
 
 
-def publication_plan(round_: AllocationRound) -> Publication:
-    """Work out what publishing now would do and whom it would e-mail (writes nothing)."""
+def _employers_of(offer_ids: set[int]) -> dict[int, int]:
+    """Employer id of each offer."""
+    out: dict[int, int] = {}
+    ids = sorted(offer_ids)
+    for start in range(0, len(ids), 900):
+        out.update(db.session.execute(sa.select(PlacementOffer.id, PlacementOffer.employer_id)
+                                      .where(PlacementOffer.id.in_(ids[start:start + 900])))
+                   .all())
+    return out
+
+
+def _touched(rows: list[Waiting]) -> set[int]:
+    """The offers whose employers hear about these changes."""
+    return {w.offer_id for w in rows} | {w.pending_offer_id for w in rows
+                                         if w.pending == PendingChange.MOVE
+                                         and w.pending_offer_id is not None}
+
+
+def _address_counts(employer_ids: set[int]) -> dict[int, int]:
+    """How many addresses each employer's news goes to (`employer_addresses`, in bulk)."""
+    ids = sorted(employer_ids)
+    counts: dict[int, int] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        with_contact = set(db.session.scalars(sa.select(Employer.id).where(
+            Employer.id.in_(chunk), Employer.contact_email.is_not(None),
+            Employer.contact_email != "")))
+        users = dict(db.session.execute(
+            sa.select(User.employer_id, sa.func.count()).where(
+                User.employer_id.in_(chunk), User.role == Role.EMPLOYER,
+                User.active.is_(True)).group_by(User.employer_id)).all())
+        for eid in chunk:
+            counts[eid] = 1 if eid in with_contact else int(users.get(eid, 0))
+    return counts
+
+
+def publication_plan(round_: AllocationRound, *, shown: int = SHOWN) -> Publication:
+    """Work out what publishing now would do and whom it would e-mail (writes nothing):
+    every count and the digest over everything, the news of the first `shown` learners and
+    employers for the page."""
     first = not has_published(round_)
     plan = Publication(round=round_, number=round_.publications + 1, first=first,
                        run=latest_run(round_, succeeded=True),
                        last_published_at=None if first else _last_published_at(round_))
-    for p in _waiting(round_):
-        if p.status == P.PROPOSED:
-            plan.placed.append(p)
-        elif p.pending_change == PendingChange.MOVE and p.pending_offer is not None:
-            plan.moved.append(p)
-        elif p.pending_change == PendingChange.REMOVAL:
-            plan.withdrawn.append(p)
+    for w in _waiting(round_):
+        if w.status == P.PROPOSED:
+            plan.placed.append(w)
+        elif w.pending == PendingChange.MOVE and w.pending_offer_id is not None:
+            plan.moved.append(w)
+        elif w.pending == PendingChange.REMOVAL:
+            plan.withdrawn.append(w)
     if first:
-        plan.unplaced = unplaced_learners(round_, plan.run)
-    _compose(plan)
+        plan.unplaced = unplaced_ids(round_, plan.run)
+    rows = plan.placed + plan.moved + plan.withdrawn
+    employer_of = _employers_of(_touched(rows))
+    addresses = _address_counts(set(employer_of.values()))
+    plan.employer_count = sum(1 for n in addresses.values() if n)
+    plan.employer_emails = sum(addresses.values())
+    # The page's share of the news: the first learners, and the first employers by name.
+    first_rows = rows[:shown]
+    first_unplaced = plan.unplaced[:max(0, shown - len(first_rows))]
+    names = dict(db.session.execute(sa.select(Employer.id, Employer.name).where(
+        Employer.id.in_(sorted(set(employer_of.values()))))).all()) if employer_of else {}
+    shown_employers = sorted(names, key=lambda i: (names[i].lower(), i))[:shown]
+    wanted = set(shown_employers)
+    employer_rows = [w for w in rows if any(employer_of.get(o) in wanted for o in _touched([w]))]
+    learners, employers = _compose(round_, first_rows, first_unplaced, employer_rows)
+    plan.learners = learners
+    plan.employers = [e for e in employers if e.employer.id in wanted]
     plan.blockers, plan.warnings = _check(round_, first=first, run=plan.run, empty=plan.empty)
-    silent = [e.employer.name for e in plan.employers if not e.notices]
+    silent = [names[i] for i, n in addresses.items() if not n]
     if silent:
         plan.warnings.append(
             f"{len(silent)} employer{'s have' if len(silent) != 1 else ' has'} no contact "
-            f"address or active user and will not be e-mailed: {', '.join(silent[:5])}"
+            f"address or active user and will not be e-mailed: {', '.join(sorted(silent)[:5])}"
             + (" and others" if len(silent) > 5 else ""))
     plan.digest = _digest(plan)
     return plan
 
 
 # --- the e-mails -----------------------------------------------------------------------------
-
-
-def _base_url() -> str:
-    return current_app.config["BASE_URL"].rstrip("/")
 
 
 def _offer_words(offer: PlacementOffer) -> str:
@@ -293,19 +362,31 @@ def _offer_short(offer: PlacementOffer) -> str:
     return f"{offer.title} ({offer.employer.name})"
 
 
-def _compose(plan: Publication) -> None:
-    """Write every e-mail the publication sends: one per learner, one per employer address."""
-    round_ = plan.round
-    base = _base_url()
-    learner_page = base + url_for("learners.placement")
-    employer_page = base + url_for("employers.dashboard")
+def _load(ids: list[int]) -> dict[int, Placement]:
+    return {p.id: p for p in db.session.scalars(
+        sa.select(Placement).where(Placement.id.in_(ids)).options(
+            selectinload(Placement.learner).selectinload(Learner.user),
+            selectinload(Placement.offer).selectinload(PlacementOffer.employer),
+            selectinload(Placement.pending_offer).selectinload(PlacementOffer.employer)))}
+
+
+def _compose(round_: AllocationRound, rows: list[Waiting], unplaced: list[int],
+             employer_rows: list[Waiting] | None = None
+             ) -> tuple[list[LearnerNews], list[EmployerNews]]:
+    """The e-mails of some changes: one per learner of `rows` and `unplaced`, and each
+    employer's news from `employer_rows` (the same rows when not given)."""
+    learner_page = site_url(url_for("learners.placement"))
+    employer_page = site_url(url_for("employers.dashboard"))
+    employer_rows = rows if employer_rows is None else employer_rows
+    loaded = _load(sorted({w.id for w in rows} | {w.id for w in employer_rows}))
+    news: list[LearnerNews] = []
     lines: dict[int, list[str]] = defaultdict(list)
     employers: dict[int, Employer] = {}
 
     def learner(lrn: Learner, kind: str, summary: str, subject: str, body: str,
                 placement: Placement | None = None) -> None:
         user = lrn.user
-        plan.learners.append(LearnerNews(
+        news.append(LearnerNews(
             learner=lrn, kind=kind, summary=summary, placement=placement,
             notice=Notice(user.email, subject, f"Hello {user.name},\n\n{body}",
                           lrn.provider_id)))
@@ -314,48 +395,82 @@ def _compose(plan: Publication) -> None:
         employers[offer.employer_id] = offer.employer
         lines[offer.employer_id].append(text)
 
-    for p in plan.placed:
-        name, offer = p.learner.user.name, p.offer
-        employer_line(offer, f"- {name} will join you for \"{offer.title}\"")
-        learner(p.learner, "placed", f"Placed at {_offer_short(offer)}",
-                f"Your work placement: {offer.employer.name}",
-                f"You have a work placement in {round_.name}: {_offer_words(offer)}, "
-                f"{date_uk(offer.start_date)} to {date_uk(offer.end_date)}."
-                f"\n\nSign in to accept or decline it: {learner_page}\n", p)
-    for p in plan.moved:
-        name, old, new = p.learner.user.name, p.offer, p.pending_offer
-        assert new is not None
-        employer_line(old, f"- {name} will no longer join you for \"{old.title}\"")
-        employer_line(new, f"- {name} will join you for \"{new.title}\"")
-        learner(p.learner, "moved",
-                f"Moved from {_offer_short(old)} to {_offer_short(new)}",
-                f"Your work placement has changed: {new.employer.name}",
-                f"Your placement in {round_.name} has changed. It is now "
-                f"{_offer_words(new)} (it was {_offer_words(old)}).\n\n"
-                f"Sign in to accept or decline it: {learner_page}\n", p)
-    for p in plan.withdrawn:
-        name, offer = p.learner.user.name, p.offer
-        employer_line(offer, f"- {name} will no longer join you for \"{offer.title}\"")
-        learner(p.learner, "withdrawn", f"Placement at {_offer_short(offer)} withdrawn",
-                "Your work placement has been withdrawn",
-                f"Your placement {_offer_words(offer)} in {round_.name} is no longer "
-                "available and no other placement could be found for now. Your placement "
-                f"officer will contact you.\n\n{learner_page}\n", p)
-    for lrn in plan.unplaced:
-        learner(lrn, "unplaced", "Not placed: told so",
-                f"Work placements: {round_.name}",
-                f"The placements for {round_.name} have been published. We could not place "
-                "you this time; your placement officer will contact you about what happens "
-                f"next.\n\n{learner_page}\n")
-    for employer_id in sorted(lines, key=lambda i: (employers[i].name, i)):
+    for w in rows:
+        p = loaded[w.id]
+        if w.status == P.PROPOSED:
+            offer = p.offer
+            learner(p.learner, "placed", f"Placed at {_offer_short(offer)}",
+                    f"Your work placement: {offer.employer.name}",
+                    f"You have a work placement in {round_.name}: {_offer_words(offer)}, "
+                    f"{date_uk(offer.start_date)} to {date_uk(offer.end_date)}."
+                    f"\n\nSign in to accept or decline it: {learner_page}\n", p)
+        elif w.pending == PendingChange.MOVE:
+            old, new = p.offer, p.pending_offer
+            assert new is not None
+            learner(p.learner, "moved",
+                    f"Moved from {_offer_short(old)} to {_offer_short(new)}",
+                    f"Your work placement has changed: {new.employer.name}",
+                    f"Your placement in {round_.name} has changed. It is now "
+                    f"{_offer_words(new)} (it was {_offer_words(old)}).\n\n"
+                    f"Sign in to accept or decline it: {learner_page}\n", p)
+        else:
+            offer = p.offer
+            learner(p.learner, "withdrawn", f"Placement at {_offer_short(offer)} withdrawn",
+                    "Your work placement has been withdrawn",
+                    f"Your placement {_offer_words(offer)} in {round_.name} is no longer "
+                    "available and no other placement could be found for now. Your "
+                    f"placement officer will contact you.\n\n{learner_page}\n", p)
+    if unplaced:
+        found = {lrn.id: lrn for lrn in db.session.scalars(
+            sa.select(Learner).where(Learner.id.in_(unplaced))
+            .options(selectinload(Learner.user)))}
+        for lid in unplaced:
+            learner(found[lid], "unplaced", "Not placed: told so",
+                    f"Work placements: {round_.name}",
+                    f"The placements for {round_.name} have been published. We could not "
+                    "place you this time; your placement officer will contact you about "
+                    f"what happens next.\n\n{learner_page}\n")
+    for w in employer_rows:
+        p = loaded[w.id]
+        name = p.learner.user.name
+        if w.status == P.PROPOSED:
+            employer_line(p.offer, f"- {name} will join you for \"{p.offer.title}\"")
+        elif w.pending == PendingChange.MOVE and p.pending_offer is not None:
+            employer_line(p.offer, f"- {name} will no longer join you for \"{p.offer.title}\"")
+            employer_line(p.pending_offer,
+                          f"- {name} will join you for \"{p.pending_offer.title}\"")
+        else:
+            employer_line(p.offer, f"- {name} will no longer join you for \"{p.offer.title}\"")
+    told = []
+    for employer_id in sorted(lines, key=lambda i: (employers[i].name.lower(), i)):
         employer = employers[employer_id]
-        body = ("Hello,\n\nThe placement allocation " + round_.name + " has been published. "
-                "For your organisation:\n\n" + "\n".join(lines[employer_id])
-                + f"\n\nSign in to see the learners and respond: {employer_page}\n")
-        plan.employers.append(EmployerNews(
-            employer=employer, lines=lines[employer_id],
-            notices=[Notice(address, f"Placements in {round_.name}", body, round_.provider_id)
-                     for address in employer_addresses(employer)]))
+        told.append(EmployerNews(employer=employer, lines=lines[employer_id],
+                                 notices=_employer_notices(round_, employer,
+                                                           lines[employer_id],
+                                                           employer_page)))
+    return news, told
+
+
+def _employer_notices(round_: AllocationRound, employer: Employer, lines: list[str],
+                      page: str) -> list[Notice]:
+    body = ("Hello,\n\nThe placement allocation " + round_.name + " has been published. "
+            "For your organisation:\n\n" + "\n".join(lines)
+            + f"\n\nSign in to see the learners and respond: {page}\n")
+    return [Notice(address, f"Placements in {round_.name}", body, round_.provider_id)
+            for address in employer_addresses(employer)]
+
+
+def all_news(plan: Publication, *, block: int = 1000
+             ) -> Iterator[tuple[list[LearnerNews], list[EmployerNews]]]:
+    """Every e-mail of the plan, a block of learners at a time, the employers' last (each
+    employer hears once, about all its changes)."""
+    round_ = plan.round
+    rows = plan.placed + plan.moved + plan.withdrawn
+    for start in range(0, len(rows), block):
+        yield _compose(round_, rows[start:start + block], [], [])[0], []
+    for start in range(0, len(plan.unplaced), block):
+        yield _compose(round_, [], plan.unplaced[start:start + block], [])[0], []
+    yield [], _compose(round_, [], [], rows)[1]
 
 
 def employer_addresses(employer: Employer) -> list[str]:
@@ -365,11 +480,6 @@ def employer_addresses(employer: Employer) -> list[str]:
     return sorted(db.session.scalars(sa.select(User.email).where(
         User.employer_id == employer.id, User.role == Role.EMPLOYER,
         User.active.is_(True))))
-
-
-def _send(notices: list[Notice], round_id: int) -> None:
-    for n in notices:
-        send_mail(n.to, n.subject, n.body, provider_id=n.provider_id, round_id=round_id)
 
 
 # --- publishing ------------------------------------------------------------------------------
@@ -386,7 +496,7 @@ def publish_round(officer: User, round_: AllocationRound, *, seen: int | None = 
     `publish_removal`).
     """
     _require_manage(officer, round_)
-    plan = publication_plan(round_)
+    plan = publication_plan(round_, shown=0)
     if plan.blockers:
         raise DomainError(plan.blockers[0])
     if digest is not None and digest != plan.digest:
@@ -396,21 +506,24 @@ def publish_round(officer: User, round_: AllocationRound, *, seen: int | None = 
     number = round_rules.claim_publication(
         officer, round_, seen=round_.publications if seen is None else seen)
     assert number == plan.number
-    _send(plan.notices, round_.id)
+    round_id, run_id = round_.id, plan.run.id if plan.run else None
+    for learners, employers in all_news(plan):
+        for n in [x.notice for x in learners] + [m for e in employers for m in e.notices]:
+            send_mail(n.to, n.subject, n.body, provider_id=n.provider_id, round_id=round_id)
+        db.session.flush()
     now = utcnow()
     fresh = {**_FRESH, "published_at": now}
-    PLACEMENT.apply_many("publish", [(p.id, p.status, p.pending_change, fresh)
-                                     for p in plan.placed])
+    PLACEMENT.apply_many("publish", [(w.id, w.status, w.pending, fresh) for w in plan.placed])
     PLACEMENT.apply_many("publish_move", [
-        (p.id, p.status, p.pending_change, {
-            **fresh, "offer_id": p.pending_offer_id, "rank": p.pending_rank,
-            "distance_m": p.pending_distance_m, **_NO_PENDING}) for p in plan.moved])
-    PLACEMENT.apply_many("publish_removal", [(p.id, p.status, p.pending_change, _NO_PENDING)
-                                             for p in plan.withdrawn])
+        (w.id, w.status, w.pending, {
+            **fresh, "offer_id": w.pending_offer_id, "rank": w.pending_rank,
+            "distance_m": w.pending_distance_m, **_NO_PENDING}) for w in plan.moved])
+    PLACEMENT.apply_many("publish_removal", [(w.id, w.status, w.pending, _NO_PENDING)
+                                             for w in plan.withdrawn])
     db.session.flush()
     counts = plan.counts
-    audit.record(officer, "round.published", round_, round_id=round_.id, publication=number,
-                 run_id=plan.run.id if plan.run else None, **counts)
+    audit.record(officer, "round.published", round_, round_id=round_id, publication=number,
+                 run_id=run_id, **counts)
     return counts
 
 
@@ -435,7 +548,7 @@ def close_choices_early(officer: User, round_: AllocationRound, reason: str) -> 
     """
     _require_manage(officer, round_)
     round_rules.close_choices(officer, round_, reason)
-    page = _base_url() + url_for("learners.dashboard")
+    page = site_url(url_for("learners.dashboard"))
     told = 0
     for learner, listed in _learner_recipients(round_):
         choices = (f"The {listed} offer{'s' if listed != 1 else ''} you listed will be used "
@@ -458,7 +571,7 @@ def reopen_choices(officer: User, round_: AllocationRound) -> int:
     """Take choices again until the deadline; e-mail every learner of the round."""
     _require_manage(officer, round_)
     round_rules.reopen_choices(officer, round_)
-    page = _base_url() + url_for("learners.dashboard")
+    page = site_url(url_for("learners.dashboard"))
     told = 0
     for learner, _listed in _learner_recipients(round_):
         send_mail(learner.user.email, f"Choices have reopened: {round_.name}",

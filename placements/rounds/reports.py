@@ -6,6 +6,7 @@ import enum
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +22,8 @@ from placements.models import (
     Placement,
     PlacementOffer,
     PlacementStatus,
+    RunLearner,
+    RunOffer,
     User,
 )
 from placements.rounds.problem import parse_key
@@ -58,18 +61,26 @@ def ordinal(n: int) -> str:
 
 
 def offer_fill(run: AllocationRun, limit: int | None = None) -> list[dict[str, Any]]:
-    """Return each offer of the run's problem with its places and how many were filled."""
+    """Each offer of the run's problem with its places and how many were filled, by
+    employer and title (from the recorded table; a run recorded before it, its documents)."""
+    if _recorded(run) is not None:
+        stmt = (sa.select(RunOffer.offer_key, RunOffer.capacity, RunOffer.filled,
+                          PlacementOffer.title, Employer.name)
+                .outerjoin(PlacementOffer, PlacementOffer.id == RunOffer.offer_id)
+                .outerjoin(Employer, Employer.id == PlacementOffer.employer_id)
+                .where(RunOffer.run_id == run.id)
+                .order_by(Employer.name, PlacementOffer.title, RunOffer.offer_key))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [{"id": key, "employer": employer or "", "title": title or key,
+                 "capacity": cap, "filled": filled}
+                for key, cap, filled, title, employer in db.session.execute(stmt)]
     result, problem = run.result or {}, run.problem or {}
     fill = Counter(a["offer"] for a in result.get("assignments", []))
     capacity = {o["id"]: o["capacity"] for o in problem.get("offers", [])}
-    offer_ids = [parse_key(o) for o in capacity if o.startswith("O")]
-    names = {}
-    for chunk in _chunks(offer_ids):
-        for oid, title, employer in db.session.execute(
-                sa.select(PlacementOffer.id, PlacementOffer.title, Employer.name)
-                .join(Employer, Employer.id == PlacementOffer.employer_id)
-                .where(PlacementOffer.id.in_(chunk))):
-            names[f"O{oid}"] = (employer, title)
+    names = {f"O{oid}": (employer, title)
+             for oid, title, employer in _offer_rows([parse_key(o) for o in capacity
+                                                      if o.startswith("O")])}
     rows = sorted(
         ({"id": key, "employer": names.get(key, ("", key))[0],
           "title": names.get(key, ("", key))[1], "capacity": cap, "filled": fill.get(key, 0)}
@@ -78,14 +89,17 @@ def offer_fill(run: AllocationRun, limit: int | None = None) -> list[dict[str, A
     return rows[:limit] if limit is not None else rows
 
 
-def run_report(run: AllocationRun, *, unplaced_limit: int = 300,
-               offers_limit: int = 300) -> RunReport | None:
-    """Summarise a succeeded run's result, with names for offers and learners."""
-    result, problem = run.result, run.problem or {}
-    if not result:
-        return None
-    summary = dict(result.get("summary", {}))
-    k = int(problem.get("settings", {}).get("max_preferences", 10))
+def _offer_rows(offer_ids: list[int]) -> list[tuple[int, str, str]]:
+    rows: list[tuple[int, str, str]] = []
+    for chunk in _chunks(offer_ids):
+        rows.extend(db.session.execute(
+            sa.select(PlacementOffer.id, PlacementOffer.title, Employer.name)
+            .join(Employer, Employer.id == PlacementOffer.employer_id)
+            .where(PlacementOffer.id.in_(chunk))).all())
+    return rows
+
+
+def _histogram(summary: dict[str, Any], k: int, locked: int) -> tuple[list[str], list[int]]:
     histogram = {int(r): n for r, n in summary.get("rank_histogram", {}).items()}
     labels, values = [], []
     for rank in range(1, k + 1):
@@ -93,9 +107,45 @@ def run_report(run: AllocationRun, *, unplaced_limit: int = 300,
         values.append(histogram.get(rank, 0))
     labels.append("Fallback")
     values.append(histogram.get(k + 1, summary.get("fallback", 0)))
-    locked = sum(1 for a in result.get("assignments", []) if a.get("locked"))
     labels.append("Locked")
     values.append(locked)
+    return labels, values
+
+
+def run_report(run: AllocationRun, *, offers_limit: int = 100) -> RunReport | None:
+    """Summarise a succeeded run: its summary, the choices learners got, the fill of its
+    offers (from what `record_run` kept; a run recorded before it, from its documents)."""
+    kept = _recorded(run)
+    if kept is None:
+        return _report_from_documents(run, offers_limit)
+    summary = dict(kept["summary"])
+    locked = db.session.scalar(sa.select(sa.func.count()).where(
+        RunLearner.run_id == run.id, RunLearner.locked.is_(True))) or 0
+    labels, values = _histogram(summary, int(kept["k"]), locked)
+    report = RunReport(summary=summary, status=kept.get("status") or "", k=int(kept["k"]),
+                       histogram_labels=labels, histogram_values=values,
+                       warnings=int(kept.get("warnings") or 0))
+    full, part, empty, total = db.session.execute(sa.select(
+        sa.func.count().filter(RunOffer.filled >= RunOffer.capacity),
+        sa.func.count().filter(RunOffer.filled > 0, RunOffer.filled < RunOffer.capacity),
+        sa.func.count().filter(RunOffer.filled == 0, RunOffer.capacity > 0),
+        sa.func.count()).where(RunOffer.run_id == run.id)).one()
+    report.fill_counts = {"full": full, "part": part, "empty": empty}
+    report.offers_total = total
+    report.offers = offer_fill(run, limit=offers_limit)
+    report.unplaced_total = int(kept["changes"].get(str(Change.UNPLACED), 0)) + int(
+        kept["changes"].get(str(Change.LOST), 0))
+    return report
+
+
+def _report_from_documents(run: AllocationRun, offers_limit: int) -> RunReport | None:
+    result, problem = run.result, run.problem or {}
+    if not result:
+        return None
+    summary = dict(result.get("summary", {}))
+    k = int(problem.get("settings", {}).get("max_preferences", 10))
+    locked = sum(1 for a in result.get("assignments", []) if a.get("locked"))
+    labels, values = _histogram(summary, k, locked)
     report = RunReport(summary=summary, status=result.get("status", ""), k=k,
                        histogram_labels=labels, histogram_values=values,
                        warnings=len(result.get("warnings", [])))
@@ -108,26 +158,7 @@ def run_report(run: AllocationRun, *, unplaced_limit: int = 300,
         "empty": sum(1 for k, c in capacity.items() if fill.get(k, 0) == 0 and c > 0),
     }
     report.offers = offer_fill(run, limit=offers_limit)
-    unplaced = result.get("unplaced", [])
-    report.unplaced_total = len(unplaced)
-    shown = sorted(unplaced, key=lambda u: (not u.get("mandated"), u["learner"]))
-    shown = shown[:unplaced_limit]
-    people = {}
-    ids = [parse_key(u["learner"]) for u in shown]
-    for chunk in _chunks(ids):
-        for lid, ref, name in db.session.execute(
-                sa.select(Learner.id, Learner.student_ref, User.name)
-                .join(User, User.id == Learner.user_id).where(Learner.id.in_(chunk))):
-            people[f"L{lid}"] = (ref, name)
-    details = explain_unplaced(problem, [u["learner"] for u in shown])
-    report.unplaced = [{
-        "learner_id": parse_key(u["learner"]),
-        "student_ref": people.get(u["learner"], ("", ""))[0],
-        "name": people.get(u["learner"], ("", u["learner"]))[1],
-        "mandated": bool(u.get("mandated")),
-        "reason": UNPLACED_REASONS.get(u.get("reason", ""), u.get("reason", "")),
-        "detail": details.get(u["learner"], ""),
-    } for u in shown]
+    report.unplaced_total = len(result.get("unplaced", []))
     return report
 
 
@@ -136,11 +167,41 @@ def _chunks(ids: list[int], size: int = 900):
         yield ids[start:start + size]
 
 
+def run_settings(run: AllocationRun) -> dict[str, Any]:
+    """The solver settings the run solved with."""
+    kept = _recorded(run)
+    if kept is not None:
+        return dict(kept.get("settings") or {})
+    return dict((run.problem or {}).get("settings", {}))
+
+
+def run_learner_ids(run: AllocationRun, *, unplaced_only: bool = False) -> list[int]:
+    """The learners the run solved for (or only those it left without a place)."""
+    if _recorded(run) is not None:
+        stmt = sa.select(RunLearner.learner_id).where(RunLearner.run_id == run.id)
+        if unplaced_only:
+            stmt = stmt.where(RunLearner.offer_id.is_(None))
+        return list(db.session.scalars(stmt.order_by(RunLearner.learner_id)))
+    if unplaced_only:
+        return [parse_key(u["learner"]) for u in (run.result or {}).get("unplaced", [])]
+    return [parse_key(lrn["id"]) for lrn in (run.problem or {}).get("learners", [])]
+
+
+def run_summary(run: AllocationRun) -> dict[str, Any] | None:
+    """The result summary of a succeeded run (kept on its job; else its document)."""
+    kept = _recorded(run)
+    if kept is not None:
+        return dict(kept["summary"])
+    return dict(run.result.get("summary", {})) if run.result else None
+
+
 def compare_runs(run: AllocationRun, before: AllocationRun | None) -> list[tuple] | None:
     """Compare two succeeded runs: (measure, before, now, change) rows plus moved learners."""
-    if before is None or not before.result or not run.result:
+    if before is None:
         return None
-    a, b = before.result.get("summary", {}), run.result.get("summary", {})
+    a, b = run_summary(before), run_summary(run)
+    if a is None or b is None:
+        return None
     rows = []
     for key, label in (("mandated_placed", "Mandated learners placed"),
                        ("placed", "Learners placed"), ("fallback", "Fallback placements"),
@@ -186,6 +247,10 @@ class Change(enum.StrEnum):
 CHANGES = [Change.MOVED, Change.PLACED, Change.LOST, Change.UNPLACED, Change.KEPT]
 
 
+#: Reason code of a learner who moved or lost a place because their offer left the problem.
+OFFER_CLOSED = "offer-closed"
+
+
 @dataclass
 class LearnerChange:
     """One learner's line in a run's comparison."""
@@ -202,58 +267,59 @@ class LearnerChange:
 
 @dataclass
 class RunChanges:
-    """A run compared with its baseline, learner by learner (the same counts everywhere)."""
+    """A run compared with its baseline, learner by learner (the same counts everywhere):
+    the counts of every change, and one page of lines."""
 
     #: What the run is compared with, in words ("the published allocation", "run 12").
     baseline: str
     counts: dict[Change, int]
     rows: list[LearnerChange]
+    #: How many lines match the filter the page was asked for.
+    total: int = 0
 
-    def only(self, kind: str | None) -> list[LearnerChange]:
-        if not kind:
-            return self.rows
-        return [r for r in self.rows if r.kind == kind]
+    @property
+    def learners(self) -> int:
+        return sum(self.counts.values())
 
 
 def _pairs(items: list[dict[str, Any]] | None) -> dict[str, str]:
     return {x["learner"]: x["offer"] for x in items or []}
 
 
-def run_changes(run: AllocationRun, before: AllocationRun | None) -> RunChanges | None:
-    """Compare a succeeded run with what it would change.
+def _offer_id(key: str | None) -> int | None:
+    return parse_key(key) if key and key.startswith("O") and key[1:].isdigit() else None
+
+
+def outcomes(run: AllocationRun, result: dict[str, Any],
+             before: AllocationRun | None) -> tuple[str, list[dict[str, Any]]]:
+    """Classify what a run did for each learner against its baseline, from its documents:
+    (baseline in words, one row per learner for `RunLearner`).
 
     A repair run is compared with the published allocation it started from (its problem's
     `previous`): kept, moved and lost are exactly the pending moves and removals publishing
     would send, newly placed the new proposals. A full run is compared with the run before
     it (or with nothing, the first time).
     """
-    result, problem = run.result, run.problem or {}
-    if not result:
-        return None
+    problem = run.problem or {}
     if "previous" in problem:
-        baseline_label = "the published allocation when the run started"
+        baseline = "the published allocation when the run started"
         old = _pairs(problem.get("previous"))
     elif before is not None and before.result:
-        baseline_label = f"run {before.id}"
+        baseline = f"run {before.id}"
         old = _pairs(before.result.get("assignments"))
     else:
-        baseline_label = "no earlier run"
+        baseline = "no earlier run"
         old = {}
     new_assign = {a["learner"]: a for a in result.get("assignments", [])}
-    unplaced = {u["learner"]: u for u in result.get("unplaced", [])}
+    unplaced = {u["learner"]: u.get("reason") for u in result.get("unplaced", [])}
     open_offers = {o["id"] for o in problem.get("offers", [])}
     mandated = {lrn["id"] for lrn in problem.get("learners", []) if lrn.get("mandated")}
+    k = int(problem.get("settings", {}).get("max_preferences", 10))
     keys = [lrn["id"] for lrn in problem.get("learners", [])]
-    keys += [k for k in old if k not in set(keys)]
-    learner_ids = [parse_key(k) for k in keys]
-    offer_ids = {parse_key(o) for o in old.values()} | {
-        parse_key(a["offer"]) for a in new_assign.values()}
-    people = _people(learner_ids)
-    offers = _offer_labels(sorted(offer_ids))
-    declined = _declines(run.round_id, learner_ids)
-    rows: list[LearnerChange] = []
+    seen = set(keys)
+    keys += [k for k in old if k not in seen]
+    rows = []
     for key in keys:
-        lid = parse_key(key)
         was, now = old.get(key), new_assign.get(key)
         now_offer = now["offer"] if now else None
         if was and now_offer == was:
@@ -266,34 +332,150 @@ def run_changes(run: AllocationRun, before: AllocationRun | None) -> RunChanges 
             kind = Change.LOST
         else:
             kind = Change.UNPLACED
-        why = ""
+        reason = None
         if kind in (Change.MOVED, Change.LOST) and was not in open_offers:
-            why = "The offer they had is no longer open to them (withdrawn, closed or its " \
-                  "places cut)"
-        elif kind == Change.MOVED:
-            why = "Moved so that more learners could be placed"
+            reason = OFFER_CLOSED
         elif kind in (Change.LOST, Change.UNPLACED):
-            code = unplaced.get(key, {}).get("reason", "")
-            why = UNPLACED_REASONS.get(code, code)
-        if kind in (Change.PLACED, Change.MOVED, Change.KEPT) and now:
-            how = "placed by hand (locked)" if now.get("locked") else (
-                f"their {ordinal(now['rank'])} choice" if now.get("rank") else
-                "fallback: an offer they did not list")
-            why = f"{why}; {how}" if why else how.capitalize()
-        if lid in declined and kind == Change.PLACED:
-            why = f"Declined {declined[lid]}; placed again: {why[0].lower()}{why[1:]}"
-        ref, name = people.get(lid, ("", key))
-        rows.append(LearnerChange(
-            learner_id=lid, name=name, student_ref=ref, kind=kind,
-            before=offers.get(parse_key(was), was) if was else "",
-            after=offers.get(parse_key(now_offer), now_offer) if now_offer else "", why=why,
-            mandated=key in mandated))
-    order = {c: i for i, c in enumerate(CHANGES)}
-    rows.sort(key=lambda r: (order[r.kind], not r.mandated, r.name.lower(), r.learner_id))
-    counts = {c: 0 for c in CHANGES}
-    for r in rows:
-        counts[r.kind] += 1
-    return RunChanges(baseline=baseline_label, counts=counts, rows=rows)
+            reason = unplaced.get(key)
+        rows.append({"run_id": run.id, "learner_id": parse_key(key), "change": str(kind),
+                     "offer_id": _offer_id(now_offer), "before_offer_id": _offer_id(was),
+                     # Rank K+1 is a fallback placement: not one of their choices.
+                     "rank": now.get("rank") if now and (now.get("rank") or 0) <= k else None,
+                     "locked": bool(now and now.get("locked")), "mandated": key in mandated,
+                     "reason": reason})
+    return baseline, rows
+
+
+def record_run(run: AllocationRun, result: dict[str, Any],
+               before: AllocationRun | None) -> dict[str, Any]:
+    """Keep what a succeeded run did, per learner and per offer, in tables the run's pages
+    read (in the run's own transaction); return the small summary kept on its job."""
+    baseline, rows = outcomes(run, result, before)
+    for start in range(0, len(rows), 5000):
+        db.session.execute(sa.insert(RunLearner), rows[start:start + 5000])
+    fill = Counter(a["offer"] for a in result.get("assignments", []))
+    offers = [{"run_id": run.id, "offer_key": o["id"], "offer_id": _offer_id(o["id"]),
+               "capacity": o["capacity"], "filled": fill.get(o["id"], 0)}
+              for o in (run.problem or {}).get("offers", [])]
+    for start in range(0, len(offers), 5000):
+        db.session.execute(sa.insert(RunOffer), offers[start:start + 5000])
+    counts = Counter(r["change"] for r in rows)
+    summary = {k: v for k, v in result.get("summary", {}).items()}
+    return {"baseline": baseline, "changes": {str(c): counts.get(str(c), 0) for c in CHANGES},
+            "summary": summary, "status": result.get("status"),
+            "warnings": len(result.get("warnings", [])),
+            "settings": dict((run.problem or {}).get("settings", {})),
+            "k": int((run.problem or {}).get("settings", {}).get("max_preferences", 10)),
+            "placed": summary.get("placed"), "learners": summary.get("learners")}
+
+
+def _recorded(run: AllocationRun) -> dict[str, Any] | None:
+    """The summary `record_run` kept, or None for a run recorded before it existed."""
+    kept = run.job.result or {}
+    return kept if "changes" in kept else None
+
+
+def _why(row: Any, declined: dict[int, str]) -> str:
+    kind = Change(row.change)
+    why = ""
+    if row.reason == OFFER_CLOSED:
+        why = "The offer they had is no longer open to them (withdrawn, closed or its " \
+              "places cut)"
+    elif kind == Change.MOVED:
+        why = "Moved so that more learners could be placed"
+    elif kind in (Change.LOST, Change.UNPLACED):
+        why = UNPLACED_REASONS.get(row.reason or "", row.reason or "")
+    if kind in (Change.PLACED, Change.MOVED, Change.KEPT) and row.offer_id is not None:
+        how = "placed by hand (locked)" if row.locked else (
+            f"their {ordinal(row.rank)} choice" if row.rank else
+            "fallback: an offer they did not list")
+        why = f"{why}; {how}" if why else how.capitalize()
+    if row.learner_id in declined and kind == Change.PLACED:
+        why = f"Declined {declined[row.learner_id]}; placed again: {why[0].lower()}{why[1:]}"
+    return why
+
+
+_ORDER = sa.case({str(c): i for i, c in enumerate(CHANGES)}, value=RunLearner.change)
+
+
+def _changes_stmt(run: AllocationRun, kind: str | None) -> sa.Select:
+    before = sa.orm.aliased(PlacementOffer)
+    before_employer = sa.orm.aliased(Employer)
+    stmt = (sa.select(RunLearner, User.name, Learner.student_ref, PlacementOffer.title,
+                      Employer.name, before.title, before_employer.name)
+            .join(Learner, Learner.id == RunLearner.learner_id)
+            .join(User, User.id == Learner.user_id)
+            .outerjoin(PlacementOffer, PlacementOffer.id == RunLearner.offer_id)
+            .outerjoin(Employer, Employer.id == PlacementOffer.employer_id)
+            .outerjoin(before, before.id == RunLearner.before_offer_id)
+            .outerjoin(before_employer, before_employer.id == before.employer_id)
+            .where(RunLearner.run_id == run.id)
+            .order_by(_ORDER, RunLearner.mandated.desc(), sa.func.lower(User.name),
+                      RunLearner.learner_id))
+    if kind:
+        stmt = stmt.where(RunLearner.change == kind)
+    return stmt
+
+
+def _lines(run: AllocationRun, stmt: sa.Select) -> list[LearnerChange]:
+    found = db.session.execute(stmt).all()
+    declined = _declines(run.round_id, [r[0].learner_id for r in found
+                                        if r[0].change == Change.PLACED])
+    lines = []
+    for row, name, ref, title, employer, b_title, b_employer in found:
+        lines.append(LearnerChange(
+            learner_id=row.learner_id, name=name, student_ref=ref, kind=Change(row.change),
+            before=f"{b_title} ({b_employer})" if b_title else "",
+            after=f"{title} ({employer})" if title else "", why=_why(row, declined),
+            mandated=row.mandated))
+    return lines
+
+
+def run_changes(run: AllocationRun, before: AllocationRun | None = None, *,
+                kind: str | None = None, page: int = 1,
+                per_page: int | None = None) -> RunChanges | None:
+    """A succeeded run's changes, learner by learner: every count, and the lines of one
+    page (all lines without `per_page`), filtered by `kind` when given."""
+    kept = _recorded(run)
+    if kept is None:
+        if not run.result:
+            return None
+        return _changes_from_documents(run, before, kind=kind, page=page, per_page=per_page)
+    counts = {c: int(kept["changes"].get(str(c), 0)) for c in CHANGES}
+    total = counts[Change(kind)] if kind else sum(counts.values())
+    stmt = _changes_stmt(run, kind)
+    if per_page:
+        stmt = stmt.limit(per_page).offset((page - 1) * per_page)
+    return RunChanges(baseline=kept["baseline"], counts=counts, rows=_lines(run, stmt),
+                      total=total)
+
+
+def _changes_from_documents(run: AllocationRun, before: AllocationRun | None, *,
+                            kind: str | None, page: int,
+                            per_page: int | None) -> RunChanges:
+    """The same answer for a run recorded before `record_run` existed (its documents)."""
+    baseline, rows = outcomes(run, run.result or {}, before)
+    people = _people([r["learner_id"] for r in rows])
+    offers = _offer_labels(sorted({r["offer_id"] for r in rows if r["offer_id"]} | {
+        r["before_offer_id"] for r in rows if r["before_offer_id"]}))
+    declined = _declines(run.round_id, [r["learner_id"] for r in rows])
+    order = {str(c): i for i, c in enumerate(CHANGES)}
+    rows.sort(key=lambda r: (order[r["change"]], not r["mandated"],
+                             people.get(r["learner_id"], ("", ""))[1].lower(),
+                             r["learner_id"]))
+    counts = {c: sum(1 for r in rows if r["change"] == c) for c in CHANGES}
+    chosen = [r for r in rows if not kind or r["change"] == kind]
+    shown = chosen[(page - 1) * per_page:page * per_page] if per_page else chosen
+    lines = []
+    for r in shown:
+        row = SimpleNamespace(**r)
+        ref, name = people.get(row.learner_id, ("", f"L{row.learner_id}"))
+        lines.append(LearnerChange(
+            learner_id=row.learner_id, name=name, student_ref=ref, kind=Change(row.change),
+            before=offers.get(row.before_offer_id, "") if row.before_offer_id else "",
+            after=offers.get(row.offer_id, "") if row.offer_id else "",
+            why=_why(row, declined), mandated=row.mandated))
+    return RunChanges(baseline=baseline, counts=counts, rows=lines, total=len(chosen))
 
 
 def _people(learner_ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -318,19 +500,19 @@ def _offer_labels(offer_ids: list[int]) -> dict[int, str]:
 
 
 def _declines(round_id: int, learner_ids: list[int]) -> dict[int, str]:
-    """The offer each learner declined in the round (the latest), as a label."""
+    """The offer each of these learners declined in the round (the latest), as a label."""
     from placements.models import PlacementDecline
 
     out: dict[int, str] = {}
-    rows = db.session.execute(
-        sa.select(PlacementDecline.learner_id, PlacementOffer.title, Employer.name)
-        .join(PlacementOffer, PlacementOffer.id == PlacementDecline.offer_id)
-        .join(Employer, Employer.id == PlacementOffer.employer_id)
-        .where(PlacementDecline.round_id == round_id)
-        .order_by(PlacementDecline.id)).all()
-    wanted = set(learner_ids)
-    for lid, title, employer in rows:
-        if lid in wanted:
+    for chunk in _chunks(sorted(set(learner_ids))):
+        rows = db.session.execute(
+            sa.select(PlacementDecline.learner_id, PlacementOffer.title, Employer.name)
+            .join(PlacementOffer, PlacementOffer.id == PlacementDecline.offer_id)
+            .join(Employer, Employer.id == PlacementOffer.employer_id)
+            .where(PlacementDecline.round_id == round_id,
+                   PlacementDecline.learner_id.in_(chunk))
+            .order_by(PlacementDecline.id)).all()
+        for lid, title, employer in rows:
             out[lid] = f"{title} ({employer})"
     return out
 
@@ -339,79 +521,133 @@ CHANGES_CSV_HEADER = ["student_ref", "learner", "mandated", "change", "before", 
                       "why"]
 
 
-def changes_csv_rows(changes: RunChanges) -> list[list[Any]]:
-    """The comparison as CSV rows (see CHANGES_CSV_HEADER)."""
-    return [[r.student_ref, r.name, r.mandated, str(r.kind), r.before, r.after, r.why]
-            for r in changes.rows]
+def changes_csv_rows(run: AllocationRun, before: AllocationRun | None) -> Iterable[list[Any]]:
+    """Every learner's line of a run's changes as CSV rows (see CHANGES_CSV_HEADER),
+    read a block at a time."""
+    if _recorded(run) is None:
+        changes = run_changes(run, before)
+        lines: Iterable[LearnerChange] = changes.rows if changes else []
+        for r in lines:
+            yield [r.student_ref, r.name, r.mandated, str(r.kind), r.before, r.after, r.why]
+        return
+    block = 5000
+    for start in range(0, 10**9, block):
+        lines = _lines(run, _changes_stmt(run, None).limit(block).offset(start))
+        for r in lines:
+            yield [r.student_ref, r.name, r.mandated, str(r.kind), r.before, r.after, r.why]
+        if len(lines) < block:
+            return
 
 
 def explain_unplaced(problem: dict[str, Any], keys: Iterable[str]) -> dict[str, str]:
     """Say, for an officer, why each of some unplaced learners could not be placed, from the
-    problem the run solved and the eligibility rule (`domain.eligibility.assess`).
+    problem the run solved and the eligibility rule (`domain.eligibility`).
 
     Learners placed by fallback (mandated, fallback on) are judged against every open offer
-    of their sector; the others against the offers they listed.
+    of their sector (the numpy form of the rule, one block per sector); the others against
+    the offers they listed (`assess`, pair by pair).
     """
     wanted = set(keys)
     offers = {o["id"]: o for o in problem.get("offers", [])}
     fallback_on = bool(problem.get("settings", {}).get("fallback", True))
-    by_sector: dict[str, list[dict[str, Any]]] = {}
-    for o in offers.values():
-        by_sector.setdefault(o["sector"], []).append(o)
     out: dict[str, str] = {}
+    by_sector: dict[str, list[dict[str, Any]]] = {}
     for lrn in problem.get("learners", []):
         key = lrn["id"]
         if key not in wanted:
             continue
-        max_km = float(lrn["max_km"]) if lrn.get("max_km") is not None else float("inf")
-        facts = eligibility.LearnerFacts(sector=lrn["sector"], lat=lrn["lat"], lon=lrn["lon"],
-                                         max_km=max_km, has=frozenset(lrn.get("has", ())))
-        fallback = bool(lrn.get("mandated")) and fallback_on
         listed = lrn.get("preferences", [])
-        if not fallback and not listed:
+        if bool(lrn.get("mandated")) and fallback_on:
+            by_sector.setdefault(lrn["sector"], []).append(lrn)
+        elif not listed:
             out[key] = ("They listed no offers, and fallback placements are "
                         + ("off in this round." if lrn.get("mandated") else
                            "only for mandated learners."))
-            continue
-        candidates = by_sector.get(lrn["sector"], []) if fallback else [
-            offers.get(k) for k in listed]
-        gone = far = sector = needs = eligible = 0
-        missing: set[str] = set()
-        for o in candidates:
-            if o is None:
-                gone += 1
-                continue
-            verdict = eligibility.assess(facts, eligibility.OfferFacts(
-                id=0, sector=o["sector"], lat=o["lat"], lon=o["lon"],
-                requires=frozenset(o.get("requires", ()))))
-            if eligibility.Reason.SECTOR in verdict.reasons:
-                sector += 1
-            elif eligibility.Reason.DISTANCE in verdict.reasons:
-                far += 1
-            elif verdict.missing:
-                needs += 1
-                missing.update(verdict.missing)
-            else:
-                eligible += 1
-        parts = []
-        if far:
-            limit = f"{max_km:g} km" if max_km != float("inf") else "their"
-            parts.append(f"{far} beyond their {limit} travel limit")
-        if needs:
-            parts.append(f"{needs} need{'s' if needs == 1 else ''} "
-                         f"{eligibility.requirement_names(sorted(missing))}, which they do "
-                         "not hold")
-        if sector:
-            parts.append(f"{sector} in another sector")
-        if gone:
-            parts.append(f"{gone} no longer open")
-        if eligible:
-            parts.append(f"{eligible} they could take {'was' if eligible == 1 else 'were'} "
-                         "full")
-        what = (f"the {len(candidates)} open {lrn['sector']} offers" if fallback
-                else f"the {len(candidates)} offers they listed")
-        if not candidates:
-            out[key] = f"There are no open {lrn['sector']} offers in this round."
         else:
-            out[key] = f"Of {what}: {'; '.join(parts)}." if parts else ""
+            out[key] = _explain_listed(lrn, [offers.get(k) for k in listed])
+    for sector, learners in by_sector.items():
+        out.update(_explain_fallback(sector, learners, [
+            o for o in offers.values() if o["sector"] == sector]))
+    return out
+
+
+def _max_km(lrn: dict[str, Any]) -> float:
+    return float(lrn["max_km"]) if lrn.get("max_km") is not None else float("inf")
+
+
+def _sentence(what: str, max_km: float, *, far: int = 0, needs: int = 0,
+              missing: Iterable[str] = (), sector: int = 0, gone: int = 0,
+              eligible: int = 0) -> str:
+    parts = []
+    if far:
+        limit = f"{max_km:g} km " if max_km != float("inf") else ""
+        parts.append(f"{far} beyond their {limit}travel limit")
+    if needs:
+        parts.append(f"{needs} need{'s' if needs == 1 else ''} "
+                     f"{eligibility.requirement_names(sorted(set(missing)))}, which they do "
+                     "not hold")
+    if sector:
+        parts.append(f"{sector} in another sector")
+    if gone:
+        parts.append(f"{gone} no longer open")
+    if eligible:
+        parts.append(f"{eligible} they could take {'was' if eligible == 1 else 'were'} full")
+    return f"Of {what}: {'; '.join(parts)}." if parts else ""
+
+
+def _explain_listed(lrn: dict[str, Any], candidates: list[dict[str, Any] | None]) -> str:
+    facts = eligibility.LearnerFacts(sector=lrn["sector"], lat=lrn["lat"], lon=lrn["lon"],
+                                     max_km=_max_km(lrn), has=frozenset(lrn.get("has", ())))
+    counts = {"far": 0, "needs": 0, "sector": 0, "gone": 0, "eligible": 0}
+    missing: set[str] = set()
+    for o in candidates:
+        if o is None:
+            counts["gone"] += 1
+            continue
+        verdict = eligibility.assess(facts, eligibility.OfferFacts(
+            id=0, sector=o["sector"], lat=o["lat"], lon=o["lon"],
+            requires=frozenset(o.get("requires", ()))))
+        if eligibility.Reason.SECTOR in verdict.reasons:
+            counts["sector"] += 1
+        elif eligibility.Reason.DISTANCE in verdict.reasons:
+            counts["far"] += 1
+        elif verdict.missing:
+            counts["needs"] += 1
+            missing.update(verdict.missing)
+        else:
+            counts["eligible"] += 1
+    return _sentence(f"the {len(candidates)} offers they listed", _max_km(lrn),
+                     missing=missing, **counts)
+
+
+def _explain_fallback(sector: str, learners: list[dict[str, Any]],
+                      candidates: list[dict[str, Any]]) -> dict[str, str]:
+    if not candidates:
+        return {lrn["id"]: f"There are no open {sector} offers in this round."
+                for lrn in learners}
+    index: dict[str, int] = {}
+    needs_mask = eligibility.tag_masks([frozenset(o.get("requires", ())) for o in candidates],
+                                       index)
+    has_mask = eligibility.tag_masks([frozenset(lrn.get("has", ())) for lrn in learners], index)
+    lat = [lrn["lat"] for lrn in learners]
+    lon = [lrn["lon"] for lrn in learners]
+    reach = [_max_km(lrn) for lrn in learners]
+    o_lat = [o["lat"] for o in candidates]
+    o_lon = [o["lon"] for o in candidates]
+    near = eligibility.reach_matrix(lat, lon, reach, has_mask | ~0, o_lat, o_lon,
+                                    needs_mask & 0)
+    ok = eligibility.reach_matrix(lat, lon, reach, has_mask, o_lat, o_lon, needs_mask)
+    out = {}
+    for i, lrn in enumerate(learners):
+        within = int(near[i].sum())
+        fits = int(ok[i].sum())
+        missing: set[str] = set()
+        if within > fits:
+            held = frozenset(lrn.get("has", ()))
+            for j in near[i].nonzero()[0]:
+                if not ok[i, j]:
+                    missing.update(set(candidates[j].get("requires", ())) - held)
+        out[lrn["id"]] = _sentence(
+            f"the {len(candidates)} open {sector} offers", _max_km(lrn),
+            far=len(candidates) - within, needs=within - fits, missing=missing, eligible=fits)
     return out

@@ -291,7 +291,7 @@ def start_run(officer: User, round_: AllocationRound, *,
                         problem=problem)
     db.session.add(run)
     db.session.flush()
-    job.payload = {"run_id": run.id}
+    job.payload = {**job.payload, "run_id": run.id}
     dropped = dropped_locks(round_, problem)
     audit.record(officer, "run.started", run, round_id=round_.id, kind=kind,
                  learners=len(problem["learners"]), offers=len(problem["offers"]),

@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from placements.csvio import csv_response
+from placements.csvio import csv_response, table_response
 from placements.domain import DomainError, access
 from placements.domain import rounds as round_rules
 from placements.extensions import db
@@ -259,22 +259,26 @@ def run(round_id: int, run_id: int):
     run_ = get_run_or_404(round_, run_id)
     report = reports.run_report(run_) if run_.status == JobStatus.SUCCEEDED else None
     before = services.previous_run(run_) if report else None
-    changes = reports.run_changes(run_, before) if report else None
     kind = request.args.get("change", "")
     if kind not in {str(c) for c in reports.CHANGES}:
         kind = ""
-    rows = changes.only(kind) if changes else []
-    pages = max(1, -(-len(rows) // CHANGES_PAGE))
-    page = min(page_number(), pages)
-    shown = rows[(page - 1) * CHANGES_PAGE:page * CHANGES_PAGE]
-    details = reports.explain_unplaced(run_.problem or {}, [
-        f"L{r.learner_id}" for r in shown
-        if r.kind in (reports.Change.LOST, reports.Change.UNPLACED)]) if shown else {}
+    page = page_number()
+    changes = reports.run_changes(run_, before, kind=kind or None, page=page,
+                                  per_page=CHANGES_PAGE) if report else None
+    pages = max(1, -(-changes.total // CHANGES_PAGE)) if changes else 1
+    if changes and page > pages:
+        page = pages
+        changes = reports.run_changes(run_, before, kind=kind or None, page=page,
+                                      per_page=CHANGES_PAGE)
+    shown = changes.rows if changes else []
+    explain = [f"L{r.learner_id}" for r in shown
+               if r.kind in (reports.Change.LOST, reports.Change.UNPLACED)]
+    details = reports.explain_unplaced(run_.problem or {}, explain) if explain else {}
     return render_template(
         "rounds/run.html", round=round_, run=run_, progress=_progress(run_), report=report,
         comparison=reports.compare_runs(run_, before), before=before, changes=changes,
         kind=kind, shown=shown, details=details, page=page, pages=pages,
-        total_shown=len(rows), kinds=reports.CHANGES,
+        kinds=reports.CHANGES,
         can_manage=access.officer_manages_round(current_user, round_))
 
 
@@ -286,11 +290,11 @@ def run_changes_csv(round_id: int, run_id: int):
     """Download what a run changes, learner by learner."""
     round_ = get_round_or_404(round_id)
     run_ = get_run_or_404(round_, run_id)
-    changes = reports.run_changes(run_, services.previous_run(run_)) if run_.result else None
-    if changes is None:
+    if run_.status != JobStatus.SUCCEEDED:
         abort(404)
     return csv_response(f"round-{round_.id}-run-{run_.id}-changes.csv",
-                        reports.CHANGES_CSV_HEADER, reports.changes_csv_rows(changes))
+                        reports.CHANGES_CSV_HEADER,
+                        reports.changes_csv_rows(run_, services.previous_run(run_)))
 
 
 @bp.get("/<int:round_id>/runs/<int:run_id>/progress.json")
@@ -342,12 +346,13 @@ def placements(round_id: int):
                            can_manage=access.officer_manages_round(current_user, round_))
 
 
-@bp.get("/<int:round_id>/placements.csv")
-def placements_csv(round_id: int):
-    """Download the round's allocation as CSV (cells made safe for spreadsheets)."""
+@bp.get("/<int:round_id>/placements.xlsx", defaults={"fmt": "xlsx"})
+@bp.get("/<int:round_id>/placements.csv", defaults={"fmt": "csv"})
+def placements_csv(round_id: int, fmt: str):
+    """Download the round's allocation as CSV or Excel (cells made safe for spreadsheets)."""
     round_ = get_round_or_404(round_id)
-    return csv_response(f"round-{round_.id}-placements.csv", services.PLACEMENTS_CSV_HEADER,
-                        services.placements_csv_rows(round_))
+    return table_response(fmt, f"round-{round_.id}-placements",
+                          services.PLACEMENTS_CSV_HEADER, services.placements_csv_rows(round_))
 
 
 @bp.post("/<int:round_id>/placements/<int:placement_id>/lock")
@@ -463,11 +468,14 @@ def publish_confirm(round_id: int):
 def publish_csv(round_id: int):
     """Download everyone publishing now would e-mail, and what each is told."""
     round_ = get_managed_round_or_403(round_id)
-    plan = publication.publication_plan(round_)
-    rows = [["learner", n.learner.user.name, n.learner.student_ref, n.notice.to, n.summary,
-             n.notice.subject] for n in plan.learners]
-    rows += [["employer", e.employer.name, "", n.to, "; ".join(line[2:] for line in e.lines),
-              n.subject] for e in plan.employers for n in e.notices]
+    plan = publication.publication_plan(round_, shown=0)
+    rows = []
+    for learners, employers in publication.all_news(plan):
+        rows += [["learner", n.learner.user.name, n.learner.student_ref, n.notice.to,
+                  n.summary, n.notice.subject] for n in learners]
+        rows += [["employer", e.employer.name, "", n.to,
+                  "; ".join(line[2:] for line in e.lines), n.subject]
+                 for e in employers for n in e.notices]
     return csv_response(f"round-{round_.id}-publication-{plan.number}.csv",
                         ["who", "name", "student_ref", "email", "what_changes", "subject"], rows)
 

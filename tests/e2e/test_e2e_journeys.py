@@ -239,3 +239,45 @@ def test_officer_runs_closes_choices_publishes_and_repairs_after_a_decline(visit
         page.wait_for_load_state("load")
         visitor.check()
         assert "These are the changes since publication 1" in page.content()
+
+
+def test_officer_creates_uses_and_revokes_an_api_key(visitor):
+    """The key pages and the API reference, in the browser with axe; the key works once
+    created and stops at once when revoked."""
+    page = visitor.page
+    visitor.sign_in(DEMO["officer"])
+    page.get_by_role("link", name=re.compile("API keys")).click()
+    page.wait_for_load_state("load")
+    visitor.check()
+    page.get_by_role("link", name="Create a key").click()
+    page.wait_for_load_state("load")
+    visitor.check()
+    page.get_by_role("button", name="Create key").click()  # nothing chosen: errors
+    page.wait_for_load_state("load")
+    assert page.locator(".govuk-error-summary").is_visible()
+    visitor.check()
+    page.get_by_label("What is the key for?").fill("Browser test sync")
+    page.get_by_label(re.compile(r"Read programmes")).check()
+    page.get_by_label("In 30 days").check()
+    page.get_by_role("button", name="Create key").click()
+    page.wait_for_load_state("load")
+    visitor.check()
+    token = page.locator("#api-key").input_value()
+    assert token.startswith("plk_")
+    api = page.context.request
+    answer = api.get(visitor.base_url + "/api/v1/programmes",
+                     headers={"Authorization": f"Bearer {token}"})
+    assert answer.status == 200
+    assert answer.json()["data"]
+    visitor.goto("/officer/api-keys/")
+    assert token not in page.content()
+    page.get_by_role("link", name=re.compile(r"^Revoke.*Browser test sync")).click()
+    page.wait_for_load_state("load")
+    visitor.check()
+    page.get_by_role("button", name="Revoke key").click()
+    page.wait_for_load_state("load")
+    visitor.check()
+    assert "has been revoked" in page.content()
+    assert api.get(visitor.base_url + "/api/v1/programmes",
+                   headers={"Authorization": f"Bearer {token}"}).status == 401
+    visitor.goto("/api/v1/docs")

@@ -69,33 +69,67 @@ def test_outbox_hides_account_links_unless_the_development_setting_says(make_app
             assert "[link sent only to the addressee]" in page
 
 
-def test_smtp_backend_keeps_no_live_link_in_the_stored_copy(make_app, world, monkeypatch):
+class FakeSMTP:
+    """Records what would have been sent; refuses everything when `down`."""
+
+    sent: list[str] = []
+    down = False
+
+    def __init__(self, *args, **kwargs):
+        if FakeSMTP.down:
+            raise OSError("connection refused")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def send_message(self, message):
+        FakeSMTP.sent.append(message.get_content())
+
+
+@pytest.fixture
+def smtp_app(make_app, monkeypatch):
     import smtplib
 
-    sent: list = []
-
-    class FakeSMTP:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def send_message(self, message):
-            sent.append(message.get_content())
-
+    FakeSMTP.sent, FakeSMTP.down = [], False
     monkeypatch.setattr(smtplib, "SMTP", FakeSMTP)
-    app = make_app(MAIL_BACKEND="smtp")
-    with app.app_context(), app.test_request_context():
+    return make_app(MAIL_BACKEND="smtp")
+
+
+def test_smtp_mail_goes_after_the_commit_without_a_live_link_kept(smtp_app, world):
+    with smtp_app.app_context(), smtp_app.test_request_context():
         user = db.session.scalar(sa.select(User).where(User.email == "learner1@example.test"))
         token = auth_services.create_invitation(user, None)
+        assert FakeSMTP.sent == []  # nothing leaves before the commit
         db.session.commit()
         stored = _last_mail("learner1@example.test")
         assert token not in stored.body
-        assert token in sent[-1]
+        assert token in FakeSMTP.sent[-1]
+        db.session.expire_all()
+        assert _last_mail("learner1@example.test").status == "sent"
+
+
+def test_smtp_mail_of_a_rolled_back_change_is_never_sent(smtp_app, world):
+    with smtp_app.app_context(), smtp_app.test_request_context():
+        user = db.session.scalar(sa.select(User).where(User.email == "learner1@example.test"))
+        auth_services.create_invitation(user, None)
+        db.session.rollback()
+        db.session.commit()
+        assert FakeSMTP.sent == []
+        assert _last_mail("learner1@example.test") is None
+
+
+def test_smtp_failures_are_recorded_on_the_message(smtp_app, world):
+    FakeSMTP.down = True
+    with smtp_app.app_context(), smtp_app.test_request_context():
+        user = db.session.scalar(sa.select(User).where(User.email == "learner1@example.test"))
+        auth_services.create_invitation(user, None)
+        db.session.commit()
+        db.session.expire_all()
+        message = _last_mail("learner1@example.test")
+        assert (message.status, message.error) == ("failed", "connection refused")
 
 
 # --- password reset --------------------------------------------------------------------------
@@ -342,3 +376,34 @@ def test_downloads_declare_their_charset_once(client, world):
 def test_dates_outside_the_service_range_are_refused(value):
     with pytest.raises(ValueError, match="Enter a date"):
         csvio.parse_date(value)
+
+
+# --- addresses in e-mails --------------------------------------------------------------------
+
+
+def test_emailed_links_use_the_configured_address(make_app, world):
+    app = make_app(BASE_URL="https://placements.example.ac.uk/")
+    client = app.test_client()
+    client.post("/auth/forgotten-password", data={"email": "officer1@example.test"},
+                base_url="http://10.0.0.5:8000")
+    with app.app_context():
+        body = _last_mail("officer1@example.test").body
+    assert "https://placements.example.ac.uk/auth/reset/" in body
+    assert "10.0.0.5" not in body
+
+
+def test_emailed_links_fall_back_to_the_address_the_request_came_to(client, world):
+    client.post("/auth/forgotten-password", data={"email": "officer1@example.test"},
+                base_url="https://placements.college.example")
+    body = _last_mail("officer1@example.test").body
+    assert "https://placements.college.example/auth/reset/" in body
+    assert ":5000" not in body
+
+
+def test_a_background_job_links_to_where_it_was_asked_for(app, client, world):
+    from placements.jobs import enqueue
+
+    with app.test_request_context(base_url="https://placements.college.example"):
+        job = enqueue("allocation.run", title="t", subject="x")
+    assert job.payload["base_url"] == "https://placements.college.example/"
+    db.session.rollback()

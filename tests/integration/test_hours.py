@@ -591,4 +591,4 @@ def test_import_without_a_file_is_a_form_error(client, auth, placed):
     response = client.post("/officer/imports/hours-learners", data={},
                            content_type="multipart/form-data")
     assert response.status_code == 400
-    assert "Select a CSV file" in response.text
+    assert "Select a CSV or Excel (.xlsx) file" in response.text

@@ -164,7 +164,7 @@ def test_database_checks_reported(client, officer):
 @pytest.mark.parametrize(("data", "message"), [
     (b"name,email\r\nA,b@c.de\r\n", "student_ref is missing"),
     ("student_ref,name\r\nCaf\u00e9,x\r\n".encode("cp1252"), "CSV UTF-8"),
-    (b"", "Select a CSV file"),
+    (b"", "Select a CSV or Excel (.xlsx) file"),
 ])
 def test_unreadable_files(client, officer, data, message):
     if data:
@@ -271,3 +271,14 @@ def test_background_import_thread_invites_new_learners(client, officer, app):
     body = db.session.scalar(sa.select(OutboxMessage.body).where(
         OutboxMessage.to_address == "nia@example.test"))
     assert "/auth/invitation/" in body or "http" in body
+
+
+def test_every_downloaded_template_imports_as_it_is(client, officer):
+    """The sample row of each template passes every check (it once named a programme that
+    did not exist)."""
+    from placements.imports import pipeline
+
+    for name in pipeline.KINDS:
+        text = client.get(f"/officer/imports/{name}/template.csv").get_data(as_text=True)
+        errors = check(name, officer["officer1"], text.lstrip("\ufeff"))
+        assert not errors, (name, errors)

@@ -28,7 +28,11 @@ USERS = {
 #: Endpoints anyone may use without signing in.
 PUBLIC = {"main.index", "auth.login", "auth.logout", "auth.register_employer",
           "auth.accept_invitation", "auth.forgotten_password", "auth.reset_password",
-          "auth.confirm_email", "auth.confirm_email_post", "static"}
+          "auth.confirm_email", "auth.confirm_email_post", "static", "api.openapi", "api.docs"}
+
+#: The JSON API takes API keys only, never the sign-in cookie: without a key it answers 401,
+#: whoever is signed in (tests/integration/test_api.py covers it in depth).
+API_PREFIX = "/api/"
 
 #: URL prefix -> the only role allowed in (most specific first).
 AREAS = {"/admin/": Role.ADMIN, "/officer/": Role.OFFICER, "/employer/": Role.EMPLOYER,
@@ -47,6 +51,7 @@ def _sample_values(world: dict) -> dict:
         "learner_id": world["l1"].id, "offer_id": world["o1"].id, "employer_id": world["e1"].id,
         "programme_id": world["prog1"].id, "round_id": world["round"].id,
         "token": "no-such-token", "filename": "dist/app.css",
+        "placement_id": 1, "run_id": 1, "key_id": 1,
     }
 
 
@@ -54,7 +59,9 @@ def _path(app: Flask, rule: Rule, values: dict) -> str:
     args = {}
     for name in rule.arguments:
         converter = rule._converters.get(name)
-        if isinstance(converter, AnyConverter):
+        if rule.defaults and name in rule.defaults:  # e.g. hours.csv / hours.xlsx
+            args[name] = rule.defaults[name]
+        elif isinstance(converter, AnyConverter):
             args[name] = sorted(converter.items)[0]
         elif name in values:
             args[name] = values[name]
@@ -121,6 +128,8 @@ def test_each_role_every_get_route(app, client, world, role):
         response = client.get(path)
         assert response.status_code < 500, f"{role}: GET {path} -> {response.status_code}"
         _assert_hardened(response, path)
+        if path.startswith(API_PREFIX) and rule.endpoint not in PUBLIC:
+            assert response.status_code == 401, f"{role}: GET {path} with a session cookie"
         area = next((r for prefix, r in AREAS.items() if path.startswith(prefix)), None)
         if area is not None and area != role:
             assert response.status_code == 403, f"{role}: GET {path}"
@@ -234,6 +243,9 @@ def test_csrf_is_enforced_on_every_post(make_app, world):
     for rule in _routes(csrf_app, "POST"):
         path = _path(csrf_app, rule, values)
         response = client.post(path, data={"name": "X", "title": "X", "email": "x@x.example"})
+        if path.startswith(API_PREFIX):  # exempt from CSRF because it ignores the cookie
+            assert response.status_code == 401, f"POST {path} with only a session cookie"
+            continue
         assert response.status_code == 400, f"POST {path} without a CSRF token"
         _assert_hardened(response, path)
     assert _row_counts() == before

@@ -149,7 +149,7 @@ def test_previous_may_name_withdrawn_ids() -> None:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """Run `python -m solver` in a subprocess."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     return subprocess.run(
         [sys.executable, "-m", "solver", *args],
         capture_output=True, text=True, cwd=root, check=False,

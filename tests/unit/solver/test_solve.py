@@ -227,13 +227,16 @@ def test_progress_reports_flow_levels() -> None:
 
 
 def test_weights_fit_int64_for_50000_learners_in_a_repair_run() -> None:
-    """The worst case the flow docstring works out: 50,000 learners, K = 10, all repair arcs."""
-    from solver.flow import fits_int64, flow_weights
+    """The worst case the objective docstring works out: 50,000 learners, K = 10, repair."""
+    from solver.objective import CostRangeError, coefficients, flow_costs, levels
 
     n, k = 50_000, 10
     arc_learner = np.repeat(np.arange(n, dtype=np.int64), k + 1)
     ranks = np.tile(np.arange(1, k + 2, dtype=np.int64), n)
-    weights = flow_weights(arc_learner, ranks * ranks, ranks == 1, n)
-    assert weights.stay == n * (k + 1) ** 2 + 1
-    assert fits_int64(weights, (k + 1) ** 2, n + 2 * 20_000 + 10_000 + 1)
-    assert not fits_int64(weights, (k + 1) ** 2, 10**9)
+    coefs = coefficients(levels(True, False), np.zeros(ranks.size, np.bool_), ranks == 1,
+                         ranks * ranks, np.zeros(ranks.size, np.int64), locked_mandated=0,
+                         locked=0, previous_total=n, locked_kept=0)
+    costs = flow_costs(coefs, arc_learner, n, n + 2 * 20_000 + 10_000 + 1)
+    assert costs.weights == (n * (k + 1) ** 2 + 1, 1)
+    with pytest.raises(CostRangeError):
+        flow_costs(coefs, arc_learner, n, 10**9)

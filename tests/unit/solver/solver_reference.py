@@ -43,15 +43,16 @@ def allowed(data: dict[str, Any]) -> dict[str, dict[str, int]]:
             continue
         options: dict[str, int] = {}
         seen: set[str] = set()
+        excluded = set(learner.get("excluded", []))
         for pos, entry in enumerate(learner.get("preferences", [])[:k]):
             if entry in seen:
                 continue
             seen.add(entry)
-            if entry in offers and eligible(learner, offers[entry]):
+            if entry in offers and entry not in excluded and eligible(learner, offers[entry]):
                 options[entry] = pos + 1
         if learner.get("mandated", False) and fallback:
             for oid, offer in offers.items():
-                if oid not in options and eligible(learner, offer):
+                if oid not in options and oid not in excluded and eligible(learner, offer):
                     options[oid] = k + 1
         out[learner["id"]] = options
     return out
@@ -63,8 +64,12 @@ def cost_of(rank: int, kind: str) -> int:
 
 
 def brute_force(data: dict[str, Any]) -> tuple[int, ...] | None:
-    """Return the best (−mandated, −placed, [moved,] rank cost) by enumeration, None if none."""
+    """Return the best (−mandated, −placed, [moved,] rank cost[, −ksb]) by enumeration.
+
+    None when no allocation meets the locks and employer limits.
+    """
     kind = data.get("settings", {}).get("rank_cost", "squared")
+    ksb = data.get("settings", {}).get("ksb_coverage", False)
     offers = {o["id"]: o for o in data["offers"]}
     learners = {le["id"]: le for le in data["learners"]}
     locked = {p["learner"]: p["offer"] for p in data.get("locked", [])}
@@ -91,6 +96,11 @@ def brute_force(data: dict[str, Any]) -> tuple[int, ...] | None:
         if previous is not None:
             key += (sum(1 for p in previous if final.get(p["learner"]) != p["offer"]),)
         key += (rank,)
+        if ksb:
+            key += (-sum(
+                len(set(offers[o].get("ksbs", [])) & set(learners[n].get("outstanding_ksbs", [])))
+                for n, o in zip(names, combo, strict=True) if o
+            ),)
         if best is None or key < best:
             best = key
     return best
