@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import MapAdapter
 
@@ -62,7 +63,7 @@ NOT_LINKED = {
 }
 
 #: Routes that answer with a file, not a page.
-FILE_SUFFIXES = (".csv", ".json")
+FILE_SUFFIXES = (".csv", ".json", ".xlsx", ".pdf", ".zip")
 
 AXE_ALL = """tags => axe.run(document, {runOnly: {type: "tag", values: tags}})
     .then(r => r.violations.map(v => `${v.id} (${v.impact}): ${v.help} at ` +
@@ -91,10 +92,12 @@ def routes() -> MapAdapter:
 
 
 def _pages(routes: MapAdapter) -> set[str]:
-    """Every GET route that answers with an HTML page."""
+    """Every GET route that answers with an HTML page (not an endpoint of any file)."""
+    files = {rule.endpoint for rule in routes.map.iter_rules()
+             if rule.rule.endswith(FILE_SUFFIXES) or rule.rule.startswith("/api/")}
     return {rule.endpoint for rule in routes.map.iter_rules()
             if "GET" in (rule.methods or ()) and rule.endpoint != "static"
-            and not rule.rule.endswith(FILE_SUFFIXES)}
+            and rule.endpoint not in files}
 
 
 def _match(routes: MapAdapter, path: str) -> tuple[str | None, dict[str, Any]]:
@@ -156,7 +159,12 @@ class Crawl:
         if endpoint not in self.pages or self.counts.get(endpoint, 0) >= PER_ENDPOINT:
             return []
         page = self.visitor.page
-        response = page.goto(self.visitor.base_url + path)
+        try:
+            response = page.goto(self.visitor.base_url + path)
+        except PlaywrightError as exc:
+            if "Download is starting" in str(exc):
+                return []  # a file after all
+            raise
         page.wait_for_load_state("load")
         if response is None or "text/html" not in (response.headers.get("content-type") or ""):
             return []
