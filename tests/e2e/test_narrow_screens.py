@@ -60,6 +60,8 @@ NOT_LINKED = {
     "imports.job": "needs an import to have been run",
     "insights.fairness": "needs an allocation run",
     "rounds.run": "needs an allocation run",
+    "api_keys.revoke_confirm": "needs an API key (the demo has none)",
+    "admin_api_keys.revoke_confirm": "needs an API key (the demo has none)",
 }
 
 #: Routes that answer with a file, not a page.
