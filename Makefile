@@ -56,6 +56,7 @@ test-sqlite: install-test assets browser
 # A throwaway Redis runs beside it, so allocation runs also go through a real Celery worker.
 test-pg: install-test
 	bash scripts/redis-test-server.sh --optional \
+		bash scripts/s3-test-server.sh --optional \
 		bash scripts/pg-test-server.sh --optional $(PY) -m pytest -p no:cacheprovider \
 		--ignore=tests/e2e --ignore=tests/unit/solver $(PYTEST_ARGS)
 

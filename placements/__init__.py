@@ -63,6 +63,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(hours_bp)
 
+    from placements.compliance import bp as compliance_bp
+
+    app.register_blueprint(compliance_bp)
+
     from placements.api import admin_bp as api_admin_bp
     from placements.api import bp as api_bp
     from placements.api import gate as api_gate

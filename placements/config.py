@@ -96,6 +96,21 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # a queued job not picked up within JOB_QUEUE_TIMEOUT_S seconds likewise.
         "JOB_STALE_S": 60,
         "JOB_QUEUE_TIMEOUT_S": 900,
+        # Learners' checks: a DBS certificate counts for this many months from its issue
+        # date (unless the learner subscribes to the DBS update service).
+        "DBS_VALID_MONTHS": 36,
+        # Compliance documents (insurance certificates, risk assessments, policies): PDF,
+        # PNG or JPEG, checked by content, at most UPLOAD_MAX_BYTES. Stored under a random
+        # name in UPLOAD_DIR (default: instance/uploads, outside the static folder), or in
+        # an S3-compatible bucket when UPLOAD_S3_BUCKET is set (credentials from the usual
+        # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment variables or an instance
+        # role; UPLOAD_S3_ENDPOINT_URL for MinIO, Ceph, R2 and the like).
+        "UPLOAD_MAX_BYTES": 10 * 1024 * 1024,
+        "UPLOAD_DIR": None,
+        "UPLOAD_S3_BUCKET": None,
+        "UPLOAD_S3_PREFIX": "compliance/",
+        "UPLOAD_S3_ENDPOINT_URL": None,
+        "UPLOAD_S3_REGION": None,
         # Year shown in the Ordnance Survey attribution (the data's release year).
         "OS_DATA_YEAR": None,
         # The JSON API (/api/v1). Calls per API key, counted in RATELIMIT_STORAGE_URI (so
@@ -130,6 +145,8 @@ def load(app: Flask, instance_path: Path, test_config: dict[str, Any] | None) ->
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.config["SQLALCHEMY_DATABASE_URI"] = database_uri(app.config["SQLALCHEMY_DATABASE_URI"])
+    if not app.config["UPLOAD_DIR"]:
+        app.config["UPLOAD_DIR"] = str(instance_path / "uploads")
     if str(app.config["BASE_URL"]).startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = True
     if not app.config["SECRET_KEY"]:

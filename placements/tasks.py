@@ -55,6 +55,23 @@ def worker_app() -> Flask:
     return _worker_app
 
 
+#: With `celery --app placements.tasks beat`, the compliance reminders run once a day.
+celery_app.conf.beat_schedule = {
+    "compliance-reminders": {"task": "placements.compliance_remind",
+                             "schedule": 24 * 60 * 60.0},
+}
+
+
+@celery_app.task(name="placements.compliance_remind")
+def compliance_remind() -> None:
+    """Send the compliance expiry reminders (the job `compliance.remind`), once a day."""
+    app = worker_app()
+    with app.app_context():
+        from placements.compliance.jobs import run_reminders
+
+        run_reminders()
+
+
 @celery_app.task(name=CELERY_TASK)
 def run_job(job_id: int) -> None:
     """Run one queued job of any registered kind to its end."""

@@ -25,6 +25,7 @@ from placements.models import (
     Learner,
     OccupationalStandard,
     Partnership,
+    PlacementOffer,
     Preference,
     Programme,
     Provider,
@@ -114,6 +115,7 @@ def demo_logins() -> list[tuple[str, str, str]]:
         ("employer", f"employer@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("employer awaiting approval", f"newemployer@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("employer not approved", f"rejected@{DEMO_DOMAIN}", DEMO_PASSWORD),
+        ("employer whose insurance lapses", f"employer2@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("learner (placement mandated)", f"learner@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("learner (no mandated placement)", f"learner2@{DEMO_DOMAIN}", DEMO_PASSWORD),
     ]
@@ -251,6 +253,16 @@ def load_demo(learners: int = 300, seed: int = 2026,
     account(f"newemployer@{DEMO_DOMAIN}", "Nia Newcomer", Role.EMPLOYER, employer=pending)
     db.session.flush()
     _rejected_employer(officer, account)
+    # Compliance items before learners choose: an offer held back by its employer's
+    # compliance cannot be chosen (see seed.compliance_demo).
+    from seed.compliance_demo import finish_compliance_demo, load_compliance_demo
+
+    load_compliance_demo(officer, seed=seed, password_hash=password_hash)
+    from placements.domain.offers import open_offers_stmt
+
+    choosable = set(db.session.scalars(open_offers_stmt().with_only_columns(PlacementOffer.id)))
+    offers_by_sector = {sector: [o for o in offers if o.id in choosable]
+                        for sector, offers in offers_by_sector.items()}
 
     deadline = datetime(2027, 1, 15, 17, 0, tzinfo=UTC)
     round_ = create_round(officer, name="Spring 2027 placements (GM pooled)",
@@ -266,6 +278,7 @@ def load_demo(learners: int = 300, seed: int = 2026,
     from seed.engagement_demo import load_engagement_demo
 
     load_engagement_demo(officer, seed=seed)
+    finish_compliance_demo(officer, seed=seed)
     return report
 
 

@@ -52,6 +52,8 @@ def app_config(tmp_path, **overrides) -> dict:
         # Celery worker say so).
         "CELERY_BROKER_URL": None,
         "JOB_WORKER": "thread",
+        # Uploaded documents stay inside the test's own folder.
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
         "MAIL_IN_BACKGROUND": False,
         **overrides,
     }

@@ -8,6 +8,9 @@
   learners of any provider, so every provider's officers see every employer (its page, its
   users, sites and offers) and may approve or reject it; its engagement record stays within
   the officer's partnership.
+- **Compliance** (an employer's items and documents): the employer's own users, and the
+  officers of providers that may place learners there: a provider with a programme in a
+  sector (route) the employer offers placements in.
 - **Employer users** see their own organisation's sites and offers, and a placement only
   once it has been published at one of their offers (never a proposal).
 - **Learners** see themselves: their own placements once published.
@@ -90,6 +93,24 @@ def officer_programmes_sql(officer: User, *, partnership: bool = False
     if partnership:
         return Programme.provider_id.in_(sorted(partner_ids(officer.provider_id or 0)))
     return Programme.provider_id == officer.provider_id
+
+
+# --- officers: employers' compliance -------------------------------------------------------
+
+def officer_sees_employer_compliance(officer: User, employer: Employer) -> bool:
+    """Say whether the officer's provider may place learners with the employer (a programme
+    in one of the sectors of the employer's offers)."""
+    if officer.provider_id is None or officer.provider is None:
+        return False
+    routes = {p.route for p in officer.provider.programmes}
+    return any(o.sector in routes for o in employer.offers)
+
+
+def officer_compliance_employers_sql(officer: User) -> sa.ColumnElement[bool]:
+    """The same rule in SQL (a WHERE clause on Employer)."""
+    routes = sa.select(Programme.route).where(Programme.provider_id == officer.provider_id)
+    return sa.exists(sa.select(sa.literal(1)).select_from(PlacementOffer).where(
+        PlacementOffer.employer_id == Employer.id, PlacementOffer.sector.in_(routes)))
 
 
 # --- officers: employer engagement --------------------------------------------------------

@@ -4,7 +4,12 @@ A learner is eligible for an offer when the offer is open to choices (see
 `placements.domain.offers`), it is in the sector of the learner's programme, its site is
 within the learner's travel limit (great-circle distance, the solver's own definition, so
 the app and the solver agree to the last bit at the limit), the learner holds every check
-it requires, and the learner has not declined it in this round. The same rule decides the
+it requires (and every check the learner's provider requires for any placement), each
+still valid on the offer's start date (a DBS certificate counts for `DBS_VALID_MONTHS`
+from its issue date unless the learner subscribes to the update service; other checks
+until their expiry; a check declared without dates counts as held), verified by an officer
+when the round requires verified checks, and the learner has not declined it in this
+round. The same rule decides the
 marks on a learner's offer list, the warnings of a hand placement, the reach counted by
 supply and demand, and (in the solver, from the problem file) the allocation itself.
 
@@ -16,14 +21,21 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import numpy.typing as npt
+import sqlalchemy as sa
 
-from placements.models import REQUIREMENTS, Learner, PlacementOffer
+from placements.models import (
+    REQUIREMENTS,
+    Learner,
+    LearnerCheck,
+    LearnerCheckType,
+    PlacementOffer,
+)
 from solver.geo import EARTH_RADIUS_KM, haversine_km
 from solver.geo import within_reach as geo_within_reach
 
@@ -35,6 +47,8 @@ class Reason(enum.StrEnum):
     SECTOR = "sector"
     DISTANCE = "distance"
     REQUIREMENT = "requirement"
+    EXPIRED = "expired"  # a check held, but no longer valid when the offer starts
+    UNVERIFIED = "unverified"  # a check declared, but the round needs it verified
     DECLINED = "declined"
 
 
@@ -49,6 +63,14 @@ class LearnerFacts:
     has: frozenset[str] = frozenset()
     #: Offers the learner declined in the round being considered.
     declined: frozenset[int] = frozenset()
+    #: Last day each dated check is valid (checks not named here do not expire).
+    valid_until: Mapping[str, date] = field(default_factory=dict)
+    #: Checks held but not verified, when the round needs them verified.
+    unverified: frozenset[str] = frozenset()
+    #: Checks every offer needs of this learner (the provider's required checks).
+    needs: frozenset[str] = frozenset()
+    #: Names of checks beyond REQUIREMENTS (a provider's own checks).
+    names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,8 @@ class OfferFacts:
     requires: frozenset[str] = frozenset()
     #: Why the offer is not open to choices, in words (None when it is open).
     closed_because: str | None = None
+    #: When the placement starts (the day checks must still be valid on).
+    start: date | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,10 @@ class Eligibility:
     learner_sector: str = ""
     closed_because: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    expired: tuple[str, ...] = ()
+    unverified: tuple[str, ...] = ()
+    start: date | None = None
+    names: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -113,8 +141,14 @@ class Eligibility:
             elif reason is Reason.DISTANCE:
                 out.append(f"{self.travel_warning()}.")
             elif reason is Reason.REQUIREMENT:
-                out.append(f"It needs {_names(self.missing)}, which you have not told us "
-                           "you hold.")
+                out.append(f"It needs {_names(self.missing, self.names)}, which you have not "
+                           "told us you hold.")
+            elif reason is Reason.EXPIRED:
+                out.append(f"Your {_names(self.expired, self.names)} will no longer be valid "
+                           f"when it starts{_on(self.start)}.")
+            elif reason is Reason.UNVERIFIED:
+                out.append(f"Your {_names(self.unverified, self.names)} must be seen and "
+                           "verified by your provider first.")
             elif reason is Reason.DECLINED:
                 out.append("You declined it in this round.")
         return out
@@ -132,7 +166,13 @@ class Eligibility:
                 out.append(f"The offer is {self.km:.1f} km from the learner's home, further "
                            f"than the {self.max_km:g} km they can travel.")
             elif reason is Reason.REQUIREMENT:
-                out.append(f"The learner does not hold: {_names(self.missing)}.")
+                out.append(f"The learner does not hold: {_names(self.missing, self.names)}.")
+            elif reason is Reason.EXPIRED:
+                out.append(f"The learner's {_names(self.expired, self.names)} will no longer "
+                           f"be valid when the placement starts{_on(self.start)}.")
+            elif reason is Reason.UNVERIFIED:
+                out.append(f"The learner's {_names(self.unverified, self.names)} has not been "
+                           "verified, and this round needs verified checks.")
             elif reason is Reason.DECLINED:
                 out.append("The learner declined this offer in this round.")
         return out
@@ -143,8 +183,40 @@ def requirement_names(tags: Sequence[str]) -> str:
     return _names(tags)
 
 
-def _names(tags: Sequence[str]) -> str:
-    return ", ".join(REQUIREMENTS.get(t, t) for t in tags)
+def _names(tags: Sequence[str], names: Mapping[str, str] | None = None) -> str:
+    return ", ".join((names or {}).get(t) or REQUIREMENTS.get(t, t) for t in tags)
+
+
+def _on(day: date | None) -> str:
+    return f" on {day:%d/%m/%Y}" if day else ""
+
+
+def check_valid_until(tag: str, *, issued_on: date | None, expires_on: date | None,
+                      update_service: bool, dbs_valid_months: int) -> date | None:
+    """The last day a check counts (None: it does not expire, or no date was given).
+
+    A DBS certificate has no expiry of its own: it counts for `dbs_valid_months` from its
+    issue date, or for as long as the learner subscribes to the update service.
+    """
+    if tag == "dbs":
+        if update_service or issued_on is None:
+            return None
+        months = issued_on.month - 1 + dbs_valid_months
+        year, month = issued_on.year + months // 12, months % 12 + 1
+        day = min(issued_on.day, 28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31)
+        return date(year, month, day)
+    return expires_on
+
+
+def checks_met(needed: frozenset[str], learner: LearnerFacts, start: date | None
+               ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The rule for checks: (missing, expired by `start`, unverified) among `needed`."""
+    missing = needed - learner.has
+    unverified = (needed & learner.has) & learner.unverified
+    expired = {t for t in (needed & learner.has) - unverified
+               if start is not None and t in learner.valid_until
+               and learner.valid_until[t] < start}
+    return tuple(sorted(missing)), tuple(sorted(expired)), tuple(sorted(unverified))
 
 
 def within_reach(km: float, max_km: float) -> bool:
@@ -163,30 +235,114 @@ def assess(learner: LearnerFacts, offer: OfferFacts) -> Eligibility:
         reasons.append(Reason.SECTOR)
     if not within_reach(km, learner.max_km):
         reasons.append(Reason.DISTANCE)
-    missing = tuple(sorted(offer.requires - learner.has))
+    missing, expired, unverified = checks_met(offer.requires | learner.needs, learner,
+                                              offer.start)
     if missing:
         reasons.append(Reason.REQUIREMENT)
+    if expired:
+        reasons.append(Reason.EXPIRED)
+    if unverified:
+        reasons.append(Reason.UNVERIFIED)
     if offer.id in learner.declined:
         reasons.append(Reason.DECLINED)
     return Eligibility(km=km, max_km=learner.max_km, reasons=tuple(reasons), missing=missing,
                        offer_sector=offer.sector, learner_sector=learner.sector,
-                       closed_because=offer.closed_because)
+                       closed_because=offer.closed_because, expired=expired,
+                       unverified=unverified, start=offer.start, names=learner.names)
 
 
-def learner_facts(learner: Learner, *, declined: frozenset[int] = frozenset()) -> LearnerFacts:
-    """The eligibility facts of a learner row."""
+@dataclass(frozen=True)
+class CheckFacts:
+    """A learner's checks as the rule needs them (see `check_facts`)."""
+
+    has: frozenset[str] = frozenset()
+    valid_until: Mapping[str, date] = field(default_factory=dict)
+    unverified: frozenset[str] = frozenset()
+
+
+def check_facts(learner_ids: Iterable[int], *, dbs_valid_months: int,
+                require_verified: bool = False) -> dict[int, CheckFacts]:
+    """The dated checks of many learners (learners without check rows are left out)."""
+    from placements.extensions import db
+
+    ids = sorted(set(learner_ids))
+    rows: dict[int, list[LearnerCheck]] = {}
+    for start in range(0, len(ids), 5000):
+        for check in db.session.scalars(sa.select(LearnerCheck).where(
+                LearnerCheck.learner_id.in_(ids[start:start + 5000]))):
+            rows.setdefault(check.learner_id, []).append(check)
+    out = {}
+    for learner_id, checks in rows.items():
+        until = {}
+        for c in checks:
+            last = check_valid_until(c.tag, issued_on=c.issued_on, expires_on=c.expires_on,
+                                     update_service=c.update_service,
+                                     dbs_valid_months=dbs_valid_months)
+            if last is not None:
+                until[c.tag] = last
+        out[learner_id] = CheckFacts(
+            has=frozenset(c.tag for c in checks), valid_until=until,
+            unverified=frozenset(c.tag for c in checks if c.verified_at is None)
+            if require_verified else frozenset())
+    return out
+
+
+def required_checks(provider_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """The checks each provider requires for every placement: {provider: {tag: name}}."""
+    from placements.extensions import db
+
+    out: dict[int, dict[str, str]] = {}
+    ids = sorted(set(provider_ids))
+    if not ids:
+        return out
+    for t in db.session.scalars(sa.select(LearnerCheckType).where(
+            LearnerCheckType.provider_id.in_(ids), LearnerCheckType.active.is_(True))):
+        out.setdefault(t.provider_id, {})
+        if t.required:
+            out[t.provider_id][t.tag] = t.name
+    return out
+
+
+def check_names(provider_ids: Iterable[int]) -> dict[str, str]:
+    """Names of the providers' own checks, by tag."""
+    from placements.extensions import db
+
+    ids = sorted(set(provider_ids))
+    if not ids:
+        return {}
+    return {t.tag: t.name for t in db.session.scalars(
+        sa.select(LearnerCheckType).where(LearnerCheckType.provider_id.in_(ids)))}
+
+
+def learner_facts(learner: Learner, *, declined: frozenset[int] = frozenset(),
+                  require_verified: bool = False) -> LearnerFacts:
+    """The eligibility facts of a learner row (with its dated checks)."""
+    from flask import current_app
+
+    checks = check_facts([learner.id], require_verified=require_verified,
+                         dbs_valid_months=current_app.config["DBS_VALID_MONTHS"]
+                         ).get(learner.id)
+    has = frozenset(learner.credentials or ())
+    if checks is not None:
+        has = has | checks.has
+    needs = required_checks([learner.provider_id]).get(learner.provider_id, {})
     return LearnerFacts(sector=learner.programme.route, lat=learner.lat, lon=learner.lon,
-                        max_km=float(learner.max_travel_km),
-                        has=frozenset(learner.credentials or ()), declined=declined)
+                        max_km=float(learner.max_travel_km), has=has, declined=declined,
+                        valid_until=checks.valid_until if checks else {},
+                        unverified=checks.unverified if checks else frozenset(),
+                        needs=frozenset(needs), names=check_names([learner.provider_id]))
 
 
-def offer_facts(offer: PlacementOffer, *, today: date | None = None) -> OfferFacts:
+def offer_facts(offer: PlacementOffer, *, today: date | None = None,
+                provider_ids: Iterable[int] | None = None) -> OfferFacts:
     """The eligibility facts of an offer row (with its site and employer)."""
     from placements.domain.offers import closed_because
 
     return OfferFacts(id=offer.id, sector=offer.sector, lat=offer.site.lat, lon=offer.site.lon,
                       requires=frozenset(offer.requirements or ()),
-                      closed_because=closed_because(offer, today=today))
+                      closed_because=closed_because(offer, today=today,
+                                                    provider_ids=provider_ids),
+                      start=offer.start_date)
 
 
 # --- many pairs at once --------------------------------------------------------------------

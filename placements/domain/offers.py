@@ -1,27 +1,45 @@
 """Which offers are open to learners' choices (and to allocation).
 
 An offer is open to choices when it is open (not withdrawn), its employer has been
-approved (not awaiting a decision, nor rejected: `placements.domain.employers`), and it has
-not finished (its end date is today or later). Learners see only
-such offers (of their own sector: see `placements.domain.eligibility`); the problem
-builder offers only these to the solver. `closed_because` is the rule in Python (with the
-reason in words), `open_to_choices_sql` the same rule in SQL.
+approved (not awaiting a decision, nor rejected: `placements.domain.employers`), it has
+not finished (its end date is today or later), and its employer (and
+site) holds every compliance item that blocks allocation, accepted and valid on the later
+of today and the offer's start (`placements.domain.compliance`: insurance that expires
+before the placement starts closes the offer). Learners choose only such offers (of their
+own sector: see `placements.domain.eligibility`); the problem builder offers only these to
+the solver. `closed_because` is the rule in Python (with the reason in words),
+`open_to_choices_sql` the same rule in SQL.
+
+Compliance item types a provider adds apply to that provider's learners and rounds:
+`provider_ids` names the providers in question (None: the built-in types only).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 import sqlalchemy as sa
 
+from placements.domain.compliance import blocked_because, compliant_sql
 from placements.models import Employer, EmployerStatus, OfferStatus, PlacementOffer
 from placements.timeutil import today_uk
 
 
-def closed_because(offer: PlacementOffer, *, today: date | None = None) -> str | None:
+def closed_because(offer: PlacementOffer, *, today: date | None = None,
+                   provider_ids: Iterable[int] | None = None) -> str | None:
     """Return why an offer is not open to choices, or None when it is."""
-    return closed_reason(offer.status, offer.employer.status == EmployerStatus.APPROVED,
-                         offer.end_date, today or today_uk())
+    today = today or today_uk()
+    return closed_reason(offer.status, offer.employer.approved, offer.end_date, today) or \
+        blocked_because(offer, today=today, provider_ids=provider_ids)
+
+
+def listing_closed_because(offer: PlacementOffer, *, today: date | None = None) -> str | None:
+    """The rule without compliance: why an offer is not even listed to learners (an offer
+    waiting for its employer's compliance stays listed, marked with why it cannot be
+    chosen yet)."""
+    return closed_reason(offer.status, offer.employer.approved, offer.end_date,
+                         today or today_uk())
 
 
 #: Why an offer of an employer that is not approved is closed (awaiting or rejected).
@@ -30,7 +48,7 @@ NOT_APPROVED = "the employer has not been approved"
 
 def closed_reason(status: OfferStatus, employer_approved: bool, end_date: date,
                   today: date) -> str | None:
-    """The rule on plain values: why not open to choices, or None."""
+    """The rule on plain values (compliance apart): why not open to choices, or None."""
     if status != OfferStatus.OPEN:
         return "withdrawn by the employer"
     if not employer_approved:
@@ -40,15 +58,30 @@ def closed_reason(status: OfferStatus, employer_approved: bool, end_date: date,
     return None
 
 
-def open_to_choices_sql(today: date | None = None) -> sa.ColumnElement[bool]:
-    """The same rule in SQL (the statement must join Employer)."""
+def listed_sql(today: date | None = None) -> sa.ColumnElement[bool]:
+    """`listing_closed_because` in SQL (the statement must join Employer)."""
     return sa.and_(PlacementOffer.status == OfferStatus.OPEN.value,
                    Employer.status == EmployerStatus.APPROVED.value,
                    PlacementOffer.end_date >= (today or today_uk()))
 
 
-def open_offers_stmt(today: date | None = None) -> sa.Select[PlacementOffer]:
+def open_to_choices_sql(today: date | None = None,
+                        provider_ids: Iterable[int] | None = None) -> sa.ColumnElement[bool]:
+    """The same rule as `closed_because` in SQL (the statement must join Employer)."""
+    today = today or today_uk()
+    return sa.and_(listed_sql(today), compliant_sql(today, provider_ids))
+
+
+def open_offers_stmt(today: date | None = None,
+                     provider_ids: Iterable[int] | None = None) -> sa.Select[PlacementOffer]:
     """Select the offers open to choices (with the join the rule needs)."""
     return (sa.select(PlacementOffer)
             .join(Employer, Employer.id == PlacementOffer.employer_id)
-            .where(open_to_choices_sql(today)))
+            .where(open_to_choices_sql(today, provider_ids)))
+
+
+def listed_offers_stmt(today: date | None = None) -> sa.Select[PlacementOffer]:
+    """Select the offers listed to learners (open, perhaps waiting for compliance)."""
+    return (sa.select(PlacementOffer)
+            .join(Employer, Employer.id == PlacementOffer.employer_id)
+            .where(listed_sql(today)))

@@ -10,9 +10,15 @@ import sqlalchemy as sa
 import sqlalchemy.orm
 
 from placements import audit
+from placements.compliance import checks
 from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain import rounds as round_rules
-from placements.domain.offers import closed_because, open_offers_stmt
+from placements.domain.offers import (
+    closed_because,
+    listed_offers_stmt,
+    listing_closed_because,
+    open_to_choices_sql,
+)
 from placements.domain.placements import PLACEMENT
 from placements.extensions import db
 from placements.geo import Located
@@ -54,10 +60,17 @@ def save_preferences(actor: User | None, learner: Learner, round_: AllocationRou
     offers = {o.id: o for o in db.session.scalars(
         sa.select(PlacementOffer).where(PlacementOffer.id.in_(ids)))} if ids else {}
     sector = learner.programme.route
+    # An offer already ranked stays when its employer's compliance lapses (it counts again
+    # once renewed; allocation leaves it out meanwhile); a new choice must be open now.
+    already = set(ranked_offer_ids(learner, round_))
     for offer_id in ids:
         offer = offers.get(offer_id)
-        if offer is None or closed_because(offer) is not None:
+        if offer is None or listing_closed_because(offer) is not None:
             raise DomainError("One of the offers you chose is no longer available")
+        blocked = None if offer_id in already else closed_because(
+            offer, provider_ids=[learner.provider_id])
+        if blocked is not None:
+            raise DomainError(f"“{offer.title}” cannot be chosen yet: {blocked}")
         if offer.sector != sector:
             raise DomainError(f"“{offer.title}” is not in your sector ({sector})")
     # Serialise concurrent saves by the same learner: lock the learner row where the
@@ -74,8 +87,9 @@ def save_preferences(actor: User | None, learner: Learner, round_: AllocationRou
 
 
 def visible_offers_stmt() -> sa.Select[PlacementOffer]:
-    """Select the offers learners may see: those open to choices (`domain.offers`)."""
-    return open_offers_stmt()
+    """Select the offers learners may see: those listed (`domain.offers`), including those
+    waiting for their employer's compliance (shown, with why they cannot be chosen yet)."""
+    return listed_offers_stmt()
 
 
 # --- Rounds the learner is in ---------------------------------------------------------------
@@ -127,8 +141,9 @@ def ranked_offers(learner: Learner, round_: AllocationRound) -> list[OfferView]:
 
 
 def is_available(offer: PlacementOffer) -> bool:
-    """Say whether learners can still choose the offer (`domain.offers`)."""
-    return closed_because(offer) is None
+    """Say whether the offer is still listed to learners (`domain.offers`; an offer waiting
+    for its employer's compliance stays listed, on hold)."""
+    return listing_closed_because(offer) is None
 
 
 # --- Choosing: one action on the ranked list --------------------------------------------------
@@ -204,6 +219,10 @@ class OfferView:
 
     offer: PlacementOffer
     answer: eligibility.Eligibility
+    #: Why it cannot be chosen yet (its employer's compliance), in words; None: it can.
+    blocked: str | None = None
+    #: Sentences about the learner's checks: expired by the start, or not verified.
+    notes: tuple[str, ...] = ()
 
     @property
     def km(self) -> float:
@@ -224,13 +243,28 @@ class OfferView:
 
     @property
     def suitable(self) -> bool:
-        return not self.missing and not self.beyond_travel
+        return not self.missing and not self.beyond_travel and not self.notes \
+            and self.blocked is None
+
+
+def _check_notes(answer: eligibility.Eligibility) -> tuple[str, ...]:
+    if not (answer.expired or answer.unverified):
+        return ()
+    only = eligibility.Eligibility(
+        km=answer.km, max_km=answer.max_km, start=answer.start, names=answer.names,
+        expired=answer.expired, unverified=answer.unverified,
+        reasons=tuple(r for r in answer.reasons
+                      if r in (eligibility.Reason.EXPIRED, eligibility.Reason.UNVERIFIED)))
+    return tuple(only.for_learner())
 
 
 def offer_view(learner: Learner, offer: PlacementOffer) -> OfferView:
     """Describe one offer for the learner (the eligibility rule's answer)."""
-    return OfferView(offer, eligibility.assess(eligibility.learner_facts(learner),
-                                               eligibility.offer_facts(offer)))
+    answer = eligibility.assess(eligibility.learner_facts(learner),
+                                eligibility.offer_facts(offer))
+    blocked = closed_because(offer, provider_ids=[learner.provider_id]) \
+        if listing_closed_because(offer) is None else None
+    return OfferView(offer, answer, blocked, _check_notes(answer))
 
 
 def added_choice_warning(learner: Learner, offer_id: int) -> str | None:
@@ -260,6 +294,9 @@ class OfferHit:
 
     offer_id: int
     answer: eligibility.Eligibility
+    #: Its employer's compliance keeps it out for now.
+    blocked: bool = False
+    notes: tuple[str, ...] = ()
 
     @property
     def km(self) -> float:
@@ -280,9 +317,12 @@ def search_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> l
     Works on plain columns (a sector holds at most a few thousand offers), so a page
     only loads the ORM objects it shows (see `offer_views`).
     """
+    choosable = sa.case((open_to_choices_sql(provider_ids=[learner.provider_id]), True),
+                        else_=False)
     stmt = (visible_offers_stmt().with_only_columns(
         PlacementOffer.id, PlacementOffer.title, PlacementOffer.hours_per_week,
-        PlacementOffer.requirements, EmployerSite.lat, EmployerSite.lon)
+        PlacementOffer.requirements, EmployerSite.lat, EmployerSite.lon,
+        PlacementOffer.start_date, choosable)
         .join(EmployerSite, PlacementOffer.site_id == EmployerSite.id)
         .where(PlacementOffer.sector == learner.programme.route))
     if filters.min_hours is not None:
@@ -292,35 +332,47 @@ def search_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> l
     facts = eligibility.learner_facts(learner)
     excluded = set(filters.exclude_requirements)
     hits = []
-    for offer_id, title, _hours, requirements, lat, lon in db.session.execute(stmt):
+    for offer_id, title, _hours, requirements, lat, lon, start, ok in db.session.execute(stmt):
         requirements = requirements or []
         if excluded & set(requirements):
             continue
         answer = eligibility.assess(facts, eligibility.OfferFacts(
             id=offer_id, sector=facts.sector, lat=lat, lon=lon,
-            requires=frozenset(requirements)))
-        if filters.only_eligible and answer.missing:
+            requires=frozenset(requirements), start=start))
+        notes = _check_notes(answer)
+        if filters.only_eligible and (answer.missing or notes or not ok):
             continue
         if filters.max_km is not None and answer.km > filters.max_km:
             continue
-        hits.append((answer.km, title, offer_id, OfferHit(offer_id, answer)))
+        hits.append((answer.km, title, offer_id, OfferHit(offer_id, answer, not ok, notes)))
     hits.sort(key=lambda h: h[:3])
     return [h[3] for h in hits]
 
 
-def offer_views(hits: Sequence[OfferHit]) -> list[OfferView]:
+def offer_views(hits: Sequence[OfferHit], learner: Learner | None = None) -> list[OfferView]:
     """Load the offers of some search hits (with site and employer), in the same order."""
     ids = [h.offer_id for h in hits]
     offers = {o.id: o for o in db.session.scalars(
         sa.select(PlacementOffer).where(PlacementOffer.id.in_(ids)).options(
             sa.orm.joinedload(PlacementOffer.site),
             sa.orm.joinedload(PlacementOffer.employer)))} if ids else {}
-    return [OfferView(offers[h.offer_id], h.answer) for h in hits if h.offer_id in offers]
+    providers = [learner.provider_id] if learner is not None else []
+    out = []
+    for h in hits:
+        offer = offers.get(h.offer_id)
+        if offer is None:
+            continue
+        blocked = None
+        if h.blocked:
+            blocked = closed_because(offer, provider_ids=providers) or \
+                "its employer's safety checks are not complete"
+        out.append(OfferView(offer, h.answer, blocked, h.notes))
+    return out
 
 
 def browse_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> list[OfferView]:
     """Return every matching offer as an OfferView, nearest first (see `search_offers`)."""
-    return offer_views(search_offers(learner, filters))
+    return offer_views(search_offers(learner, filters), learner)
 
 
 def get_visible_offer(learner: Learner, offer_id: int) -> PlacementOffer | None:
@@ -358,7 +410,9 @@ def update_profile(actor: User | None, learner: Learner, data: LearnerProfile) -
     learner.lat = data.home.lat
     learner.lon = data.home.lon
     learner.max_travel_km = data.max_travel_km
-    learner.credentials = sorted(set(data.credentials))
+    learner.credentials = sorted(set(data.credentials) | {
+        t for t in learner.credentials or [] if t not in REQUIREMENTS})
+    checks.sync_from_tags(learner, learner.credentials)
     learner.access_needs = data.access_needs.strip() or None
     learner.in_work_employer = data.in_work_employer.strip() or None
     db.session.flush()

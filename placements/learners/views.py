@@ -115,7 +115,7 @@ def offers():
     query = {k: v for k, v in request.args.items(multi=True) if k not in ("page", "submit")}
     return render_template(
         "learners/offers.html", learner=learner, form=form, round=round_,
-        views=services.offer_views(hits[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]),
+        views=services.offer_views(hits[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], learner),
         total=len(hits), page=page,
         pages=pages, ranked=ranked, add_form=ChoicesForm(), query=query,
         can_add=round_ is not None and services.takes_choices(round_)

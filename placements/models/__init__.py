@@ -21,6 +21,16 @@ from placements.models.api import (
     ApiScope,
 )
 from placements.models.base import Base, UTCDateTime, utcnow
+from placements.models.compliance import (
+    BuiltinItem,
+    ComplianceItem,
+    ComplianceItemType,
+    ComplianceReminder,
+    ComplianceStatus,
+    LearnerCheck,
+    LearnerCheckType,
+    StoredFile,
+)
 from placements.models.core import (
     REQUIREMENTS,
     AccountLink,
@@ -66,6 +76,14 @@ from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
 from placements.models.portals import OfferChange
 
 __all__ = [
+    "BuiltinItem",
+    "ComplianceItem",
+    "ComplianceItemType",
+    "ComplianceReminder",
+    "ComplianceStatus",
+    "LearnerCheck",
+    "LearnerCheckType",
+    "StoredFile",
     "SCOPE_LABELS",
     "ApiIdempotency",
     "ApiKey",

@@ -143,6 +143,13 @@ class Employer(Base):
     """An employer organisation that offers placements."""
 
     __tablename__ = "employer"
+    __table_args__ = (
+        sa.CheckConstraint("max_learners IS NULL OR max_learners >= 0",
+                           name="max_learners_not_negative"),
+        sa.CheckConstraint("min_if_any IS NULL OR min_if_any >= 1", name="min_if_any_positive"),
+        sa.CheckConstraint("max_learners IS NULL OR min_if_any IS NULL "
+                           "OR min_if_any <= max_learners", name="limits_in_order"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
@@ -162,6 +169,10 @@ class Employer(Base):
     rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
     #: What the employer said it changed when it last asked again after a rejection.
     resubmission_note: Mapped[str | None] = mapped_column(sa.Text)
+    #: Most learners it hosts in one round across all its offers (None: only offer capacity).
+    max_learners: Mapped[int | None]
+    #: It hosts only if it gets at least this many learners in a round (None: any number).
+    min_if_any: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     sites: Mapped[list[EmployerSite]] = relationship(back_populates="employer",
@@ -485,6 +496,9 @@ class AllocationRound(Base):
     #: How many times the allocation has been published (each publication claims the next
     #: number atomically, so two concurrent publications cannot both happen).
     publications: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Learners' checks count only once an officer has seen and verified them.
+    require_verified_checks: Mapped[bool] = mapped_column(default=False,
+                                                          server_default=sa.false())
     archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from placements import audit
+from placements.compliance import checks
 from placements.csvio import (
     ColumnSpec,
     Row,
@@ -132,6 +133,7 @@ def write_learners(officer: User, rows: Sequence[Row], progress: Progress) -> Im
             if changes:
                 for target, attr, value in changes:
                     setattr(target, attr, value)
+                checks.sync_from_tags(learner, learner.credentials or [])
                 audit.record(officer, "learner.imported", learner,
                              student_ref=learner.student_ref,
                              changed=sorted({attr for _, attr, _ in changes}))
@@ -162,7 +164,8 @@ def _changes(learner: Learner, v: dict[str, Any], located: Located) -> list[tupl
         (learner, "lat", located.lat),
         (learner, "lon", located.lon),
         (learner, "max_travel_km", v["max_travel_km"]),
-        (learner, "credentials", sorted(set(v["credentials"]))),
+        (learner, "credentials", sorted(set(v["credentials"]) | {
+            t for t in learner.credentials or [] if t not in REQUIREMENTS})),
         (learner, "in_work_employer", (v["in_work_employer"] or "").strip() or None),
         (learner, "first_in_family_he", v["first_in_family_he"]),
         (learner, "age_band", v["age_band"] or None),

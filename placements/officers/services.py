@@ -13,6 +13,7 @@ from flask import current_app, url_for
 
 from placements import audit
 from placements.auth.services import create_invitation
+from placements.compliance import checks
 from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain import employers as employer_rules
 from placements.domain import offers as offer_rules
@@ -90,6 +91,8 @@ def create_learners(officer: User, items: Sequence[NewLearner], *,
     db.session.add_all(learners)
     db.session.flush()
     for learner in learners:
+        if learner.credentials:
+            checks.sync_from_tags(learner, learner.credentials)
         audit.record(officer, "learner.created", learner, student_ref=learner.student_ref)
         if invite:
             create_invitation(learner.user, officer)

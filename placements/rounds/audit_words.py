@@ -37,6 +37,7 @@ ACTIONS = {
     "round.learners_told_choices_closed": "Learners told choices closed",
     "round.published": "Allocation published",
     "round.archived": "Round archived",
+    "round.publication_failed": "Publication did not go ahead",
     "round.needs_repair": "Repair needed",
     "run.started": "Run started",
     "run.succeeded": "Run finished",
@@ -270,6 +271,8 @@ SENTENCES: dict[str, Sentence] = {
     "round.changed": _changed,
     "round.created": lambda e, d, n: Markup("As {}").format(_quote(d.get("name"))),
     "round.choices_closed": lambda e, d, n: Markup("Because: {}").format(_quote(d.get("reason"))),
+    "round.publication_failed": lambda e, d, n: Markup("{}. Nothing was published").format(
+        d.get("error") or "No reason given"),
     "round.learners_told_choices_closed": lambda e, d, n: Markup("{} e-mailed").format(
         _n(d.get("learners"), "learner")),
 }

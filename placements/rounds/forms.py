@@ -59,6 +59,9 @@ class RoundForm(Form):
                           "than leave them unplaced", choices=YES_NO, default="yes",
                           widget=GovRadioInput(), validators=[
         InputRequired(message="Select yes or no")])
+    verified_checks = RadioField("Count only learners' checks (such as a DBS certificate) that "
+                                 "an officer has seen and verified", choices=YES_NO,
+                                 default="no", widget=GovRadioInput(), validators=[Optional()])
     time_limit_s = WholeNumberField("Time limit for the solver, in seconds",
         invalid_message="Enter the time limit in whole seconds, like 60",
         default=60,

@@ -13,12 +13,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from placements import audit
+from placements.domain import DomainError
 from placements.domain import rounds as round_rules
 from placements.extensions import db
-from placements.jobs import JobContext, job_kind
-from placements.models import AllocationRun, Job
+from placements.jobs import JobContext, JobRejected, job_kind
+from placements.models import AllocationRound, AllocationRun, Job, User
 from placements.rounds.reports import record_run
-from placements.rounds.services import ALLOCATION_JOB, apply_result, previous_run
+from placements.rounds.services import (
+    ALLOCATION_JOB,
+    PUBLICATION_JOB,
+    apply_result,
+    previous_run,
+)
 from solver import parse_problem, solve
 
 
@@ -59,3 +65,30 @@ def run_allocation(ctx: JobContext) -> dict[str, Any]:
                  placed=summary.get("placed"), learners=summary.get("learners"),
                  status=result.get("status"))
     return {**kept, "written": counts}
+
+
+def record_publication_failure(job: Job, message: str) -> None:
+    """Put a publication that failed into its round's audit trail (nothing was sent)."""
+    round_id = (job.payload or {}).get("round_id")
+    if round_id:
+        audit.record(None, "round.publication_failed", None, round_id=round_id,
+                     error=message[:300])
+
+
+@job_kind(PUBLICATION_JOB, title="Publication", on_failure=record_publication_failure)
+def publish(ctx: JobContext) -> dict[str, Any]:
+    """Publish what the officer confirmed: the placements move on and every e-mail is
+    written in the job's one transaction (all or nothing), then sent after its commit."""
+    from placements.rounds.publication import publish_round
+
+    payload = ctx.payload
+    round_ = db.session.get(AllocationRound, payload["round_id"])
+    officer = db.session.get(User, payload["officer_id"])
+    if round_ is None or officer is None:
+        raise LookupError("the round or the officer is gone")
+    ctx.progress(message=f"Writing {payload.get('emails', 'the')} e-mails")
+    try:
+        return publish_round(officer, round_, seen=payload["seen"], digest=payload["digest"],
+                             job_id=ctx.job_id)
+    except DomainError as exc:  # the plan changed meanwhile: nothing was published
+        raise JobRejected(f"Nothing was published: {exc.message}", {}) from None

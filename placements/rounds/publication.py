@@ -32,12 +32,14 @@ from placements.domain import ConcurrentChange, DomainError
 from placements.domain import rounds as round_rules
 from placements.domain.placements import PLACEMENT, held_at_sql
 from placements.extensions import db
+from placements.jobs import enqueue
 from placements.mail import send_mail, site_url
 from placements.models import (
     AllocationRound,
     AllocationRun,
     AuditEvent,
     Employer,
+    Job,
     Learner,
     PendingChange,
     Placement,
@@ -54,12 +56,15 @@ from placements.rounds.problem import settings_of
 from placements.rounds.services import (
     _FRESH,
     _NO_PENDING,
+    PUBLICATION_JOB,
     _require_manage,
     active_run,
     has_published,
     latest_run,
     learners_in_round_stmt,
     pending_changes,
+    publish_subject,
+    publishing,
 )
 from placements.timeutil import date_uk
 
@@ -215,7 +220,7 @@ def _settings_changed(round_: AllocationRound, run: AllocationRun) -> bool:
 
 
 def _check(round_: AllocationRound, *, first: bool, run: AllocationRun | None, empty: bool,
-           deep: bool = True) -> tuple[list[str], list[str]]:
+           deep: bool = True, job_id: int | None = None) -> tuple[list[str], list[str]]:
     """What stops publishing now (blockers), and what the officer should know first."""
     blockers: list[str] = []
     warnings: list[str] = []
@@ -231,6 +236,8 @@ def _check(round_: AllocationRound, *, first: bool, run: AllocationRun | None, e
             "why; learners are told) or wait for the deadline")
     if active_run(round_) is not None:
         blockers.append("A run is in progress: wait for it to finish")
+    if publishing(round_, besides=job_id):
+        blockers.append("The round is being published now: wait for it to finish")
     if run is None:
         blockers.append("Run an allocation first")
     elif first and deep:
@@ -307,7 +314,8 @@ def _address_counts(employer_ids: set[int]) -> dict[int, int]:
     return counts
 
 
-def publication_plan(round_: AllocationRound, *, shown: int = SHOWN) -> Publication:
+def publication_plan(round_: AllocationRound, *, shown: int = SHOWN,
+                     job_id: int | None = None) -> Publication:
     """Work out what publishing now would do and whom it would e-mail (writes nothing):
     every count and the digest over everything, the news of the first `shown` learners and
     employers for the page."""
@@ -340,7 +348,8 @@ def publication_plan(round_: AllocationRound, *, shown: int = SHOWN) -> Publicat
     learners, employers = _compose(round_, first_rows, first_unplaced, employer_rows)
     plan.learners = learners
     plan.employers = [e for e in employers if e.employer.id in wanted]
-    plan.blockers, plan.warnings = _check(round_, first=first, run=plan.run, empty=plan.empty)
+    plan.blockers, plan.warnings = _check(round_, first=first, run=plan.run, empty=plan.empty,
+                                          job_id=job_id)
     silent = [names[i] for i, n in addresses.items() if not n]
     if silent:
         plan.warnings.append(
@@ -486,7 +495,7 @@ def employer_addresses(employer: Employer) -> list[str]:
 
 
 def publish_round(officer: User, round_: AllocationRound, *, seen: int | None = None,
-                  digest: str | None = None) -> dict[str, int]:
+                  digest: str | None = None, job_id: int | None = None) -> dict[str, int]:
     """Publish the allocation and send the plan's e-mails; return the plan's counts.
 
     `seen` and `digest` are those of the plan the officer confirmed (`publication_plan`);
@@ -496,7 +505,7 @@ def publish_round(officer: User, round_: AllocationRound, *, seen: int | None = 
     `publish_removal`).
     """
     _require_manage(officer, round_)
-    plan = publication_plan(round_, shown=0)
+    plan = publication_plan(round_, shown=0, job_id=job_id)
     if plan.blockers:
         raise DomainError(plan.blockers[0])
     if digest is not None and digest != plan.digest:
@@ -525,6 +534,27 @@ def publish_round(officer: User, round_: AllocationRound, *, seen: int | None = 
     audit.record(officer, "round.published", round_, round_id=round_id, publication=number,
                  run_id=run_id, **counts)
     return counts
+
+
+def request_publication(officer: User, round_: AllocationRound, *, seen: int,
+                        digest: str) -> Job:
+    """Queue the publication the officer confirmed (a background job: at region scale it
+    writes tens of thousands of e-mails). Refused now, with the reason, when the plan
+    cannot be published or is no longer the one they read; the job checks again."""
+    _require_manage(officer, round_)
+    plan = publication_plan(round_, shown=0)
+    if plan.blockers:
+        raise DomainError(plan.blockers[0])
+    if digest != plan.digest or seen != round_.publications:
+        raise ConcurrentChange("The allocation changed after you checked it (a run finished, "
+                               "or someone placed a learner or published): check what "
+                               "publishing does now")
+    return enqueue(PUBLICATION_JOB, title=f"Publication {plan.number} of {round_.name}",
+                   provider_id=round_.provider_id, created_by_id=officer.id,
+                   subject=publish_subject(round_.id),
+                   payload={"round_id": round_.id, "seen": seen, "digest": digest,
+                            "officer_id": officer.id, "emails": plan.counts["emails"]},
+                   busy_message="This round is already being published")
 
 
 # --- closing and reopening choices -----------------------------------------------------------

@@ -52,12 +52,47 @@ class RunReport:
     unplaced: list[dict[str, Any]] = field(default_factory=list)
     unplaced_total: int = 0
     warnings: int = 0
+    #: Employers whose limits shaped the result: {"name", "placed", "max_learners",
+    #: "min_if_any", "why"} (offers left empty for a minimum, employers at their maximum).
+    employer_limits: list[dict[str, Any]] = field(default_factory=list)
 
 
 def ordinal(n: int) -> str:
     """Return 1st, 2nd, 3rd, 4th ..."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def employer_limits(problem: dict[str, Any], result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Employers whose limits shaped a result, with why in words.
+
+    Uses the result's `employers` (placed, max_learners, min_if_any) when the solver gives
+    it, else counts the assignments against the problem's `employers`.
+    """
+    limits = {e["id"]: e for e in problem.get("employers", [])}
+    if not limits:
+        return []
+    by_offer = {o["id"]: o["employer"] for o in problem.get("offers", [])}
+    placed = Counter(by_offer.get(a["offer"]) for a in result.get("assignments", []))
+    for row in result.get("employers", []) or []:
+        if row.get("id") in limits:
+            placed[row["id"]] = int(row.get("placed", placed[row["id"]]))
+    names = dict(db.session.execute(sa.select(Employer.id, Employer.name).where(
+        Employer.id.in_([parse_key(k) for k in limits]))).all())
+    out = []
+    for key, limit in sorted(limits.items(), key=lambda kv: names.get(parse_key(kv[0]), "")):
+        n, least, most = placed.get(key, 0), limit.get("min_if_any"), limit.get("max_learners")
+        why = ""
+        if least and least > 1 and n == 0:
+            why = (f"Hosts only with at least {least} learners; fewer than that could be "
+                   "placed there, so its offers were left empty.")
+        elif most is not None and n >= most:
+            why = (f"Reached its limit of {most} learner{'s' if most != 1 else ''} across "
+                   "all its offers.")
+        if why:
+            out.append({"name": names.get(parse_key(key), key), "placed": n,
+                        "max_learners": most, "min_if_any": least, "why": why})
+    return out
 
 
 def offer_fill(run: AllocationRun, limit: int | None = None) -> list[dict[str, Any]]:
@@ -133,6 +168,7 @@ def run_report(run: AllocationRun, *, offers_limit: int = 100) -> RunReport | No
     report.fill_counts = {"full": full, "part": part, "empty": empty}
     report.offers_total = total
     report.offers = offer_fill(run, limit=offers_limit)
+    report.employer_limits = list(kept.get("employer_limits") or [])
     report.unplaced_total = int(kept["changes"].get(str(Change.UNPLACED), 0)) + int(
         kept["changes"].get(str(Change.LOST), 0))
     return report
@@ -158,6 +194,7 @@ def _report_from_documents(run: AllocationRun, offers_limit: int) -> RunReport |
         "empty": sum(1 for k, c in capacity.items() if fill.get(k, 0) == 0 and c > 0),
     }
     report.offers = offer_fill(run, limit=offers_limit)
+    report.employer_limits = employer_limits(problem, result)
     report.unplaced_total = len(result.get("unplaced", []))
     return report
 
@@ -365,6 +402,7 @@ def record_run(run: AllocationRun, result: dict[str, Any],
             "summary": summary, "status": result.get("status"),
             "warnings": len(result.get("warnings", [])),
             "settings": dict((run.problem or {}).get("settings", {})),
+            "employer_limits": employer_limits(run.problem or {}, result),
             "k": int((run.problem or {}).get("settings", {}).get("max_preferences", 10)),
             "placed": summary.get("placed"), "learners": summary.get("learners")}
 

@@ -61,7 +61,8 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
                  preference_deadline: datetime, max_preferences: int = 10,
                  rank_cost: RankCost = RankCost.SQUARED, fallback: bool = True,
                  time_limit_s: int = 60, providers: Sequence[Provider] = (),
-                 open_now: bool = True) -> AllocationRound:
+                 open_now: bool = True, require_verified_checks: bool = False
+                 ) -> AllocationRound:
     """Create an allocation round over programmes of the officer's provider or partners."""
     if not programmes:
         raise DomainError("Choose at least one programme", field="programmes")
@@ -87,6 +88,7 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
         name=name.strip(), provider_id=own.id, preference_deadline=preference_deadline,
         max_preferences=max_preferences, rank_cost=rank_cost, fallback=fallback,
         time_limit_s=time_limit_s, created_by_id=officer.id,
+        require_verified_checks=require_verified_checks,
         status=RoundStatus.OPEN if open_now else RoundStatus.DRAFT,
         providers=[db.session.get(Provider, pid) for pid in sorted(scope)],
         programmes=list(programmes))
@@ -99,7 +101,7 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
 def update_round(officer: User, round_: AllocationRound, *, name: str,
                  programmes: Sequence[Programme], preference_deadline: datetime,
                  max_preferences: int, rank_cost: RankCost, fallback: bool,
-                 time_limit_s: int) -> list[str]:
+                 time_limit_s: int, require_verified_checks: bool | None = None) -> list[str]:
     """Change a round's settings within the lifecycle's guards; return what changed.
 
     Once published, the settings that decided the allocation are fixed
@@ -118,6 +120,8 @@ def update_round(officer: User, round_: AllocationRound, *, name: str,
         "name": name.strip(), "preference_deadline": preference_deadline,
         "max_preferences": max_preferences, "rank_cost": RankCost(rank_cost),
         "fallback": bool(fallback), "time_limit_s": time_limit_s}
+    if require_verified_checks is not None:
+        wanted["require_verified_checks"] = bool(require_verified_checks)
     changes = {k: v for k, v in wanted.items() if getattr(round_, k) != v}
     if {p.id for p in programmes} != {p.id for p in round_.programmes}:
         changes["programmes"] = list(programmes)
@@ -237,6 +241,29 @@ def run_subject(round_id: int) -> str:
     return f"round:{round_id}:allocation"
 
 
+#: The job kind of publications (registered by `placements.rounds.jobs`).
+PUBLICATION_JOB = "round.publish"
+
+
+def publish_subject(round_id: int) -> str:
+    """The job subject of a round's publications: one at a time."""
+    return f"round:{round_id}:publication"
+
+
+def publication_job(round_: AllocationRound) -> Job | None:
+    """The round's latest publication job (running, or how the last one ended)."""
+    return db.session.scalar(sa.select(Job).where(
+        Job.subject == publish_subject(round_.id), Job.kind == PUBLICATION_JOB)
+        .order_by(Job.id.desc()).limit(1))
+
+
+def publishing(round_: AllocationRound, *, besides: int | None = None) -> bool:
+    """Say whether a publication of the round is queued or running (other than the job
+    `besides`: the publication asking)."""
+    job = publication_job(round_)
+    return job is not None and job.status in ACTIVE_JOB_STATUSES and job.id != besides
+
+
 def _runs(round_id: int) -> sa.Select[AllocationRun]:
     return (sa.select(AllocationRun).join(Job, Job.id == AllocationRun.job_id)
             .where(AllocationRun.round_id == round_id))
@@ -277,6 +304,8 @@ def start_run(officer: User, round_: AllocationRound, *,
     """
     _require_manage(officer, round_)
     reap_stale(run_subject(round_.id))
+    if publishing(round_):
+        raise DomainError("The round is being published: run again once it is done")
     if kind == RunKind.REPAIR and not has_published(round_):
         raise DomainError("Nothing has been published yet: run a full allocation instead")
     problem = build_problem(round_, previous=kind == RunKind.REPAIR)

@@ -16,6 +16,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from placements.compliance import services as compliance
 from placements.csvio import csv_response, table_response
 from placements.domain import DomainError, access
 from placements.domain import rounds as round_rules
@@ -25,6 +26,7 @@ from placements.jobs import shown_error, shown_status, submit
 from placements.models import (
     AllocationRound,
     AllocationRun,
+    Job,
     JobStatus,
     Placement,
     PlacementLock,
@@ -59,6 +61,7 @@ def _officers_only() -> None:
 
 
 bp.add_app_template_filter(shown_status, "job_status")
+bp.add_app_template_filter(shown_error, "job_error")
 
 
 def get_round_or_404(round_id: int) -> AllocationRound:
@@ -106,7 +109,8 @@ def new():
                 preference_deadline=deadline, max_preferences=form.max_preferences.data,
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
                 time_limit_s=form.time_limit_s.data,
-                providers=[p.provider for p in programmes])
+                providers=[p.provider for p in programmes],
+                require_verified_checks=form.verified_checks.data == "yes")
         except DomainError as exc:
             show_domain_error(form, exc, "name")
         else:
@@ -130,7 +134,9 @@ def detail(round_id: int):
         counts=reports.allocation_counts(round_), pending=services.pending_changes(round_),
         published=services.has_published(round_), again=services.to_place_again(round_),
         blockers=publication.quick_blockers(round_) if can_manage else [],
-        latest=services.latest_run(round_, succeeded=True), form=EmptyForm())
+        publishing_job=services.publication_job(round_), summarise=publication_summary,
+        latest=services.latest_run(round_, succeeded=True), form=EmptyForm(),
+        blocked=len(compliance.blocked_offers(round_)))
 
 
 @bp.route("/<int:round_id>/edit", methods=["GET", "POST"])
@@ -147,6 +153,7 @@ def edit(round_id: int):
         form.max_preferences.data = round_.max_preferences
         form.rank_cost.data = str(round_.rank_cost)
         form.fallback.data = "yes" if round_.fallback else "no"
+        form.verified_checks.data = "yes" if round_.require_verified_checks else "no"
         form.time_limit_s.data = round_.time_limit_s
     if form.validate_on_submit():
         programmes = services.programmes_by_id(current_user, form.programmes.data)
@@ -158,7 +165,9 @@ def edit(round_id: int):
                 current_user, round_, name=form.name.data, programmes=programmes,
                 preference_deadline=deadline, max_preferences=form.max_preferences.data,
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
-                time_limit_s=form.time_limit_s.data)
+                time_limit_s=form.time_limit_s.data,
+                require_verified_checks=None if form.verified_checks.data not in ("yes", "no")
+                else form.verified_checks.data == "yes")
         except DomainError as exc:
             db.session.rollback()
             show_domain_error(form, exc, "name")
@@ -464,6 +473,17 @@ def publish_confirm(round_id: int):
                            close_form=CloseChoicesForm())
 
 
+@bp.get("/<int:round_id>/publication.json")
+def publication_progress(round_id: int):
+    """Report the round's latest publication job (polled by the round page)."""
+    round_ = get_round_or_404(round_id)
+    job = services.publication_job(round_)
+    if job is None:
+        return jsonify({"status": "none", "message": ""})
+    return jsonify({"status": shown_status(job),
+                    "message": (job.progress or {}).get("message", "")})
+
+
 @bp.get("/<int:round_id>/publish.csv")
 def publish_csv(round_id: int):
     """Download everyone publishing now would e-mail, and what each is told."""
@@ -482,21 +502,32 @@ def publish_csv(round_id: int):
 
 @bp.post("/<int:round_id>/publish")
 def publish(round_id: int):
-    """Publish the allocation the officer confirmed, and e-mail those affected."""
+    """Publish the allocation the officer confirmed (in the background), and e-mail those
+    affected."""
     round_ = get_managed_round_or_403(round_id)
     form = PublishForm()
     if not form.validate_on_submit():
         flash("Check what publishing does before you publish.", "error")
         return redirect(url_for(".publish_confirm", round_id=round_.id), 303)
     try:
-        counts = publication.publish_round(current_user, round_, seen=form.seen.data,
-                                           digest=form.digest.data)
+        job = publication.request_publication(current_user, round_, seen=form.seen.data,
+                                              digest=form.digest.data)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for(".publish_confirm", round_id=round_.id), 303)
     db.session.commit()
-    flash(publication_summary(counts), "success")
+    job_id = job.id
+    submit(job_id)
+    db.session.expire_all()
+    done = db.session.get(Job, job_id)
+    if done is not None and done.status == JobStatus.SUCCEEDED:
+        flash(publication_summary(done.result or {}), "success")
+    elif done is not None and done.status == JobStatus.FAILED:
+        flash(shown_error(done) or "The publication failed: nothing was published.", "error")
+    else:
+        flash("Publishing: the e-mails are being written. This page says when it is done.",
+              "info")
     return redirect(url_for(".detail", round_id=round_.id), 303)
 
 

@@ -61,6 +61,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         "PLACEMENTS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'e2e.sqlite'}",
         "PLACEMENTS_SECRET_KEY": "e2e-secret",
         "PLACEMENTS_RATELIMIT_ENABLED": "false",
+        "PLACEMENTS_UPLOAD_DIR": str(workdir / "uploads"),
         "FLASK_APP": "wsgi.py",
     }
     for variable in ("DATABASE_URL", "CELERY_BROKER_URL"):  # this server stands alone
@@ -168,7 +169,9 @@ class Visitor:
         self.page.get_by_role("textbox", name="Password").fill(password)
         self.page.get_by_role("button", name="Sign in").click()
         self.page.wait_for_load_state("load")
-        assert "/auth/login" not in self.page.url, self.page.content()[:2000]
+        if "/auth/login" in self.page.url:
+            raise AssertionError(f"{email} could not sign in: "
+                                 + self.page.locator("main").inner_text()[:1000])
         self.check()
 
     def sign_out(self) -> None:
@@ -191,6 +194,20 @@ def live_db(live_server):
             return conn.execute(sql, params).fetchall()
 
     return query
+
+
+@pytest.fixture
+def give_demo_password(live_server):
+    """Let a test sign in as any demo account: copy the demo learner's password hash."""
+    import sqlite3
+
+    def give(email: str) -> None:
+        with sqlite3.connect(LIVE["database"]) as conn:
+            conn.execute("UPDATE user SET password_hash = (SELECT password_hash FROM user "
+                         "WHERE email = 'learner@demo.placements.test') WHERE email = ?",
+                         (email,))
+
+    return give
 
 
 @pytest.fixture

@@ -514,3 +514,43 @@ def test_the_hand_placement_picker_shows_distance_places_left_and_warnings(clien
     assert (world3["l3"].id, far.id, "proposed") in {
         (p.learner_id, p.offer_id, str(p.status)) for p in db.session.scalars(
             sa.select(Placement))}
+
+
+def test_publishing_runs_as_a_job_that_checks_again(app, client, world3):
+    """The publication is queued; a change made before the job runs stops it cleanly:
+    nothing is published or sent, the round says why, and runs wait for it meanwhile."""
+    from placements.jobs import execute
+    from placements.models import Job
+
+    rid = world3["round"].id
+    _login(client)
+    _run(client, rid)
+    _close(client, rid)
+    form = publish_form(client, rid)
+    app.config["JOB_WORKER"] = "manual"
+    response = client.post(f"/officer/rounds/{rid}/publish", data=form)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Publishing: the e-mails are being written" in page
+    assert "Publishing now (Publication 1 of Spring)" in page
+    # A run cannot start while the round is being published.
+    client.post(f"/officer/rounds/{rid}/runs", data={"kind": "full"})
+    assert db.session.scalar(sa.select(sa.func.count(AllocationRun.id))) == 1
+    # Meanwhile another officer places the third learner by hand.
+    services.override_placement(world3["officer1"], db.session.get(AllocationRound, rid),
+                                world3["l3"], world3["o1"], reason="Asked in person",
+                                confirmed=True)
+    db.session.commit()
+    sent = _mail_to()
+    job = db.session.scalar(sa.select(Job).where(Job.kind == "round.publish"))
+    execute(app, job.id)
+    db.session.expire_all()
+    job = db.session.get(Job, job.id)
+    assert job.status == "failed"
+    assert job.error.startswith("Nothing was published: The allocation changed")
+    assert db.session.get(AllocationRound, rid).publications == 0
+    assert _mail_to() == sent
+    page = client.get(f"/officer/rounds/{rid}").get_data(as_text=True)
+    assert "The last attempt to publish" in page
+    assert "did not go ahead: Nothing was published" in page
+    assert "Publication did not go ahead" in client.get(
+        f"/officer/rounds/{rid}/audit").get_data(as_text=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -219,6 +220,15 @@ def test_five_simultaneous_publishes_publish_once(app, world):
     responses = race(app, [lambda c=c, f=f: c.post(url, data=f)
                            for c, f in zip(clients, forms, strict=True)])
     assert all(getattr(r, "status_code", None) == 303 for r in responses), responses
+    from placements.models import Job
+
+    deadline = time.monotonic() + 60  # publications run as jobs (here in threads)
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        if not db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(
+                Job.kind == "round.publish", Job.status.in_(["queued", "running"]))):
+            break
+        time.sleep(0.2)
     db.session.expire_all()
     assert db.session.get(AllocationRound, round_id).publications == 1
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(

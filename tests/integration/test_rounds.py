@@ -65,12 +65,13 @@ def test_create_round_through_form(client, auth, world):
     resp = client.post("/officer/rounds/new", data={
         "name": "Pooled autumn", "programmes": [world["prog1"].id, world["prog2"].id],
         "preference_deadline": "1 3 2027", "max_preferences": "4", "rank_cost": "linear",
-        "fallback": "no", "time_limit_s": "30"})
+        "fallback": "no", "verified_checks": "yes", "time_limit_s": "30"})
     assert resp.status_code == 303
     r = db.session.scalar(sa.select(AllocationRound).where(AllocationRound.name == "Pooled autumn"))
     assert r.max_preferences == 4
     assert r.rank_cost == "linear"
     assert r.fallback is False
+    assert r.require_verified_checks is True
     assert {p.id for p in r.providers} == {world["p1"].id, world["p2"].id}
     assert r.provider_id == world["p1"].id
 

@@ -169,8 +169,31 @@ IDOR = [
 ]
 
 
+def _compliance_objects(world: dict) -> dict:
+    """An item with a document of Acme Digital, a check of learner1, a type of College One."""
+    from placements.compliance import services
+    from placements.models import ComplianceItem, LearnerCheck
+    from placements.models.compliance import ComplianceItemType, StoredFile
+
+    types = {t.builtin: t for t in services.ensure_builtin_types()}
+    stored = StoredFile(storage_key="0" * 40, filename="c.pdf", content_type="application/pdf",
+                        size_bytes=5, sha256="0" * 64, employer_id=world["e1"].id)
+    db.session.add(stored)
+    db.session.flush()
+    item = ComplianceItem(type_id=types["insurance"].id, employer_id=world["e1"].id,
+                          issuer="A", reference="1", file_id=stored.id)
+    check = LearnerCheck(learner_id=world["l1"].id, tag="dbs")
+    own = ComplianceItemType(provider_id=world["p1"].id, name="College One's item")
+    db.session.add_all([item, check, own])
+    db.session.commit()
+    return {"item1": item, "file1": stored, "check1": check, "type1": own}
+
+
 def test_other_users_objects_are_refused(app, client, world):
-    names = {"l1": "learner_id", "prog1": "programme_id", "o1": "offer_id"}
+    names = {"l1": "learner_id", "prog1": "programme_id", "o1": "offer_id",
+             "item1": "item_id", "file1": "file_id", "e1": "employer_id",
+             "check1": "check_id", "type1": "type_id"}
+    world = {**world, **_compliance_objects(world)}
     before = _row_counts()
     offer_before = (world["o1"].title, world["o1"].status, world["o1"].capacity)
     programme_title = world["prog1"].title
@@ -179,7 +202,10 @@ def test_other_users_objects_are_refused(app, client, world):
         assert endpoint in app.view_functions, f"no endpoint {endpoint}: update this list"
         client.post("/auth/logout")
         _login(client, email)
-        path = app.url_map.bind("localhost").build(endpoint, {names[obj]: world[obj].id})
+        values = {names[obj]: world[obj].id}
+        if obj == "check1":
+            values["learner_id"] = world["l1"].id
+        path = app.url_map.bind("localhost").build(endpoint, values)
         for method in methods:
             response = client.open(path, method=method, data={
                 "title": "Hijacked", "capacity": "9", "name": "Hijacked", "reason": "x"})

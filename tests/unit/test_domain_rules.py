@@ -157,10 +157,15 @@ def test_eligible_pair():
 
 def test_every_reason_at_once_in_both_audiences():
     answer = eligibility.assess(
-        _learner(declined=frozenset({1})),
-        _offer(sector="Health", lat=54.5, requires=frozenset({"dbs"}),
-               closed_because="withdrawn by the employer"))
+        _learner(declined=frozenset({1}), has=frozenset({"cscs", "check-4"}),
+                 valid_until={"cscs": date(2027, 1, 31)}, unverified=frozenset({"check-4"}),
+                 needs=frozenset({"check-4"}), names={"check-4": "Occupational health"}),
+        _offer(sector="Health", lat=54.5, requires=frozenset({"dbs", "cscs"}),
+               closed_because="withdrawn by the employer", start=date(2027, 2, 1)))
     assert set(answer.reasons) == set(eligibility.Reason)
+    assert answer.missing == ("dbs",)
+    assert answer.expired == ("cscs",)
+    assert answer.unverified == ("check-4",)
     learner_words = " ".join(answer.for_learner())
     officer_words = " ".join(answer.for_officer())
     assert "Enhanced DBS check" in learner_words
@@ -168,6 +173,33 @@ def test_every_reason_at_once_in_both_audiences():
     assert "The learner does not hold: Enhanced DBS check." in officer_words
     assert "further than the 25 km they can travel" in officer_words
     assert "(for example dbs)" not in learner_words
+    assert "Your CSCS card (construction site safety) will no longer be valid when it " \
+        "starts on 01/02/2027." in learner_words
+    assert "Occupational health must be seen and verified" in learner_words
+    assert "has not been verified, and this round needs verified checks" in officer_words
+
+
+def test_a_check_valid_on_the_start_day_counts():
+    learner = _learner(has=frozenset({"dbs"}), valid_until={"dbs": date(2027, 2, 1)})
+    assert eligibility.assess(learner, _offer(requires=frozenset({"dbs"}),
+                                              start=date(2027, 2, 1))).ok
+    late = eligibility.assess(learner, _offer(requires=frozenset({"dbs"}),
+                                              start=date(2027, 2, 2)))
+    assert late.reasons == (eligibility.Reason.EXPIRED,)
+    # A check declared without dates counts as held.
+    assert eligibility.assess(_learner(has=frozenset({"dbs"})),
+                              _offer(requires=frozenset({"dbs"}), start=date(2030, 1, 1))).ok
+
+
+def test_dbs_counts_for_its_validity_unless_on_the_update_service():
+    until = eligibility.check_valid_until("dbs", issued_on=date(2024, 2, 29), expires_on=None,
+                                          update_service=False, dbs_valid_months=36)
+    assert until == date(2027, 2, 28)
+    assert eligibility.check_valid_until("dbs", issued_on=date(2024, 2, 29), expires_on=None,
+                                         update_service=True, dbs_valid_months=36) is None
+    assert eligibility.check_valid_until("cscs", issued_on=None, expires_on=date(2028, 1, 1),
+                                         update_service=False, dbs_valid_months=36) \
+        == date(2028, 1, 1)
 
 
 def test_distance_exactly_at_the_limit_is_within_reach():
