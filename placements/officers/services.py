@@ -15,6 +15,7 @@ from placements import audit
 from placements.auth.services import create_invitation
 from placements.compliance import checks
 from placements.domain import DomainError, NotAllowed, access, eligibility
+from placements.domain import compliance as compliance_rules
 from placements.domain import employers as employer_rules
 from placements.domain import offers as offer_rules
 from placements.domain.offers import open_offers_stmt
@@ -304,8 +305,10 @@ class OfferLine:
     held: int
     #: Why it is not open to learners' choices (None: it is open).
     closed_because: str | None
-    #: Whether it would be open to choices were the employer approved.
+    #: Whether it would be open to choices were the employer approved (compliance apart).
     open_once_approved: bool
+    #: What compliance item it still lacks, in words (None: nothing).
+    compliance_gap: str | None = None
 
 
 @dataclass(frozen=True)
@@ -327,11 +330,20 @@ class EmployerPage:
     engagement: EmployerEngagement | None
     history: list[HistoryLine]
     approved_by: User | None
+    #: Whether the officer may open the employer's compliance page (`domain.access`).
+    sees_compliance: bool = False
 
     @property
     def open_offers(self) -> list[OfferLine]:
         """The offers open to learners' choices (or that will be, once approved)."""
-        return [line for line in self.offers if line.open_once_approved]
+        return [line for line in self.offers
+                if line.open_once_approved and line.compliance_gap is None]
+
+    @property
+    def on_hold(self) -> list[OfferLine]:
+        """The offers approval would not open yet: a compliance item is missing."""
+        return [line for line in self.offers
+                if line.open_once_approved and line.compliance_gap is not None]
 
     @property
     def open_places(self) -> int:
@@ -348,7 +360,8 @@ def employer_page(officer: User, employer: Employer, *, history_limit: int = 50
     held = held_places([o.id for o in offers])
     today = today_uk()
     lines = [OfferLine(o, held.get(o.id, 0), offer_rules.closed_because(o, today=today),
-                       offer_rules.closed_reason(o.status, True, o.end_date, today) is None)
+                       offer_rules.closed_reason(o.status, True, o.end_date, today) is None,
+                       compliance_rules.blocked_because(o, today=today))
              for o in offers]
     engagement = db.session.scalar(sa.select(EmployerEngagement).where(
         EmployerEngagement.employer_id == employer.id,
@@ -357,7 +370,8 @@ def employer_page(officer: User, employer: Employer, *, history_limit: int = 50
     approved_by = (db.session.get(User, employer.approved_by_id)
                    if employer.approved_by_id is not None else None)
     return EmployerPage(employer, users, lines, engagement,
-                        employer_history(employer, limit=history_limit), approved_by)
+                        employer_history(employer, limit=history_limit), approved_by,
+                        access.officer_sees_employer_compliance(officer, employer))
 
 
 #: Events of an employer's history in an officer's words (detail keys they may use).

@@ -106,6 +106,22 @@ def test_the_employer_page_shows_organisation_users_sites_offers_and_history(
     assert "Open" in approved
 
 
+def test_the_page_says_approval_waits_for_compliance(client, auth, newcomer):
+    """With the built-in compliance items blocking allocation and none accepted, approving
+    would not open the offer: the page says so and links to the employer's compliance."""
+    from placements.compliance import services as compliance_services
+
+    compliance_services.ensure_builtin_types()
+    db.session.commit()
+    auth.login("officer1@example.test")
+    gamma = newcomer["gamma"]
+    page = client.get(f"/officer/employers/{gamma.id}").get_data(as_text=True)
+    assert "Approving opens" not in page
+    assert "Approving does not open its offers yet: 1 offer waits for compliance items" in page
+    assert f'href="/officer/compliance/employers/{gamma.id}"' in page
+    assert "employer&#39;s liability insurance" in page or "liability insurance" in page
+
+
 def test_the_page_shows_only_the_officers_partnerships_engagement(client, auth, newcomer):
     own = EmployerEngagement(provider_id=newcomer["p1"].id, employer_id=newcomer["gamma"].id,
                              name="Gamma Robotics", sector="Digital", contact_name="Kim Contact",
