@@ -62,6 +62,8 @@ NOT_LINKED = {
     "rounds.run": "needs an allocation run",
     "api_keys.revoke_confirm": "needs an API key (the demo has none)",
     "admin_api_keys.revoke_confirm": "needs an API key (the demo has none)",
+    "compliance.employer.employer_file": "an uploaded document, always a download (no page)",
+    "compliance.officer.officer_file": "an uploaded document, always a download (no page)",
 }
 
 #: Routes that answer with a file, not a page.
