@@ -125,23 +125,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--learners", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--reuse", type=Path, help="a SQLite file an earlier run of this "
+                        "script prepared (seeded, run and published; `flask db upgrade` it "
+                        "after schema changes): time it again")
+    parser.add_argument("--only", default="", help="time only pages whose path contains this")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="pages-bench-"))
-    uri = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite'}"
+    uri = os.environ.get("DATABASE_URL") or f"sqlite:///{args.reuse or workdir / 'bench.sqlite'}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SECRET_KEY": "bench",
                       "JOB_WORKER": "inline", "RATELIMIT_ENABLED": False,
                       "WTF_CSRF_ENABLED": False, "MAIL_IN_BACKGROUND": False})
-    round_id = _prepare(app, args.learners)
+    if args.reuse:
+        with app.app_context():
+            round_id = db.session.scalar(sa.select(AllocationRound.id).where(
+                AllocationRound.publications > 0).order_by(AllocationRound.id))
+            args.learners = db.session.scalar(sa.text("SELECT count(*) FROM learner"))
+    else:
+        round_id = _prepare(app, args.learners)
     rows = []
     baseline = _time(app.test_client(), "/auth/login", args.repeat)[0]
     for role, email in ROLES.items():
         client = app.test_client()
         client.post("/auth/login", data={"email": email, "password": DEMO_PASSWORD})
         for path in _pages(client, role, round_id):
+            if args.only not in path:
+                continue
             times, size, status = _time(client, path, args.repeat)
             times.sort()
             p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
             rows.append((role, path, statistics.median(times), p95, size, status))
+    if not rows:
+        raise SystemExit(f"no page matches --only {args.only!r}")
     rows.sort(key=lambda r: -r[3])
     print(f"machine: {platform.machine()} {platform.processor() or ''}, "
           f"{os.cpu_count()} cpus, python {platform.python_version()}; "

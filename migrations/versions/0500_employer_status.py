@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0500_employer_status"
-down_revision = "0200_compliance"
+down_revision = "0013_region_pages"
 branch_labels = None
 depends_on = None
 

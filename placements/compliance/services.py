@@ -681,21 +681,35 @@ class BlockedOffer:
     gaps: tuple[rules.Gap, ...]
 
 
+def _blocked_stmt(round_: AllocationRound, today: date) -> sa.Select:
+    from placements.domain.offers import listed_sql, open_to_choices_sql
+    from placements.rounds.problem import provider_ids_of
+
+    return (sa.select(PlacementOffer).join(Employer, Employer.id == PlacementOffer.employer_id)
+            .where(listed_sql(today), PlacementOffer.sector.in_(sorted(round_.sectors())),
+                   PlacementOffer.capacity > 0,
+                   ~open_to_choices_sql(today, provider_ids_of(round_))))
+
+
+def count_blocked_offers(round_: AllocationRound, *, today: date | None = None) -> int:
+    """How many offers `blocked_offers` lists (one count in SQL)."""
+    stmt = _blocked_stmt(round_, today or today_uk())
+    return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+
+
 def blocked_offers(round_: AllocationRound, *, today: date | None = None
                    ) -> list[BlockedOffer]:
     """Offers in a round's sectors, otherwise open, that compliance keeps out, with what
     would unblock them."""
-    from placements.domain.offers import listed_sql, open_to_choices_sql
     from placements.rounds.problem import provider_ids_of
 
     today = today or today_uk()
-    providers = provider_ids_of(round_)
-    sectors = sorted(round_.sectors())
     offers = list(db.session.scalars(
-        sa.select(PlacementOffer).join(Employer, Employer.id == PlacementOffer.employer_id)
-        .where(listed_sql(today), PlacementOffer.sector.in_(sectors),
-               PlacementOffer.capacity > 0, ~open_to_choices_sql(today, providers))
+        _blocked_stmt(round_, today).options(
+            sa.orm.contains_eager(PlacementOffer.employer),
+            sa.orm.selectinload(PlacementOffer.site))
         .order_by(Employer.name, PlacementOffer.title)))
+    providers = provider_ids_of(round_)
     if not offers:
         return []
     types = rules.blocking_types(providers)

@@ -173,9 +173,13 @@ def offer_gaps(offer: PlacementOffer, *, today: date, provider_ids: Iterable[int
 
 
 def blocked_because(offer: PlacementOffer, *, today: date,
-                    provider_ids: Iterable[int] | None = None) -> str | None:
-    """Why an offer is closed to allocation for compliance, in words (None: it is not)."""
-    found = offer_gaps(offer, today=today, provider_ids=provider_ids)
+                    provider_ids: Iterable[int] | None = None,
+                    types: Sequence[TypeFacts] | None = None,
+                    held: Sequence[HeldItem] | None = None) -> str | None:
+    """Why an offer is closed to allocation for compliance, in words (None: it is not);
+    `types` and `held` as `blocking_types` and `held_items` give them, when a caller asks
+    about many offers at once."""
+    found = offer_gaps(offer, today=today, provider_ids=provider_ids, types=types, held=held)
     if not found:
         return None
     started = offer.start_date <= today

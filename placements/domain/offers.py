@@ -21,7 +21,12 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from placements.domain.compliance import blocked_because, compliant_sql
+from placements.domain.compliance import (
+    blocked_because,
+    blocking_types,
+    compliant_sql,
+    held_items,
+)
 from placements.models import Employer, EmployerStatus, OfferStatus, PlacementOffer
 from placements.timeutil import today_uk
 
@@ -32,6 +37,18 @@ def closed_because(offer: PlacementOffer, *, today: date | None = None,
     today = today or today_uk()
     return closed_reason(offer.status, offer.employer.approved, offer.end_date, today) or \
         blocked_because(offer, today=today, provider_ids=provider_ids)
+
+
+def closed_reasons(offers: Iterable[PlacementOffer], *, today: date | None = None,
+                   provider_ids: Iterable[int] | None = None) -> dict[int, str | None]:
+    """`closed_because` for many offers at once (compliance read in two queries)."""
+    today = today or today_uk()
+    offers = list(offers)
+    types = blocking_types(provider_ids)
+    held = held_items({o.employer_id for o in offers})
+    return {o.id: closed_reason(o.status, o.employer.approved, o.end_date, today) or
+            blocked_because(o, today=today, types=types, held=held[o.employer_id])
+            for o in offers}
 
 
 def listing_closed_because(offer: PlacementOffer, *, today: date | None = None) -> str | None:

@@ -15,6 +15,7 @@ from placements.domain import DomainError, NotAllowed, access, eligibility
 from placements.domain import rounds as round_rules
 from placements.domain.offers import (
     closed_because,
+    closed_reasons,
     listed_offers_stmt,
     listing_closed_because,
     open_to_choices_sql,
@@ -357,6 +358,8 @@ def offer_views(hits: Sequence[OfferHit], learner: Learner | None = None) -> lis
             sa.orm.joinedload(PlacementOffer.site),
             sa.orm.joinedload(PlacementOffer.employer)))} if ids else {}
     providers = [learner.provider_id] if learner is not None else []
+    why = closed_reasons([offers[h.offer_id] for h in hits if h.blocked and h.offer_id in offers],
+                         provider_ids=providers)
     out = []
     for h in hits:
         offer = offers.get(h.offer_id)
@@ -364,8 +367,7 @@ def offer_views(hits: Sequence[OfferHit], learner: Learner | None = None) -> lis
             continue
         blocked = None
         if h.blocked:
-            blocked = closed_because(offer, provider_ids=providers) or \
-                "its employer's safety checks are not complete"
+            blocked = why.get(offer.id) or "its employer's safety checks are not complete"
         out.append(OfferView(offer, h.answer, blocked, h.notes))
     return out
 

@@ -100,7 +100,8 @@ class RunLearner(Base):
     reading the result document (megabytes at region scale)."""
 
     __tablename__ = "run_learner"
-    __table_args__ = (sa.Index("ix_run_learner_change", "run_id", "change"),)
+    __table_args__ = (sa.Index("ix_run_learner_position", "run_id", "position"),
+                      sa.Index("ix_run_learner_change", "run_id", "change", "position"))
 
     run_id: Mapped[int] = mapped_column(
         sa.ForeignKey("allocation_run.id", ondelete="CASCADE"), primary_key=True)
@@ -114,6 +115,12 @@ class RunLearner(Base):
     mandated: Mapped[bool] = mapped_column(default=False)
     #: The solver's reason code when not placed ("capacity", "no-eligible-offer", ...).
     reason: Mapped[str | None] = mapped_column(sa.String(40))
+    #: The line's place in the run's list (by change, mandated first, then name), so that a
+    #: page of the list is read from an index instead of sorting every learner.
+    position: Mapped[int | None]
+    #: For a learner the run leaves without a place: why, in an officer's words, worked out
+    #: from the problem the run solved when the run finished (`reports.explain_unplaced`).
+    explanation: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class RunOffer(Base):
@@ -143,6 +150,8 @@ class Placement(Base):
                            name="move_names_offer"),
         # The API's placement sync: in order of change.
         sa.Index("ix_placement_updated_id", "updated_at", "id"),
+        # A round's counts by state (its page, publishing) from the index alone.
+        sa.Index("ix_placement_round_state", "round_id", "status", "pending_change"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

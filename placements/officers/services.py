@@ -107,8 +107,10 @@ def reinvite_learner(officer: User, learner: Learner) -> str:
 
 def learners_query(officer: User, search: str = "") -> sa.Select:
     """Select the learners the officer's provider is responsible for."""
-    stmt = sa.select(Learner).join(Learner.user).where(
-        access.officer_learners_sql(officer)).order_by(User.name)
+    stmt = (sa.select(Learner).join(Learner.user).where(access.officer_learners_sql(officer))
+            .options(sa.orm.contains_eager(Learner.user),
+                     sa.orm.selectinload(Learner.programme))
+            .order_by(User.name, Learner.id))
     if search:
         like = f"%{search.strip().lower()}%"
         stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like),

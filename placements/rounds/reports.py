@@ -154,17 +154,23 @@ def run_report(run: AllocationRun, *, offers_limit: int = 100) -> RunReport | No
     if kept is None:
         return _report_from_documents(run, offers_limit)
     summary = dict(kept["summary"])
-    locked = db.session.scalar(sa.select(sa.func.count()).where(
-        RunLearner.run_id == run.id, RunLearner.locked.is_(True))) or 0
-    labels, values = _histogram(summary, int(kept["k"]), locked)
+    locked = kept.get("locked")
+    if locked is None:  # kept before the count was
+        locked = db.session.scalar(sa.select(sa.func.count()).where(
+            RunLearner.run_id == run.id, RunLearner.locked.is_(True))) or 0
+    labels, values = _histogram(summary, int(kept["k"]), int(locked))
     report = RunReport(summary=summary, status=kept.get("status") or "", k=int(kept["k"]),
                        histogram_labels=labels, histogram_values=values,
                        warnings=int(kept.get("warnings") or 0))
-    full, part, empty, total = db.session.execute(sa.select(
-        sa.func.count().filter(RunOffer.filled >= RunOffer.capacity),
-        sa.func.count().filter(RunOffer.filled > 0, RunOffer.filled < RunOffer.capacity),
-        sa.func.count().filter(RunOffer.filled == 0, RunOffer.capacity > 0),
-        sa.func.count()).where(RunOffer.run_id == run.id)).one()
+    if "fill" in kept:
+        full, part, empty, total = (int(kept["fill"][k]) for k in ("full", "part", "empty",
+                                                                    "total"))
+    else:  # kept before the counts were
+        full, part, empty, total = db.session.execute(sa.select(
+            sa.func.count().filter(RunOffer.filled >= RunOffer.capacity),
+            sa.func.count().filter(RunOffer.filled > 0, RunOffer.filled < RunOffer.capacity),
+            sa.func.count().filter(RunOffer.filled == 0, RunOffer.capacity > 0),
+            sa.func.count()).where(RunOffer.run_id == run.id)).one()
     report.fill_counts = {"full": full, "part": part, "empty": empty}
     report.offers_total = total
     report.offers = offer_fill(run, limit=offers_limit)
@@ -300,6 +306,8 @@ class LearnerChange:
     after: str
     why: str
     mandated: bool = False
+    #: Why a learner left without a place could not be placed (officer's words), if known.
+    detail: str = ""
 
 
 @dataclass
@@ -386,8 +394,22 @@ def outcomes(run: AllocationRun, result: dict[str, Any],
 def record_run(run: AllocationRun, result: dict[str, Any],
                before: AllocationRun | None) -> dict[str, Any]:
     """Keep what a succeeded run did, per learner and per offer, in tables the run's pages
-    read (in the run's own transaction); return the small summary kept on its job."""
+    read (in the run's own transaction); return the small summary kept on its job.
+
+    Each learner's line gets its place in the list (by change, mandated first, then name)
+    and, when the run leaves them without a place, why, so that a page of the list is read
+    from an index and never needs the problem document again."""
     baseline, rows = outcomes(run, result, before)
+    names = _names([r["learner_id"] for r in rows])
+    order = {str(c): i for i, c in enumerate(CHANGES)}
+    rows.sort(key=lambda r: (order[r["change"]], not r["mandated"],
+                             names.get(r["learner_id"], "").lower(), r["learner_id"]))
+    left = [f"L{r['learner_id']}" for r in rows
+            if r["change"] in (Change.LOST, Change.UNPLACED)]
+    why = explain_unplaced(run.problem or {}, left) if left else {}
+    for position, r in enumerate(rows, start=1):
+        r["position"] = position
+        r["explanation"] = why.get(f"L{r['learner_id']}") or None
     for start in range(0, len(rows), 5000):
         db.session.execute(sa.insert(RunLearner), rows[start:start + 5000])
     fill = Counter(a["offer"] for a in result.get("assignments", []))
@@ -398,13 +420,31 @@ def record_run(run: AllocationRun, result: dict[str, Any],
         db.session.execute(sa.insert(RunOffer), offers[start:start + 5000])
     counts = Counter(r["change"] for r in rows)
     summary = {k: v for k, v in result.get("summary", {}).items()}
-    return {"baseline": baseline, "changes": {str(c): counts.get(str(c), 0) for c in CHANGES},
+    fill_counts = {
+        "full": sum(1 for o in offers if o["filled"] >= o["capacity"]),
+        "part": sum(1 for o in offers if 0 < o["filled"] < o["capacity"]),
+        "empty": sum(1 for o in offers if o["filled"] == 0 and o["capacity"] > 0),
+        "total": len(offers)}
+    return {"baseline": baseline, "fill": fill_counts,
+            "locked": sum(1 for r in rows if r["locked"]),
+            "changes": {str(c): counts.get(str(c), 0) for c in CHANGES},
             "summary": summary, "status": result.get("status"),
             "warnings": len(result.get("warnings", [])),
             "settings": dict((run.problem or {}).get("settings", {})),
             "employer_limits": employer_limits(run.problem or {}, result),
             "k": int((run.problem or {}).get("settings", {}).get("max_preferences", 10)),
             "placed": summary.get("placed"), "learners": summary.get("learners")}
+
+
+def _names(learner_ids: list[int]) -> dict[int, str]:
+    """Learners' names by id, read a block at a time."""
+    out: dict[int, str] = {}
+    ids = sorted(set(learner_ids))
+    for start in range(0, len(ids), 5000):
+        out.update(db.session.execute(
+            sa.select(Learner.id, User.name).join(User, User.id == Learner.user_id)
+            .where(Learner.id.in_(ids[start:start + 5000]))).all())
+    return out
 
 
 def _recorded(run: AllocationRun) -> dict[str, Any] | None:
@@ -433,9 +473,6 @@ def _why(row: Any, declined: dict[int, str]) -> str:
     return why
 
 
-_ORDER = sa.case({str(c): i for i, c in enumerate(CHANGES)}, value=RunLearner.change)
-
-
 def _changes_stmt(run: AllocationRun, kind: str | None) -> sa.Select:
     before = sa.orm.aliased(PlacementOffer)
     before_employer = sa.orm.aliased(Employer)
@@ -448,8 +485,7 @@ def _changes_stmt(run: AllocationRun, kind: str | None) -> sa.Select:
             .outerjoin(before, before.id == RunLearner.before_offer_id)
             .outerjoin(before_employer, before_employer.id == before.employer_id)
             .where(RunLearner.run_id == run.id)
-            .order_by(_ORDER, RunLearner.mandated.desc(), sa.func.lower(User.name),
-                      RunLearner.learner_id))
+            .order_by(RunLearner.position))
     if kind:
         stmt = stmt.where(RunLearner.change == kind)
     return stmt
@@ -465,7 +501,7 @@ def _lines(run: AllocationRun, stmt: sa.Select) -> list[LearnerChange]:
             learner_id=row.learner_id, name=name, student_ref=ref, kind=Change(row.change),
             before=f"{b_title} ({b_employer})" if b_title else "",
             after=f"{title} ({employer})" if title else "", why=_why(row, declined),
-            mandated=row.mandated))
+            mandated=row.mandated, detail=row.explanation or ""))
     return lines
 
 
@@ -484,8 +520,15 @@ def run_changes(run: AllocationRun, before: AllocationRun | None = None, *,
     stmt = _changes_stmt(run, kind)
     if per_page:
         stmt = stmt.limit(per_page).offset((page - 1) * per_page)
-    return RunChanges(baseline=kept["baseline"], counts=counts, rows=_lines(run, stmt),
-                      total=total)
+    lines = _lines(run, stmt)
+    # Lines kept before explanations were (migration 0013): from the problem, when shown.
+    unexplained = [f"L{r.learner_id}" for r in lines
+                   if r.kind in (Change.LOST, Change.UNPLACED) and not r.detail]
+    if unexplained and per_page:
+        found = explain_unplaced(run.problem or {}, unexplained)
+        for r in lines:
+            r.detail = r.detail or found.get(f"L{r.learner_id}", "")
+    return RunChanges(baseline=kept["baseline"], counts=counts, rows=lines, total=total)
 
 
 def _changes_from_documents(run: AllocationRun, before: AllocationRun | None, *,
@@ -504,6 +547,9 @@ def _changes_from_documents(run: AllocationRun, before: AllocationRun | None, *,
     counts = {c: sum(1 for r in rows if r["change"] == c) for c in CHANGES}
     chosen = [r for r in rows if not kind or r["change"] == kind]
     shown = chosen[(page - 1) * per_page:page * per_page] if per_page else chosen
+    left = [f"L{r['learner_id']}" for r in shown
+            if r["change"] in (Change.LOST, Change.UNPLACED)]
+    details = explain_unplaced(run.problem or {}, left) if left else {}
     lines = []
     for r in shown:
         row = SimpleNamespace(**r)
@@ -512,7 +558,8 @@ def _changes_from_documents(run: AllocationRun, before: AllocationRun | None, *,
             learner_id=row.learner_id, name=name, student_ref=ref, kind=Change(row.change),
             before=offers.get(row.before_offer_id, "") if row.before_offer_id else "",
             after=offers.get(row.offer_id, "") if row.offer_id else "",
-            why=_why(row, declined), mandated=row.mandated))
+            why=_why(row, declined), mandated=row.mandated,
+            detail=details.get(f"L{row.learner_id}", "")))
     return RunChanges(baseline=baseline, counts=counts, rows=lines, total=len(chosen))
 
 
@@ -556,7 +603,7 @@ def _declines(round_id: int, learner_ids: list[int]) -> dict[int, str]:
 
 
 CHANGES_CSV_HEADER = ["student_ref", "learner", "mandated", "change", "before", "after",
-                      "why"]
+                      "why", "details"]
 
 
 def changes_csv_rows(run: AllocationRun, before: AllocationRun | None) -> Iterable[list[Any]]:
@@ -566,13 +613,15 @@ def changes_csv_rows(run: AllocationRun, before: AllocationRun | None) -> Iterab
         changes = run_changes(run, before)
         lines: Iterable[LearnerChange] = changes.rows if changes else []
         for r in lines:
-            yield [r.student_ref, r.name, r.mandated, str(r.kind), r.before, r.after, r.why]
+            yield [r.student_ref, r.name, r.mandated, str(r.kind), r.before, r.after, r.why,
+                   r.detail]
         return
     block = 5000
     for start in range(0, 10**9, block):
         lines = _lines(run, _changes_stmt(run, None).limit(block).offset(start))
         for r in lines:
-            yield [r.student_ref, r.name, r.mandated, str(r.kind), r.before, r.after, r.why]
+            yield [r.student_ref, r.name, r.mandated, str(r.kind), r.before, r.after, r.why,
+                   r.detail]
         if len(lines) < block:
             return
 

@@ -136,7 +136,7 @@ def detail(round_id: int):
         blockers=publication.quick_blockers(round_) if can_manage else [],
         publishing_job=services.publication_job(round_), summarise=publication_summary,
         latest=services.latest_run(round_, succeeded=True), form=EmptyForm(),
-        blocked=len(compliance.blocked_offers(round_)))
+        blocked=compliance.count_blocked_offers(round_))
 
 
 @bp.route("/<int:round_id>/edit", methods=["GET", "POST"])
@@ -280,13 +280,10 @@ def run(round_id: int, run_id: int):
         changes = reports.run_changes(run_, before, kind=kind or None, page=page,
                                       per_page=CHANGES_PAGE)
     shown = changes.rows if changes else []
-    explain = [f"L{r.learner_id}" for r in shown
-               if r.kind in (reports.Change.LOST, reports.Change.UNPLACED)]
-    details = reports.explain_unplaced(run_.problem or {}, explain) if explain else {}
     return render_template(
         "rounds/run.html", round=round_, run=run_, progress=_progress(run_), report=report,
         comparison=reports.compare_runs(run_, before), before=before, changes=changes,
-        kind=kind, shown=shown, details=details, page=page, pages=pages,
+        kind=kind, shown=shown, page=page, pages=pages,
         kinds=reports.CHANGES,
         can_manage=access.officer_manages_round(current_user, round_))
 

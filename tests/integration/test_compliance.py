@@ -17,7 +17,7 @@ from placements.compliance import checks, services
 from placements.domain import DomainError, access, eligibility
 from placements.domain.compliance import blocked_offer_ids
 from placements.domain.errors import ConcurrentChange, IllegalTransition
-from placements.domain.offers import closed_because, open_to_choices_sql
+from placements.domain.offers import closed_because, closed_reasons, open_to_choices_sql
 from placements.extensions import db
 from placements.models import (
     AuditEvent,
@@ -196,6 +196,9 @@ def test_sql_form_agrees_with_python_form(app, world):
             [(o.id, o.employer_id, o.site_id, o.start_date) for o in everyone],
             today=TODAY, provider_ids=providers)
         assert bulk == python, providers
+        # And the many-offers Python form (learners' offer lists), reasons and all.
+        assert closed_reasons(everyone, provider_ids=providers) == {
+            o.id: closed_because(o, provider_ids=providers) for o in everyone}
     # Accepted and in date on the start (offsets 10, 0, and no expiry): open for built-ins.
     assert {o.title for o in offers if closed_because(o) is None} == {
         "Offer 0", "Offer 2", "Offer 8"}

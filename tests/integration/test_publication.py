@@ -22,6 +22,7 @@ from placements.models import (
     PlacementStatus,
     Preference,
     Role,
+    RunLearner,
 )
 from placements.rounds import publication, reports, services
 from tests.conftest import make_user, publish, publish_form
@@ -423,6 +424,23 @@ def test_unplaced_reasons_are_in_an_officers_words(client, world3):
         in page
     assert not re.search(r"\byou\b", page.split('id="changes"')[1].split("Places filled")[0],
                          re.IGNORECASE)
+    # Worked out once when the run finished: kept with its lines, in the list's order, and
+    # shown without reading the problem document again (megabytes at region scale).
+    kept = db.session.execute(sa.select(RunLearner.learner_id, RunLearner.position,
+                                        RunLearner.explanation).where(
+        RunLearner.run_id == run.id).order_by(RunLearner.position)).all()
+    assert [p for _, p, _ in kept] == list(range(1, len(kept) + 1))
+    assert next(e for i, _, e in kept if i == world3["l2"].id).startswith("Of the ")
+    db.session.execute(sa.update(AllocationRun).where(AllocationRun.id == run.id)
+                       .values(problem=None))
+    db.session.commit()
+    again = client.get(f"/officer/rounds/{rid}/runs/{run.id}?change=not+placed").get_data(
+        as_text=True)
+    assert "Enhanced DBS check, which they do not hold" in again
+    csv = client.get(f"/officer/rounds/{rid}/runs/{run.id}/changes.csv").get_data(
+        as_text=True)
+    assert "Enhanced DBS check, which they do not hold" in csv
+    assert csv.splitlines()[0].endswith(",why,details")
 
 
 def test_standing_words_follow_the_round(client, world3):
