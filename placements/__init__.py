@@ -63,6 +63,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(hours_bp)
 
+    from placements.ksb import bp as ksb_bp
+
+    app.register_blueprint(ksb_bp)
+
     from placements.compliance import bp as compliance_bp
 
     app.register_blueprint(compliance_bp)

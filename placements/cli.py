@@ -15,12 +15,15 @@ seed_cli = AppGroup("seed", help="Load reference and demo data.")
 
 @seed_cli.command("reference")
 def seed_reference() -> None:
-    """Load or refresh the occupational standards (safe to run again)."""
+    """Load or refresh the occupational standards and their KSBs (safe to run again)."""
+    from placements.ksb.catalogue import load_bundled
     from seed.demo import load_standards
 
     count = load_standards()
+    ksbs = load_bundled()
     db.session.commit()
-    click.echo(f"{count} occupational standards loaded.")
+    click.echo(f"{count} occupational standards loaded; KSB statements: {ksbs.created} added, "
+               f"{ksbs.updated} changed, {ksbs.unchanged} unchanged.")
 
 
 @seed_cli.command("demo")
@@ -30,8 +33,10 @@ def seed_reference() -> None:
               help="Random seed: the same seed gives the same data.")
 @click.option("--quiet", is_flag=True, help="Do not print the demo logins.")
 def seed_demo(learners: int, random_seed: int, quiet: bool) -> None:
-    """Load the Greater Manchester demo partnership (does nothing if already loaded)."""
-    from seed.demo import demo_logins, load_demo
+    """Load the Greater Manchester demo partnership (does nothing if already loaded) and
+    the bundled KSB statements (refreshed on every run)."""
+    from placements.ksb.catalogue import load_bundled
+    from seed.demo import demo_logins, load_demo, load_standards
 
     with click.progressbar(length=learners, label="Creating demo learners",
                            file=sys.stderr) as bar:
@@ -43,6 +48,8 @@ def seed_demo(learners: int, random_seed: int, quiet: bool) -> None:
                 done["learners"] = n
 
         try:
+            load_standards()
+            load_bundled()
             report = load_demo(learners=learners, seed=random_seed, progress=progress)
         except Exception:
             db.session.rollback()

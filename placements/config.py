@@ -113,6 +113,11 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         "UPLOAD_S3_REGION": None,
         # Year shown in the Ordnance Survey attribution (the data's release year).
         "OS_DATA_YEAR": None,
+        # KSB suggestions (placements/ksb): "hybrid" (BM25 and the bundled sentence
+        # encoder; chosen on a labelled set, see bench/RESULTS.md), "bm25" (words only: no
+        # model to load) or "embedding"; and how many suggestions a page shows for a text.
+        "KSB_SUGGEST_METHOD": "hybrid",
+        "KSB_SUGGESTIONS_SHOWN": 10,
         # The JSON API (/api/v1). Calls per API key, counted in RATELIMIT_STORAGE_URI (so
         # shared by every worker when that is Redis); calls per client address that present
         # no key or an unusable one.

@@ -23,6 +23,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Learners", "officers.learners"),
         ("Rounds", "rounds.index"),
         ("Hours", "hours.officer.overview"),
+        ("KSBs", "ksb.officer.index"),
         ("Insights", "insights.index"),
         ("Engagement", "engagement.board"),
         ("Compliance", "compliance.officer.dashboard"),
@@ -41,6 +42,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Checks", "compliance.learner.my_checks"),
         ("Offers", "learners.offers"),
         ("Hours", "hours.learner.log"),
+        ("KSBs", "ksb.learner.progress"),
     ],
 }
 

@@ -18,6 +18,7 @@ from werkzeug.security import generate_password_hash
 from placements.employers.services import OfferData, add_site, create_offer
 from placements.extensions import db
 from placements.geo import District, districts, haversine_km, haversine_km_array, locate
+from placements.ksb.catalogue import load_bundled
 from placements.learners.services import save_preferences
 from placements.models import (
     AllocationRound,
@@ -163,6 +164,7 @@ def load_demo(learners: int = 300, seed: int = 2026,
     rng = random.Random(seed)
     report = DemoReport(created=True)
     load_standards()
+    load_bundled()
     standards = {s.reference: s for s in db.session.scalars(sa.select(OccupationalStandard))}
     password_hash = generate_password_hash(DEMO_PASSWORD)
     large = learners > 1000
@@ -278,6 +280,9 @@ def load_demo(learners: int = 300, seed: int = 2026,
     from seed.engagement_demo import load_engagement_demo
 
     load_engagement_demo(officer, seed=seed)
+    from seed.ksb_demo import load_ksb_demo
+
+    load_ksb_demo(seed=seed)
     finish_compliance_demo(officer, seed=seed)
     return report
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0500_employer_status"
-down_revision = "0013_region_pages"
+down_revision = "0600_ksb"
 branch_labels = None
 depends_on = None
 

@@ -217,9 +217,10 @@ def _visible_item(item_id: int) -> ComplianceItem:
 @officer_bp.get("/")
 def dashboard():
     """Compliance by state and by expiry month; items waiting for review; placements at risk."""
+    at_risk, at_risk_total = services.placements_at_risk(current_user)
     return render_template("compliance/dashboard.html",
                            board=services.dashboard(current_user),
-                           at_risk=services.placements_at_risk(current_user), today=today_uk())
+                           at_risk=at_risk, at_risk_total=at_risk_total, today=today_uk())
 
 
 @officer_bp.get("/export.csv")

@@ -120,7 +120,7 @@ def require_changeable(round_: AllocationRound) -> None:
 #: Settings that decide the allocation: fixed once it has been published (a repair run
 #: follows what was published).
 ALLOCATION_SETTINGS = ("preference_deadline", "max_preferences", "rank_cost", "fallback",
-                       "programmes", "require_verified_checks")
+                       "programmes", "require_verified_checks", "ksb_coverage")
 
 
 def change_refusals(round_: AllocationRound, changes: dict[str, Any], now: datetime, *,

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload
 
 from placements import audit
 from placements.domain import DomainError, NotAllowed, access
+from placements.domain.ksb import KsbDecision, decide_evidence
 from placements.domain.lifecycle import DELETE, Lifecycle, move
 from placements.extensions import db
 from placements.hours import calc
@@ -342,9 +343,13 @@ def _decide(user: User, entry: HoursEntry, verb: str, reason: str | None) -> Non
     db.session.flush()
 
 
-def verify_entry(user: User, entry: HoursEntry) -> None:
-    """Confirm a learner's pending hours so they count."""
+def verify_entry(user: User, entry: HoursEntry, ksbs: KsbDecision | None = None) -> None:
+    """Confirm a learner's pending hours so they count; with `ksbs`, also the KSBs the
+    learner tagged on them, as the verifier ticked them (`domain.ksb.decide_evidence`: in
+    the same transaction, refused if the tags changed since the verifier saw them)."""
     _decide(user, entry, "verify", None)
+    if ksbs is not None:
+        decide_evidence(user, entry, ksbs)
 
 
 def reject_entry(user: User, entry: HoursEntry, reason: str) -> None:

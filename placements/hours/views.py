@@ -11,10 +11,13 @@ from flask_login import current_user
 
 from placements.csvio import table_response
 from placements.domain import DomainError, access
+from placements.domain.ksb import KsbDecision
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.hours import calc, services
 from placements.hours.forms import RejectForm, learner_hours_form, officer_hours_form
+from placements.ksb import services as ksb_services
+from placements.ksb.forms import EvidenceForm
 from placements.models import HoursEntry, HoursStatus, Learner, Programme, Role
 from placements.navigation import page_number, render_form
 from placements.security import role_required
@@ -91,21 +94,34 @@ def log():
         abort(404)
     placements = services.loggable_placements(learner)
     form = learner_hours_form(placements)
-    if form.validate_on_submit():
+    ksb_choices = ksb_services.evidence_choices(learner)
+    ksb_form = EvidenceForm(ksb_choices, prefix="ksb", meta={"csrf": False})
+    valid = form.validate_on_submit()
+    if request.method == "POST" and ksb_choices and not ksb_form.validate():
+        valid = False
+    if valid:
         try:
             entry = services.log_hours(current_user, form.entry_data())
+            if ksb_choices:
+                ksb_services.save_evidence(current_user, entry, ksb_form.ksbs.data or [],
+                                           ksb_form.reflection.data or "")
         except DomainError as exc:
             db.session.rollback()
-            show_domain_error(form, exc, "entry_date")
+            if exc.field in ("ksbs", "reflection"):
+                show_domain_error(ksb_form, exc, "ksbs")
+            else:
+                show_domain_error(form, exc, "entry_date")
         else:
             db.session.commit()
             flash(f"{calc.format_hours(entry.quarter_hours)} hours on "
                   f"{entry.entry_date:%d/%m/%Y} saved. They count once verified.", "success")
             return redirect(url_for(".log"), 303)
-    return render_form("hours/learner_log.html", form, learner=learner,
-                       summary=services.learner_hours(learner),
-                       entries=services.learner_entries(learner), placements=placements,
-                       withdraw_form=EmptyForm(), outside=services.outside_placement_dates)
+    page, status = render_form(
+        "hours/learner_log.html", form, learner=learner, ksb_form=ksb_form,
+        ksb_choices=ksb_choices, summary=services.learner_hours(learner),
+        entries=services.learner_entries(learner), placements=placements,
+        withdraw_form=EmptyForm(), outside=services.outside_placement_dates)
+    return page, 400 if ksb_form.errors else status
 
 
 @learner_bp.post("/entries/<int:entry_id>/withdraw")
@@ -129,11 +145,23 @@ def withdraw(entry_id: int):
 
 # --- deciding on hours (employers and officers) ---------------------------------------------
 
+def _ksb_decision() -> KsbDecision | None:
+    """The KSBs a verifier ticked with the hours, when the form showed them (else None)."""
+    raw = request.form.get("ksb_version")
+    if raw is None:
+        return None
+    ids = request.form.getlist("ksb")
+    if not raw.isdigit() or len(raw) > 9 or not all(i.isdigit() and len(i) < 19 for i in ids):
+        abort(400)
+    return KsbDecision(frozenset(int(i) for i in ids), int(raw))
+
+
 def _verify(entry_id: int, back: str):
     require_button_post()
     entry = _verifiable_or_404(entry_id)
+    decision = _ksb_decision()
     try:
-        services.verify_entry(current_user, entry)
+        services.verify_entry(current_user, entry, decision)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")

@@ -1,6 +1,8 @@
 """The one import pipeline: every import (learners, employers and offers, hours,
 timetables, prospects) reads, checks, reports and writes the same way, whether it comes as
-a CSV file, an Excel workbook or records sent to the JSON API.
+a CSV file, an Excel workbook or records sent to the JSON API (a kind may also take
+another format, such as a standard's JSON from Skills England, which its `convert` turns
+into CSV rows first).
 
 1. **Read** the file against the kind's columns (`placements.csvio.read_table`: CSV or
    .xlsx, told apart by content; the API's records through `read_records`): encoding,
@@ -77,6 +79,9 @@ class ImportKind:
     done_note: Callable[[ImportOutcome], str] | None = None
     #: Order on the imports page.
     order: int = 100
+    #: convert(upload, max_bytes) -> the upload, or CSV text made from another format the
+    #: kind accepts (raises CSVError with the whole file's problem).
+    convert: Callable[[Any, int], Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -97,6 +102,8 @@ def kinds() -> list[ImportKind]:
 def read(kind: ImportKind, source: Any, *, max_bytes: int, max_rows: int) -> list[Row]:
     """Read and parse a file of this kind, CSV or Excel workbook (.xlsx, told apart by its
     content); raises CSVError for whole-file problems."""
+    if kind.convert is not None:
+        source = kind.convert(source, max_bytes)
     return read_table(source, columns=kind.columns, max_bytes=max_bytes, max_rows=max_rows)
 
 

@@ -73,6 +73,19 @@ from placements.models.hours import (
     HoursStatus,
 )
 from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
+from placements.models.ksb import (
+    Delivery,
+    EvidenceStatus,
+    Ksb,
+    KsbEvidence,
+    KsbEvidenceItem,
+    KsbKind,
+    KsbStandardVersion,
+    LinkStatus,
+    ModuleKsb,
+    OfferKsb,
+    ProgrammeModule,
+)
 from placements.models.portals import OfferChange
 
 __all__ = [
@@ -142,4 +155,15 @@ __all__ = [
     "EmployerEngagement",
     "EngagementActivity",
     "EngagementStage",
+    "Delivery",
+    "EvidenceStatus",
+    "Ksb",
+    "KsbEvidence",
+    "KsbEvidenceItem",
+    "KsbKind",
+    "KsbStandardVersion",
+    "LinkStatus",
+    "ModuleKsb",
+    "OfferKsb",
+    "ProgrammeModule",
 ]

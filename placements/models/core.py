@@ -485,6 +485,9 @@ class AllocationRound(Base):
         enum_type(RankCost, 10), default=RankCost.SQUARED)
     fallback: Mapped[bool] = mapped_column(default=True)
     time_limit_s: Mapped[int] = mapped_column(default=60)
+    #: Opt-in: after the other levels of the objective, prefer placements that cover more
+    #: of each learner's outstanding work-integrated KSBs (`placements.domain.ksb`).
+    ksb_coverage: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     status: Mapped[RoundStatus] = mapped_column(
         enum_type(RoundStatus, 20), default=RoundStatus.OPEN)
     #: When choices were closed before the deadline, and why (learners are told).

@@ -241,7 +241,7 @@ def _changed(e: AuditEvent, d: dict[str, Any], n: Names) -> Markup:
     labels = {"name": "name", "preference_deadline": "deadline for choices",
               "max_preferences": "choices that count", "rank_cost": "rank cost",
               "fallback": "fallback", "time_limit_s": "time limit (seconds)",
-              "programmes": "programmes"}
+              "programmes": "programmes", "ksb_coverage": "preferring KSB coverage"}
     before, after = d.get("before") or {}, d.get("after") or {}
     parts = []
     for key in d.get("changed") or []:

@@ -59,6 +59,13 @@ class RoundForm(Form):
                           "than leave them unplaced", choices=YES_NO, default="yes",
                           widget=GovRadioInput(), validators=[
         InputRequired(message="Select yes or no")])
+    ksb_coverage = RadioField(
+        "After choices, prefer placements that cover more of each learner's outstanding "
+        "KSBs", choices=YES_NO, default="no", widget=GovRadioInput(),
+        description="Only where it changes nothing above it: mandated learners placed, "
+                    "learners placed and their choices come first. Uses the KSBs employers "
+                    "confirmed for their offers and each programme's work-integrated KSBs.",
+        validators=[Optional()])
     verified_checks = RadioField("Count only learners' checks (such as a DBS certificate) that "
                                  "an officer has seen and verified", choices=YES_NO,
                                  default="no", widget=GovRadioInput(), validators=[Optional()])

@@ -32,6 +32,11 @@ docs/problem-format.md), so the file an officer downloads reproduces the run.
   `{"id": "E<id>", "max_learners": n, "min_if_any": m}` (either may be null).
 - `extra_offers`: extra offer dicts in the problem format appended as given (what-if
   questions; ids must not clash with "O<n>").
+- KSB coverage (only when the round opts in, `AllocationRound.ksb_coverage`): settings
+  `ksb_coverage: true`; each offer's confirmed KSBs as `ksbs`, each learner's outstanding
+  work-integrated KSBs (`domain.ksb.outstanding_sql`) as `outstanding_ksbs`, both as codes
+  qualified by the standard ("ST0116:S4", `domain.ksb.problem_code`) and only where not
+  empty. A round that does not opt in gets none of these: its file is as before.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from placements.domain import eligibility
+from placements.domain import ksb as ksb_rules
 from placements.domain.compliance import blocked_offer_ids
 from placements.domain.offers import listed_sql
 from placements.domain.placements import held_places
@@ -55,7 +61,9 @@ from placements.models import (
     AllocationRound,
     Employer,
     EmployerSite,
+    Ksb,
     Learner,
+    OccupationalStandard,
     Placement,
     PlacementDecline,
     PlacementLock,
@@ -90,9 +98,40 @@ def parse_key(key: str) -> int:
 
 
 def settings_of(round_: AllocationRound) -> dict[str, Any]:
-    """Return the solver settings of a round."""
-    return {"rank_cost": str(round_.rank_cost), "fallback": bool(round_.fallback),
-            "max_preferences": round_.max_preferences, "time_limit_s": round_.time_limit_s}
+    """Return the solver settings of a round (`ksb_coverage` only when the round opts in)."""
+    settings = {"rank_cost": str(round_.rank_cost), "fallback": bool(round_.fallback),
+                "max_preferences": round_.max_preferences, "time_limit_s": round_.time_limit_s}
+    if round_.ksb_coverage:
+        settings["ksb_coverage"] = True
+    return settings
+
+
+def _ksb_codes() -> dict[int, str]:
+    """Every KSB's problem code ("ST0116:S4"), by id."""
+    return {ksb_id: ksb_rules.problem_code(ref, code) for ksb_id, ref, code in
+            db.session.execute(sa.select(Ksb.id, OccupationalStandard.reference, Ksb.code)
+                               .join(OccupationalStandard,
+                                     OccupationalStandard.id == Ksb.standard_id))}
+
+
+def add_ksb_coverage(problem: dict[str, Any], programme_ids: list[int]) -> None:
+    """Add the offers' confirmed KSBs and the learners' outstanding ones (non-empty lists
+    only) to a problem whose round opts in to KSB coverage."""
+    codes = _ksb_codes()
+    offers = {parse_key(o["id"]): o for o in problem["offers"] if o["id"].startswith("O")}
+    offered: dict[int, set[str]] = defaultdict(set)
+    for offer_id, ksb_id in db.session.execute(ksb_rules.offer_ksbs_sql()):
+        if offer_id in offers:
+            offered[offer_id].add(codes[ksb_id])
+    for offer_id, ksbs in offered.items():
+        offers[offer_id]["ksbs"] = sorted(ksbs)
+    learners = {parse_key(lrn["id"]): lrn for lrn in problem["learners"]}
+    outstanding: dict[int, set[str]] = defaultdict(set)
+    for learner_id, ksb_id in db.session.execute(ksb_rules.outstanding_sql(programme_ids)):
+        if learner_id in learners:
+            outstanding[learner_id].add(codes[ksb_id])
+    for learner_id, ksbs in outstanding.items():
+        learners[learner_id]["outstanding_ksbs"] = sorted(ksbs)
 
 
 def _programme_ids(round_: AllocationRound) -> list[int]:
@@ -287,6 +326,8 @@ def build_problem(round_: AllocationRound, *, previous: bool = False,
         "locked": locked,
         "employers": _employers(offers),
     }
+    if round_.ksb_coverage:
+        add_ksb_coverage(problem, programme_ids)
     if previous:
         problem["previous"] = [
             {"learner": learner_key(lid), "offer": offer_key(oid)}

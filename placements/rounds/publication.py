@@ -216,7 +216,8 @@ def _settings_changed(round_: AllocationRound, run: AllocationRun) -> bool:
     ran = reports.run_settings(run)
     now = settings_of(round_)
     keys = ("rank_cost", "fallback", "max_preferences")
-    return any(ran.get(k) != now[k] for k in keys)
+    return any(ran.get(k) != now[k] for k in keys) or bool(
+        ran.get("ksb_coverage", False)) != bool(now.get("ksb_coverage", False))
 
 
 def _check(round_: AllocationRound, *, first: bool, run: AllocationRun | None, empty: bool,

@@ -61,8 +61,8 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
                  preference_deadline: datetime, max_preferences: int = 10,
                  rank_cost: RankCost = RankCost.SQUARED, fallback: bool = True,
                  time_limit_s: int = 60, providers: Sequence[Provider] = (),
-                 open_now: bool = True, require_verified_checks: bool = False
-                 ) -> AllocationRound:
+                 open_now: bool = True, require_verified_checks: bool = False,
+                 ksb_coverage: bool = False) -> AllocationRound:
     """Create an allocation round over programmes of the officer's provider or partners."""
     if not programmes:
         raise DomainError("Choose at least one programme", field="programmes")
@@ -87,7 +87,7 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
     round_ = AllocationRound(
         name=name.strip(), provider_id=own.id, preference_deadline=preference_deadline,
         max_preferences=max_preferences, rank_cost=rank_cost, fallback=fallback,
-        time_limit_s=time_limit_s, created_by_id=officer.id,
+        time_limit_s=time_limit_s, created_by_id=officer.id, ksb_coverage=ksb_coverage,
         require_verified_checks=require_verified_checks,
         status=RoundStatus.OPEN if open_now else RoundStatus.DRAFT,
         providers=[db.session.get(Provider, pid) for pid in sorted(scope)],
@@ -101,7 +101,8 @@ def create_round(officer: User, *, name: str, programmes: Sequence[Programme],
 def update_round(officer: User, round_: AllocationRound, *, name: str,
                  programmes: Sequence[Programme], preference_deadline: datetime,
                  max_preferences: int, rank_cost: RankCost, fallback: bool,
-                 time_limit_s: int, require_verified_checks: bool | None = None) -> list[str]:
+                 time_limit_s: int, require_verified_checks: bool | None = None,
+                 ksb_coverage: bool | None = None) -> list[str]:
     """Change a round's settings within the lifecycle's guards; return what changed.
 
     Once published, the settings that decided the allocation are fixed
@@ -120,6 +121,8 @@ def update_round(officer: User, round_: AllocationRound, *, name: str,
         "name": name.strip(), "preference_deadline": preference_deadline,
         "max_preferences": max_preferences, "rank_cost": RankCost(rank_cost),
         "fallback": bool(fallback), "time_limit_s": time_limit_s}
+    if ksb_coverage is not None:
+        wanted["ksb_coverage"] = bool(ksb_coverage)
     if require_verified_checks is not None:
         wanted["require_verified_checks"] = bool(require_verified_checks)
     changes = {k: v for k, v in wanted.items() if getattr(round_, k) != v}

@@ -110,7 +110,8 @@ def new():
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
                 time_limit_s=form.time_limit_s.data,
                 providers=[p.provider for p in programmes],
-                require_verified_checks=form.verified_checks.data == "yes")
+                require_verified_checks=form.verified_checks.data == "yes",
+                ksb_coverage=form.ksb_coverage.data == "yes")  # not given: no
         except DomainError as exc:
             show_domain_error(form, exc, "name")
         else:
@@ -155,6 +156,7 @@ def edit(round_id: int):
         form.fallback.data = "yes" if round_.fallback else "no"
         form.verified_checks.data = "yes" if round_.require_verified_checks else "no"
         form.time_limit_s.data = round_.time_limit_s
+        form.ksb_coverage.data = "yes" if round_.ksb_coverage else "no"
     if form.validate_on_submit():
         programmes = services.programmes_by_id(current_user, form.programmes.data)
         deadline = _deadline(form.preference_deadline.data)
@@ -167,7 +169,9 @@ def edit(round_id: int):
                 rank_cost=RankCost(form.rank_cost.data), fallback=form.fallback.data == "yes",
                 time_limit_s=form.time_limit_s.data,
                 require_verified_checks=None if form.verified_checks.data not in ("yes", "no")
-                else form.verified_checks.data == "yes")
+                else form.verified_checks.data == "yes",
+                ksb_coverage=(form.ksb_coverage.data == "yes" if form.ksb_coverage.raw_data
+                              else None))  # not given: as it was
         except DomainError as exc:
             db.session.rollback()
             show_domain_error(form, exc, "name")
@@ -244,6 +248,7 @@ LEVELS = {
     "placed": "Placing as many learners as possible",
     "moved": "Keeping published placements where they are",
     "rank_cost": "Giving learners choices as high on their lists as possible",
+    "ksb_covered": "Covering as many of learners' outstanding KSBs as possible",
 }
 
 

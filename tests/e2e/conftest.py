@@ -197,6 +197,15 @@ def live_db(live_server):
 
 
 @pytest.fixture
+def live_database(live_server) -> Path:
+    """The live server's SQLite file (for a command run beside it, like `flask ksb`).
+
+    Test modules get it from here: pytest loads this file as `conftest`, so importing
+    `tests.e2e.conftest` would give a second, empty LIVE."""
+    return LIVE["database"]
+
+
+@pytest.fixture
 def give_demo_password(live_server):
     """Let a test sign in as any demo account: copy the demo learner's password hash."""
     import sqlite3

@@ -664,3 +664,26 @@ def test_run_page_explains_offers_left_empty_for_a_minimum(app, world):
     result["employers"] = [{"id": f"E{e1.id}", "placed": 3, "max_learners": None,
                             "min_if_any": 3}]
     assert [r["name"] for r in employer_limits(problem, result)] == ["Beta Care"]
+
+
+def test_placements_at_risk_are_counted_in_full_and_listed_first_by_start(app, world, client):
+    """A published placement whose employer's insurance lapses before it ends needs attention;
+    the heading counts them all even when only the first few are listed."""
+    from placements.models import Placement, PlacementStatus
+
+    o1, e1, officer = world["o1"], world["e1"], world["officer1"]
+    _accept_all(e1, officer, expires=o1.end_date - timedelta(days=1))
+    db.session.add(Placement(round_id=world["round"].id, learner_id=world["l1"].id,
+                             offer_id=o1.id, status=PlacementStatus.PUBLISHED))
+    db.session.commit()
+    shown, total = services.placements_at_risk(officer)
+    assert total == 1
+    assert [r.learner_name for r in shown] == [world["l1"].user.name]
+    assert {g.kind for g in shown[0].gaps} == {"expires"}
+    assert services.placements_at_risk(officer, limit=0) == ([], 1)
+    # Another provider's officer does not see this learner's placement.
+    assert services.placements_at_risk(world["officer2"]) == ([], 0)
+    _login(client, "officer1@example.test")
+    page = client.get("/officer/compliance/").get_data(as_text=True)
+    assert "Published placements needing attention (1)" in page
+    assert world["l1"].user.name in page

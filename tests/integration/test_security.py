@@ -166,6 +166,18 @@ IDOR = [
     ("emp2@example.test", "employers.offer_withdraw", ("GET", "POST"), "o1"),
     # learner2 studies health: a digital offer is not theirs to see or choose.
     ("learner2@example.test", "learners.offer_detail", ("GET",), "o1"),
+    # KSBs: another provider's programme mapping and learners, another employer's offer.
+    ("officer2@example.test", "ksb.officer.programme", ("GET",), "prog1"),
+    ("officer2@example.test", "ksb.officer.module_new", ("GET", "POST"), "prog1"),
+    ("officer2@example.test", "ksb.officer.matrix", ("GET",), "prog1"),
+    ("officer2@example.test", "ksb.officer.matrix_export", ("GET",), "prog1"),
+    ("officer2@example.test", "ksb.officer.programme_learners", ("GET",), "prog1"),
+    ("officer2@example.test", "ksb.officer.programme_learners_export", ("GET",), "prog1"),
+    ("officer2@example.test", "ksb.officer.learner", ("GET",), "l1"),
+    ("emp2@example.test", "ksb.employer.offer", ("GET",), "o1"),
+    ("emp2@example.test", "ksb.employer.offer_suggest", ("POST",), "o1"),
+    ("emp2@example.test", "ksb.employer.offer_decide", ("POST",), "o1"),
+    ("emp2@example.test", "ksb.employer.offer_add", ("POST",), "o1"),
 ]
 
 
