@@ -64,6 +64,10 @@ NOT_LINKED = {
     "admin_api_keys.revoke_confirm": "needs an API key (the demo has none)",
     "compliance.employer.employer_file": "an uploaded document, always a download (no page)",
     "compliance.officer.officer_file": "an uploaded document, always a download (no page)",
+    "ksb.employer.check_hours_employer": "needs hours with KSBs waiting for this employer",
+    "ksb.officer.module": "needs a programme module (the e2e data has none)",
+    "ksb.officer.module_edit": "needs a programme module (the e2e data has none)",
+    "ksb.officer.module_remove": "needs a programme module (the e2e data has none)",
 }
 
 #: Routes that answer with a file, not a page.
