@@ -1,4 +1,5 @@
-"""Benchmark the hours programme dashboard: 50,000 learners, 5 million hours entries.
+"""Benchmark the hours programme dashboard: 50,000 learners, 5 million hours entries, half of
+the learners with a scheduled placement.
 
     .venv/bin/python bench/hours_dashboard.py [--db /tmp/hours-bench.sqlite] [--learners N]
         [--per-learner K] [--runs 5] [--rebuild]
@@ -40,10 +41,15 @@ from placements import create_app  # noqa: E402
 from placements.extensions import db  # noqa: E402
 from placements.hours import services  # noqa: E402
 from placements.models import (  # noqa: E402
+    AllocationRound,
+    Employer,
+    EmployerSite,
     HoursEntry,
     HoursKind,
     Learner,
     OccupationalStandard,
+    Placement,
+    PlacementOffer,
     Programme,
     Provider,
     ProviderKind,
@@ -95,6 +101,29 @@ def build(app, learners: int, per_learner: int) -> dict[str, float]:
             Learner.id)).all(), dtype=np.int64)
         officer_id = officer.id
         timings["learners_s"] = time.perf_counter() - t
+        # Every other learner attends a placement (published or accepted, 1 February to
+        # 28 May 2027 at 30 hours a week): the schedule counted in the status.
+        t = time.perf_counter()
+        employer = Employer(name="Bench Employer", sector="Digital", region="North West",
+                            approved=True)
+        site = EmployerSite(employer=employer, name="HQ", postcode="M1 1AA", lat=53.48,
+                            lon=-2.24)
+        offer = PlacementOffer(employer=employer, site=site, title="Bench placement",
+                               sector="Digital", capacity=learners, start_date=date(2027, 2, 1),
+                               end_date=date(2027, 5, 28), hours_per_week=30)
+        round_ = AllocationRound(name="Bench round", provider=provider,
+                                 preference_deadline=datetime(2026, 10, 1, tzinfo=UTC))
+        db.session.add_all([employer, site, offer, round_])
+        db.session.flush()
+        placements = [{"round_id": round_.id, "learner_id": int(lid), "offer_id": offer.id,
+                       "status": "accepted" if i % 4 == 0 else "published",
+                       "source": "solver", "employer_response": "pending",
+                       "created_at": now, "updated_at": now}
+                      for i, lid in enumerate(learner_ids.tolist()) if i % 2 == 0]
+        for start in range(0, len(placements), 10_000):
+            db.session.execute(sa.insert(Placement), placements[start:start + 10_000])
+        db.session.commit()
+        timings["placements_s"] = time.perf_counter() - t
         db.session.remove()
         db.engine.dispose()
 
@@ -239,6 +268,8 @@ def main() -> None:
 
     page_ms, page_all = median_ms(page, args.runs)
     overview_ms, _ = median_ms(lambda: client.get("/hours/officer"), args.runs)
+    attention_ms, attention_all = median_ms(
+        lambda: client.get("/hours/officer/attention"), args.runs)
 
     cpu = platform.processor()
     if os.path.exists("/proc/cpuinfo"):
@@ -252,6 +283,8 @@ def main() -> None:
     print(f"programme page, full render: median {page_ms:.0f} ms "
           f"{[round(x) for x in page_all]}")
     print(f"provider overview page: median {overview_ms:.0f} ms")
+    print(f"needs attention page (every learner at risk found, reasons for the first 50): "
+          f"median {attention_ms:.0f} ms {[round(x) for x in attention_all]}")
     print(f"baseline, same aggregate from the entries: median {raw_ms:.0f} ms "
           f"{[round(x) for x in raw_all]} (x{raw_ms / agg_ms:.1f} the aggregate)")
     print(f"baseline, one query per learner: {naive_sample_ms:.0f} ms for {len(ids)} "

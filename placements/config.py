@@ -96,6 +96,8 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # a queued job not picked up within JOB_QUEUE_TIMEOUT_S seconds likewise.
         "JOB_STALE_S": 60,
         "JOB_QUEUE_TIMEOUT_S": 900,
+        # What-if questions of one round worked out at the same time (each is a solve).
+        "INSIGHTS_SOLVES_AT_ONCE": 2,
         # Learners' checks: a DBS certificate counts for this many months from its issue
         # date (unless the learner subscribes to the DBS update service).
         "DBS_VALID_MONTHS": 36,

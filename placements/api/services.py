@@ -21,7 +21,7 @@ from placements.domain import rounds as round_rules
 from placements.domain.offers import closed_because
 from placements.extensions import db
 from placements.hours import calc
-from placements.hours.services import terms_of, today_uk
+from placements.hours.services import schedules, terms_of, today_uk
 from placements.imports import pipeline
 from placements.models import (
     AllocationRound,
@@ -118,8 +118,10 @@ def _hours(qh: int) -> float:
 
 
 def hours_json(learner_id: int, student_ref: str, programme: Programme,
-               totals: HoursLearnerTotal | None) -> dict[str, Any]:
-    """A learner's hours from their running totals, assessed by the 80/20 rule."""
+               totals: HoursLearnerTotal | None,
+               schedule: Sequence[calc.Scheduled] = ()) -> dict[str, Any]:
+    """A learner's hours from their running totals, assessed by the 80/20 rule (with the
+    placements they attend: `placements.hours.services.schedules`)."""
     def column(kind: HoursKind, pending: bool) -> int:
         name = kind.value.replace("-", "_") + ("_pending_qh" if pending else "_qh")
         return int(getattr(totals, name) or 0) if totals is not None else 0
@@ -129,7 +131,7 @@ def hours_json(learner_id: int, student_ref: str, programme: Programme,
     wi = sum(v for k, v in verified.items() if k.work_integrated)
     logged = calc.Logged(classroom=verified[HoursKind.CLASSROOM], work_integrated=wi,
                          placement=verified[HoursKind.PLACEMENT])
-    assessment = calc.assess(logged, terms_of(programme), today_uk())
+    assessment = calc.assess(logged, terms_of(programme), today_uk(), schedule)
     return {"learner_id": learner_id, "student_ref": student_ref,
             "programme_id": programme.id,
             "verified": {k.value: _hours(v) for k, v in verified.items()},
@@ -451,13 +453,18 @@ def programme_hours(listing: Listing, programme: Programme) -> Page:
             .outerjoin(HoursLearnerTotal, HoursLearnerTotal.learner_id == Learner.id)
             .where(Learner.programme_id == programme.id,
                    access.officer_learners_sql(listing.officer)))
-    return page_by_id(listing, stmt, Learner.id, lambda rows: [
-        hours_json(lid, ref, programme, totals) for lid, ref, totals in rows])
+    def render(rows: Sequence[Any]) -> list[dict[str, Any]]:
+        plans = schedules([lid for lid, _, _ in rows])
+        return [hours_json(lid, ref, programme, totals, plans.get(lid, ()))
+                for lid, ref, totals in rows]
+
+    return page_by_id(listing, stmt, Learner.id, render)
 
 
 def learner_hours(learner: Learner) -> dict[str, Any]:
     totals = db.session.get(HoursLearnerTotal, learner.id)
-    return hours_json(learner.id, learner.student_ref, learner.programme, totals)
+    return hours_json(learner.id, learner.student_ref, learner.programme, totals,
+                      schedules([learner.id]).get(learner.id, ()))
 
 
 def write_hours(officer: User, kind_name: str, records: Any, field: str) -> dict[str, Any]:

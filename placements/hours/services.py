@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.elements import Grouping
 
 from placements import audit
 from placements.domain import DomainError, NotAllowed, access
@@ -25,6 +26,7 @@ from placements.domain.lifecycle import DELETE, Lifecycle, move
 from placements.extensions import db
 from placements.hours import calc
 from placements.models import (
+    Employer,
     HoursEntry,
     HoursKind,
     HoursLearnerTotal,
@@ -45,7 +47,9 @@ from placements.timeutil import today_uk
 
 #: Pending entries older than this many days need an officer's attention.
 STALE_PENDING_DAYS = 14
-#: Placement statuses under which a learner may log hours against a placement.
+#: Placements a learner attends: published or accepted (as published; declined and
+#: withdrawn ones are over). The learner logs hours against them, and their hours still to
+#: come are the learner's scheduled placement hours (`calc.scheduled_qh`, `scheduled_sql`).
 LOGGABLE_PLACEMENT = (PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED)
 #: Kinds a learner logs themselves (classroom hours come from the provider).
 LEARNER_KINDS = (HoursKind.PLACEMENT, HoursKind.LIVE_BRIEF, HoursKind.SIMULATED,
@@ -383,9 +387,77 @@ def decided_by_employer(user: User, limit: int = 20) -> list[HoursEntry]:
 
 # --- one learner ----------------------------------------------------------------------------
 
+def _offer_label(offer: PlacementOffer) -> str:
+    return f"{offer.title}, {offer.employer.name}"
+
+
+def schedules(learner_ids: Iterable[int]) -> dict[int, list[calc.Scheduled]]:
+    """The placements each learner attends (`LOGGABLE_PLACEMENT`, as published), in bulk."""
+    ids = sorted({int(i) for i in learner_ids})
+    out: dict[int, list[calc.Scheduled]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        rows = db.session.execute(
+            sa.select(Placement.learner_id, PlacementOffer.start_date, PlacementOffer.end_date,
+                      PlacementOffer.hours_per_week, PlacementOffer.title, Employer.name)
+            .join(PlacementOffer, PlacementOffer.id == Placement.offer_id)
+            .join(Employer, Employer.id == PlacementOffer.employer_id)
+            .where(Placement.learner_id.in_(ids[start:start + 500]),
+                   Placement.status.in_(LOGGABLE_PLACEMENT))
+            .order_by(Placement.learner_id, PlacementOffer.start_date, Placement.id))
+        for learner_id, first, last, per_week, title, employer in rows:
+            out[learner_id].append(calc.Scheduled(first, last, per_week, title, employer))
+    return dict(out)
+
+
+def pending_changes(learner_ids: Iterable[int], today: date) -> dict[int, list[calc.Change]]:
+    """Moves and removals decided for the placements learners attend, not yet published."""
+    ids = sorted({int(i) for i in learner_ids})
+    out: dict[int, list[calc.Change]] = defaultdict(list)
+    for start in range(0, len(ids), 500):
+        placements = db.session.scalars(
+            sa.select(Placement).where(Placement.learner_id.in_(ids[start:start + 500]),
+                                       Placement.status.in_(LOGGABLE_PLACEMENT),
+                                       Placement.pending_change.is_not(None))
+            .options(joinedload(Placement.offer).joinedload(PlacementOffer.employer),
+                     joinedload(Placement.pending_offer).joinedload(PlacementOffer.employer),
+                     joinedload(Placement.learner).joinedload(Learner.programme))
+            .order_by(Placement.learner_id, Placement.id))
+        for p in placements:
+            offer = p.offer
+            now = calc.scheduled_qh(calc.Scheduled(offer.start_date, offer.end_date,
+                                                   offer.hours_per_week),
+                                    terms_of(p.learner.programme), today)
+            to = _offer_label(p.pending_offer) if p.pending_offer is not None else ""
+            out[p.learner_id].append(calc.Change(str(p.pending_change), _offer_label(offer),
+                                                 to, now))
+    return dict(out)
+
+
+def waiting_counts(learner_ids: Iterable[int] | None = None, *,
+                   provider_id: int | None = None) -> dict[int, int]:
+    """Entries per learner waiting for verification for more than STALE_PENDING_DAYS days."""
+    cutoff = utcnow() - timedelta(days=STALE_PENDING_DAYS)
+    stmt = (sa.select(HoursEntry.learner_id, sa.func.count())
+            .where(HoursEntry.status == HoursStatus.PENDING, HoursEntry.created_at < cutoff)
+            .group_by(HoursEntry.learner_id))
+    if provider_id is not None:
+        stmt = stmt.join(Learner, Learner.id == HoursEntry.learner_id).where(
+            Learner.provider_id == provider_id)
+    if learner_ids is not None:
+        ids = sorted({int(i) for i in learner_ids})
+        if not ids:
+            return {}
+        out: dict[int, int] = {}
+        for start in range(0, len(ids), 500):
+            out.update((lid, int(n)) for lid, n in db.session.execute(stmt.where(
+                HoursEntry.learner_id.in_(ids[start:start + 500]))))
+        return out
+    return {lid: int(n) for lid, n in db.session.execute(stmt)}
+
+
 @dataclass
 class LearnerHours:
-    """A learner's totals by kind and status, and their assessment."""
+    """A learner's totals by kind and status, their schedule, assessment and reasons."""
 
     learner: Learner
     terms: calc.ProgrammeTerms
@@ -393,6 +465,9 @@ class LearnerHours:
     pending: dict[HoursKind, int]
     rejected: dict[HoursKind, int]
     assessment: calc.Assessment
+    schedule: list[calc.Scheduled] = field(default_factory=list)
+    reasons: list[calc.Reason] = field(default_factory=list)
+    today: date | None = None
 
     @property
     def verified_classroom(self) -> int:
@@ -414,9 +489,21 @@ class LearnerHours:
     def pending_wi(self) -> int:
         return sum(v for k, v in self.pending.items() if k.work_integrated)
 
+    @property
+    def learner_reasons(self) -> list[calc.Reason]:
+        """The reasons a learner is told (pending changes are the officer's to publish)."""
+        return [r for r in self.reasons if not r.officer_only]
+
+    def scheduled_rows(self) -> list[tuple[calc.Scheduled, int, int]]:
+        """Each placement the learner attends with its weekdays and quarter hours to come."""
+        today = self.today or today_uk()
+        return [(p, calc.scheduled_days(p, self.terms, today),
+                 calc.scheduled_qh(p, self.terms, today)) for p in self.schedule]
+
 
 def learner_hours(learner: Learner, today: date | None = None) -> LearnerHours:
-    """Return one learner's totals by kind and status and their assessment."""
+    """Return one learner's totals by kind and status, assessment and reasons."""
+    today = today or today_uk()
     by_status: dict[HoursStatus, dict[HoursKind, int]] = {
         s: dict.fromkeys(HoursKind, 0) for s in HoursStatus}
     for kind, status, qh in db.session.execute(
@@ -430,10 +517,16 @@ def learner_hours(learner: Learner, today: date | None = None) -> LearnerHours:
                                              if k.work_integrated),
                          placement=verified[HoursKind.PLACEMENT])
     terms = terms_of(learner.programme)
+    schedule = schedules([learner.id]).get(learner.id, [])
+    assessment = calc.assess(logged, terms, today, schedule)
+    why = calc.reasons(assessment, terms,
+                       waiting=waiting_counts([learner.id]).get(learner.id, 0),
+                       waiting_days=STALE_PENDING_DAYS,
+                       changes=pending_changes([learner.id], today).get(learner.id, []))
     return LearnerHours(learner=learner, terms=terms, verified=verified,
                         pending=by_status[HoursStatus.PENDING],
                         rejected=by_status[HoursStatus.REJECTED],
-                        assessment=calc.assess(logged, terms, today or today_uk()))
+                        assessment=assessment, schedule=schedule, reasons=why, today=today)
 
 
 def learner_entries(learner: Learner, limit: int = 500) -> list[HoursEntry]:
@@ -453,24 +546,86 @@ def learner_entries(learner: Learner, limit: int = 500) -> list[HoursEntry]:
 _WI_KINDS = [k for k in HoursKind if k.work_integrated]
 
 
-def _learner_totals(programme: Programme) -> sa.Subquery:
-    """Per learner of the programme: verified classroom, WI, placement and pending qh.
+def _day_number_sql(column: Any) -> Any:
+    """SQL for `calc.day_number` of a date column: days from 1 January 1970."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column - sa.cast(sa.literal(date(1970, 1, 1)), sa.Date)
+    return sa.cast(sa.func.julianday(column) - 2440587.5, sa.Integer)
 
-    Learners with no totals row (no entries yet) come back with NULLs and `has_totals`
-    NULL; callers treat them as zero hours (no COALESCE here: SQLite would evaluate it at
-    every reference in the status expression).
+
+def _int_op(op: str, left: Any, right: Any) -> Any:
+    """`left op right` for "/" (integer division: both operands are non-negative integers)
+    or "%", bracketed on both sides whatever the operands are."""
+    if op == "%":
+        return Grouping(Grouping(left) % right)
+    return Grouping(Grouping(left).op(op)(right))
+
+
+def _weekdays_before_sql(days_since_monday_epoch: Any) -> Any:
+    """SQL for `calc._weekdays_before`."""
+    rest = _int_op("%", days_since_monday_epoch, 7)
+    return (calc.WEEKDAYS * _int_op("/", days_since_monday_epoch, 7)
+            + sa.case((rest > calc.WEEKDAYS, calc.WEEKDAYS), else_=rest))
+
+
+def scheduled_sql(programme: Programme, today: date) -> sa.Subquery:
+    """Per learner of the programme who attends a placement: the scheduled placement quarter
+    hours still to come (`calc.scheduled_qh` summed over `schedules`), in SQL.
+
+    The window (after today, up to the programme's end) is the same for every learner of the
+    programme, so each offer's hours are worked out once (a materialised CTE), then added up
+    per learner.
     """
+    epoch = calc.day_number(calc.MONDAY_EPOCH)  # negative: days are counted from Monday
+    first_day = calc.day_number(today + timedelta(days=1))
+    last_day = calc.day_number(programme.end_date)
+    visible = [s.value for s in LOGGABLE_PLACEMENT]
+    offer_ids = (sa.select(Placement.offer_id)
+                 .join(Learner, Learner.id == Placement.learner_id)
+                 .where(Learner.programme_id == programme.id, Placement.status.in_(visible))
+                 .distinct().subquery("offer_ids"))
+    start = _day_number_sql(PlacementOffer.start_date)
+    end = _day_number_sql(PlacementOffer.end_date)
+    spans = (sa.select(
+        PlacementOffer.id.label("offer_id"),
+        PlacementOffer.hours_per_week.label("per_week"),
+        sa.case((start > first_day, start), else_=first_day).label("first"),
+        sa.case((end < last_day, end), else_=last_day).label("last"))
+        .join(offer_ids, offer_ids.c.offer_id == PlacementOffer.id)).subquery("spans")
+    days = sa.case((spans.c.last < spans.c.first, 0), else_=(
+        _weekdays_before_sql(spans.c.last - epoch + 1)
+        - _weekdays_before_sql(spans.c.first - epoch)))
+    per_offer = sa.select(
+        spans.c.offer_id,
+        _int_op("/", spans.c.per_week * calc.QH * days, calc.WEEKDAYS).label("qh"),
+    ).cte(f"scheduled_per_offer_{programme.id}").prefix_with("MATERIALIZED")
+    return (sa.select(Placement.learner_id, sa.func.sum(per_offer.c.qh).label("sched"))
+            .join(Learner, Learner.id == Placement.learner_id)
+            .join(per_offer, per_offer.c.offer_id == Placement.offer_id)
+            .where(Learner.programme_id == programme.id, Placement.status.in_(visible))
+            .group_by(Placement.learner_id)).subquery("scheduled")
+
+
+def _learner_totals(programme: Programme, today: date) -> sa.Subquery:
+    """Per learner of the programme: verified classroom, WI, placement, pending and scheduled
+    placement quarter hours (0 when the learner has no entries or no placement)."""
     t = HoursLearnerTotal.__table__
     lt = Learner.__table__
-    return (sa.select(lt.c.id.label("learner_id"), t.c.learner_id.label("has_totals"),
-                      t.c.classroom_qh.label("cr"), t.c.work_integrated_qh.label("wi"),
-                      t.c.placement_qh.label("pl"), t.c.pending_qh.label("pending"))
-            .select_from(lt.outerjoin(t, t.c.learner_id == lt.c.id))
+    sched = scheduled_sql(programme, today)
+    return (sa.select(lt.c.id.label("learner_id"),
+                      sa.func.coalesce(t.c.classroom_qh, 0).label("cr"),
+                      sa.func.coalesce(t.c.work_integrated_qh, 0).label("wi"),
+                      sa.func.coalesce(t.c.placement_qh, 0).label("pl"),
+                      sa.func.coalesce(t.c.pending_qh, 0).label("pending"),
+                      sa.func.coalesce(sched.c.sched, 0).label("sched"))
+            .select_from(lt.outerjoin(t, t.c.learner_id == lt.c.id)
+                         .outerjoin(sched, sched.c.learner_id == lt.c.id))
             .where(lt.c.programme_id == programme.id)).subquery("totals")
 
 
-def status_sql(cr, wi, pl, terms: calc.ProgrammeTerms, today: date):
-    """SQL for `calc.assess(...).status` as its index in `calc.STATUS_CODES`."""
+def status_sql(cr, wi, pl, sched, terms: calc.ProgrammeTerms, today: date):
+    """SQL for `calc.assess(...).status` as its index in `calc.STATUS_CODES` (`sched`: the
+    scheduled placement quarter hours still to come)."""
     d, e = terms.total_days, terms.elapsed_days(today)
     planned, target, required = terms.planned_qh, terms.target_pct, terms.required_qh
     met = 100 * wi >= target * planned
@@ -478,11 +633,13 @@ def status_sql(cr, wi, pl, terms: calc.ProgrammeTerms, today: date):
         met = met & (pl >= required)
     whens = [(met, calc.MET)]
     if e > 0:
-        logged_total = (wi + cr) * d
-        denominator = sa.case((logged_total > planned * e, logged_total), else_=planned * e)
-        short = 100 * d * wi < target * denominator
+        projected_placement = pl + sched
+        projected_wi = projected_placement + _int_op("/", (wi - pl) * d, e)
+        projected_total = projected_wi + cr + terms.planned_classroom_qh * (d - e) // d
+        denominator = sa.case((projected_total > planned, projected_total), else_=planned)
+        short = 100 * projected_wi < target * denominator
         if required:
-            short = short | (d * pl < required * e)
+            short = short | (projected_placement < required)
         whens.append((short, calc.AT_RISK))
     return sa.case(*whens, else_=calc.ON_TRACK)
 
@@ -493,14 +650,12 @@ def pct_sql(cr, wi):
 
 
 def _scored(programme: Programme, today: date) -> sa.Subquery:
-    x = _learner_totals(programme)
+    x = _learner_totals(programme, today)
     terms = terms_of(programme)
-    no_hours = calc.STATUS_CODES.index(calc.assess(calc.Logged(), terms, today).status)
-    status = sa.case((x.c.has_totals.is_(None), no_hours),
-                     else_=status_sql(x.c.cr, x.c.wi, x.c.pl, terms, today))
+    status = status_sql(x.c.cr, x.c.wi, x.c.pl, x.c.sched, terms, today)
     return sa.select(
-        x.c.learner_id, x.c.cr, x.c.wi, x.c.pl, x.c.pending, status.label("status"),
-        pct_sql(x.c.cr, x.c.wi).label("pct"),
+        x.c.learner_id, x.c.cr, x.c.wi, x.c.pl, x.c.pending, x.c.sched,
+        status.label("status"), pct_sql(x.c.cr, x.c.wi).label("pct"),
     ).subquery("scored")
 
 
@@ -612,6 +767,7 @@ class LearnerRow:
     placement: int
     pending: int
     status: calc.Status
+    scheduled: int = 0  #: placement quarter hours still to come
 
     @property
     def share(self) -> float | None:
@@ -629,8 +785,9 @@ def learner_rows(programme: Programme, today: date | None = None, *,
         stmt = stmt.where(y.c.status == status)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
-    return [LearnerRow(r.learner_id, r.cr or 0, r.wi or 0, r.pl or 0, r.pending or 0,
-                       calc.STATUS_CODES[r.status]) for r in db.session.execute(stmt)]
+    return [LearnerRow(r.learner_id, int(r.cr), int(r.wi), int(r.pl), int(r.pending),
+                       calc.STATUS_CODES[r.status], int(r.sched))
+            for r in db.session.execute(stmt)]
 
 
 def provider_programmes(officer: User) -> list[Programme]:
@@ -654,51 +811,120 @@ def learners_by_id(ids: Iterable[int]) -> dict[int, Learner]:
 # --- needs attention ------------------------------------------------------------------------
 
 @dataclass
-class Attention:
-    """What an officer should look at: learners at risk, stale and out-of-dates entries."""
+class AttentionRow:
+    """One learner an officer should look at, with every reason in the officer's words."""
 
-    at_risk: list[tuple[Learner, LearnerRow]]
+    learner: Learner
+    status: calc.Status
+    assessment: calc.Assessment
+    reasons: list[calc.Reason]
+
+
+@dataclass
+class Attention:
+    """What an officer should look at: learners with their reasons, stale and out-of-date
+    entries."""
+
+    learners: list[AttentionRow]
+    learners_total: int
     at_risk_total: int
+    page: int
+    pages: int
     stale: list[HoursEntry]
     stale_total: int
     outside: list[HoursEntry]
     outside_total: int
 
 
-def needs_attention(officer: User, today: date | None = None, limit: int = 100) -> Attention:
-    """Collect the officer's learners at risk and entries that need a decision or a look."""
+def assess_learners(learners: Sequence[Learner], today: date
+                    ) -> dict[int, tuple[calc.Assessment, calc.ProgrammeTerms]]:
+    """`calc.assess` for many learners at once (their totals and schedules in bulk)."""
+    ids = [lr.id for lr in learners]
+    totals: dict[int, HoursLearnerTotal] = {}
+    for start in range(0, len(ids), 500):
+        totals.update((t.learner_id, t) for t in db.session.scalars(
+            sa.select(HoursLearnerTotal).where(
+                HoursLearnerTotal.learner_id.in_(ids[start:start + 500]))))
+    plans = schedules(ids)
+    out = {}
+    for learner in learners:
+        t = totals.get(learner.id)
+        logged = calc.Logged(t.classroom_qh, t.work_integrated_qh, t.placement_qh) \
+            if t is not None else calc.Logged()
+        terms = terms_of(learner.programme)
+        out[learner.id] = (calc.assess(logged, terms, today, plans.get(learner.id, [])),
+                           terms)
+    return out
+
+
+def _at_risk_ids(programmes: Sequence[Programme], today: date) -> list[int]:
+    """Ids of the programmes' learners at risk (the SQL rule), lowest share first."""
+    found: list[tuple[int, int]] = []
+    for programme in programmes:
+        y = _scored(programme, today)
+        found.extend((-1 if pct is None else int(pct), lid) for lid, pct in db.session.execute(
+            sa.select(y.c.learner_id, y.c.pct).where(y.c.status == calc.AT_RISK)))
+    return [lid for _, lid in sorted(found)]
+
+
+def needs_attention(officer: User, today: date | None = None, *, page: int = 1,
+                    per_page: int = 50, limit: int = 100) -> Attention:
+    """Collect the officer's learners who need attention, each with the reasons why (at risk,
+    entries waiting too long, a removal waiting to be published), and the entries that need a
+    decision or a look."""
     today = today or today_uk()
-    risky: list[LearnerRow] = []
-    total = 0
-    for programme in provider_programmes(officer):
-        rows = learner_rows(programme, today, status=calc.AT_RISK, limit=limit)
-        risky.extend(rows)
-        total += sum(n for status, _, n in _counts(programme, today)
-                     if status == calc.AT_RISK)
-    risky.sort(key=lambda r: (-1.0 if r.share is None else r.share, r.learner_id))
-    risky = risky[:limit]
-    learners = learners_by_id(r.learner_id for r in risky)
+    at_risk = _at_risk_ids(provider_programmes(officer), today)
+    waiting = waiting_counts(provider_id=officer.provider_id)
+    removals = list(db.session.scalars(
+        sa.select(Placement.learner_id).join(Learner, Learner.id == Placement.learner_id)
+        .join(Programme, Programme.id == Learner.programme_id)
+        .where(Learner.provider_id == officer.provider_id, Programme.placement_mandated,
+               Placement.status.in_(LOGGABLE_PLACEMENT),
+               Placement.pending_change == "removal")))
+    order = list(dict.fromkeys([*at_risk, *sorted(waiting), *sorted(removals)]))
+    # A pending removal alone lists a learner only when they have not met the hours.
+    removal_only = [lid for lid in removals if lid not in set(at_risk) and lid not in waiting]
+    if removal_only:
+        met = {lid for lid, (a, _) in assess_learners(
+            list(learners_by_id(removal_only).values()), today).items()
+            if a.status is calc.Status.MET}
+        order = [lid for lid in order if lid not in met]
+    pages = max(1, -(-len(order) // per_page))
+    page = min(max(1, page), pages)
+    shown = order[(page - 1) * per_page:page * per_page]
+    learners = learners_by_id(shown)
+    assessed = assess_learners([learners[i] for i in shown], today)
+    changes = pending_changes(shown, today)
+    rows = []
+    for lid in shown:
+        assessment, terms = assessed[lid]
+        rows.append(AttentionRow(learners[lid], assessment.status, assessment, calc.reasons(
+            assessment, terms, waiting=waiting.get(lid, 0), waiting_days=STALE_PENDING_DAYS,
+            changes=changes.get(lid, []))))
     cutoff = utcnow() - timedelta(days=STALE_PENDING_DAYS)
     stale_q = sa.select(HoursEntry).join(Learner, HoursEntry.learner_id == Learner.id).where(
         HoursEntry.status == HoursStatus.PENDING, HoursEntry.created_at < cutoff,
         Learner.provider_id == officer.provider_id)
     stale = list(db.session.scalars(stale_q.order_by(HoursEntry.created_at).limit(limit)))
-    stale_total = db.session.scalar(sa.select(sa.func.count()).select_from(
-        stale_q.subquery()))
-    outside_q = (sa.select(HoursEntry)
-                 .join(Learner, HoursEntry.learner_id == Learner.id)
-                 .join(Placement, HoursEntry.placement_id == Placement.id)
-                 .join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
-                 .where(Learner.provider_id == officer.provider_id,
-                        HoursEntry.kind == HoursKind.PLACEMENT,
-                        HoursEntry.status != HoursStatus.REJECTED,
-                        sa.or_(HoursEntry.entry_date < PlacementOffer.start_date,
-                               HoursEntry.entry_date > PlacementOffer.end_date)))
-    outside = list(db.session.scalars(outside_q.order_by(HoursEntry.entry_date).limit(limit)))
-    outside_total = db.session.scalar(sa.select(sa.func.count()).select_from(
-        outside_q.subquery()))
-    return Attention(at_risk=[(learners[r.learner_id], r) for r in risky],
-                     at_risk_total=total, stale=stale, stale_total=stale_total or 0,
+    stale_total = sum(waiting.values())  # the same entries, counted per learner
+    # Found without ORDER BY ... LIMIT (which would lead SQLite down the entry date index
+    # through every entry), then the first ones loaded in date order.
+    found = sorted(db.session.execute(
+        sa.select(HoursEntry.entry_date, HoursEntry.id)
+        .join(Learner, HoursEntry.learner_id == Learner.id)
+        .join(Placement, HoursEntry.placement_id == Placement.id)
+        .join(PlacementOffer, Placement.offer_id == PlacementOffer.id)
+        .where(Learner.provider_id == officer.provider_id,
+               HoursEntry.kind == HoursKind.PLACEMENT,
+               HoursEntry.status != HoursStatus.REJECTED,
+               sa.or_(HoursEntry.entry_date < PlacementOffer.start_date,
+                      HoursEntry.entry_date > PlacementOffer.end_date))).all())
+    first = [entry_id for _, entry_id in found[:limit]]
+    outside = sorted(db.session.scalars(sa.select(HoursEntry).where(
+        HoursEntry.id.in_(first))), key=lambda e: (e.entry_date, e.id)) if first else []
+    outside_total = len(found)
+    return Attention(learners=rows, learners_total=len(order), at_risk_total=len(at_risk),
+                     page=page, pages=pages, stale=stale, stale_total=stale_total or 0,
                      outside=outside, outside_total=outside_total or 0)
 
 

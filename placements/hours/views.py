@@ -294,7 +294,7 @@ def programme(programme_id: int):
 EXPORT_HEADER = ["student_ref", "name", "programme_code", "programme", "classroom_hours",
                  "work_integrated_hours", "placement_hours", "pending_hours",
                  "work_integrated_share_pct", "target_pct", "required_placement_hours",
-                 "status"]
+                 "status", "scheduled_placement_hours", "needs_attention_because"]
 
 
 def _export_rows(programmes: list[Programme]) -> Iterator[list[Any]]:
@@ -302,15 +302,23 @@ def _export_rows(programmes: list[Programme]) -> Iterator[list[Any]]:
     for programme_ in programmes:
         rows = services.learner_rows(programme_, today)
         learners = services.learners_by_id(r.learner_id for r in rows)
+        waiting = services.waiting_counts(learners)
+        assessed = services.assess_learners(list(learners.values()), today)
+        changes = services.pending_changes(learners, today)
         for r in rows:
             learner_ = learners[r.learner_id]
+            assessment, terms = assessed[r.learner_id]
+            why = calc.reasons(assessment, terms, waiting=waiting.get(r.learner_id, 0),
+                               waiting_days=services.STALE_PENDING_DAYS,
+                               changes=changes.get(r.learner_id, []))
             yield [learner_.student_ref, learner_.user.name, programme_.code, programme_.title,
                    calc.format_hours(r.classroom), calc.format_hours(r.work_integrated),
                    calc.format_hours(r.placement), calc.format_hours(r.pending),
                    "" if r.share is None else f"{r.share * 100:.1f}",
                    programme_.work_integration_target_pct,
                    programme_.required_placement_hours if programme_.placement_mandated
-                   else "", r.status.value]
+                   else "", r.status.value, calc.format_hours(r.scheduled),
+                   "; ".join(reason.for_officer() for reason in why)]
 
 
 @officer_bp.get("/programmes/<int:programme_id>/hours.xlsx", defaults={"fmt": "xlsx"})
@@ -355,9 +363,10 @@ def learner(learner_id: int):
 
 @officer_bp.get("/attention")
 def attention():
-    """List learners at risk, hours waiting too long for verification, hours out of dates."""
+    """List learners needing attention with the reasons why, hours waiting too long for
+    verification, and hours outside their placement's dates."""
     return render_template("hours/attention.html",
-                           attention=services.needs_attention(current_user),
+                           attention=services.needs_attention(current_user, page=page_number()),
                            stale_days=services.STALE_PENDING_DAYS, form=EmptyForm())
 
 

@@ -5,18 +5,19 @@ Nothing here touches the database or Flask; the services feed plain records in.
 Supply and demand (per sector and area, where "area" is a postcode area such as SK, or an
 ONS region):
 
-- *learners*: learners in scope who need a placement, and *mandated* those of them whose
-  programme mandates one;
-- *offered*: places (capacity) of open offers of approved employers in the sector whose
-  site is in the area;
+- *learners*: learners of the cell (where they live), and *mandated* those of them whose
+  programme mandates a placement;
+- with an allocation (a run of the round, or a solve made for the insight pages): *placed*
+  and *unplaced* learners of the cell in that allocation, and *mandated unplaced*, the
+  mandated learners the allocation's optimum leaves without a place: the shortfall. These
+  are counts of learners, so they add up exactly across cells to the allocation's own
+  totals;
+- *offered*: places (capacity) of the offers whose site is in the cell;
 - *reachable*: places of the distinct offers in the sector that at least one learner of the
-  cell can take (site within the learner's max_travel_km, great-circle, and every
-  requirement held). An offer can be reachable from several cells, so reachable places do
-  not add up across cells;
-- *shortfall* = max(0, learners - reachable) and *mandated shortfall* = max(0, mandated -
-  reachable): how many learners of the cell cannot be placed even if every place they can
-  reach went to them. It is a lower bound: learners of neighbouring cells compete for the
-  same places.
+  cell can take (the eligibility rule: `placements.domain.eligibility.reach_matrix`). The
+  same place can be within reach of several cells, so reachable places are context, never a
+  shortfall: they do not add up across cells, and learners of neighbouring cells compete
+  for them.
 
 Fairness (per learner group of one dimension, e.g. age band):
 
@@ -78,6 +79,8 @@ class DemandLearner:
     lon: float
     max_km: float
     has: frozenset[str] = frozenset()
+    #: In the allocation the figures come from: placed or not (None: no allocation).
+    placed: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +105,9 @@ class SupplyDemandCell:
     mandated: int = 0
     offered: int = 0
     reachable: int = 0
-
-    @property
-    def shortfall(self) -> int:
-        return max(0, self.learners - self.reachable)
-
-    @property
-    def mandated_shortfall(self) -> int:
-        return max(0, self.mandated - self.reachable)
+    placed: int = 0
+    unplaced: int = 0
+    mandated_unplaced: int = 0  #: the shortfall, when the figures come from an allocation
 
 
 def reachable_by_group(learners: Sequence[DemandLearner], offers: Sequence[SupplyOffer],
@@ -120,7 +118,9 @@ def reachable_by_group(learners: Sequence[DemandLearner], offers: Sequence[Suppl
     The pair rule is eligibility's (`placements.domain.eligibility.reach_matrix`), applied
     in blocks of CHUNK_ROWS learners. Homes are postcode-district centroids and travel
     limits are round numbers, so many learners of a group are the same as far as reach
-    goes: one of each is kept.
+    goes: one of each is kept. Of learners of a group at the same home holding the same
+    checks, only the one who travels furthest is kept: the others reach no offer it does
+    not (the rule's distance test is monotone in the limit).
     """
     reach = np.zeros((n_groups, len(offers)), dtype=bool)
     if not learners or not offers:
@@ -131,11 +131,14 @@ def reachable_by_group(learners: Sequence[DemandLearner], offers: Sequence[Suppl
     o_lat = np.array([o.lat for o in offers])
     o_lon = np.array([o.lon for o in offers])
     keys = np.unique(np.column_stack([groups, [lr.lat for lr in learners],
-                                      [lr.lon for lr in learners],
-                                      [lr.max_km for lr in learners], has]), axis=0)
+                                      [lr.lon for lr in learners], has,
+                                      [lr.max_km for lr in learners]]), axis=0)
+    # Sorted by group, home, checks, then limit: keep the last (furthest) of each run.
+    last = np.r_[np.any(keys[1:, :4] != keys[:-1, :4], axis=1), True]
+    keys = keys[last]
     groups = keys[:, 0].astype(np.int64)  # sorted by group, which the loop relies on
-    l_lat, l_lon, l_max = keys[:, 1], keys[:, 2], keys[:, 3]
-    l_has = keys[:, 4].astype(np.int64)
+    l_lat, l_lon, l_max = keys[:, 1], keys[:, 2], keys[:, 4]
+    l_has = keys[:, 3].astype(np.int64)
     for start in range(0, len(groups), CHUNK_ROWS):
         rows = slice(start, start + CHUNK_ROWS)
         ok = eligibility.reach_matrix(l_lat[rows], l_lon[rows], l_max[rows], l_has[rows],
@@ -171,6 +174,10 @@ def supply_demand(learners: Iterable[DemandLearner],
             row = cell(sector, lr.cell)
             row.learners += 1
             row.mandated += int(lr.mandated)
+            if lr.placed is not None:
+                row.placed += int(lr.placed)
+                row.unplaced += int(not lr.placed)
+                row.mandated_unplaced += int(lr.mandated and not lr.placed)
         if not s_learners:
             continue
         groups = np.array([key_index[lr.cell] for lr in s_learners], dtype=np.int64)
@@ -182,26 +189,31 @@ def supply_demand(learners: Iterable[DemandLearner],
     return [cells[k] for k in sorted(cells)]
 
 
+#: Columns that add up across cells (reachable places do not: they overlap).
+ADDITIVE = ("learners", "mandated", "offered", "placed", "unplaced", "mandated_unplaced")
+
+
 def sector_totals(rows: Iterable[SupplyDemandCell]) -> dict[str, dict[str, int]]:
-    """Add up learners, mandated, offered places and cell shortfalls per sector."""
+    """Add up the additive columns per sector (reachable places overlap: never added)."""
     totals: dict[str, dict[str, int]] = {}
     for row in rows:
-        t = totals.setdefault(row.sector, {"learners": 0, "mandated": 0, "offered": 0,
-                                           "shortfall": 0, "mandated_shortfall": 0})
-        t["learners"] += row.learners
-        t["mandated"] += row.mandated
-        t["offered"] += row.offered
-        t["shortfall"] += row.shortfall
-        t["mandated_shortfall"] += row.mandated_shortfall
+        t = totals.setdefault(row.sector, dict.fromkeys(ADDITIVE, 0))
+        for name in ADDITIVE:
+            t[name] += getattr(row, name)
     return totals
 
 
-def heat_level(shortfall: int, learners: int) -> int:
-    """Grade a cell's shortfall 0-3 for the heat map: none, under a quarter, under a half,
-    a half or more of its learners."""
-    if learners <= 0 or shortfall <= 0:
+def grand_total(totals: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
+    """Add the sector totals up (every column of `ADDITIVE`)."""
+    return {name: sum(t[name] for t in totals.values()) for name in ADDITIVE}
+
+
+def heat_level(unplaced: int, learners: int) -> int:
+    """Grade a cell 0-3 for the heat map by the share of its learners left unplaced: none,
+    under a quarter, under a half, a half or more."""
+    if learners <= 0 or unplaced <= 0:
         return 0
-    share = shortfall / learners
+    share = unplaced / learners
     if share < 0.25:
         return 1
     if share < 0.5:

@@ -1,37 +1,54 @@
-"""Insight services: load rows for supply and demand, fairness and what-if questions.
+"""Insight services: supply and demand from a round's allocation, what-if scenarios solved
+as jobs, fairness of a run.
 
-The arithmetic lives in `placements.insights.calc`; these functions only gather plain
-records from the database (in a few bulk SELECTs) and, for what-if, call the solver.
+The arithmetic lives in `placements.insights.calc`; these functions gather plain records
+from the database (in a few bulk SELECTs) and queue solves; the solving itself is the job in
+`placements.insights.jobs`.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
-from placements.domain import DomainError, access
+from placements import audit
+from placements.domain import DomainError, NotAllowed, access
+from placements.domain import rounds as round_rules
 from placements.domain.offers import open_to_choices_sql
 from placements.extensions import db
 from placements.geo import districts
 from placements.insights import calc
+from placements.jobs import (
+    JobConflict,
+    enqueue,
+    reap_stale,
+    request_cancel,
+    shown_error,
+    shown_status,
+)
 from placements.models import (
+    ACTIVE_JOB_STATUSES,
     AllocationRound,
     AllocationRun,
     Employer,
     EmployerSite,
+    InsightSolve,
     Job,
     JobStatus,
     Learner,
     PlacementOffer,
     Programme,
     Provider,
+    SolveKind,
     User,
     round_programmes,
+    utcnow,
 )
 
 #: Learner groups of the fairness report: (dimension key, heading).
@@ -131,11 +148,174 @@ def scope_for(officer: User, round_: AllocationRound | None) -> Scope:
     return Scope(f"All learners of {label}", ids)
 
 
+# --- the allocation the figures come from ---------------------------------------------------
+
+@dataclass
+class Source:
+    """The allocation supply and demand and the what-if scenarios of a round read: its latest
+    finished run, or a baseline solved for the insight pages, whichever finished last."""
+
+    round: AllocationRound
+    run: AllocationRun | None = None
+    solve: InsightSolve | None = None
+
+    @property
+    def problem(self) -> dict[str, Any]:
+        owner = self.run if self.run is not None else self.solve
+        return (owner.problem if owner is not None else None) or {}
+
+    @property
+    def result(self) -> dict[str, Any]:
+        owner = self.run if self.run is not None else self.solve
+        return (owner.result if owner is not None else None) or {}
+
+    @property
+    def finished_at(self) -> datetime | None:
+        owner = self.run if self.run is not None else self.solve
+        return owner.finished_at if owner is not None else None
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.result.get("summary") or {}
+
+    @property
+    def mandated_unplaced(self) -> int:
+        """Mandated learners the allocation leaves without a place (its own count)."""
+        return sum(1 for u in self.result.get("unplaced", []) if u.get("mandated"))
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """("run", id) or ("solve", id): what scenarios name as their baseline."""
+        if self.run is not None:
+            return ("run", self.run.id)
+        assert self.solve is not None
+        return ("solve", self.solve.id)
+
+    @property
+    def optimal(self) -> bool:
+        return self.result.get("status") == "optimal"
+
+
+def _latest_run(round_: AllocationRound) -> tuple[int, datetime | None] | None:
+    """(id, finished) of the round's latest finished run (its documents are not loaded)."""
+    row = db.session.execute(
+        sa.select(AllocationRun.id, Job.finished_at).join(Job, Job.id == AllocationRun.job_id)
+        .where(AllocationRun.round_id == round_.id, Job.status == JobStatus.SUCCEEDED,
+               AllocationRun.result.is_not(None))
+        .order_by(Job.finished_at.desc(), AllocationRun.id.desc()).limit(1)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def _latest_baseline(round_: AllocationRound) -> tuple[int, datetime | None] | None:
+    """(id, finished) of the round's latest baseline solve (documents not loaded)."""
+    row = db.session.execute(
+        sa.select(InsightSolve.id, Job.finished_at).join(Job, Job.id == InsightSolve.job_id)
+        .where(InsightSolve.round_id == round_.id, InsightSolve.kind == SolveKind.BASELINE,
+               Job.status == JobStatus.SUCCEEDED, InsightSolve.result.is_not(None))
+        .order_by(Job.finished_at.desc(), InsightSolve.id.desc()).limit(1)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def latest_source(round_: AllocationRound) -> Source | None:
+    """Return the allocation the round's insight figures come from, or None (none yet): its
+    latest finished run, or its latest baseline solve when that finished later."""
+    run, solve = _latest_run(round_), _latest_baseline(round_)
+    if solve is not None and (run is None or (solve[1] is not None and (
+            run[1] is None or solve[1] > run[1]))):
+        return Source(round_, solve=db.session.get(InsightSolve, solve[0]))
+    if run is not None:
+        return Source(round_, run=db.session.get(AllocationRun, run[0]))
+    return None
+
+
+def source_of(solve: InsightSolve) -> Source | None:
+    """The allocation a scenario is compared with (None before its job has found one)."""
+    if solve.base_run is not None:
+        return Source(solve.round, run=solve.base_run)
+    if solve.base_solve is not None:
+        return Source(solve.round, solve=solve.base_solve)
+    return None
+
+
+@dataclass
+class Changes:
+    """What changed in the round since the allocation the figures come from."""
+
+    learners_added: int = 0
+    learners_gone: int = 0
+    offers_added: int = 0
+    offers_gone: int = 0
+    offers_changed: int = 0
+    choices_open: bool = False
+
+    def sentences(self) -> list[str]:
+        """The changes in words for an officer (empty: nothing changed that we can tell)."""
+        out = []
+
+        def n(count: int, noun: str) -> str:
+            return f"{count} {noun}{'' if count == 1 else 's'}"
+
+        if self.learners_added:
+            out.append(f"{n(self.learners_added, 'learner')} joined the round's programmes")
+        if self.learners_gone:
+            out.append(f"{n(self.learners_gone, 'learner')} left them")
+        if self.offers_added:
+            out.append(f"{n(self.offers_added, 'offer')} now take learners that it did not "
+                       "include" if self.offers_added != 1 else
+                       "1 offer now takes learners that it did not include")
+        if self.offers_gone:
+            out.append(f"{n(self.offers_gone, 'offer')} it included no longer take learners"
+                       if self.offers_gone != 1 else
+                       "1 offer it included no longer takes learners")
+        if self.offers_changed:
+            out.append(f"{n(self.offers_changed, 'offer')} changed")
+        return out
+
+    @property
+    def any(self) -> bool:
+        return bool(self.sentences())
+
+
+def changes_since(source: Source, now: datetime | None = None) -> Changes:
+    """Compare the round as it stands with the allocation's problem: learners in the round's
+    programmes, offers open to choices in its sectors (places held by other rounds are not
+    compared), offers edited since, and whether learners may still change their choices."""
+    round_ = source.round
+    problem = source.problem
+    then_learners = {int(lr["id"][1:]) for lr in problem.get("learners", [])}
+    then_offers = {int(o["id"][1:]) for o in problem.get("offers", [])
+                   if str(o.get("id", "")).startswith("O")}
+    programme_ids = list(db.session.scalars(sa.select(round_programmes.c.programme_id).where(
+        round_programmes.c.round_id == round_.id)))
+    now_learners = set(db.session.scalars(sa.select(Learner.id).where(
+        Learner.programme_id.in_(programme_ids)))) if programme_ids else set()
+    sectors = sorted(round_.sectors())
+    now_offers = set(db.session.scalars(
+        sa.select(PlacementOffer.id).join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
+        .join(Employer, Employer.id == PlacementOffer.employer_id)
+        .where(open_to_choices_sql(), PlacementOffer.sector.in_(sectors),
+               PlacementOffer.capacity > 0))) if sectors else set()
+    finished = source.finished_at
+    changed = 0
+    kept = sorted(then_offers & now_offers)
+    if finished is not None and kept:
+        for start in range(0, len(kept), 500):
+            changed += db.session.scalar(sa.select(sa.func.count()).where(
+                PlacementOffer.id.in_(kept[start:start + 500]),
+                PlacementOffer.updated_at > finished)) or 0
+    return Changes(learners_added=len(now_learners - then_learners),
+                   learners_gone=len(then_learners - now_learners),
+                   offers_added=len(now_offers - then_offers),
+                   offers_gone=len(then_offers - now_offers), offers_changed=changed,
+                   choices_open=round_rules.takes_choices(
+                       round_.status, round_.preference_deadline, now or utcnow()))
+
+
 # --- supply and demand ----------------------------------------------------------------------
 
 @dataclass
 class SupplyDemand:
-    """The table, per sector totals and the heat map grid."""
+    """The table, per sector totals and the heat map grid (with an allocation: the source)."""
 
     by: str
     rows: list[calc.SupplyDemandCell]
@@ -143,21 +323,58 @@ class SupplyDemand:
     sectors: list[str]
     cells: list[str]
     labels: dict[str, str]
+    source: Source | None = None
 
     def grid(self) -> list[tuple[str, list[calc.SupplyDemandCell | None]]]:
         """Return rows of the heat map: (sector, cell or None per column)."""
         index = {(r.sector, r.cell): r for r in self.rows}
         return [(s, [index.get((s, c)) for c in self.cells]) for s in self.sectors]
 
+    @property
+    def total(self) -> dict[str, int]:
+        """Every additive column over all sectors."""
+        return calc.grand_total(self.totals)
 
-def _cell_key(postcode: str, by: str) -> str:
-    return region_of_postcode(postcode) if by == "region" else calc.postcode_area(postcode)
+
+UNKNOWN_CELL = "Unknown"
+
+
+@lru_cache(maxsize=8192)
+def _outward_cell(outward: str, by: str) -> str:
+    key = region_of_postcode(outward) if by == "region" else calc.postcode_area(outward)
+    return key or UNKNOWN_CELL
+
+
+def _cell_key(postcode: str | None, by: str) -> str:
+    """The area (or region) of a postcode: its outward code decides, so it is cached."""
+    if not postcode:
+        return UNKNOWN_CELL
+    return _outward_cell(postcode.strip().upper().split(" ")[0], by)
+
+
+def _cell_label(cell: str, by: str) -> str:
+    if cell == UNKNOWN_CELL:
+        return "Unknown (no longer on record)"
+    return area_label(cell) if by == "area" else cell
+
+
+def _check_by(by: str) -> None:
+    if by not in ("area", "region"):
+        raise DomainError("Group by postcode area or region", field="by")
+
+
+def _finish(by: str, rows: list[calc.SupplyDemandCell], sectors: list[str],
+            source: Source | None = None) -> SupplyDemand:
+    cells = sorted({r.cell for r in rows if r.learners})
+    labels = {c: _cell_label(c, by) for c in {r.cell for r in rows}}
+    return SupplyDemand(by=by, rows=rows, totals=calc.sector_totals(rows), sectors=sectors,
+                        cells=cells, labels=labels, source=source)
 
 
 def supply_demand(scope: Scope, by: str = "area") -> SupplyDemand:
-    """Count learners needing placements, places offered and places reachable per cell."""
-    if by not in ("area", "region"):
-        raise DomainError("Group by postcode area or region", field="by")
+    """Learners of the scope's programmes against the places open to them today, with no
+    allocation (the partnership view: no shortfall, since no allocation covers it)."""
+    _check_by(by)
     learner_rows = db.session.execute(
         sa.select(Learner.home_postcode, Learner.lat, Learner.lon, Learner.max_travel_km,
                   Learner.credentials, Programme.route, Programme.placement_mandated)
@@ -179,20 +396,75 @@ def supply_demand(scope: Scope, by: str = "area") -> SupplyDemand:
     offers = [calc.SupplyOffer(sector, _cell_key(pc, by), capacity, lat, lon,
                                frozenset(req or ()))
               for pc, lat, lon, sector, capacity, req in offer_rows]
-    rows = calc.supply_demand(learners, offers)
-    cells = sorted({r.cell for r in rows if r.learners})
-    labels = {c: (area_label(c) if by == "area" else c) for c in {r.cell for r in rows}}
-    return SupplyDemand(by=by, rows=rows, totals=calc.sector_totals(rows), sectors=sectors,
-                        cells=cells, labels=labels)
+    return _finish(by, calc.supply_demand(learners, offers), sectors)
 
 
-CSV_HEADER = ["Sector", "Area code", "Area", "Region", "Learners needing a placement",
-              "Of whom placement mandated", "Places offered in area",
-              "Places reachable by these learners", "Shortfall", "Mandated shortfall"]
+def _home_postcodes(round_: AllocationRound, ids: list[int]) -> dict[int, str]:
+    """Home postcodes of the learners of an allocation: the round's programmes' learners in
+    one query, any others (moved to another programme since) by id."""
+    programme_ids = [p.id for p in round_.programmes]
+    out: dict[int, str] = {lid: pc for lid, pc in db.session.execute(
+        sa.select(Learner.id, Learner.home_postcode).where(
+            Learner.programme_id.in_(programme_ids)))} if programme_ids else {}
+    missing = [i for i in ids if i not in out]
+    for start in range(0, len(missing), 1000):
+        out.update((lid, pc) for lid, pc in db.session.execute(
+            sa.select(Learner.id, Learner.home_postcode).where(
+                Learner.id.in_(missing[start:start + 1000]))))
+    return out
+
+
+def _site_postcodes(sectors: list[str], ids: list[int]) -> dict[int, str]:
+    """Site postcodes of an allocation's offers: the offers of its sectors in one query, any
+    others by id."""
+    stmt = sa.select(PlacementOffer.id, EmployerSite.postcode).join(
+        EmployerSite, EmployerSite.id == PlacementOffer.site_id)
+    out: dict[int, str] = {oid: pc for oid, pc in db.session.execute(
+        stmt.where(PlacementOffer.sector.in_(sectors)))} if sectors else {}
+    missing = [i for i in ids if i not in out]
+    for start in range(0, len(missing), 1000):
+        out.update((oid, pc) for oid, pc in db.session.execute(stmt.where(
+            PlacementOffer.id.in_(missing[start:start + 1000]))))
+    return out
+
+
+def allocation_supply_demand(source: Source, by: str = "area") -> SupplyDemand:
+    """Supply and demand of a round from an allocation: its learners by sector and home,
+    placed or not (the shortfall is the mandated learners it leaves unplaced, so the cells
+    add up exactly to its own count), the places of its offers where they are, and the
+    places within reach of each cell (eligibility's rule, on the same problem)."""
+    _check_by(by)
+    problem, result = source.problem, source.result
+    unplaced = {u["learner"] for u in result.get("unplaced", [])}
+    p_learners = problem.get("learners", [])
+    homes = _home_postcodes(source.round, [int(lr["id"][1:]) for lr in p_learners])
+    learners = [calc.DemandLearner(
+        lr["sector"], _cell_key(homes.get(int(lr["id"][1:])), by), bool(lr.get("mandated")),
+        float(lr["lat"]), float(lr["lon"]),
+        float(lr["max_km"]) if lr.get("max_km") is not None else float("inf"),
+        frozenset(lr.get("has") or ()), placed=lr["id"] not in unplaced)
+        for lr in p_learners]
+    p_offers = [o for o in problem.get("offers", []) if str(o.get("id", "")).startswith("O")]
+    sites = _site_postcodes(sorted({o["sector"] for o in p_offers}),
+                            [int(o["id"][1:]) for o in p_offers])
+    offers = [calc.SupplyOffer(o["sector"], _cell_key(sites.get(int(o["id"][1:])), by),
+                               int(o["capacity"]), float(o["lat"]), float(o["lon"]),
+                               frozenset(o.get("requires") or ()))
+              for o in p_offers]
+    sectors = sorted({lr.sector for lr in learners} | source.round.sectors())
+    return _finish(by, calc.supply_demand(learners, offers), sectors, source)
+
+
+CSV_HEADER = ["Sector", "Area code", "Area", "Region", "Learners",
+              "Of whom placement mandated", "Placed", "Not placed",
+              "Mandated not placed (shortfall)", "Places offered in area",
+              "Places within reach of these learners (overlapping)"]
 
 
 def supply_demand_csv_rows(result: SupplyDemand) -> list[list[Any]]:
-    """Return the CSV rows of a supply and demand table (LSIP reporting)."""
+    """Return the CSV rows of a supply and demand table (LSIP reporting), as the page shows
+    them: without an allocation the placed, not placed and shortfall columns are blank."""
+    allocated = result.source is not None
     out = []
     for r in result.rows:
         if result.by == "area":
@@ -200,8 +472,9 @@ def supply_demand_csv_rows(result: SupplyDemand) -> list[list[Any]]:
                 area_regions().get(r.cell, "")
         else:
             code, name, region = "", "", r.cell
-        out.append([r.sector, code, name, region, r.learners, r.mandated, r.offered,
-                    r.reachable, r.shortfall, r.mandated_shortfall])
+        out.append([r.sector, code, name, region, r.learners, r.mandated,
+                    r.placed if allocated else "", r.unplaced if allocated else "",
+                    r.mandated_unplaced if allocated else "", r.offered, r.reachable])
     return out
 
 
@@ -279,45 +552,21 @@ def fairness_report(run: AllocationRun) -> list[FairnessTable]:
 
 
 # --- what-if --------------------------------------------------------------------------------
+#
+# A question ("5 more Digital places in M, spread over its districts") is a scenario solve:
+# a job (`insights.solve`, placements/insights/jobs.py) adds the extra places to the problem
+# of the allocation the round's figures come from (its latest run, or a baseline solve) and
+# solves it again as a repair of that allocation, so that the solver keeps every placement it
+# can and the difference is the effect of the extra places. Supply and demand reads the same
+# allocation, so the two pages agree. Answers are kept on the solve; nothing real changes.
 
-@dataclass
-class HelpedLearner:
-    """A learner the extra places would help."""
-
-    learner_id: int
-    name: str
-    student_ref: str
-    mandated: bool
-    area: str
-    offer: str  #: "extra place" or the real offer's title
-    newly_placed: bool  #: unplaced in the baseline
+INSIGHTS_JOB = "insights.solve"
+EXTRA_PLACE = "extra place"
 
 
-@dataclass
-class WhatIfAnswer:
-    """The baseline and the variant allocation of one what-if question."""
-
-    sector: str
-    area: str
-    places: int
-    virtual_offers: list[dict[str, Any]]
-    baseline: dict[str, Any]
-    variant: dict[str, Any]
-    helped: list[HelpedLearner] = field(default_factory=list)
-    seconds: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def extra_mandated(self) -> int:
-        return self.variant["mandated_placed"] - self.baseline["mandated_placed"]
-
-    @property
-    def extra_placed(self) -> int:
-        return self.variant["placed"] - self.baseline["placed"]
-
-    @property
-    def used_places(self) -> int:
-        return sum(1 for h in self.helped if h.offer == "extra place")
+def solve_subject(round_id: int, slot: int | str) -> str:
+    """The job subject of an insight solve: one baseline and a few scenarios at a time."""
+    return f"round:{round_id}:insights:{slot}"
 
 
 def virtual_offers(sector: str, area: str, places: int, *, spread: bool = False,
@@ -343,73 +592,327 @@ def virtual_offers(sector: str, area: str, places: int, *, spread: bool = False,
              "requires": []} for i, (code, n) in enumerate(zip(chosen, share, strict=True))]
 
 
-def _solve(problem: dict[str, Any]) -> dict[str, Any]:
-    from solver import parse_problem, solve
+def sector_postcodes(round_: AllocationRound, sector: str) -> list[str]:
+    """Home postcodes of the round's learners of one sector (where to spread places)."""
+    programme_ids = [p.id for p in round_.programmes if p.route == sector]
+    if not programme_ids:
+        return []
+    return list(db.session.scalars(sa.select(Learner.home_postcode).where(
+        Learner.programme_id.in_(programme_ids))))
 
-    return solve(parse_problem(problem))
+
+def variant_problem(base_problem: dict[str, Any], base_result: dict[str, Any],
+                    extra: list[dict[str, Any]]) -> dict[str, Any]:
+    """The base problem with the extra offers, solved as a repair of the base allocation."""
+    doc = dict(base_problem)
+    doc["offers"] = list(base_problem.get("offers", [])) + [dict(o) for o in extra]
+    doc["previous"] = [{"learner": a["learner"], "offer": a["offer"]}
+                       for a in base_result.get("assignments", [])]
+    return doc
 
 
-def what_if(round_: AllocationRound, *, sector: str, area: str, places: int,
-            spread: bool = False) -> WhatIfAnswer:
-    """Solve the round as it stands and with N extra places; compare mandated placed."""
-    from placements.rounds.problem import build_problem
+def scenario_answer(base_result: dict[str, Any], variant: dict[str, Any],
+                    extra: list[dict[str, Any]], *, fallback: bool) -> dict[str, Any]:
+    """Compare a scenario's allocation with its baseline: the figures kept on the solve
+    (learners by id only: names are looked up when shown)."""
+    virtual = {o["id"] for o in extra}
+    base_placed = {a["learner"] for a in base_result.get("assignments", [])}
+    helped = []
+    for a in variant.get("assignments", []):
+        if a["offer"] in virtual or a["learner"] not in base_placed:
+            helped.append({"learner": int(a["learner"][1:]),
+                           "offer": EXTRA_PLACE if a["offer"] in virtual
+                           else int(a["offer"][1:]),
+                           "newly_placed": a["learner"] not in base_placed})
+    warnings = []
+    if not fallback:
+        warnings.append("This round has no fallback: learners are only placed at offers they "
+                        "listed, so extra places nobody listed help no one.")
+    if base_result.get("status") != "optimal" or variant.get("status") != "optimal":
+        warnings.append("The solver hit the round's time limit, so the figures may be "
+                        "slightly off.")
 
+    def figures(summary: dict[str, Any]) -> dict[str, int]:
+        return {k: int(summary.get(k, 0)) for k in ("learners", "mandated", "placed",
+                                                   "mandated_placed")}
+
+    return {"baseline": figures(base_result.get("summary", {})),
+            "variant": figures(variant.get("summary", {})),
+            "extra_offers": extra, "helped": helped,
+            "used_places": sum(1 for a in variant.get("assignments", [])
+                               if a["offer"] in virtual),
+            "warnings": warnings}
+
+
+class SlotTaken(JobConflict):
+    """Another question took the free slot at the same moment (the caller may roll back and
+    ask again: another slot may be free)."""
+
+
+def _free_slot(round_: AllocationRound) -> str:
+    """A scenario slot of the round with no unfinished job (stale ones reaped first)."""
+    limit = max(1, int(current_app.config["INSIGHTS_SOLVES_AT_ONCE"]))
+    for slot in range(limit):
+        reap_stale(solve_subject(round_.id, slot))
+    busy = set(db.session.scalars(sa.select(Job.subject).where(
+        Job.subject.in_([solve_subject(round_.id, k) for k in range(limit)]),
+        Job.status.in_(ACTIVE_JOB_STATUSES))))
+    for slot in range(limit):
+        if solve_subject(round_.id, slot) not in busy:
+            return solve_subject(round_.id, slot)
+    raise JobConflict(f"{limit} questions about this round are being worked out: wait for "
+                      "one to finish, or cancel one")
+
+
+def _enqueue_solve(officer: User, round_: AllocationRound, solve: InsightSolve, *,
+                   subject: str, title: str, busy: str) -> InsightSolve:
+    job = enqueue(INSIGHTS_JOB, title=title, provider_id=officer.provider_id,
+                  created_by_id=officer.id, subject=subject, busy_message=busy)
+    solve.job = job
+    db.session.add(solve)
+    db.session.flush()
+    job.payload = {"solve_id": solve.id}
+    return solve
+
+
+def _require_learners(round_: AllocationRound) -> None:
+    programme_ids = [p.id for p in round_.programmes]
+    if not programme_ids or db.session.scalar(sa.select(Learner.id).where(
+            Learner.programme_id.in_(programme_ids)).limit(1)) is None:
+        raise DomainError("No learners are in this round's programmes yet")
+
+
+def ask_what_if(officer: User, round_: AllocationRound, *, sector: str, area: str,
+                places: int, spread: bool = False) -> InsightSolve:
+    """Queue a scenario: the round's allocation with extra places of a sector in an area,
+    compared with the allocation its figures come from now (flushed; the caller commits
+    and submits the job)."""
     if sector not in round_.sectors():
         raise DomainError("Choose a sector of the round's programmes", field="sector")
     area = area.strip().upper()
     if area not in area_names():
         raise DomainError("Enter a postcode area such as M, SK or BL", field="area")
-    programme_ids = [p.id for p in round_.programmes if p.route == sector]
-    postcodes = list(db.session.scalars(sa.select(Learner.home_postcode).where(
-        Learner.programme_id.in_(programme_ids)))) if programme_ids else []
-    extra = virtual_offers(sector, area, places, spread=spread, learner_postcodes=postcodes)
-    started = time.perf_counter()
-    base_doc = build_problem(round_)
-    base = _solve(base_doc)
-    variant_doc = build_problem(round_, extra_offers=extra)
-    # Solve the variant as a repair of the baseline, so that the solver keeps every baseline
-    # placement it can (the levels "mandated placed" and "placed" come first, as always):
-    # the difference is then the effect of the extra places, not another equally good
-    # allocation.
-    variant_doc["previous"] = [{"learner": a["learner"], "offer": a["offer"]}
-                               for a in base["assignments"]]
-    variant = _solve(variant_doc)
-    answer = WhatIfAnswer(sector=sector, area=area, places=places, virtual_offers=extra,
-                          baseline=base["summary"], variant=variant["summary"],
-                          seconds=round(time.perf_counter() - started, 2))
-    if not round_.fallback:
-        answer.warnings.append("This round has no fallback: learners are only placed at "
-                               "offers they listed, so extra places nobody listed help no "
-                               "one.")
-    for result in (base, variant):
-        if result.get("status") != "optimal":
-            answer.warnings.append("The solver hit the round's time limit, so the figures "
-                                   "may be slightly off.")
-            break
-    virtual_ids = {o["id"] for o in extra}
-    base_placed = {a["learner"] for a in base["assignments"]}
-    picks = [a for a in variant["assignments"]
-             if a["offer"] in virtual_ids or a["learner"] not in base_placed]
-    ids = [int(a["learner"][1:]) for a in picks]
+    if not 1 <= places <= 500:
+        raise DomainError("Extra places must be between 1 and 500", field="places")
+    _require_learners(round_)
+    source = latest_source(round_)
+    solve = InsightSolve(round_id=round_.id, kind=SolveKind.SCENARIO, created_by_id=officer.id,
+                         sector=sector, area=area, places=places, spread=bool(spread),
+                         base_run_id=source.run.id if source and source.run else None,
+                         base_solve_id=source.solve.id if source and source.solve else None)
+    try:
+        _enqueue_solve(officer, round_, solve, subject=_free_slot(round_),
+                       title=f"What if: {places} {sector} place{'s' if places != 1 else ''} "
+                             f"in {area}, {round_.name}",
+                       busy="Another question about this round was asked at the same "
+                            "moment: try again")
+    except JobConflict as exc:
+        raise SlotTaken(exc.message, exc.field) from None
+    audit.record(officer, "insights.what_if", solve, round_id=round_.id, sector=sector,
+                 area=area, places=places, spread=bool(spread))
+    return solve
+
+
+def start_baseline(officer: User, round_: AllocationRound) -> InsightSolve:
+    """Queue a solve of the round as it stands, for the insight pages (changes nothing)."""
+    _require_learners(round_)
+    subject = solve_subject(round_.id, "baseline")
+    reap_stale(subject)
+    solve = InsightSolve(round_id=round_.id, kind=SolveKind.BASELINE, created_by_id=officer.id)
+    _enqueue_solve(officer, round_, solve, subject=subject,
+                   title=f"Allocation as it stands, {round_.name} (for insights)",
+                   busy="The allocation as it stands is already being worked out")
+    audit.record(officer, "insights.baseline", solve, round_id=round_.id)
+    return solve
+
+
+def may_cancel(officer: User, solve: InsightSolve) -> bool:
+    """Who may stop a solve: the officer who asked for it, or an officer of the round's
+    owning provider."""
+    return solve.created_by_id == officer.id or access.officer_manages_round(officer,
+                                                                           solve.round)
+
+
+def cancel_solve(officer: User, solve: InsightSolve) -> str:
+    """Cancel a queued solve, or ask a running one to stop ("cancelled" or "stopping")."""
+    if not may_cancel(officer, solve):
+        raise NotAllowed("Only the officer who asked, or an officer of the round's own "
+                         "provider, can cancel this")
+    return request_cancel(solve.job)
+
+
+#: Baselines of a round whose documents are kept (older ones keep their row, not their
+#: problem and result: a 50,000-learner round's pair is tens of megabytes).
+KEEP_BASELINES = 2
+
+
+def prune_baselines(round_id: int) -> int:
+    """Drop the documents of the round's older baselines (flushed baselines count); return
+    how many were dropped."""
+    kept = list(db.session.scalars(
+        sa.select(InsightSolve.id).where(InsightSolve.round_id == round_id,
+                                         InsightSolve.kind == SolveKind.BASELINE,
+                                         InsightSolve.result.is_not(None))
+        .order_by(InsightSolve.id.desc())))
+    old = kept[KEEP_BASELINES:]
+    if not old:
+        return 0
+    db.session.execute(sa.update(InsightSolve).where(InsightSolve.id.in_(old))
+                       .values(problem=None, result=None))
+    return len(old)
+
+
+def solve_in_round(round_: AllocationRound, solve_id: int) -> InsightSolve | None:
+    """Return the round's insight solve, or None."""
+    solve = db.session.get(InsightSolve, solve_id)
+    if solve is None or solve.round_id != round_.id:
+        return None
+    return solve
+
+
+def active_baseline(round_: AllocationRound) -> InsightSolve | None:
+    """The round's baseline being worked out, if any."""
+    return db.session.scalar(
+        sa.select(InsightSolve).join(Job, Job.id == InsightSolve.job_id)
+        .where(InsightSolve.round_id == round_.id, InsightSolve.kind == SolveKind.BASELINE,
+               Job.status.in_(ACTIVE_JOB_STATUSES))
+        .order_by(InsightSolve.id.desc()).limit(1))
+
+
+def solve_progress(solve: InsightSolve) -> dict[str, Any]:
+    """Status, elapsed seconds and stage of a solve (polled by the page)."""
+    job = solve.job
+    progress = job.progress or {}
+    elapsed = progress.get("elapsed_s")
+    if job.started_at is not None:
+        end = job.finished_at or (utcnow() if job.status == JobStatus.RUNNING else None)
+        if end is not None:
+            elapsed = round((end - job.started_at).total_seconds(), 1)
+    return {"status": shown_status(job), "elapsed": elapsed,
+            "stage": progress.get("message") or "", "error": shown_error(job)}
+
+
+@dataclass
+class HelpedLearner:
+    """A learner the extra places would help."""
+
+    learner_id: int
+    name: str
+    student_ref: str
+    mandated: bool
+    area: str
+    offer: str  #: "extra place" or the real offer's title
+    newly_placed: bool  #: unplaced in the baseline
+
+
+@dataclass
+class Scenario:
+    """A scenario as the page shows it: its question, where its job stands, its answer."""
+
+    solve: InsightSolve
+    progress: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.progress["status"])
+
+    @property
+    def answer(self) -> dict[str, Any] | None:
+        return self.solve.result if self.status == JobStatus.SUCCEEDED.value else None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_JOB_STATUSES
+
+    @property
+    def question(self) -> str:
+        s = self.solve
+        places = f"{s.places} more {s.sector} place{'' if s.places == 1 else 's'}"
+        where = f"in {area_label(s.area or '')}"
+        return f"{places} {where}" + (", spread over its districts" if s.spread else "")
+
+    def _delta(self, name: str) -> int:
+        answer = self.answer or {}
+        return int(answer.get("variant", {}).get(name, 0)) - int(
+            answer.get("baseline", {}).get(name, 0))
+
+    @property
+    def extra_mandated(self) -> int:
+        return self._delta("mandated_placed")
+
+    @property
+    def extra_placed(self) -> int:
+        return self._delta("placed")
+
+    @property
+    def newly_placed(self) -> int:
+        return sum(1 for h in (self.answer or {}).get("helped", []) if h["newly_placed"])
+
+    @property
+    def used_places(self) -> int:
+        return int((self.answer or {}).get("used_places", 0))
+
+
+@dataclass
+class ScenarioBoard:
+    """The round's scenarios: those compared with the current allocation side by side,
+    those still being worked out, and earlier ones compared with an older allocation."""
+
+    source: Source | None
+    current: list[Scenario]
+    active: list[Scenario]
+    earlier: list[Scenario]
+    failed: list[Scenario]
+
+
+def scenario_board(round_: AllocationRound, source: Source | None,
+                   limit: int = 30) -> ScenarioBoard:
+    """Sort the round's latest scenarios for the page (no writes)."""
+    solves = db.session.scalars(
+        sa.select(InsightSolve).where(InsightSolve.round_id == round_.id,
+                                      InsightSolve.kind == SolveKind.SCENARIO)
+        .order_by(InsightSolve.created_at.desc(), InsightSolve.id.desc()).limit(limit)).all()
+    board = ScenarioBoard(source, [], [], [], [])
+    key = source.key if source is not None else None
+    for solve in reversed(solves):
+        scenario = Scenario(solve, solve_progress(solve))
+        if scenario.active:
+            board.active.append(scenario)
+        elif scenario.answer is None:
+            board.failed.append(scenario)
+        else:
+            base = source_of(solve)
+            (board.current if base is not None and base.key == key
+             else board.earlier).append(scenario)
+    board.failed = board.failed[-5:]
+    return board
+
+
+def helped_learners(scenario: Scenario) -> list[HelpedLearner]:
+    """The learners a scenario's extra places would help, with their names (officers only)."""
+    helped = (scenario.answer or {}).get("helped", [])
+    ids = [h["learner"] for h in helped]
+    if not ids:
+        return []
     details = {lid: (name, ref, pc, mandated) for lid, name, ref, pc, mandated in
                db.session.execute(
                    sa.select(Learner.id, User.name, Learner.student_ref, Learner.home_postcode,
                              Programme.placement_mandated)
                    .join(User, User.id == Learner.user_id)
                    .join(Programme, Programme.id == Learner.programme_id)
-                   .where(Learner.id.in_(ids)))} if ids else {}
-    titles = dict(db.session.execute(sa.select(PlacementOffer.id, PlacementOffer.title).where(
-        PlacementOffer.id.in_([int(a["offer"][1:]) for a in picks
-                               if a["offer"] not in virtual_ids]))).all()) if picks else {}
-    for a in picks:
-        lid = int(a["learner"][1:])
-        if lid not in details:
-            continue
-        name, ref, pc, mandated = details[lid]
-        offer = "extra place" if a["offer"] in virtual_ids else \
-            titles.get(int(a["offer"][1:]), a["offer"])
-        answer.helped.append(HelpedLearner(lid, name, ref, bool(mandated),
-                                           calc.postcode_area(pc), offer,
-                                           a["learner"] not in base_placed))
-    answer.helped.sort(key=lambda h: (not h.newly_placed, not h.mandated, h.name))
-    return answer
+                   .where(Learner.id.in_(ids)))}
+    offer_ids = [h["offer"] for h in helped if h["offer"] != EXTRA_PLACE]
+    titles = {oid: title for oid, title in db.session.execute(
+        sa.select(PlacementOffer.id, PlacementOffer.title).where(
+            PlacementOffer.id.in_(offer_ids)))} if offer_ids else {}
+    out = []
+    for h in helped:
+        if h["learner"] not in details:
+            continue  # no longer on record
+        name, ref, pc, mandated = details[h["learner"]]
+        offer = EXTRA_PLACE if h["offer"] == EXTRA_PLACE else \
+            titles.get(h["offer"], f"offer {h['offer']}")
+        out.append(HelpedLearner(h["learner"], name, ref, bool(mandated),
+                                 calc.postcode_area(pc), offer, bool(h["newly_placed"])))
+    out.sort(key=lambda h: (not h.newly_placed, not h.mandated, h.name))
+    return out

@@ -72,6 +72,7 @@ from placements.models.hours import (
     HoursSource,
     HoursStatus,
 )
+from placements.models.insights import InsightSolve, SolveKind
 from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
 from placements.models.ksb import (
     Delivery,
@@ -109,6 +110,8 @@ __all__ = [
     "HoursSource",
     "HoursStatus",
     "OfferChange",
+    "InsightSolve",
+    "SolveKind",
     "ACTIVE_JOB_STATUSES",
     "Job",
     "JobStatus",

@@ -52,6 +52,7 @@ ACTIONS = {
     "placement.employer_concern": "Employer raised a concern",
     "preferences.saved": "Choices saved",
     "insights.what_if": "What-if question",
+    "insights.baseline": "Allocation worked out for insights",
 }
 
 #: Why a repair became due, in words.
@@ -275,6 +276,12 @@ SENTENCES: dict[str, Sentence] = {
         d.get("error") or "No reason given"),
     "round.learners_told_choices_closed": lambda e, d, n: Markup("{} e-mailed").format(
         _n(d.get("learners"), "learner")),
+    "insights.what_if": lambda e, d, n: Markup("{} more {} place{} in {}{}").format(
+        d["places"], d["sector"], "" if d["places"] == 1 else "s", d["area"],
+        ", spread over its districts" if d.get("spread") else ""),
+    "insights.baseline": lambda e, d, n: Markup(
+        "The allocation as it stands, for supply and demand and what-if questions (no "
+        "placement changed)"),
 }
 
 

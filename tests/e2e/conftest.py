@@ -8,6 +8,7 @@ installs it; `make test` runs that first).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -51,11 +52,11 @@ def _free_port() -> int:
 LIVE: dict[str, Path] = {}
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> Iterator[str]:
-    """Serve a freshly migrated and seeded app; yield its base URL."""
-    workdir = tmp_path_factory.mktemp("e2e")
-    LIVE["database"] = workdir / "e2e.sqlite"
+@contextlib.contextmanager
+def serve_demo(workdir: Path, prepare: str | None = None) -> Iterator[str]:
+    """Migrate and seed a fresh demo database in `workdir`, run the Python source `prepare`
+    against it (an app context is open; `db` and the models are imported), serve the app on a
+    free loopback port and yield its base URL."""
     env = {
         **os.environ,
         "PLACEMENTS_SQLALCHEMY_DATABASE_URI": f"sqlite:///{workdir / 'e2e.sqlite'}",
@@ -70,6 +71,13 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     for command in (["db", "upgrade", "heads"], ["seed", "demo"]):
         subprocess.run(flask + command, cwd=ROOT, env=env, check=True, capture_output=True,
                        timeout=300)
+    if prepare:
+        script = ("from placements import create_app\nfrom placements.extensions import db\n"
+                  "from placements.models import *  # noqa: F403\n"
+                  "with create_app().app_context():\n"
+                  + "".join(f"    {line}\n" for line in prepare.strip().splitlines()))
+        subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True,
+                       capture_output=True, timeout=120)
     port = _free_port()
     log = (workdir / "server.log").open("w")
     server = subprocess.Popen(
@@ -97,6 +105,15 @@ def live_server(tmp_path_factory) -> Iterator[str]:
             server.kill()
             server.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    """Serve a freshly migrated and seeded app; yield its base URL."""
+    workdir = tmp_path_factory.mktemp("e2e")
+    LIVE["database"] = workdir / "e2e.sqlite"
+    with serve_demo(workdir) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="session")

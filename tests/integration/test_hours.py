@@ -29,7 +29,10 @@ TODAY = date(2026, 11, 20)
 
 @pytest.fixture(autouse=True)
 def _fixed_today(monkeypatch):
+    from placements.api import services as api_services
+
     monkeypatch.setattr(services, "today_uk", lambda: TODAY)
+    monkeypatch.setattr(api_services, "today_uk", lambda: TODAY)
     monkeypatch.setattr(imports, "today_uk", lambda: TODAY)
 
 
@@ -356,11 +359,14 @@ def test_dashboard_aggregates_and_statuses(placed):
     db.session.commit()
     board = services.board([placed["prog1"]], today=TODAY)
     assert board.learner_count == 1
-    assert board.status_count(calc.AT_RISK) == 1  # no placement hours yet
+    # No placement hours yet, but the published placement (1 Feb to 1 May 2027, 30 hours a
+    # week: 13 weeks) schedules 390 hours: on track.
+    assert board.status_count(calc.ON_TRACK) == 1
     [row] = services.learner_rows(placed["prog1"], TODAY)
     assert (row.classroom, row.work_integrated, row.placement, row.pending) == (240, 20, 0, 8)
+    assert row.scheduled == 390 * 4
     assert row.share == pytest.approx(20 / 260)
-    assert row.status is calc.Status.AT_RISK
+    assert row.status is calc.Status.ON_TRACK
     assert dict(board.distribution())["5% to 9%"] == 1
     kinds = {k: (v, p) for k, v, p in board.kind_totals}
     assert kinds[HoursKind.CLASSROOM] == (240, 0)
@@ -369,7 +375,21 @@ def test_dashboard_aggregates_and_statuses(placed):
                                                          date(2026, 10, 1)]
     assert board.cumulative_shares()[1][1] == pytest.approx(20 / 260)
     assert board.overall_share() == pytest.approx(20 / 260)
-    assert services.learner_hours(l1, TODAY).assessment.status is calc.Status.AT_RISK
+    summary = services.learner_hours(l1, TODAY)
+    assert summary.assessment.status is calc.Status.ON_TRACK
+    assert summary.assessment.scheduled_qh == 390 * 4
+    assert summary.reasons == []
+
+
+#: Schedules to test the SQL status against: none, ended, under way, to come, past the end.
+SCHEDULES = [
+    [],
+    [calc.Scheduled(date(2026, 9, 7), date(2026, 10, 2), 30)],
+    [calc.Scheduled(date(2026, 11, 2), date(2027, 1, 29), 14)],
+    [calc.Scheduled(date(2027, 2, 1), date(2027, 5, 28), 37)],
+    [calc.Scheduled(date(2027, 6, 14), date(2027, 9, 30), 30),
+     calc.Scheduled(date(2026, 12, 1), date(2026, 12, 4), 21)],
+]
 
 
 def test_sql_status_and_band_agree_with_calc(placed):
@@ -385,15 +405,161 @@ def test_sql_status_and_band_agree_with_calc(placed):
              if pl <= wi]
     days = [date(2026, 8, 1), date(2026, 9, 1), date(2026, 9, 2), date(2026, 12, 31),
             date(2027, 7, 1), date(2027, 9, 1)]
-    for day, (cr, wi, pl) in itertools.product(days, cases):
-        expected = calc.assess(Logged(cr, wi, pl), terms, day).status
-        got = db.session.scalar(sa.select(services.status_sql(
-            sa.literal(cr), sa.literal(wi), sa.literal(pl), terms, day)))
-        assert calc.STATUS_CODES[got] is expected, (day, cr, wi, pl)
+    table = sa.Table("status_cases", sa.MetaData(), sa.Column("n", sa.Integer),
+                     sa.Column("cr", sa.Integer), sa.Column("wi", sa.Integer),
+                     sa.Column("pl", sa.Integer), prefixes=["TEMPORARY"])
+    table.create(db.session.connection())
+    db.session.execute(table.insert(), [{"n": i, "cr": cr, "wi": wi, "pl": pl}
+                                        for i, (cr, wi, pl) in enumerate(cases)])
+    for day, schedule in itertools.product(days, SCHEDULES):
+        sched = sum(calc.scheduled_qh(p, terms, day) for p in schedule)
+        query = sa.select(table.c.n, services.status_sql(
+            table.c.cr, table.c.wi, table.c.pl, sa.literal(sched), terms, day)
+            ).order_by(table.c.n)
+        got = [code for _, code in db.session.execute(query)]
+        for (cr, wi, pl), code in zip(cases, got, strict=True):
+            expected = calc.assess(Logged(cr, wi, pl), terms, day, schedule).status
+            assert calc.STATUS_CODES[code] is expected, (day, cr, wi, pl, sched)
     for cr, wi, _ in cases:
         pct = db.session.scalar(sa.select(services.pct_sql(sa.literal(cr), sa.literal(wi))))
         band = calc.NO_HOURS_BAND if pct is None else calc.share_band(pct, 100 - pct)
         assert band == calc.share_band(wi, cr), (cr, wi)
+
+
+def _learner(world, ref, programme="prog1"):
+    from placements.geo import locate
+    from placements.models import Learner, Role
+    from tests.conftest import make_user
+
+    where = locate("M1 1AA")
+    prog = world[programme]
+    learner = Learner(user=make_user(f"{ref.lower()}@example.test", Role.LEARNER,
+                                     name=f"Learner {ref}"),
+                      provider=prog.provider, programme=prog, student_ref=ref,
+                      home_postcode=where.postcode, lat=where.lat, lon=where.lon)
+    db.session.add(learner)
+    return learner
+
+
+def _offer(world, first, last, per_week=30, title="Junior developer"):
+    from placements.models import PlacementOffer
+
+    offer = PlacementOffer(employer=world["e1"], site=world["s1"], title=title,
+                           sector="Digital", capacity=5, start_date=first, end_date=last,
+                           hours_per_week=per_week, requirements=[])
+    db.session.add(offer)
+    return offer
+
+
+def _round(world, name):
+    from placements.models import AllocationRound
+
+    round_ = AllocationRound(name=name, provider=world["p1"], providers=[world["p1"]],
+                             programmes=[world["prog1"]],
+                             preference_deadline=world["round"].preference_deadline)
+    db.session.add(round_)
+    return round_
+
+
+@pytest.fixture
+def scheduled(placed):
+    """Learners of prog1 with placements in every state that matters to the schedule."""
+    from placements.models import PendingChange
+
+    w = placed
+    second = _round(w, "Summer")
+    offers = {
+        "ended": _offer(w, date(2026, 9, 7), date(2026, 10, 2)),
+        "under way": _offer(w, date(2026, 11, 2), date(2027, 1, 29), 14),
+        "to come": _offer(w, date(2027, 2, 1), date(2027, 5, 28), 37),
+        "past the end": _offer(w, date(2027, 6, 14), date(2027, 9, 30)),
+        "moved to": _offer(w, date(2027, 3, 1), date(2027, 3, 26), 20, "Tester"),
+    }
+    P = PlacementStatus  # noqa: N806
+    cases = {
+        # ref: [(offer, status, round, pending change)]
+        "S1": [("ended", P.ACCEPTED, w["round"], None)],
+        "S2": [("under way", P.PUBLISHED, w["round"], None)],
+        "S3": [("to come", P.ACCEPTED, w["round"], None),
+               ("past the end", P.PUBLISHED, second, None)],
+        "S4": [("to come", P.DECLINED, w["round"], None)],
+        "S5": [("to come", P.WITHDRAWN, w["round"], None)],
+        "S6": [("to come", P.PROPOSED, w["round"], None)],
+        "S7": [("to come", P.PUBLISHED, w["round"], PendingChange.MOVE)],
+        "S8": [("under way", P.ACCEPTED, w["round"], PendingChange.REMOVAL)],
+        "S9": [],
+    }
+    learners = {}
+    for ref, rows in cases.items():
+        learner = learners[ref] = _learner(w, ref)
+        for name, status, round_, change in rows:
+            db.session.add(Placement(
+                round=round_, learner=learner, offer=offers[name], status=status,
+                pending_change=change,
+                pending_offer=offers["moved to"] if change == PendingChange.MOVE else None))
+    db.session.commit()
+    return {**placed, "learners": learners, "offers": offers}
+
+
+@pytest.mark.parametrize("today", [date(2026, 8, 31), date(2026, 11, 20), date(2027, 1, 29),
+                                   date(2027, 1, 30), date(2027, 5, 28), date(2027, 7, 1),
+                                   date(2027, 7, 2)])
+def test_scheduled_hours_in_sql_agree_with_python(scheduled, today):
+    """The SQL form of the schedule counts what calc.scheduled_qh counts over `schedules`:
+    published and accepted placements as published, nothing declined, withdrawn or only
+    proposed, a pending move at the offer as published, a pending removal until published."""
+    programme = scheduled["prog1"]
+    terms = services.terms_of(programme)
+    sub = services.scheduled_sql(programme, today)
+    in_sql = {lid: int(qh) for lid, qh in db.session.execute(sa.select(sub))}
+    ids = [lr.id for lr in scheduled["learners"].values()] + [scheduled["l1"].id]
+    plans = services.schedules(ids)
+    in_python = {lid: sum(calc.scheduled_qh(p, terms, today) for p in plan)
+                 for lid, plan in plans.items()}
+    assert {k: v for k, v in in_sql.items() if v} == {k: v for k, v in in_python.items() if v}
+    assert set(in_sql) == set(plans)
+    learners = scheduled["learners"]
+    for ref in ("S4", "S5", "S6", "S9"):
+        assert learners[ref].id not in plans, ref
+    assert [p.title for p in plans[learners["S7"].id]] == ["Junior developer"]  # as published
+    assert len(plans[learners["S3"].id]) == 2
+    # Rows and one learner's page say the same status.
+    rows = {r.learner_id: r for r in services.learner_rows(programme, today)}
+    assessed = services.assess_learners(list(services.learners_by_id(rows).values()), today)
+    for lid, row in rows.items():
+        assert row.status is assessed[lid][0].status, lid
+        assert row.scheduled == assessed[lid][0].scheduled_qh, lid
+
+
+def test_learner_with_a_scheduled_placement_is_on_track_on_every_page(client, auth, scheduled):
+    """The issue's learner: an accepted placement 1 Feb to 28 May at 37 hours a week, no
+    placement hours yet; on track on the dashboard, the officer's and the learner's pages."""
+    learner = scheduled["learners"]["S3"]
+    for i in range(10):
+        _add(learner, date(2026, 9, 14) + timedelta(days=i), 24)
+        _add(learner, date(2026, 10, 5) + timedelta(days=i), 8, HoursKind.LIVE_BRIEF)
+    db.session.commit()
+    [row] = [r for r in services.learner_rows(scheduled["prog1"], TODAY)
+             if r.learner_id == learner.id]
+    assert row.status is calc.Status.ON_TRACK
+    from placements.api import services as api_services
+
+    assert api_services.learner_hours(learner)["status"] == "on track"  # the API agrees
+    auth.login("officer1@example.test")
+    page = client.get(f"/hours/officer/learners/{learner.id}").text
+    assert "On track" in page
+    assert "Junior developer, Acme Digital (1 February 2027 to 28 May 2027, 37 hours a week)" \
+        in page
+    assert "629 hours still to come over 85 weekdays" in page
+    export = client.get(f"/hours/officer/programmes/{scheduled['prog1'].id}/hours.csv").text
+    line = next(x for x in export.splitlines() if x.startswith("S3,"))
+    # 629 hours to come, and 84 of the second placement before the programme ends on 1 July.
+    assert line.endswith(",on track,713,")
+    client.post("/auth/logout")
+    auth.login("s3@example.test")
+    own = client.get("/hours/").text
+    assert "On track" in own
+    assert "629 hours still to come" in own
 
 
 def test_programme_dashboard_and_export(client, auth, placed):
@@ -415,32 +581,82 @@ def test_programme_dashboard_and_export(client, auth, placed):
     assert csv.mimetype == "text/csv"
     lines = csv.text.lstrip("\ufeff").splitlines()
     assert lines[0].startswith("student_ref,name,programme_code")
-    assert lines[1].startswith("A1,Learner1,SWD,HTQ Software,6,2,0,0,25.0,20,150,at risk")
+    assert lines[0].endswith(",status,scheduled_placement_hours,needs_attention_because")
+    # The published placement schedules 390 hours: on track, nothing to say.
+    assert lines[1] == "A1,Learner1,SWD,HTQ Software,6,2,0,0,25.0,20,150,on track,390,"
     assert len(lines) == 2
     all_csv = client.get("/hours/officer/hours.csv").text
     assert "B1" not in all_csv
 
 
-def test_needs_attention_lists_stale_out_of_dates_and_at_risk(client, auth, placed):
-    l1, pl1 = placed["l1"], placed["pl1"]  # offer o1 runs 2027-02-01 .. 2027-05-01
+def test_needs_attention_says_why_each_learner_is_listed(client, auth, scheduled):
+    from placements.hours.calc import Concern
+
+    learners = scheduled["learners"]
+    l1, pl1 = scheduled["l1"], scheduled["pl1"]  # offer o1 runs 2027-02-01 .. 2027-05-01
     _add(l1, date(2026, 10, 1), 16, HoursKind.PLACEMENT, HoursStatus.PENDING, pl1,
          created_at=utcnow() - timedelta(days=20))
     _add(l1, date(2026, 10, 2), 16, HoursKind.LIVE_BRIEF, HoursStatus.PENDING,
          created_at=utcnow() - timedelta(days=3))
-    _add(placed["l2"], date(2026, 10, 1), 16, HoursKind.LIVE_BRIEF, HoursStatus.PENDING,
+    _add(scheduled["l2"], date(2026, 10, 1), 16, HoursKind.LIVE_BRIEF, HoursStatus.PENDING,
          created_at=utcnow() - timedelta(days=30))
+    # Everyone but l1 has classroom hours on plan and Friday live briefs, so that only the
+    # placement rule can list them.
+    for learner in learners.values():  # running totals only: 230 and 70 verified hours
+        for kind, qh in ((HoursKind.CLASSROOM, 4 * 230), (HoursKind.LIVE_BRIEF, 4 * 70)):
+            services.add_to_totals(learner.id, learner.programme_id, date(2026, 9, 1), kind,
+                                   HoursStatus.VERIFIED, qh, 1)
     db.session.commit()
-    attention = services.needs_attention(placed["officer1"], today=TODAY)
+    attention = services.needs_attention(scheduled["officer1"], today=TODAY)
     assert [e.entry_date for e in attention.stale] == [date(2026, 10, 1)]
     assert attention.stale_total == 1  # learner 2 belongs to another provider
     assert [e.kind for e in attention.outside] == [HoursKind.PLACEMENT]
-    assert attention.at_risk_total == 1
-    assert attention.at_risk[0][0].id == l1.id
+    why = {row.learner.student_ref: [r.concern for r in row.reasons]
+           for row in attention.learners}
+    assert why == {
+        "A1": [Concern.WAITING],  # on track with its placement; one entry waits 20 days
+        "S1": [Concern.PLACEMENT_SHORT],  # the placement ended with no hours logged
+        "S2": [Concern.PLACEMENT_SHORT],  # 14 h a week to 29 January: 140 h, short of 150
+        "S4": [Concern.NO_PLACEMENT],  # declined: nothing scheduled
+        "S5": [Concern.NO_PLACEMENT],  # withdrawn
+        "S6": [Concern.NO_PLACEMENT],  # proposed only: not published yet
+        "S8": [Concern.PLACEMENT_SHORT, Concern.CHANGE_PENDING],  # removal waiting
+        "S9": [Concern.NO_PLACEMENT],
+    }
+    assert attention.learners_total == 8
+    assert attention.at_risk_total == 7
+    rows = {row.learner.student_ref: row for row in attention.learners}
+    assert rows["S2"].reasons[0].for_officer() == (
+        "Logged 0 h of 150 placement hours with 10 weeks of placement left (140 h "
+        "scheduled): 10 h short")
     auth.login("officer1@example.test")
     page = client.get("/hours/officer/attention")
     assert page.status_code == 200
+    assert "Learners needing attention (8)" in page.text
+    assert "No placement yet and mandated: 150 placement hours needed by 1 July 2027" \
+        in page.text
+    assert "1 entry waiting for verification over 14 days" in page.text
+    assert "Removal from Junior developer, Acme Digital waiting to be published" in page.text
     assert "Waiting for verification for more than 14 days (1)" in page.text
     assert "outside the placement's dates (1)" in page.text
+    # The learner whose removal waits is not told about it.
+    client.post("/auth/logout")
+    auth.login("s8@example.test")
+    own = client.get("/hours/").text
+    assert "Removal" not in own
+    assert "You have 0 hours of verified placement time of the 150 hours" in own
+
+
+def test_needs_attention_pages(client, auth, scheduled):
+    for i in range(60):
+        _learner(scheduled, f"N{i:02d}")
+    db.session.commit()
+    attention = services.needs_attention(scheduled["officer1"], today=TODAY, page=2)
+    assert attention.learners_total == 60 + 7  # and S1, S2, S4, S5, S6, S8, S9
+    assert attention.pages == 2
+    auth.login("officer1@example.test")
+    assert client.get("/hours/officer/attention?page=2").status_code == 200
+    assert client.get("/hours/officer/attention?page=99").status_code == 200
 
 
 # --- import ---------------------------------------------------------------------------------

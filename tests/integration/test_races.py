@@ -282,3 +282,35 @@ def test_learner_answers_race_with_an_officer_move(app, world):
     final = db.session.get(Placement, placement_id)
     assert final.status in (PlacementStatus.ACCEPTED, PlacementStatus.PUBLISHED)
     assert final.pending_change in (None, "move")
+
+
+def test_simultaneous_what_if_questions_never_pass_the_limit(app, world):
+    """Six officers' questions about one round at the same moment: at most
+    INSIGHTS_SOLVES_AT_ONCE are queued (one job subject each), the rest are told to wait;
+    never a 500. Five baseline requests at once queue one."""
+    from placements.models import InsightSolve, Job, SolveKind
+
+    app.config["JOB_WORKER"] = "manual"  # questions stay queued
+    rid = world["round"].id
+    url = f"/officer/insights/rounds/{rid}/what-if"
+    clients = _clients(app, ["officer1@example.test", "officer2@example.test"] * 3)
+    responses = race(app, [lambda c=c, n=n: c.post(url, data={
+        "sector": "Digital", "area": "M", "places": str(n + 1)})
+        for n, c in enumerate(clients)])
+    codes = Counter(getattr(x, "status_code", x) for x in responses)
+    limit = app.config["INSIGHTS_SOLVES_AT_ONCE"]
+    assert codes == {303: limit, 400: len(clients) - limit}, codes
+    refused = [x for x in responses if x.status_code == 400]
+    assert all(b"being worked out" in x.data or b"at the same moment" in x.data
+               for x in refused)
+    scenarios = db.session.scalars(sa.select(InsightSolve).where(
+        InsightSolve.kind == SolveKind.SCENARIO)).all()
+    assert len(scenarios) == limit
+    assert len({s.job.subject for s in scenarios}) == limit
+    baseline_url = f"/officer/insights/rounds/{rid}/baseline"
+    responses = race(app, [lambda c=c: c.post(baseline_url) for c in clients[:5]])
+    assert all(getattr(x, "status_code", None) == 303 for x in responses), responses
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(InsightSolve).where(
+        InsightSolve.kind == SolveKind.BASELINE)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(
+        Job.kind == "insights.solve")) == limit + 1

@@ -526,9 +526,14 @@ def test_an_outside_providers_officer_reaches_nothing_of_the_partnership(app, cl
         kind=ActivityKind.CALL, happened_on=_date(2026, 11, 2), notes="Private notes",
         next_action="Call back", next_action_due=_date(2026, 12, 1)))
     run = make_run(world["round"].id, "succeeded", result={"assignments": [], "unplaced": []})
+    from placements.models import InsightSolve, Job, SolveKind
+
+    solve = InsightSolve(round_id=world["round"].id, kind=SolveKind.BASELINE,
+                         job=Job(kind="insights.solve", status="queued"))
+    db.session.add(solve)
     db.session.commit()
     values = {**_sample_values(world), "record_id": record.id, "activity_id": activity.id,
-              "run_id": run.id, "job_id": run.job_id}
+              "run_id": run.id, "job_id": run.job_id, "solve_id": solve.id}
     _login(client, "outsider@example.test")
     before = _row_counts()
     checked = 0

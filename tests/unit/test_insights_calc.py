@@ -52,28 +52,37 @@ def test_supply_demand_by_hand():
     m = rows["Digital", "M"]
     # Both offers in M are reachable by the cell (the dbs one through the second learner).
     assert (m.learners, m.mandated, m.offered, m.reachable) == (2, 1, 5, 5)
-    assert (m.shortfall, m.mandated_shortfall) == (0, 0)
     sk = rows["Digital", "SK"]
-    # Only the 15 km learner reaches anything, and not the dbs offer.
+    # Only the 15 km learner reaches anything, and not the dbs offer: the same 3 places M
+    # reaches, so reachable places overlap across cells.
     assert (sk.learners, sk.mandated, sk.offered, sk.reachable) == (2, 2, 0, 3)
-    assert (sk.shortfall, sk.mandated_shortfall) == (0, 0)
     bl = rows["Digital", "BL"]
-    assert (bl.learners, bl.offered, bl.reachable, bl.shortfall) == (0, 4, 0, 0)
+    assert (bl.learners, bl.offered, bl.reachable) == (0, 4, 0)
     health = rows["Health", "M"]
-    assert (health.learners, health.reachable, health.shortfall,
-            health.mandated_shortfall) == (1, 0, 1, 1)
+    assert (health.learners, health.reachable) == (1, 0)
+    # Without an allocation nothing is placed or unplaced.
+    assert all((r.placed, r.unplaced, r.mandated_unplaced) == (0, 0, 0) for r in rows.values())
     totals = calc.sector_totals(rows.values())
-    assert totals["Digital"] == {"learners": 4, "mandated": 3, "offered": 9, "shortfall": 0,
-                                 "mandated_shortfall": 0}
-    assert totals["Health"]["mandated_shortfall"] == 1
+    assert totals["Digital"] == {"learners": 4, "mandated": 3, "offered": 9, "placed": 0,
+                                 "unplaced": 0, "mandated_unplaced": 0}
+    assert "reachable" not in totals["Digital"]  # overlapping: never added up
 
 
-def test_shortfall_counts_learners_beyond_reachable_places():
-    learners = [DemandLearner("Digital", "M", i % 2 == 0, *M1, 10) for i in range(7)]
-    offers = [SupplyOffer("Digital", "M", 2, *M1), SupplyOffer("Digital", "M", 1, *M1)]
-    (row,) = supply_demand(learners, offers)
-    assert (row.learners, row.mandated, row.reachable) == (7, 4, 3)
-    assert (row.shortfall, row.mandated_shortfall) == (4, 1)
+def test_allocation_counts_add_up_exactly():
+    # An allocation placed the first of each pair; the cells count learners, so they add up.
+    learners = [DemandLearner("Digital", cell, mandated, *M1, 10, placed=placed)
+                for cell, mandated, placed in [("M", True, True), ("M", True, False),
+                                               ("M", False, False), ("SK", True, False),
+                                               ("SK", False, True)]]
+    learners.append(DemandLearner("Health", "M", True, *M1, 10, placed=False))
+    rows = {(r.sector, r.cell): r for r in supply_demand(learners, [])}
+    m = rows["Digital", "M"]
+    assert (m.learners, m.mandated, m.placed, m.unplaced, m.mandated_unplaced) == (3, 2, 1, 2, 1)
+    sk = rows["Digital", "SK"]
+    assert (sk.placed, sk.unplaced, sk.mandated_unplaced) == (1, 1, 1)
+    totals = calc.sector_totals(rows.values())
+    assert calc.grand_total(totals) == {"learners": 6, "mandated": 4, "offered": 0,
+                                        "placed": 2, "unplaced": 4, "mandated_unplaced": 3}
 
 
 def test_reachable_matches_a_pair_loop_on_random_data(monkeypatch):
@@ -101,10 +110,10 @@ def test_reachable_matches_a_pair_loop_on_random_data(monkeypatch):
         assert row.reachable == sum(offers[j].capacity for j in reachable), cell
 
 
-@pytest.mark.parametrize(("shortfall", "learners", "level"), [
+@pytest.mark.parametrize(("unplaced", "learners", "level"), [
     (0, 10, 0), (0, 0, 0), (2, 10, 1), (3, 10, 2), (4, 10, 2), (5, 10, 3), (10, 10, 3)])
-def test_heat_level(shortfall, learners, level):
-    assert heat_level(shortfall, learners) == level
+def test_heat_level(unplaced, learners, level):
+    assert heat_level(unplaced, learners) == level
 
 
 # --- fairness ---------------------------------------------------------------------------------
@@ -257,3 +266,34 @@ def test_reach_at_exactly_the_travel_limit_matches_the_solver():
     assert [r.reachable for r in at_limit if r.learners] == [1]
     below = supply_demand([DemandLearner("D", "M", True, *M1, exact - 1e-9)], offers)
     assert [r.reachable for r in below if r.learners] == [0]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_reach_by_group_is_the_pair_rule_over_every_learner(seed):
+    """Learners sharing a home and checks are folded into the one who travels furthest: the
+    union per group is still exactly what `assess` gives pair by pair."""
+    from placements.domain import eligibility
+
+    rng = np.random.default_rng(seed)
+    homes = [(53.48 + rng.normal(0, 0.05), -2.24 + rng.normal(0, 0.05)) for _ in range(4)]
+    tags = [frozenset(), frozenset({"dbs"}), frozenset({"cscs"}), frozenset({"dbs", "cscs"})]
+    learners = []
+    for _ in range(60):
+        lat, lon = homes[rng.integers(len(homes))]
+        learners.append(DemandLearner(
+            "S", "A", False, lat, lon,
+            float(rng.choice([2.0, 5.0, 10.0, float("inf")])), tags[rng.integers(4)]))
+    offers = [SupplyOffer("S", "B", 1, 53.48 + rng.normal(0, 0.08), -2.24 + rng.normal(0, 0.08),
+                          tags[rng.integers(4)]) for _ in range(40)]
+    groups = np.array([rng.integers(3) for _ in learners], dtype=np.int64)
+    got = calc.reachable_by_group(learners, offers, groups, 3)
+    want = np.zeros((3, len(offers)), dtype=bool)
+    for g, lr in zip(groups, learners, strict=True):
+        facts = eligibility.LearnerFacts(sector="S", lat=lr.lat, lon=lr.lon, max_km=lr.max_km,
+                                         has=lr.has)
+        for j, o in enumerate(offers):
+            verdict = eligibility.assess(facts, eligibility.OfferFacts(
+                id=j, sector="S", lat=o.lat, lon=o.lon, requires=o.requires))
+            want[g, j] |= not verdict.reasons
+    assert (got == want).all()
+    assert want.any()
