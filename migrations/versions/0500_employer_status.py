@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0500_employer_status"
-down_revision = "0600_ksb"
+down_revision = "0400_insight_solves"
 branch_labels = None
 depends_on = None
 
