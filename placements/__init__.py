@@ -80,6 +80,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     api_gate.init_app(app)
 
+    from placements.reviews import bp as reviews_bp
+
+    app.register_blueprint(reviews_bp)
+
     from placements import cli
 
     cli.init_app(app)

@@ -84,6 +84,13 @@ def defaults(instance_path: Path) -> dict[str, Any]:
         # BASE_URL is https://, and per request whenever the request came over HTTPS).
         "SESSION_COOKIE_SECURE": False,
         "REMEMBER_COOKIE_SECURE": False,
+        # Supervisors without accounts: how many days an e-mailed link works, and how often
+        # one link, and one client address, may open supervisor links (Flask-Limiter
+        # syntax); how often one signed-in user may e-mail a supervisor a new link.
+        "SUPERVISOR_LINK_DAYS": 14,
+        "RATELIMIT_SUPERVISOR_LINK": "30 per minute;300 per day",
+        "RATELIMIT_SUPERVISOR_ADDRESS": "60 per minute;1000 per day",
+        "RATELIMIT_SUPERVISOR_SEND": "5 per hour",
         # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto headers
         # are believed (0: none, so a client cannot pick its own address by sending one).
         "TRUSTED_PROXIES": 0,

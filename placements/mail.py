@@ -1,10 +1,10 @@
 """Outgoing e-mail: stored in the outbox, and sent over SMTP when configured.
 
-Account links (invitations, password resets, e-mail confirmations) are secrets of their
-addressee: the outbox page never shows them (`redact`), and with the SMTP backend the stored
-copy of a message does not even hold them. Only with `OUTBOX_SHOWS_LINKS` (local development
-with the outbox backend, where the outbox is the only delivery) are they shown, under a
-warning.
+Account links (invitations, password resets, e-mail confirmations) and supervisors' links
+are secrets of their addressee: the outbox page never shows them (`redact`), and with the
+SMTP backend the stored copy of a message does not even hold them. Only with
+`OUTBOX_SHOWS_LINKS` (local development with the outbox backend, where the outbox is the
+only delivery) are they shown, under a warning.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from placements.models import OutboxMessage
 
 #: A live account link in a message body.
 ACCOUNT_LINK = re.compile(r"(/auth/(?:invitation|reset|confirm)/)[A-Za-z0-9_\-]{16,}")
+#: A supervisor's link (a signed token: payload.signature) in a message body.
+SUPERVISOR_LINK = re.compile(r"(/reviews/supervise/)[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]+")
 
 
 def site_url(path: str = "/") -> str:
@@ -35,7 +37,8 @@ def site_url(path: str = "/") -> str:
 
 
 def redact(body: str) -> str:
-    """The body with every account link's token hidden."""
+    """The body with every account link's and supervisor link's token hidden."""
+    body = SUPERVISOR_LINK.sub(r"\1[link sent only to the addressee]", body)
     return ACCOUNT_LINK.sub(r"\1[link sent only to the addressee]", body)
 
 

@@ -23,6 +23,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Learners", "officers.learners"),
         ("Rounds", "rounds.index"),
         ("Hours", "hours.officer.overview"),
+        ("Reviews", "reviews.officer.attention"),
         ("KSBs", "ksb.officer.index"),
         ("Insights", "insights.index"),
         ("Engagement", "engagement.board"),
@@ -33,6 +34,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Sites", "employers.sites"),
         ("Offers", "employers.offers"),
         ("Hours", "hours.employer.pending"),
+        ("Reviews", "reviews.employer.index"),
         ("Compliance", "compliance.employer.index"),
         ("Colleagues", "employers.colleagues"),
     ],
@@ -42,6 +44,7 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("Checks", "compliance.learner.my_checks"),
         ("Offers", "learners.offers"),
         ("Hours", "hours.learner.log"),
+        ("Reviews", "reviews.learner.index"),
         ("KSBs", "ksb.learner.progress"),
     ],
 }

@@ -283,6 +283,9 @@ def load_demo(learners: int = 300, seed: int = 2026,
     from seed.ksb_demo import load_ksb_demo
 
     load_ksb_demo(seed=seed)
+    from seed.reviews_demo import load_reviews_demo
+
+    load_reviews_demo(officer, seed=seed)
     finish_compliance_demo(officer, seed=seed)
     return report
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0500_employer_status"
-down_revision = "0400_insight_solves"
+down_revision = "0300_reviews"
 branch_labels = None
 depends_on = None
 

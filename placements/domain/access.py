@@ -14,6 +14,13 @@
 - **Employer users** see their own organisation's sites and offers, and a placement only
   once it has been published at one of their offers (never a proposal).
 - **Learners** see themselves: their own placements once published.
+- **Duty of care** (reviews, supervisors, concerns) belongs to the learner's own provider:
+  its officers follow a placement's reviews and concerns (`officer_cares_for`). A
+  **supervisor** without an account acts only through a link scoped to one placement at
+  their employer (`SupervisorScope`). A **concern** is seen by the officers who care for the
+  learner; otherwise only by whoever raised it, except that employer users share the
+  concerns their organisation (or its supervisor) raised, safeguarding ones excepted
+  (`officer_sees_concern`, `employer_sees_concern`, `learner_sees_concern`).
 
 Each rule has a Python form (`officer_sees_round(officer, round_)`) for one object and a
 SQL form (`officer_rounds_sql(officer)`) for lists; tests feed both the same fixtures.
@@ -23,12 +30,16 @@ object exists.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 
 from placements.extensions import db
 from placements.models import (
     VISIBLE_STATUSES,
     AllocationRound,
+    Concern,
+    ConcernCategory,
     Employer,
     EmployerEngagement,
     HoursEntry,
@@ -36,8 +47,10 @@ from placements.models import (
     Learner,
     Placement,
     PlacementOffer,
+    PlacementStatus,
     Programme,
     Provider,
+    RaisedBy,
     User,
     round_providers,
 )
@@ -169,15 +182,42 @@ def learner_placements_sql(learner: Learner) -> sa.ColumnElement[bool]:
 
 # --- hours ---------------------------------------------------------------------------------
 
-def may_verify_hours(user: User, entry: HoursEntry) -> bool:
+@dataclass(frozen=True)
+class SupervisorScope:
+    """A supervisor acting through an e-mailed link: one placement at one employer."""
+
+    supervisor_id: int
+    placement_id: int
+    employer_id: int
+    #: Their name and the client address, for the audit trail.
+    name: str = ""
+    address: str = ""
+
+
+#: Statuses of a placement its supervisor still acts on (not declined or withdrawn).
+_SUPERVISED = (PlacementStatus.PUBLISHED, PlacementStatus.ACCEPTED)
+
+
+def supervisor_acts_on(scope: SupervisorScope, placement: Placement) -> bool:
+    """Say whether a supervisor's link still covers a placement: the same placement, still
+    published or accepted, and still at the employer that named them."""
+    return (placement.id == scope.placement_id and placement.status in _SUPERVISED
+            and placement.offer.employer_id == scope.employer_id)
+
+
+def may_verify_hours(user: User | SupervisorScope, entry: HoursEntry) -> bool:
     """Say whether the user may verify or reject an hours entry.
 
     Employer users: placement hours logged against a placement at their own organisation's
     offers. Officers: any entry of their own provider's learners (to unblock entries nobody
-    answers).
+    answers). A supervisor's link: placement hours of the one placement it covers.
     """
     from placements.models import Role
 
+    if isinstance(user, SupervisorScope):
+        placement = entry.placement
+        return (entry.kind is HoursKind.PLACEMENT and placement is not None
+                and supervisor_acts_on(user, placement))
     if user.role == Role.EMPLOYER:
         placement = entry.placement
         return (entry.kind is HoursKind.PLACEMENT and placement is not None
@@ -185,3 +225,55 @@ def may_verify_hours(user: User, entry: HoursEntry) -> bool:
     if user.role == Role.OFFICER:
         return officer_sees_learner(user, entry.learner)
     return False
+
+
+# --- duty of care: reviews and concerns ----------------------------------------------------
+
+def officer_cares_for(officer: User, placement: Placement) -> bool:
+    """Say whether the officer follows a placement's reviews, supervisor and concerns (the
+    learner is one of the officer's provider's)."""
+    return officer_sees_learner(officer, placement.learner)
+
+
+def officer_sees_concern(officer: User, concern: Concern) -> bool:
+    """Say whether an officer may read a concern (the learner is their provider's)."""
+    return officer.provider_id is not None and concern.learner.provider_id == officer.provider_id
+
+
+def officer_concerns_sql(officer: User) -> sa.ColumnElement[bool]:
+    """The same rule in SQL (a WHERE clause on Concern)."""
+    return Concern.learner_id.in_(sa.select(Learner.id).where(
+        Learner.provider_id == officer.provider_id))
+
+
+_EMPLOYER_SIDE = (RaisedBy.EMPLOYER, RaisedBy.SUPERVISOR)
+
+
+def employer_sees_concern(user: User, concern: Concern) -> bool:
+    """Say whether an employer user may read a concern: one their organisation or its
+    supervisor raised at their organisation, and a safeguarding one only if they raised it."""
+    if user.employer_id is None or concern.employer_id != user.employer_id:
+        return False
+    if concern.category == ConcernCategory.SAFEGUARDING:
+        return concern.raised_by_user_id == user.id
+    return concern.raised_by in _EMPLOYER_SIDE
+
+
+def employer_concerns_sql(user: User) -> sa.ColumnElement[bool]:
+    """The same rule in SQL (a WHERE clause on Concern)."""
+    return sa.and_(
+        Concern.employer_id == user.employer_id,
+        sa.or_(sa.and_(Concern.category != ConcernCategory.SAFEGUARDING.value,
+                       Concern.raised_by.in_([r.value for r in _EMPLOYER_SIDE])),
+               Concern.raised_by_user_id == user.id))
+
+
+def learner_sees_concern(learner: Learner, concern: Concern) -> bool:
+    """Say whether a learner may read a concern: only one they raised themselves."""
+    return concern.raised_by == RaisedBy.LEARNER and concern.raised_by_user_id == learner.user_id
+
+
+def learner_concerns_sql(learner: Learner) -> sa.ColumnElement[bool]:
+    """The same rule in SQL (a WHERE clause on Concern)."""
+    return sa.and_(Concern.raised_by == RaisedBy.LEARNER.value,
+                   Concern.raised_by_user_id == learner.user_id)

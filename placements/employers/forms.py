@@ -26,7 +26,13 @@ from placements.extensions import db
 from placements.formkit import Form, UKDateField, WholeNumberField, new_account_email_field
 from placements.frontend import GovCheckboxesInput, GovDateInput, GovRadioInput
 from placements.geo import PostcodeError, locate
-from placements.models import REQUIREMENTS, Employer, EmployerSite, OccupationalStandard
+from placements.models import (
+    CONCERN_LABELS,
+    REQUIREMENTS,
+    Employer,
+    EmployerSite,
+    OccupationalStandard,
+)
 from placements.reference import routes
 
 
@@ -162,6 +168,10 @@ class PlacementResponseForm(Form):
     response = RadioField("Your response", choices=_choices(EMPLOYER_RESPONSES.items()),
                           widget=GovRadioInput(), validators=[
         InputRequired(message="Choose whether to accept the learner or raise a concern")])
+    category = RadioField("If you raise a concern, what is it about?",
+                          choices=_choices((c.value, label) for c, label in
+                                           CONCERN_LABELS.items()),
+                          widget=GovRadioInput(), validate_choice=False)
     note = TextAreaField("Note for the placement officer", widget=GovTextArea(),
                          validators=[Optional(), Length(
                              max=2000, message="The note must be 2000 characters or fewer")])

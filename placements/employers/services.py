@@ -43,6 +43,7 @@ from placements.models import (
     User,
 )
 from placements.reference import routes
+from placements.reviews.services import raise_concern
 from placements.timeutil import today_uk, utcnow
 
 WORK_MODES = {"on-site": "On site", "hybrid": "Hybrid (some remote working)"}
@@ -500,8 +501,13 @@ EMPLOYER_RESPONSES = {"accepted": "Accept this learner", "concern": "Raise a con
 
 
 def respond_to_placement(actor: User | None, employer: Employer, placement: Placement,
-                         response: str, note: str = "") -> None:
-    """Record the employer's acceptance of, or concern about, a placed learner."""
+                         response: str, note: str = "", category: str = "") -> None:
+    """Record the employer's acceptance of, or concern about, a placed learner.
+
+    A concern is also recorded as a concern of its category (`reviews.services.
+    raise_concern`), which e-mails the learner's placement officers and puts it on their
+    list until one of them closes it.
+    """
     if not access.employer_sees_placement(employer.id, placement):
         raise NotAllowed("This placement is not at one of your offers")
     if response not in EMPLOYER_RESPONSES:
@@ -511,24 +517,21 @@ def respond_to_placement(actor: User | None, employer: Employer, placement: Plac
     if response == "concern" and not note:
         raise DomainError("Describe your concern so the placement officer can act on it",
                           field="note")
+    if response == "concern" and not category:
+        raise DomainError("Choose what the concern is about", field="category")
     if placement.status == PlacementStatus.DECLINED:
         raise DomainError("The learner has declined this placement")
     EMPLOYER_ANSWER.apply(placement, f"employer_{response}", actor=actor,
                           values={"employer_note": note or None}, where=answer_guard(),
                           round_id=placement.round_id, note=note)
     if response == "concern":
-        round_ = placement.round
-        send_mail(_officer_address(round_), f"Employer concern: {employer.name}",
-                  f"{employer.name} raised a concern about a placement in {round_.name} "
-                  f"({placement.offer.title}):\n\n{note}\n",
-                  provider_id=round_.provider_id, round_id=round_.id)
-
-
-def _officer_address(round_: AllocationRound) -> str:
-    officer = db.session.scalar(sa.select(User).where(
-        User.provider_id == round_.provider_id, User.role == Role.OFFICER,
-        User.active.is_(True)).order_by(User.id).limit(1))
-    return officer.email if officer else "placements-officers@localhost"
+        if actor is None:
+            raise NotAllowed("Only an employer user can raise a concern")
+        try:
+            raise_concern(actor, placement, category, note)
+        except DomainError as exc:
+            raise DomainError(exc.message, field="note" if exc.field == "description"
+                              else exc.field) from None
 
 
 # --- Colleagues --------------------------------------------------------------------------

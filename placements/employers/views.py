@@ -282,14 +282,15 @@ def placement_respond(placement_id: int):
     if form.validate_on_submit():
         try:
             services.respond_to_placement(current_user, employer, placement,
-                                          form.response.data, form.note.data or "")
+                                          form.response.data, form.note.data or "",
+                                          form.category.data or "")
         except DomainError as exc:
             db.session.rollback()
             show_domain_error(form, exc, "response")
         else:
             db.session.commit()
-            flash("Your response has been sent to the placement officer."
-                  if form.response.data == "concern" else
+            flash("Your concern has been sent to the placement officers, who have been "
+                  "e-mailed about it." if form.response.data == "concern" else
                   f"You have accepted {placement.learner.user.name}.", "success")
             return redirect(url_for(".dashboard"), 303)
     return render_form("employers/placement.html", form, placement=placement)

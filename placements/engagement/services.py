@@ -271,18 +271,54 @@ def link_employer(officer: User, record: EmployerEngagement, employer: Employer)
 
 # --- reading --------------------------------------------------------------------------------
 
-def board(officer: User, sector: str = "", area: str = ""
-          ) -> dict[EngagementStage, list[EmployerEngagement]]:
-    """Return the partnership's records per stage (every stage present), filtered."""
-    stmt = scoped(officer).order_by(EmployerEngagement.name)
+#: Records shown in each stage's column of the board (the rest: that stage's own list).
+BOARD_COLUMN = 25
+
+
+@dataclass(frozen=True)
+class Column:
+    """One stage of the board: how many records it holds, and the first few by name."""
+
+    total: int
+    records: list[EmployerEngagement]
+
+
+def _filtered(officer: User, sector: str, area: str) -> sa.Select[EmployerEngagement]:
+    stmt = scoped(officer)
     if sector:
         stmt = stmt.where(EmployerEngagement.sector == sector)
     if area:
         stmt = stmt.where(EmployerEngagement.postcode_area == area)
+    return stmt
+
+
+def board(officer: User, sector: str = "", area: str = "", *,
+          per_stage: int = BOARD_COLUMN) -> dict[EngagementStage, Column]:
+    """Return the partnership's records per stage (every stage present), filtered: each
+    stage's count and its first `per_stage` records by name (one query each for the counts
+    and the records, however many organisations a region tracks)."""
+    stmt = _filtered(officer, sector, area)
+    counts = dict(db.session.execute(
+        stmt.with_only_columns(EmployerEngagement.stage, sa.func.count())
+        .group_by(EmployerEngagement.stage)).all())
+    ranked = stmt.with_only_columns(
+        EmployerEngagement.id, sa.func.row_number().over(
+            partition_by=EmployerEngagement.stage,
+            order_by=(EmployerEngagement.name, EmployerEngagement.id)).label("n")).subquery()
+    first = sa.select(ranked.c.id).where(ranked.c.n <= per_stage)
     columns: dict[EngagementStage, list[EmployerEngagement]] = {s: [] for s in STAGES}
-    for record in db.session.scalars(stmt):
+    for record in db.session.scalars(
+            sa.select(EmployerEngagement).where(EmployerEngagement.id.in_(first))
+            .order_by(EmployerEngagement.name, EmployerEngagement.id)):
         columns[record.stage].append(record)
-    return columns
+    return {s: Column(int(counts.get(s, 0)), columns[s]) for s in STAGES}
+
+
+def stage_records(officer: User, stage: EngagementStage, sector: str = "", area: str = ""
+                  ) -> sa.Select[EmployerEngagement]:
+    """Select every record of one stage of the board, filtered, by name (for paging)."""
+    return (_filtered(officer, sector, area).where(EmployerEngagement.stage == stage)
+            .order_by(EmployerEngagement.name, EmployerEngagement.id))
 
 
 def open_actions(officer: User, records: Iterable[EmployerEngagement] | None = None

@@ -8,6 +8,8 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from placements.domain import DomainError
+from placements.domain.access import partner_ids
+from placements.domain.reviews import RECOMMENDATIONS
 from placements.engagement import services
 from placements.engagement.forms import (
     ActivityForm,
@@ -24,8 +26,9 @@ from placements.models import (
     EngagementStage,
     Role,
 )
-from placements.navigation import render_form
+from placements.navigation import page_number, render_form
 from placements.reference import routes
+from placements.reviews.services import hosting_records, hosting_summaries
 from placements.security import role_required
 
 bp = Blueprint("engagement", __name__, url_prefix="/officer/engagement")
@@ -53,15 +56,29 @@ def _filters() -> tuple[str, str]:
 
 @bp.get("/")
 def board():
-    """Show every organisation by stage, overdue next actions and conversion by sector."""
+    """Show the organisations by stage (each stage's count and first few, or one stage's
+    whole list a page at a time), overdue next actions and conversion by sector."""
     sector, area = _filters()
+    stage = next((s for s in EngagementStage if s.value == request.args.get("stage")), None)
+    columns = services.board(current_user, sector, area)
+    listing = db.paginate(services.stage_records(current_user, stage, sector, area),
+                          page=page_number(), per_page=STAGE_PAGE, error_out=False) \
+        if stage is not None else None
+    shown = listing.items if listing is not None else [
+        r for column in columns.values() for r in column.records]
+    employer_ids = [r.employer_id for r in shown if r.employer_id is not None]
     return render_template(
-        "engagement/board.html", columns=services.board(current_user, sector, area),
+        "engagement/board.html", columns=columns, stage=stage, listing=listing,
+        hosting=hosting_summaries(employer_ids, providers=partner_ids(current_user.provider_id)),
         overdue=services.overdue_actions(current_user, sector=sector, area=area),
         conversion=services.conversion_by_sector(current_user, sector, area), sector=sector,
         area=area, sectors=routes(), areas=services.areas_in_use(current_user),
         untracked=len(services.untracked_employers(current_user)), form=EmptyForm(),
         today=date.today())
+
+
+#: Records per page of one stage's list.
+STAGE_PAGE = 100
 
 
 @bp.post("/track-registered")
@@ -115,7 +132,11 @@ def _detail(record: EmployerEngagement, *, stage_form=None, activity_form=None,
                               if record.employer_id is None else None)
     failed = [f for f in (stage_form, activity_form, link_form) if f is not None and f.errors]
     status = 400 if failed else 200
+    hosting = (hosting_records([record.employer_id],
+                               providers=partner_ids(current_user.provider_id))
+               .get(record.employer_id, []) if record.employer_id is not None else [])
     return render_template("engagement/detail.html", record=record, stage_form=stage_form,
+                           hosting=hosting, recommendations=RECOMMENDATIONS,
                            activity_form=activity_form, link_form=link_form,
                            error_form=failed[0] if failed else None, form=EmptyForm(),
                            today=date.today()), status

@@ -325,21 +325,32 @@ def withdraw_entry(user: User, entry: HoursEntry) -> None:
 
 # --- verification ---------------------------------------------------------------------------
 
-def can_verify(user: User, entry: HoursEntry) -> bool:
-    """Say whether the user may verify or reject this entry (`domain.access`)."""
+def can_verify(user: User | access.SupervisorScope, entry: HoursEntry) -> bool:
+    """Say whether the user may verify or reject this entry (`domain.access`; a supervisor's
+    e-mailed link, `access.SupervisorScope`, covers its one placement's entries)."""
     return access.may_verify_hours(user, entry)
 
 
-def _decide(user: User, entry: HoursEntry, verb: str, reason: str | None) -> None:
+def _decider(user: User | access.SupervisorScope) -> tuple[User | None, dict[str, Any]]:
+    """The audit actor and detail of whoever decides (a supervisor has no account)."""
+    if isinstance(user, access.SupervisorScope):
+        return None, {"supervisor_id": user.supervisor_id, "supervisor": user.name,
+                      "address": user.address}
+    return user, {}
+
+
+def _decide(user: User | access.SupervisorScope, entry: HoursEntry, verb: str,
+            reason: str | None) -> None:
     """Verify or reject a pending entry once: the totals move only for the one decision that
     changed the row (a concurrent second decision is refused and changes nothing)."""
     if not can_verify(user, entry):
         raise NotAllowed("You cannot verify these hours")
     learner = entry.learner
     before = entry.status
-    HOURS.apply(entry, verb, actor=user, learner_id=entry.learner_id, reason=reason,
-                values={"verified_by_id": user.id, "verified_at": utcnow(),
-                        "reject_reason": reason})
+    actor, detail = _decider(user)
+    HOURS.apply(entry, verb, actor=actor, learner_id=entry.learner_id, reason=reason,
+                values={"verified_by_id": actor.id if actor is not None else None,
+                        "verified_at": utcnow(), "reject_reason": reason}, **detail)
     _count(learner.id, learner.programme_id, entry.entry_date, entry.kind, before,
            entry.quarter_hours, -1)
     _count(learner.id, learner.programme_id, entry.entry_date, entry.kind, entry.status,
@@ -347,7 +358,8 @@ def _decide(user: User, entry: HoursEntry, verb: str, reason: str | None) -> Non
     db.session.flush()
 
 
-def verify_entry(user: User, entry: HoursEntry, ksbs: KsbDecision | None = None) -> None:
+def verify_entry(user: User | access.SupervisorScope, entry: HoursEntry,
+                 ksbs: KsbDecision | None = None) -> None:
     """Confirm a learner's pending hours so they count; with `ksbs`, also the KSBs the
     learner tagged on them, as the verifier ticked them (`domain.ksb.decide_evidence`: in
     the same transaction, refused if the tags changed since the verifier saw them)."""
@@ -356,7 +368,7 @@ def verify_entry(user: User, entry: HoursEntry, ksbs: KsbDecision | None = None)
         decide_evidence(user, entry, ksbs)
 
 
-def reject_entry(user: User, entry: HoursEntry, reason: str) -> None:
+def reject_entry(user: User | access.SupervisorScope, entry: HoursEntry, reason: str) -> None:
     """Turn down a learner's pending hours, saying why."""
     reason = (reason or "").strip()
     if not reason:

@@ -88,6 +88,22 @@ from placements.models.ksb import (
     ProgrammeModule,
 )
 from placements.models.portals import OfferChange
+from placements.models.reviews import (
+    CONCERN_LABELS,
+    Concern,
+    ConcernCategory,
+    ConcernStatus,
+    LinkTask,
+    PlacementReview,
+    PlacementSupervisor,
+    RaisedBy,
+    ReviewKind,
+    ReviewPart,
+    ReviewPlan,
+    ReviewSide,
+    ReviewStatus,
+    SupervisorLink,
+)
 
 __all__ = [
     "BuiltinItem",
@@ -158,6 +174,20 @@ __all__ = [
     "EmployerEngagement",
     "EngagementActivity",
     "EngagementStage",
+    "CONCERN_LABELS",
+    "Concern",
+    "ConcernCategory",
+    "ConcernStatus",
+    "LinkTask",
+    "PlacementReview",
+    "PlacementSupervisor",
+    "RaisedBy",
+    "ReviewKind",
+    "ReviewPart",
+    "ReviewPlan",
+    "ReviewSide",
+    "ReviewStatus",
+    "SupervisorLink",
     "Delivery",
     "EvidenceStatus",
     "Ksb",

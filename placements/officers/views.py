@@ -33,6 +33,7 @@ from placements.officers.forms import (
     RejectEmployerForm,
     tri_state,
 )
+from placements.reviews.services import attention_counts
 from placements.security import role_required
 
 bp = Blueprint("officers", __name__, url_prefix="/officer")
@@ -57,9 +58,11 @@ def get_learner_or_404(learner_id: int) -> Learner:
 @bp.get("/")
 def dashboard():
     """Show the officer's overview: learners, programmes, employers awaiting approval."""
+    overdue, concerns = attention_counts(current_user)
     return render_template("officers/dashboard.html",
                            counts=services.dashboard_counts(current_user),
-                           programmes=services.provider_programmes(current_user))
+                           programmes=services.provider_programmes(current_user),
+                           care={"overdue": overdue, "concerns": concerns})
 
 
 @bp.get("/employers")

@@ -51,6 +51,7 @@ from placements.models import (
     User,
     utcnow,
 )
+from placements.reviews.services import schedule_reviews
 from placements.rounds import reports
 from placements.rounds.problem import settings_of
 from placements.rounds.services import (
@@ -531,6 +532,8 @@ def publish_round(officer: User, round_: AllocationRound, *, seen: int | None = 
     PLACEMENT.apply_many("publish_removal", [(w.id, w.status, w.pending, _NO_PENDING)
                                              for w in plan.withdrawn])
     db.session.flush()
+    # Every placement now published at an offer gets its review plan there.
+    schedule_reviews([p.id for p in (*plan.placed, *plan.moved)], actor=officer)
     counts = plan.counts
     audit.record(officer, "round.published", round_, round_id=round_id, publication=number,
                  run_id=run_id, **counts)

@@ -382,12 +382,17 @@ def test_employer_accepts_or_raises_concern(client, auth, world):
     db.session.expire_all()
     assert placement.employer_response == "pending"
     response = client.post(url, data={"response": "concern", "note": "Start date clash"})
+    assert response.status_code == 400
+    assert 'href="#category"' in response.get_data(as_text=True)
+    response = client.post(url, data={"response": "concern", "note": "Start date clash",
+                                      "category": "attendance"})
     assert response.status_code == 303
     db.session.expire_all()
     assert placement.employer_response == "concern"
     assert placement.employer_note == "Start date clash"
+    # A concern record goes to the learner's placement officers (placements.reviews).
     assert db.session.scalar(sa.select(OutboxMessage).where(
-        OutboxMessage.subject.like("Employer concern%")))
+        OutboxMessage.subject.like("Attendance concern%")))
     assert client.post(url, data={"response": "accepted"}).status_code == 303
     db.session.expire_all()
     assert placement.employer_response == "accepted"

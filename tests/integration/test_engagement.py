@@ -133,6 +133,35 @@ def test_board_filters_overdue_and_conversion(client, auth, world):
     assert client.get("/officer/engagement/?sector=Nope&area=12").status_code == 200
 
 
+def test_board_shows_each_stage_count_and_its_first_records_then_the_whole_stage(
+        client, auth, world):
+    """A region tracks thousands: each column says how many, lists the first by name and
+    links to that stage's own list, a page at a time; the counts are the database's."""
+    officer = world["officer1"]
+    for n in range(services.BOARD_COLUMN + 5):
+        prospect(officer, f"Org {n:03d}", "Digital", "M", EngagementStage.CONTACTED)
+    prospect(officer, "Only Prospect", "Digital", "M", EngagementStage.PROSPECT)
+    db.session.commit()
+    columns = services.board(officer)
+    contacted = columns[EngagementStage.CONTACTED]
+    assert contacted.total == services.BOARD_COLUMN + 5
+    assert [r.name for r in contacted.records] == [
+        f"Org {n:03d}" for n in range(services.BOARD_COLUMN)]
+    assert columns[EngagementStage.PROSPECT].total == 1
+    assert sum(c.total for c in columns.values()) == count(EmployerEngagement)
+    auth.login("officer1@example.test")
+    text = client.get("/officer/engagement/").get_data(as_text=True)
+    assert f"Org {services.BOARD_COLUMN - 1:03d}" in text
+    assert f"Org {services.BOARD_COLUMN:03d}" not in text
+    assert f"See all {services.BOARD_COLUMN + 5}" in text
+    whole = client.get("/officer/engagement/?stage=contacted").get_data(as_text=True)
+    assert f"Org {services.BOARD_COLUMN + 4:03d}" in whole
+    assert "Only Prospect" not in whole
+    assert "Back to every stage" in whole
+    # A stage that does not exist, or a page past the end, is no error.
+    assert client.get("/officer/engagement/?stage=nope&page=99").status_code == 200
+
+
 # --- prospects ------------------------------------------------------------------------------
 
 def test_add_prospect(client, auth, world):

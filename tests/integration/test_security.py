@@ -28,7 +28,10 @@ USERS = {
 #: Endpoints anyone may use without signing in.
 PUBLIC = {"main.index", "auth.login", "auth.logout", "auth.register_employer",
           "auth.accept_invitation", "auth.forgotten_password", "auth.reset_password",
-          "auth.confirm_email", "auth.confirm_email_post", "static", "api.openapi", "api.docs"}
+          "auth.confirm_email", "auth.confirm_email_post", "static", "api.openapi", "api.docs",
+          # A supervisor's e-mailed link is its own key (tests/integration/test_reviews.py).
+          "reviews.supervise.link", "reviews.supervise.link_verify",
+          "reviews.supervise.link_reject", "reviews.supervise.link_concern"}
 
 #: The JSON API takes API keys only, never the sign-in cookie: without a key it answers 401,
 #: whoever is signed in (tests/integration/test_api.py covers it in depth).
@@ -37,7 +40,9 @@ API_PREFIX = "/api/"
 #: URL prefix -> the only role allowed in (most specific first).
 AREAS = {"/admin/": Role.ADMIN, "/officer/": Role.OFFICER, "/employer/": Role.EMPLOYER,
          "/learner/": Role.LEARNER, "/hours/officer/": Role.OFFICER,
-         "/hours/verify/": Role.EMPLOYER, "/hours/": Role.LEARNER}
+         "/hours/verify/": Role.EMPLOYER, "/hours/": Role.LEARNER,
+         "/reviews/officer/": Role.OFFICER, "/reviews/employer/": Role.EMPLOYER,
+         "/reviews/learner/": Role.LEARNER}
 
 HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
            "Referrer-Policy")
@@ -166,6 +171,26 @@ IDOR = [
     ("emp2@example.test", "employers.offer_withdraw", ("GET", "POST"), "o1"),
     # learner2 studies health: a digital offer is not theirs to see or choose.
     ("learner2@example.test", "learners.offer_detail", ("GET",), "o1"),
+    # Reviews and concerns of learner1's placement at Acme Digital (see `_care`).
+    ("officer2@example.test", "reviews.officer.placement", ("GET",), "placement"),
+    ("officer2@example.test", "reviews.officer.send_links", ("POST",), "placement"),
+    ("officer2@example.test", "reviews.officer.revoke_links", ("POST",), "placement"),
+    ("officer2@example.test", "reviews.officer.raise_concern", ("GET", "POST"), "placement"),
+    ("officer2@example.test", "reviews.officer.due_date", ("GET", "POST"), "review"),
+    ("officer2@example.test", "reviews.officer.waive", ("GET", "POST"), "review"),
+    ("officer2@example.test", "reviews.officer.concern", ("GET",), "concern"),
+    ("officer2@example.test", "reviews.officer.take", ("POST",), "concern"),
+    ("officer2@example.test", "reviews.officer.assign", ("POST",), "concern"),
+    ("officer2@example.test", "reviews.officer.note", ("POST",), "concern"),
+    ("officer2@example.test", "reviews.officer.close", ("POST",), "concern"),
+    ("officer2@example.test", "reviews.officer.reopen", ("POST",), "concern"),
+    ("emp2@example.test", "reviews.employer.placement", ("GET",), "placement"),
+    ("emp2@example.test", "reviews.employer.supervisor", ("GET", "POST"), "placement"),
+    ("emp2@example.test", "reviews.employer.send_links", ("POST",), "placement"),
+    ("emp2@example.test", "reviews.employer.concern", ("GET", "POST"), "placement"),
+    ("emp2@example.test", "reviews.employer.review", ("GET", "POST"), "review"),
+    ("learner2@example.test", "reviews.learner.review", ("GET", "POST"), "review"),
+    ("learner2@example.test", "reviews.learner.concern", ("GET", "POST"), "placement"),
     # KSBs: another provider's programme mapping and learners, another employer's offer.
     ("officer2@example.test", "ksb.officer.programme", ("GET",), "prog1"),
     ("officer2@example.test", "ksb.officer.module_new", ("GET", "POST"), "prog1"),
@@ -179,6 +204,24 @@ IDOR = [
     ("emp2@example.test", "ksb.employer.offer_decide", ("POST",), "o1"),
     ("emp2@example.test", "ksb.employer.offer_add", ("POST",), "o1"),
 ]
+
+
+def _care(world: dict) -> dict:
+    """A published placement of learner1 at Acme Digital with its review plan and a concern
+    (the objects the review routes of the IDOR sweep point at)."""
+    from placements.models import Placement, PlacementStatus, ReviewPlan
+    from placements.reviews.services import raise_concern, schedule_reviews
+
+    placement = Placement(round_id=world["round"].id, learner_id=world["l1"].id,
+                          offer_id=world["o1"].id, status=PlacementStatus.PUBLISHED)
+    db.session.add(placement)
+    db.session.flush()
+    schedule_reviews([placement.id])
+    plan = db.session.scalar(sa.select(ReviewPlan).where(
+        ReviewPlan.placement_id == placement.id))
+    concern = raise_concern(world["l1"].user, placement, "wellbeing", "Finding it hard")
+    db.session.commit()
+    return {"placement": placement, "review": plan.reviews[0], "concern": concern}
 
 
 def _compliance_objects(world: dict) -> dict:
@@ -204,8 +247,10 @@ def _compliance_objects(world: dict) -> dict:
 def test_other_users_objects_are_refused(app, client, world):
     names = {"l1": "learner_id", "prog1": "programme_id", "o1": "offer_id",
              "item1": "item_id", "file1": "file_id", "e1": "employer_id",
-             "check1": "check_id", "type1": "type_id"}
+             "check1": "check_id", "type1": "type_id",
+             "placement": "placement_id", "review": "review_id", "concern": "concern_id"}
     world = {**world, **_compliance_objects(world)}
+    world = {**world, **_care(world)}
     before = _row_counts()
     offer_before = (world["o1"].title, world["o1"].status, world["o1"].capacity)
     programme_title = world["prog1"].title
