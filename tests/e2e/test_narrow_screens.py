@@ -68,6 +68,9 @@ NOT_LINKED = {
     "ksb.officer.module": "needs a programme module (the e2e data has none)",
     "ksb.officer.module_edit": "needs a programme module (the e2e data has none)",
     "ksb.officer.module_remove": "needs a programme module (the e2e data has none)",
+    "reviews.supervise.link": "a supervisor's e-mailed link (a signed token, no login)",
+    "reviews.supervise.link_concern": "a supervisor's e-mailed link (a signed token, no login)",
+    "reviews.supervise.link_reject": "a supervisor's e-mailed link (a signed token, no login)",
 }
 
 #: Routes that answer with a file, not a page.
