@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
@@ -43,6 +44,7 @@ def _prefix_handler(exc: HTTPException) -> Any:
 def init_app(app: Flask) -> None:
     """Register the error handlers."""
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(OverflowError, handle_out_of_range)
     app.register_error_handler(sa.exc.OperationalError, handle_database_down)
     app.register_error_handler(sa.exc.InterfaceError, handle_database_down)
@@ -83,6 +85,16 @@ def handle_http_error(exc: HTTPException):
     if exc.code == 405 and allowed:
         return response[0], 405, {"Allow": ", ".join(allowed)}
     return response
+
+
+#: A refused form token, in plain words (never the library's "The CSRF token is missing.").
+CSRF_MESSAGE = ("Your session has expired, or the page was open for a long time: reload the "
+                "page and try again.")
+
+
+def handle_csrf_error(exc: CSRFError):
+    """A form posted without a valid token: say what to do, not what the library says."""
+    return render_error(400, CSRF_MESSAGE)
 
 
 def handle_out_of_range(exc: OverflowError):

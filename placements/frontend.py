@@ -13,6 +13,8 @@ templates link them with ``asset_url("app.css")``.
 
 from __future__ import annotations
 
+import html
+import re
 import secrets
 from datetime import date
 from pathlib import Path
@@ -22,6 +24,7 @@ from flask import Flask, current_app, g, url_for
 from govuk_frontend_wtf import wtforms_widgets as gov
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from markupsafe import Markup
 
 from placements.timeutil import date_uk, datetime_uk
 
@@ -59,6 +62,9 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(date_uk)
     app.add_template_filter(datetime_uk)
     app.add_template_filter(km)
+    app.add_template_filter(scrolling_tables)
+    app.add_template_filter(employer_status_words)
+    app.add_template_filter(employer_status_colour)
 
     @app.context_processor
     def inject_service_name() -> dict[str, Any]:
@@ -137,11 +143,71 @@ def _field_errors(field: Any) -> list[dict[str, str]]:
 
 
 
+def employer_status_words(status: Any) -> str:
+    """An employer's approval status in words ("Awaiting approval")."""
+    from placements.domain.employers import STATUS_WORDS
+
+    return STATUS_WORDS.get(status, str(status))
+
+
+def employer_status_colour(status: Any) -> str:
+    """The tag colour of an employer's approval status."""
+    from placements.domain.employers import STATUS_COLOURS
+
+    return STATUS_COLOURS.get(status, "grey")
+
+
 def km(value: float | int | None) -> str:
     """Format a distance in kilometres to one decimal place, e.g. 12.3 km."""
     if value is None:
         return ""
     return f"{float(value):,.1f} km"
+
+
+# --- tables on narrow screens ----------------------------------------------------------------
+
+#: A table (tables are never nested in our pages), with the opening tag of a scroll container
+#: right before it when the template wrote one.
+_TABLE = re.compile(r"(<div\b[^>]*\bapp-table-scroll\b[^>]*>\s*)?(<table\b.*?</table>)",
+                    re.DOTALL | re.IGNORECASE)
+_CAPTION = re.compile(r"<caption\b[^>]*>(.*?)</caption>", re.DOTALL | re.IGNORECASE)
+_HEADING = re.compile(r"<h[1-6]\b[^>]*>(.*?)</h[1-6]>", re.DOTALL | re.IGNORECASE)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _text(fragment: str) -> str:
+    """The plain text of an HTML fragment (tags dropped, whitespace collapsed)."""
+    return " ".join(html.unescape(_TAG.sub(" ", fragment)).split())
+
+
+def scrolling_tables(content: str) -> Markup:
+    """Put every table of a page in its own scroll container (the `content` block of
+    base.html goes through this filter).
+
+    A table wider than a phone's screen then scrolls sideways inside the page instead of
+    widening the whole page. The container is a focusable region named after the table's
+    caption (or the heading before it), so keyboard users can scroll it and screen readers
+    announce it. A container the template wrote itself (``<div class="app-table-scroll">``)
+    gets the same attributes.
+    """
+    source = str(content)
+
+    def wrap(match: re.Match[str]) -> str:
+        opening, table = match.group(1), match.group(2)
+        if opening and "tabindex" in opening:
+            return match.group(0)
+        caption = _CAPTION.search(table)
+        label = _text(caption.group(1)) if caption else ""
+        if not label:
+            headings = _HEADING.findall(source, 0, match.start())
+            label = _text(headings[-1]) if headings else ""
+        attrs = (f'class="app-table-scroll" tabindex="0" role="region" '
+                 f'aria-label="{html.escape(label or "Table", quote=True)}"')
+        if opening:  # the template closes its own container
+            return f"<div {attrs}>{table}"
+        return f"<div {attrs}>{table}</div>"
+
+    return Markup(_TABLE.sub(wrap, source))
 
 
 # --- govuk-frontend-wtf 3.2.0 fixes -------------------------------------------------------

@@ -115,6 +115,7 @@ def demo_logins() -> list[tuple[str, str, str]]:
         ("officer (second provider)", f"officer2@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("employer", f"employer@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("employer awaiting approval", f"newemployer@{DEMO_DOMAIN}", DEMO_PASSWORD),
+        ("employer not approved", f"rejected@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("employer whose insurance lapses", f"employer2@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("learner (placement mandated)", f"learner@{DEMO_DOMAIN}", DEMO_PASSWORD),
         ("learner (no mandated placement)", f"learner2@{DEMO_DOMAIN}", DEMO_PASSWORD),
@@ -253,6 +254,7 @@ def load_demo(learners: int = 300, seed: int = 2026,
     db.session.add(pending)
     account(f"newemployer@{DEMO_DOMAIN}", "Nia Newcomer", Role.EMPLOYER, employer=pending)
     db.session.flush()
+    _rejected_employer(officer, account)
     # Compliance items before learners choose: an offer held back by its employer's
     # compliance cannot be chosen (see seed.compliance_demo).
     from seed.compliance_demo import finish_compliance_demo, load_compliance_demo
@@ -286,6 +288,21 @@ def load_demo(learners: int = 300, seed: int = 2026,
     load_reviews_demo(officer, seed=seed)
     finish_compliance_demo(officer, seed=seed)
     return report
+
+
+def _rejected_employer(officer: User, account) -> None:
+    """An employer an officer did not approve, with the reason it was e-mailed."""
+    from placements.domain import employers as employer_rules
+
+    rejected = Employer(name="Stretford Quick Staffing Ltd", sector="Business and administration",
+                        region="North West", contact_email=f"rejected@{DEMO_DOMAIN}")
+    db.session.add(rejected)
+    user = account(f"rejected@{DEMO_DOMAIN}", "Rory Rejected", Role.EMPLOYER, employer=rejected)
+    db.session.flush()
+    add_site(user, rejected, name="Office", address="Stretford", located=locate("M32 0AA"))
+    employer_rules.reject(officer, rejected, "We place learners with the employer that will "
+                          "supervise them, not with an agency. Tell us which organisation "
+                          "the learners would work for, and who would supervise them there.")
 
 
 def _make_learners(rng, count, programmes, officers, places, offers_by_sector, round_,

@@ -92,21 +92,30 @@ if (chartCanvases.length) {
 // Ranked lists: <ol data-rank-list> with up/down submit buttons per <li>:
 //   <button name="move" value="up:ID">, <button name="move" value="down:ID">
 // With JavaScript the buttons reorder the list in place and the hidden
-// <input type="hidden" name="order" value="ID"> fields follow the new order,
-// so the form's own submit button posts the full order.
+// <input type="hidden" name="order" value="ID"> fields follow the new order.
+// When the list says where to save (<ol data-rank-save>), each move is saved
+// as it happens: the same POST as the button's without JavaScript (the order
+// on screen before the move, and move=up:ID), sent with fetch and the form's
+// CSRF token, answered in JSON. Moves are sent one after another; a status
+// line under the list says "Saved", or why not (the order stays on screen and
+// the page warns before leaving while anything is unsaved).
 // ---------------------------------------------------------------------------
 
-function liveRegionFor(list) {
+function statusFor(list) {
   let region = list.parentElement.querySelector("[data-rank-live]");
   if (!region) {
     region = document.createElement("p");
-    region.className = "govuk-visually-hidden";
-    region.setAttribute("aria-live", "polite");
+    region.className = "govuk-body app-rank-status";
     region.setAttribute("role", "status");
     region.dataset.rankLive = "";
     list.insertAdjacentElement("afterend", region);
   }
   return region;
+}
+
+function say(region, text, { error = false } = {}) {
+  region.textContent = text;
+  region.classList.toggle("app-rank-status--error", error);
 }
 
 function itemId(item) {
@@ -115,12 +124,17 @@ function itemId(item) {
 }
 
 function itemLabel(item) {
+  if (item.dataset.rankName) return item.dataset.rankName;
   const label = item.querySelector("[data-rank-label]");
   return (label ? label.textContent : item.textContent).trim().replace(/\s+/g, " ");
 }
 
+function rankItems(list) {
+  return Array.from(list.children).filter((el) => el.tagName === "LI");
+}
+
 function syncRankList(list, form) {
-  const items = Array.from(list.children).filter((el) => el.tagName === "LI");
+  const items = rankItems(list);
   items.forEach((item, index) => {
     const id = itemId(item);
     let hidden = item.querySelector("input[type=hidden][name=order]");
@@ -142,11 +156,111 @@ function syncRankList(list, form) {
   return items;
 }
 
+// Put the items in the order the server saved (another tab may have moved them).
+function applySavedOrder(list, form, saved) {
+  const items = rankItems(list);
+  const byId = new Map(items.map((item) => [itemId(item), item]));
+  const ids = saved.map(String);
+  if (ids.length !== items.length || !ids.every((id) => byId.has(id))) return false;
+  ids.forEach((id) => list.appendChild(byId.get(id)));
+  syncRankList(list, form);
+  return true;
+}
+
+function autosaver(list, form, status) {
+  const url = list.dataset.rankSave;
+  const token = form && form.querySelector("input[name=csrf_token]");
+  const queue = [];
+  let sending = false;
+  let failed = false; // a save was refused: the order on screen is not saved
+  let stale = false; // the saved list changed elsewhere: the page must be reloaded
+
+  const unsaved = () => queue.length > 0 || sending || failed;
+
+  async function send(change) {
+    const body = new FormData();
+    if (token) body.append("csrf_token", token.value);
+    change.order.forEach((id) => body.append("order", id));
+    body.append("move", change.move);
+    const response = await fetch(url, {
+      method: "POST",
+      body,
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+    if (!response.ok || !data || !data.saved) {
+      // The page's own answer has `error`; the error pages' JSON has `message` too.
+      throw new Error((data && (data.message || data.error)) ||
+        "something went wrong on our side");
+    }
+    return data;
+  }
+
+  async function drain() {
+    if (sending) return;
+    sending = true;
+    while (queue.length && !failed && !stale) {
+      const change = queue.shift();
+      try {
+        const data = await send(change);
+        if (!queue.length) {
+          if (!applySavedOrder(list, form, data.order || [])) {
+            stale = true;
+            say(status, "Your choices were changed in another window. Reload the page to " +
+              "see them before changing them here.", { error: true });
+            break;
+          }
+          say(status, `${change.announce} Saved.`);
+        }
+      } catch (error) {
+        failed = true;
+        queue.length = 0;
+        say(status, `Not saved: ${error.message.replace(/\.$/, "")}. The order on screen is ` +
+          "kept; press “Save my choices” to try again.", { error: true });
+      }
+    }
+    sending = false;
+  }
+
+  let leaving = false;
+  if (form) form.addEventListener("submit", () => { leaving = true; });
+  window.addEventListener("beforeunload", (event) => {
+    if (leaving || !unsaved()) return;
+    event.preventDefault();
+    event.returnValue = ""; // older browsers need a value to show their warning
+  });
+
+  return (change) => {
+    if (stale) {
+      say(status, "Reload the page to see your choices before changing them here.",
+        { error: true });
+      return;
+    }
+    if (failed) {
+      // Nothing more is sent once a save failed: the form's button saves the whole order.
+      say(status, `${change.announce} Not saved yet: press “Save my choices”.`,
+        { error: true });
+      return;
+    }
+    queue.push(change);
+    say(status, `${change.announce} Saving…`);
+    drain();
+  };
+}
+
 function enhanceRankList(list) {
   const form = list.closest("form");
-  const live = liveRegionFor(list);
+  const status = statusFor(list);
   syncRankList(list, form);
   list.dataset.rankEnhanced = "";
+  const save = list.dataset.rankSave && form && window.fetch ? autosaver(list, form, status)
+    : null;
 
   list.addEventListener("click", (event) => {
     const button = event.target.closest("button[name=move]");
@@ -155,6 +269,7 @@ function enhanceRankList(list) {
     const [direction] = button.value.split(":");
     const item = button.closest("li");
     if (button.getAttribute("aria-disabled") === "true") return;
+    const before = rankItems(list).map(itemId);
     if (direction === "up" && item.previousElementSibling) {
       list.insertBefore(item, item.previousElementSibling);
     } else if (direction === "down" && item.nextElementSibling) {
@@ -174,7 +289,12 @@ function enhanceRankList(list) {
     );
     const target = same && same.getAttribute("aria-disabled") !== "true" ? same : other;
     if (target) target.focus();
-    live.textContent = `Moved ${itemLabel(item)} to position ${position}`;
+    const announce = `Moved ${itemLabel(item)} to position ${position}.`;
+    if (save) {
+      save({ order: before, move: button.value, announce });
+    } else {
+      say(status, announce);
+    }
     if (form) form.dataset.rankChanged = "";
   });
 

@@ -23,7 +23,8 @@ class OfficerForm(Form):
     """Invite a placement officer for a provider."""
 
     name = StringField("Full name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the officer's full name"), Length(max=200)])
+        InputRequired(message="Enter the officer's full name"),
+        Length(max=200, message="The name must be 200 characters or fewer")])
     email = new_account_email_field("Email address", "Enter the officer's email address")
     provider = SelectField("Provider", coerce=int, widget=GovSelect(), validators=[
         InputRequired(message="Select a provider")])
@@ -36,7 +37,7 @@ class OfficerForm(Form):
 
 
     def validate_provider(self, field) -> None:
-        if db.session.get(Provider, field.data) is None:
+        if field.data is None or db.session.get(Provider, field.data) is None:
             raise ValidationError("Select a provider")
 
 
@@ -44,7 +45,8 @@ class ProviderForm(Form):
     """Add a provider, optionally in a regional partnership."""
 
     name = StringField("Provider name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the provider's name"), Length(max=200)])
+        InputRequired(message="Enter the provider's name"),
+        Length(max=200, message="The provider's name must be 200 characters or fewer")])
     kind = RadioField("Kind of provider", widget=GovRadioInput(),
                       choices=choices((k.value, k.value.replace("-", " ").capitalize())
                                       for k in ProviderKind),
@@ -54,7 +56,8 @@ class ProviderForm(Form):
                             r"^1\d{7}$", message="A UKPRN is 8 digits starting with 1")])
     partnership = SelectField("Regional partnership", coerce=int, widget=GovSelect())
     new_partnership = StringField("Or a new partnership's name", widget=GovTextInput(),
-                                  validators=[Optional(), Length(max=200)])
+                                  validators=[Optional(), Length(
+        max=200, message="The partnership's name must be 200 characters or fewer")])
     submit = SubmitField("Add provider", widget=GovSubmitInput())
 
     def __init__(self, *args, **kwargs) -> None:

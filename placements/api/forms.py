@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
 from wtforms import RadioField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length
 
 from placements.api.keys import EXPIRY_DAYS
 from placements.extensions import db
-from placements.formkit import choices
+from placements.formkit import Form, choices
 from placements.frontend import GovCheckboxesInput, GovRadioInput
 from placements.models import SCOPE_LABELS, Provider
 
 
-class KeyForm(FlaskForm):
+class KeyForm(Form):
     """Create an API key."""
 
     name = StringField("What is the key for?", widget=GovTextInput(), validators=[

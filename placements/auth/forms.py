@@ -72,13 +72,15 @@ class EmployerRegistrationForm(Form):
     """An employer creates an account and its organisation."""
 
     organisation = StringField("Organisation name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter your organisation's name"), Length(max=200)])
+        InputRequired(message="Enter your organisation's name"),
+        Length(max=200, message="Your organisation's name must be 200 characters or fewer")])
     sector = SelectField("Main sector", widget=GovSelect(), validators=[
         InputRequired(message="Select your main sector")])
     postcode = StringField("Postcode of your main site", widget=GovTextInput(), validators=[
         InputRequired(message="Enter a postcode")])
     name = StringField("Your full name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter your full name"), Length(max=200)])
+        InputRequired(message="Enter your full name"),
+        Length(max=200, message="Your name must be 200 characters or fewer")])
     # Not checked against existing accounts here: the page must not say whether an address
     # has an account (the service tells the address's owner by e-mail instead).
     email = EmailField("Your work email address", widget=GovTextInput(), validators=[

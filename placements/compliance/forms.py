@@ -3,7 +3,6 @@ an employer's hosting limits."""
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from govuk_frontend_wtf.wtforms_widgets import (
     GovFileInput,
@@ -14,7 +13,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     BooleanField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -24,12 +22,12 @@ from wtforms import (
 from wtforms.validators import Email, InputRequired, Length, NumberRange, Optional
 
 from placements.compliance import services
-from placements.formkit import UKDateField, choices
+from placements.formkit import Form, UKDateField, WholeNumberField, choices
 from placements.frontend import GovCheckboxesInput, GovCheckboxInput
 from placements.models import BuiltinItem, ComplianceItemType, Employer
 
 
-class ItemForm(FlaskForm):
+class ItemForm(Form):
     """Submit one compliance item (fields the item's type does not use are removed)."""
 
     site_id = SelectField("Site", coerce=int, widget=GovSelect(), validators=[
@@ -43,7 +41,8 @@ class ItemForm(FlaskForm):
     contact_email = StringField("Safeguarding lead's email address",
                                 widget=GovTextInput(input_type="email"), validators=[
         Optional(), Email(message="Enter an email address in the correct format, like "
-                                  "name@example.com"), Length(max=254)])
+                                  "name@example.com"),
+        Length(max=254, message="The email address must be 254 characters or fewer")])
     contact_phone = StringField("Safeguarding lead's phone number", widget=GovTextInput(),
                                 validators=[Optional(), Length(max=40, message="Enter a phone "
                                                                "number of 40 characters or fewer")])
@@ -115,7 +114,7 @@ class ItemForm(FlaskForm):
         return services.Upload(data.filename or "document", data.stream.read(limit + 1))
 
 
-class ReturnForm(FlaskForm):
+class ReturnForm(Form):
     """Send an item back to the employer."""
 
     reason = TextAreaField("Why are you returning it?", widget=GovTextArea(), validators=[
@@ -124,7 +123,7 @@ class ReturnForm(FlaskForm):
     submit = SubmitField("Return to the employer", widget=GovSubmitInput())
 
 
-class ChecklistForm(FlaskForm):
+class ChecklistForm(Form):
     """An officer's risk assessment of a site, as a checklist."""
 
     site_id = SelectField("Site", coerce=int, widget=GovSelect(), validators=[
@@ -132,7 +131,8 @@ class ChecklistForm(FlaskForm):
     checks = SelectMultipleField("Confirm each point", choices=choices(services.CHECKLIST),
                                  widget=GovCheckboxesInput(), validators=[Optional()])
     issuer = StringField("Who carried out the assessment", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter who carried out the assessment"), Length(max=200)])
+        InputRequired(message="Enter who carried out the assessment"),
+        Length(max=200, message="This must be 200 characters or fewer")])
     issued_on = UKDateField("Date of the assessment", validators=[
         InputRequired(message="Enter the date of the assessment")],
         invalid_message="The date of the assessment must be a real date, like 27 3 2026")
@@ -140,7 +140,7 @@ class ChecklistForm(FlaskForm):
         InputRequired(message="Enter the review-by date")],
         invalid_message="The review-by date must be a real date, like 27 3 2027")
     notes = TextAreaField("Notes (optional)", widget=GovTextArea(), validators=[
-        Optional(), Length(max=2000)])
+        Optional(), Length(max=2000, message="Notes must be 2000 characters or fewer")])
     submit = SubmitField("Record and accept", widget=GovSubmitInput())
 
     def __init__(self, employer: Employer, *args, **kwargs):
@@ -149,14 +149,16 @@ class ChecklistForm(FlaskForm):
             (s.id, f"{s.name} ({s.postcode})") for s in employer.sites])
 
 
-class ItemTypeForm(FlaskForm):
+class ItemTypeForm(Form):
     """One of the provider's own compliance item types."""
 
     name = StringField("Name", widget=GovTextInput(), validators=[
         InputRequired(message="Enter the name of the item"),
         Length(max=200, message="The name must be 200 characters or fewer")])
     description = TextAreaField("What the employer must provide", widget=GovTextArea(),
-                                validators=[Optional(), Length(max=2000)])
+                                validators=[Optional(), Length(
+                                    max=2000, message="The description must be 2000 "
+                                                      "characters or fewer")])
     per_site = BooleanField("One for each of the employer's sites", widget=GovCheckboxInput())
     expires = BooleanField("It has an expiry date", widget=GovCheckboxInput())
     blocks_allocation = BooleanField("Learners cannot be allocated to the employer without it",
@@ -164,7 +166,7 @@ class ItemTypeForm(FlaskForm):
     submit = SubmitField("Add item", widget=GovSubmitInput())
 
 
-class CheckTypeForm(FlaskForm):
+class CheckTypeForm(Form):
     """One of the provider's own learner checks."""
 
     name = StringField("Name of the check", widget=GovTextInput(), validators=[
@@ -175,19 +177,23 @@ class CheckTypeForm(FlaskForm):
     submit = SubmitField("Add check", widget=GovSubmitInput())
 
 
-class LimitsForm(FlaskForm):
+class LimitsForm(Form):
     """An employer's hosting limits across all its offers in one round."""
 
-    max_learners = IntegerField("Most learners you can host in one round (optional)",
-                                widget=GovTextInput(), validators=[
+    max_learners = WholeNumberField("Most learners you can host in one round (optional)",
+                                    invalid_message="Enter the most learners as a whole "
+                                                    "number, like 4",
+                                    widget=GovTextInput(), validators=[
         Optional(), NumberRange(min=0, max=1000, message="Enter a number from 0 to 1000")])
-    min_if_any = IntegerField("Fewest learners worth hosting (optional)", widget=GovTextInput(),
-                              validators=[Optional(), NumberRange(
+    min_if_any = WholeNumberField("Fewest learners worth hosting (optional)",
+                                  invalid_message="Enter the fewest learners as a whole "
+                                                  "number, like 2",
+                                  widget=GovTextInput(), validators=[Optional(), NumberRange(
                                   min=1, max=1000, message="Enter a number from 1 to 1000")])
     submit = SubmitField("Save limits", widget=GovSubmitInput())
 
 
-class CheckForm(FlaskForm):
+class CheckForm(Form):
     """A learner declares one check (fields the check does not use are removed)."""
 
     reference = StringField("DBS certificate number", widget=GovTextInput(), validators=[

@@ -4,6 +4,10 @@
   hours. They see a round when their provider takes part in it (a pooled round lists
   several providers of one partnership) and change it only when their provider owns it.
   They may put programmes of any provider of their partnership into a round.
+- **Officers and employers**: an employer registers once for the whole service and takes
+  learners of any provider, so every provider's officers see every employer (its page, its
+  users, sites and offers) and may approve or reject it; its engagement record stays within
+  the officer's partnership.
 - **Compliance** (an employer's items and documents): the employer's own users, and the
   officers of providers that may place learners there: a provider with a programme in a
   sector (route) the employer offers placements in.
@@ -134,6 +138,19 @@ def officer_sees_engagement(officer: User, record: EmployerEngagement) -> bool:
 def officer_engagement_sql(officer: User) -> sa.ColumnElement[bool]:
     """The officer's partnership's engagement records (a WHERE clause)."""
     return EmployerEngagement.provider_id.in_(sorted(partner_ids(officer.provider_id or 0)))
+
+
+# --- officers: employers -------------------------------------------------------------------
+
+def officer_sees_employer(officer: User, employer: Employer) -> bool:
+    """Say whether the officer may see the employer and decide on its approval (any officer
+    of a provider: employers are shared by the whole service)."""
+    return officer.provider_id is not None and employer.id is not None
+
+
+def officer_employers_sql(officer: User) -> sa.ColumnElement[bool]:
+    """The employers the officer sees (a WHERE clause on Employer): all of them."""
+    return sa.true() if officer.provider_id is not None else sa.false()
 
 
 # --- employers -----------------------------------------------------------------------------

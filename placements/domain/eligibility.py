@@ -20,6 +20,7 @@ for many pairs at once (numpy), used where thousands of learners meet thousands 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -112,6 +113,22 @@ class Eligibility:
     def beyond_travel(self) -> bool:
         return Reason.DISTANCE in self.reasons
 
+    def travel_warning(self) -> str | None:
+        """What a learner is told about an offer beyond their travel limit (None within it):
+        the solver never places anyone beyond their limit, so such a choice does not count.
+
+        The distance reads as everywhere else (to a tenth of a kilometre), except just beyond
+        the limit, where it is rounded up so it never reads as within it ("25.1 km, you said
+        25 km", not "25.0 km").
+        """
+        if not self.beyond_travel:
+            return None
+        shown = round(self.km, 1)
+        if shown <= self.max_km:
+            shown = math.ceil(self.km * 10) / 10
+        return (f"Beyond your travel limit ({shown:.1f} km, you said {self.max_km:g} km): "
+                "this choice will not count")
+
     def for_learner(self) -> list[str]:
         """Why not, in sentences addressed to the learner."""
         out = []
@@ -122,9 +139,7 @@ class Eligibility:
                 out.append(f"It is in {self.offer_sector}, not your programme's sector "
                            f"({self.learner_sector}).")
             elif reason is Reason.DISTANCE:
-                out.append(f"It is {self.km:.1f} km from your home, beyond the "
-                           f"{self.max_km:g} km you can travel, so it would not count as "
-                           "one of your choices.")
+                out.append(f"{self.travel_warning()}.")
             elif reason is Reason.REQUIREMENT:
                 out.append(f"It needs {_names(self.missing, self.names)}, which you have not "
                            "told us you hold.")

@@ -1,7 +1,8 @@
 """Which offers are open to learners' choices (and to allocation).
 
 An offer is open to choices when it is open (not withdrawn), its employer has been
-approved, it has not finished (its end date is today or later), and its employer (and
+approved (not awaiting a decision, nor rejected: `placements.domain.employers`), it has
+not finished (its end date is today or later), and its employer (and
 site) holds every compliance item that blocks allocation, accepted and valid on the later
 of today and the offer's start (`placements.domain.compliance`: insurance that expires
 before the placement starts closes the offer). Learners choose only such offers (of their
@@ -26,7 +27,7 @@ from placements.domain.compliance import (
     compliant_sql,
     held_items,
 )
-from placements.models import Employer, OfferStatus, PlacementOffer
+from placements.models import Employer, EmployerStatus, OfferStatus, PlacementOffer
 from placements.timeutil import today_uk
 
 
@@ -58,13 +59,17 @@ def listing_closed_because(offer: PlacementOffer, *, today: date | None = None) 
                          today or today_uk())
 
 
+#: Why an offer of an employer that is not approved is closed (awaiting or rejected).
+NOT_APPROVED = "the employer has not been approved"
+
+
 def closed_reason(status: OfferStatus, employer_approved: bool, end_date: date,
                   today: date) -> str | None:
     """The rule on plain values (compliance apart): why not open to choices, or None."""
     if status != OfferStatus.OPEN:
         return "withdrawn by the employer"
     if not employer_approved:
-        return "the employer is not approved yet"
+        return NOT_APPROVED
     if end_date < today:
         return "it has finished"
     return None
@@ -73,7 +78,7 @@ def closed_reason(status: OfferStatus, employer_approved: bool, end_date: date,
 def listed_sql(today: date | None = None) -> sa.ColumnElement[bool]:
     """`listing_closed_because` in SQL (the statement must join Employer)."""
     return sa.and_(PlacementOffer.status == OfferStatus.OPEN.value,
-                   Employer.approved.is_(True),
+                   Employer.status == EmployerStatus.APPROVED.value,
                    PlacementOffer.end_date >= (today or today_uk()))
 
 

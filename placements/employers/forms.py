@@ -1,4 +1,5 @@
-"""Employer forms: sites, placement offers, withdrawals, placed learners, colleagues."""
+"""Employer forms: sites, placement offers, withdrawals, placed learners, colleagues, asking
+for approval again."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ class SiteForm(Form):
     """Add or change a place of work; its full postcode is located offline."""
 
     name = StringField("Site name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter a name for the site, like Head office"), Length(max=200)])
+        InputRequired(message="Enter a name for the site, like Head office"),
+        Length(max=200, message="The site's name must be 200 characters or fewer")])
     address = TextAreaField("Address", widget=GovTextArea(), validators=[
         Optional(), Length(max=500, message="Address must be 500 characters or fewer")])
     postcode = StringField("Postcode", widget=GovTextInput(), validators=[
@@ -63,7 +65,8 @@ class OfferForm(Form):
     site_id = SelectField("Site", coerce=int, widget=GovSelect(), validators=[
         InputRequired(message="Select the site where the placement happens")])
     title = StringField("Title", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter a title for the placement"), Length(max=200)])
+        InputRequired(message="Enter a title for the placement"),
+        Length(max=200, message="The title must be 200 characters or fewer")])
     description = TextAreaField("Description", widget=GovTextArea(), validators=[
         Optional(), Length(max=5000, message="Description must be 5000 characters or fewer")])
     sector = SelectField("Sector (occupational route)", widget=GovSelect(), validators=[
@@ -94,7 +97,8 @@ class OfferForm(Form):
                            default="on-site", widget=GovRadioInput(), validators=[
         InputRequired(message="Select on site or hybrid")])
     reason = TextAreaField("Reason for changing the number of places", widget=GovTextArea(),
-                           validators=[Optional(), Length(max=2000)])
+                           validators=[Optional(), Length(
+                               max=2000, message="The reason must be 2000 characters or fewer")])
     submit = SubmitField("Save offer", widget=GovSubmitInput())
 
     #: How each field is shown (GOV.UK macro parameters); the page shows the fields in the
@@ -152,7 +156,9 @@ class WithdrawOfferForm(Form):
 
     reason = TextAreaField("Why are you withdrawing this offer?", widget=GovTextArea(),
                            validators=[InputRequired(message="Give a reason for withdrawing "
-                                                             "the offer"), Length(max=2000)])
+                                                             "the offer"),
+                                       Length(max=2000, message="The reason must be 2000 "
+                                                                "characters or fewer")])
     submit = SubmitField("Withdraw offer", widget=GovSubmitInput())
 
 
@@ -167,7 +173,8 @@ class PlacementResponseForm(Form):
                                            CONCERN_LABELS.items()),
                           widget=GovRadioInput(), validate_choice=False)
     note = TextAreaField("Note for the placement officer", widget=GovTextArea(),
-                         validators=[Optional(), Length(max=2000)])
+                         validators=[Optional(), Length(
+                             max=2000, message="The note must be 2000 characters or fewer")])
     submit = SubmitField("Send response", widget=GovSubmitInput())
 
 
@@ -175,7 +182,17 @@ class ColleagueForm(Form):
     """Invite a colleague into the organisation."""
 
     name = StringField("Full name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter your colleague's full name"), Length(max=200)])
+        InputRequired(message="Enter your colleague's full name"),
+        Length(max=200, message="The name must be 200 characters or fewer")])
     email = new_account_email_field("Email address", "Enter your colleague's email address")
     submit = SubmitField("Send invitation", widget=GovSubmitInput())
 
+
+
+class AskAgainForm(Form):
+    """A rejected employer asks for approval again, saying what it has changed."""
+
+    note = TextAreaField("What have you changed?", widget=GovTextArea(), validators=[
+        InputRequired(message="Tell the placement officers what you have changed"),
+        Length(max=2000, message="What you have changed must be 2000 characters or fewer")])
+    submit = SubmitField("Ask for approval again", widget=GovSubmitInput())

@@ -41,6 +41,7 @@ from placements.imports.pipeline import (
 from placements.models import (
     Employer,
     EmployerSite,
+    EmployerStatus,
     OfferStatus,
     PlacementOffer,
     User,
@@ -128,7 +129,8 @@ def write_offers(officer: User, rows: Sequence[Row], progress: Progress) -> Impo
         if employer is None:
             employer = Employer(name=" ".join(v["employer_name"].split()), sector=v["sector"],
                                 region=located.district.region, contact_email=v["contact_email"],
-                                approved=True, approved_at=utcnow(), approved_by_id=officer.id)
+                                status=EmployerStatus.APPROVED, approved_at=utcnow(),
+                                status_changed_at=utcnow(), approved_by_id=officer.id)
             db.session.add(employer)
             db.session.flush()
             audit.record(officer, "employer.imported", employer, name=employer.name)

@@ -9,11 +9,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app, url_for
 
 from placements import audit
 from placements.auth.services import create_invitation
 from placements.csvio import ColumnSpec, parse_choice, parse_date, parse_int, parse_tags
 from placements.domain import DomainError, NotAllowed, access
+from placements.domain import employers as employer_rules
 from placements.domain import rounds as round_rules
 from placements.domain.placements import (
     EMPLOYER_ANSWER,
@@ -23,9 +25,11 @@ from placements.domain.placements import (
 )
 from placements.extensions import db
 from placements.geo import Located
+from placements.mail import send_mail
 from placements.models import (
     REQUIREMENTS,
     AllocationRound,
+    AuditEvent,
     Employer,
     EmployerSite,
     OccupationalStandard,
@@ -546,3 +550,29 @@ def invite_colleague(actor: User, employer: Employer, *, name: str, email: str) 
     audit.record(actor, "employer.colleague_added", user, employer_id=employer.id)
     create_invitation(user, actor)
     return user
+
+
+# --- Approval ----------------------------------------------------------------------------
+
+
+def ask_for_approval_again(actor: User, employer: Employer, note: str) -> None:
+    """A rejected organisation asks for approval again, saying what it has changed; the
+    officer who rejected it hears about it (any officer may decide)."""
+    if actor.employer_id != employer.id:
+        raise NotAllowed("You can only ask for your own organisation")
+    employer_rules.ask_again(actor, employer, note)
+    officer = db.session.scalar(
+        sa.select(User).join(AuditEvent, AuditEvent.actor_id == User.id).where(
+            AuditEvent.action == "employer.rejected", AuditEvent.object_type == "Employer",
+            AuditEvent.object_id == employer.id, User.role == Role.OFFICER,
+            User.active.is_(True)).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(1))
+    if officer is not None:
+        link = str(current_app.config["BASE_URL"]).rstrip("/") + url_for(
+            "officers.employer_detail", employer_id=employer.id)
+        send_mail(officer.email, f"{employer.name} has asked for approval again",
+                  f"Hello {officer.name},\n\n{employer.name}, which you did not approve, has "
+                  f"asked for approval again. What they say they have changed:\n\n"
+                  f"{employer.resubmission_note}\n\nApprove or reject it here (any "
+                  f"placement officer may decide):\n{link}\n",
+                  provider_id=officer.provider_id)

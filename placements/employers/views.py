@@ -9,6 +9,7 @@ from placements.domain import DomainError
 from placements.domain.placements import places_held
 from placements.employers import services
 from placements.employers.forms import (
+    AskAgainForm,
     ColleagueForm,
     OfferForm,
     PlacementResponseForm,
@@ -55,6 +56,26 @@ def dashboard():
                            offers=services.own_offers(employer),
                            fills=services.fill_by_round(employer),
                            placements=services.placed_learners(employer))
+
+
+@bp.route("/approval", methods=["GET", "POST"])
+def approval():
+    """Where the organisation stands with the placement officers; a rejected organisation
+    reads why and asks again, saying what it has changed."""
+    employer = current_employer()
+    form = AskAgainForm()
+    if form.validate_on_submit():
+        try:
+            services.ask_for_approval_again(current_user, employer, form.note.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc, "note")
+        else:
+            db.session.commit()
+            flash("You have asked for approval again. A placement officer will look at your "
+                  "organisation and e-mail you their decision.", "success")
+            return redirect(url_for(".approval"), 303)
+    return render_form("employers/approval.html", form, employer=employer)
 
 
 # --- Sites ---------------------------------------------------------------------------------

@@ -30,15 +30,18 @@ class ProspectForm(Form):
     """Add an organisation that has not registered yet."""
 
     name = StringField("Organisation name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the organisation's name"), Length(max=200)])
+        InputRequired(message="Enter the organisation's name"),
+        Length(max=200, message="The organisation's name must be 200 characters or fewer")])
     sector = SelectField("Sector (occupational route)", widget=GovSelect(), validators=[
         InputRequired(message="Select the sector")])
     postcode_area = StringField("Postcode area", widget=GovTextInput(), validators=[
-        Optional(), Length(max=10)])
+        Optional(), Length(max=10, message="Enter a postcode area, like M or SK")])
     contact_name = StringField("Contact name", widget=GovTextInput(), validators=[
-        Optional(), Length(max=200)])
+        Optional(), Length(max=200, message="The contact's name must be 200 characters or "
+                                            "fewer")])
     contact_email = EmailField("Contact email address", widget=GovTextInput(), validators=[
-        Optional(), EmailAddress(), Length(max=254)])
+        Optional(), EmailAddress(),
+        Length(max=254, message="The email address must be 254 characters or fewer")])
     stage = SelectField("Stage", widget=GovSelect(), default="prospect",
                         validators=[InputRequired(message="Select a stage")])
     submit = SubmitField("Add to pipeline", widget=GovSubmitInput())
@@ -78,7 +81,7 @@ class ActivityForm(Form):
     notes = TextAreaField("Notes", widget=GovTextArea(), validators=[
         Optional(), Length(max=5000, message="Notes must be 5000 characters or fewer")])
     next_action = StringField("Next action", widget=GovTextInput(), validators=[
-        Optional(), Length(max=300)])
+        Optional(), Length(max=300, message="The next action must be 300 characters or fewer")])
     next_action_due = UKDateField("Next action due",
         invalid_message="Enter a real due date, like 17 11 2026",
         widget=GovDateInput(),

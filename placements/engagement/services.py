@@ -211,7 +211,10 @@ class ActivityData:
 
 def log_activity(officer: User, record: EmployerEngagement, data: ActivityData,
                  today: date | None = None) -> EngagementActivity:
-    """Add an activity to the record's log; a first contact moves a prospect to contacted."""
+    """Add an activity to the record's log; a first contact moves a prospect to contacted.
+
+    An activity says something: its notes, its next action or both (a blank one would only
+    make the log look busier than it is)."""
     _check_record(officer, record)
     today = today or date.today()
     if data.happened_on > today:
@@ -223,6 +226,9 @@ def log_activity(officer: User, record: EmployerEngagement, data: ActivityData,
     if data.next_action_due is not None and data.next_action_due < data.happened_on:
         raise DomainError("The next action cannot be due before the activity",
                           field="next_action_due")
+    if not data.notes.strip() and not next_action:
+        raise DomainError("Enter who you spoke to and what was said, or the next action",
+                          field="notes")
     activity = EngagementActivity(
         engagement=record, kind=data.kind, happened_on=data.happened_on, officer_id=officer.id,
         notes=data.notes.strip(), next_action=next_action, next_action_due=data.next_action_due)

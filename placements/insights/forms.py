@@ -17,7 +17,8 @@ class WhatIfForm(Form):
     sector = SelectField("Sector", widget=GovSelect(),
                          validators=[InputRequired(message="Select a sector")])
     area = StringField("Postcode area", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter a postcode area, such as M or SK"), Length(max=2)])
+        InputRequired(message="Enter a postcode area, such as M or SK"),
+        Length(max=2, message="Enter a postcode area of one or two letters, such as M or SK")])
     places = WholeNumberField("Extra places",
         invalid_message="Enter the number of extra places as a whole number, like 5",
         default=5, widget=GovTextInput(), validators=[

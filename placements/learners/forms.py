@@ -40,7 +40,9 @@ class ProfileForm(Form):
         Optional(), Length(max=2000, message="Access needs must be 2000 characters or fewer")])
     in_work_employer = StringField("Your employer, if you are already in work (optional)",
                                    widget=GovTextInput(),
-                                   validators=[Optional(), Length(max=200)])
+                                   validators=[Optional(), Length(
+                                       max=200, message="Your employer's name must be 200 "
+                                                        "characters or fewer")])
     submit = SubmitField("Save profile", widget=GovSubmitInput())
 
     def validate_home_postcode(self, field) -> None:
@@ -89,5 +91,6 @@ class DeclineForm(Form):
     reason = TextAreaField("Why are you declining this placement?", widget=GovTextArea(),
                            validators=[InputRequired(message="Tell us why you are declining "
                                                              "the placement"),
-                                       Length(max=2000)])
+                                       Length(max=2000, message="Your reason must be 2000 "
+                                                                "characters or fewer")])
     submit = SubmitField("Decline placement", widget=GovSubmitInput())

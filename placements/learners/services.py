@@ -215,16 +215,32 @@ def change_preferences(actor: User | None, learner: Learner, round_: AllocationR
 
 @dataclass(frozen=True)
 class OfferView:
-    """An offer as one learner sees it: how far, and whether they meet its requirements."""
+    """An offer as one learner sees it: how far, and whether they meet its requirements
+    (the eligibility rule's answer)."""
 
     offer: PlacementOffer
-    km: float
-    missing: tuple[str, ...]
-    beyond_travel: bool
+    answer: eligibility.Eligibility
     #: Why it cannot be chosen yet (its employer's compliance), in words; None: it can.
     blocked: str | None = None
     #: Sentences about the learner's checks: expired by the start, or not verified.
     notes: tuple[str, ...] = ()
+
+    @property
+    def km(self) -> float:
+        return self.answer.km
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return self.answer.missing
+
+    @property
+    def beyond_travel(self) -> bool:
+        return self.answer.beyond_travel
+
+    @property
+    def travel_warning(self) -> str | None:
+        """"Beyond your travel limit (...): this choice will not count", or None."""
+        return self.answer.travel_warning()
 
     @property
     def suitable(self) -> bool:
@@ -249,8 +265,14 @@ def offer_view(learner: Learner, offer: PlacementOffer) -> OfferView:
                                 eligibility.offer_facts(offer))
     blocked = closed_because(offer, provider_ids=[learner.provider_id]) \
         if listing_closed_because(offer) is None else None
-    return OfferView(offer, answer.km, answer.missing, answer.beyond_travel, blocked,
-                     _check_notes(answer))
+    return OfferView(offer, answer, blocked, _check_notes(answer))
+
+
+def added_choice_warning(learner: Learner, offer_id: int) -> str | None:
+    """What to tell a learner who has just chosen an offer that will not count (beyond their
+    travel limit: the eligibility rule's words), or None."""
+    offer = get_visible_offer(learner, offer_id)
+    return offer_view(learner, offer).travel_warning if offer is not None else None
 
 
 @dataclass(frozen=True)
@@ -268,15 +290,26 @@ class OfferFilters:
 
 @dataclass(frozen=True)
 class OfferHit:
-    """One offer in a learner's search results: its id, distance and fit (no ORM object)."""
+    """One offer in a learner's search results: its id and the eligibility rule's answer
+    (distance and fit; no ORM object)."""
 
     offer_id: int
-    km: float
-    missing: tuple[str, ...]
-    beyond_travel: bool
+    answer: eligibility.Eligibility
     #: Its employer's compliance keeps it out for now.
     blocked: bool = False
     notes: tuple[str, ...] = ()
+
+    @property
+    def km(self) -> float:
+        return self.answer.km
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return self.answer.missing
+
+    @property
+    def beyond_travel(self) -> bool:
+        return self.answer.beyond_travel
 
 
 def search_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> list[OfferHit]:
@@ -312,8 +345,7 @@ def search_offers(learner: Learner, filters: OfferFilters = OfferFilters()) -> l
             continue
         if filters.max_km is not None and answer.km > filters.max_km:
             continue
-        hits.append((answer.km, title, offer_id, OfferHit(offer_id, answer.km, answer.missing,
-                                                          answer.beyond_travel, not ok, notes)))
+        hits.append((answer.km, title, offer_id, OfferHit(offer_id, answer, not ok, notes)))
     hits.sort(key=lambda h: h[:3])
     return [h[3] for h in hits]
 
@@ -336,7 +368,7 @@ def offer_views(hits: Sequence[OfferHit], learner: Learner | None = None) -> lis
         blocked = None
         if h.blocked:
             blocked = why.get(offer.id) or "its employer's safety checks are not complete"
-        out.append(OfferView(offer, h.km, h.missing, h.beyond_travel, blocked, h.notes))
+        out.append(OfferView(offer, h.answer, blocked, h.notes))
     return out
 
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -139,10 +148,15 @@ def _int_or_400(raw: str | None) -> int | None:
 
 @bp.route("/rounds/<int:round_id>/choices", methods=["GET", "POST"])
 def preferences(round_id: int):
-    """Rank up to K offers; works with up/down buttons alone or with JavaScript."""
+    """Rank up to K offers; works with up/down buttons alone or with JavaScript.
+
+    With JavaScript each move is the same POST as the Up or Down button's (the order on
+    screen and `move`), sent as it happens and answered in JSON (`Accept:
+    application/json`): the saved order, or why nothing was saved."""
     learner = current_learner()
     round_ = learner_round_or_404(learner, round_id)
     form = ChoicesForm()
+    as_json = _wants_json()
     if form.validate_on_submit():
         order = [i for i in map(_int_or_400, request.form.getlist("order")) if i is not None]
         add = _int_or_400(request.form.get("add"))
@@ -150,9 +164,20 @@ def preferences(round_id: int):
         move = request.form.get("move") or None
         message = _save_choices(learner, round_, order=order if "order" in request.form
                                 else None, move=move, add=add, remove=remove)
+        if as_json:
+            if message is not None:
+                return jsonify(saved=False, error=message), 400
+            return jsonify(saved=True, order=services.ranked_offer_ids(current_learner(),
+                                                                       round_))
         if message is None:
             if add is not None:
-                flash("The offer has been added to your choices.", "success")
+                warning = services.added_choice_warning(current_learner(), add)
+                if warning:
+                    flash(f"The offer has been added to your choices. {warning}. You can "
+                          "keep it, for example if you are about to change how far you can "
+                          "travel in your profile.", "info")
+                else:
+                    flash("The offer has been added to your choices.", "success")
                 target = request.form.get("next")
                 if target and is_safe_next(target):
                     return redirect(target, 303)
@@ -163,11 +188,20 @@ def preferences(round_id: int):
         learner = current_learner()
         round_ = learner_round_or_404(learner, round_id)
     elif form.is_submitted():
+        if as_json:
+            return jsonify(saved=False, error="Your session has expired: reload the page "
+                                              "and try again"), 400
         abort(400)
     return render_form("learners/preferences.html", form, learner=learner, round=round_,
                        views=services.ranked_offers(learner, round_),
                        deadline_passed=not services.takes_choices(round_),
                        available=services.is_available)
+
+
+def _wants_json() -> bool:
+    """Whether the request asks for JSON rather than a page (the choices page's script)."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == \
+        "application/json"
 
 
 def _save_choices(learner: Learner, round_: AllocationRound, **change) -> str | None:

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from flask_login import UserMixin
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -45,6 +46,14 @@ class OfferStatus(enum.StrEnum):
 
     OPEN = "open"
     WITHDRAWN = "withdrawn"
+
+
+class EmployerStatus(enum.StrEnum):
+    """Whether officers have approved an employer (transitions: placements.domain.employers)."""
+
+    AWAITING = "awaiting"  # registered, or asked again after a rejection: an officer decides
+    APPROVED = "approved"  # its open offers are open to learners' choices
+    REJECTED = "rejected"  # not approved, with the officer's reason; it may ask again
 
 
 class RankCost(enum.StrEnum):
@@ -149,10 +158,17 @@ class Employer(Base):
     #: ONS region, e.g. "North West".
     region: Mapped[str] = mapped_column(sa.String(100))
     contact_email: Mapped[str | None] = mapped_column(sa.String(254))
-    approved: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[EmployerStatus] = mapped_column(enum_type(EmployerStatus, 20),
+                                                   default=EmployerStatus.AWAITING)
+    #: When the status last changed (the decision, or the employer asking again).
+    status_changed_at: Mapped[datetime | None]
     approved_at: Mapped[datetime | None]
     approved_by_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("user.id", use_alter=True, name="fk_employer_approved_by_id_user"))
+    #: Why officers rejected it, in the words sent to the employer (None unless rejected).
+    rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
+    #: What the employer said it changed when it last asked again after a rejection.
+    resubmission_note: Mapped[str | None] = mapped_column(sa.Text)
     #: Most learners it hosts in one round across all its offers (None: only offer capacity).
     max_learners: Mapped[int | None]
     #: It hosts only if it gets at least this many learners in a round (None: any number).
@@ -165,6 +181,22 @@ class Employer(Base):
                                                         order_by="PlacementOffer.title")
     users: Mapped[list[User]] = relationship(back_populates="employer",
                                              foreign_keys="User.employer_id")
+
+    @hybrid_property
+    def approved(self) -> bool:
+        """Whether officers have approved the employer (`status` is the lifecycle's column)."""
+        return self.status == EmployerStatus.APPROVED
+
+    @approved.inplace.setter
+    def _approved_setter(self, value: bool) -> None:
+        # For building rows (imports, demo data, test fixtures): an existing employer's
+        # status changes only through `placements.domain.employers.EMPLOYER`.
+        self.status = EmployerStatus.APPROVED if value else EmployerStatus.AWAITING
+
+    @approved.inplace.expression
+    @classmethod
+    def _approved_expression(cls) -> sa.ColumnElement[bool]:
+        return cls.status == EmployerStatus.APPROVED.value
 
 
 class User(UserMixin, Base):

@@ -1,15 +1,21 @@
-"""Officer forms: adding a learner."""
+"""Officer forms: adding a learner, a programme; rejecting an employer."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovSubmitInput, GovTextInput
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
 from wtforms import (
     RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
     SubmitField,
+    TextAreaField,
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
@@ -35,10 +41,12 @@ class LearnerForm(Form):
     """Add a learner, who is then invited to set a password."""
 
     name = StringField("Full name", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the learner's full name"), Length(max=200)])
+        InputRequired(message="Enter the learner's full name"),
+        Length(max=200, message="The name must be 200 characters or fewer")])
     email = new_account_email_field("Email address", "Enter the learner's email address")
     student_ref = StringField("Student number", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the student number"), Length(max=40)])
+        InputRequired(message="Enter the student number"),
+        Length(max=40, message="The student number must be 40 characters or fewer")])
     programme = SelectField("Programme", coerce=int, widget=GovSelect(), validators=[
         InputRequired(message="Select a programme")])
     home_postcode = StringField("Home postcode", widget=GovTextInput(), validators=[
@@ -54,7 +62,9 @@ class LearnerForm(Form):
                                       widget=GovCheckboxesInput(), validators=[Optional()])
     in_work_employer = StringField("Employer, if already in work (upskiller or apprentice)",
                                    widget=GovTextInput(),
-                                   validators=[Optional(), Length(max=200)])
+                                   validators=[Optional(), Length(
+                                       max=200, message="The employer's name must be 200 "
+                                                        "characters or fewer")])
     first_in_family_he = RadioField("First in family to go to higher education",
                                     choices=choices(YES_NO_UNKNOWN), default="",
                                     widget=GovRadioInput(), validators=[Optional()])
@@ -97,10 +107,11 @@ class ProgrammeForm(Form):
     """Add or change an HTQ programme of the officer's provider."""
 
     title = StringField("Programme title", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the programme title"), Length(max=200)])
+        InputRequired(message="Enter the programme title"),
+        Length(max=200, message="The title must be 200 characters or fewer")])
     code = StringField("Course code", widget=GovTextInput(), validators=[
         InputRequired(message="Enter the course code used in your student record system"),
-        Length(max=40)])
+        Length(max=40, message="The course code must be 40 characters or fewer")])
     standard = SelectField("Occupational standard", coerce=int, widget=GovSelect(),
                            validators=[InputRequired(message="Select the occupational standard")])
     placement_mandated = RadioField("Does the programme mandate a work placement?",
@@ -155,3 +166,13 @@ class ProgrammeForm(Form):
     def validate_end_date(self, field) -> None:
         if self.start_date.data and field.data and field.data <= self.start_date.data:
             raise ValidationError("The end date must be after the start date")
+
+
+class RejectEmployerForm(Form):
+    """Reject an employer awaiting approval, with a reason e-mailed to its users."""
+
+    reason = TextAreaField(
+        "Why are you not approving this employer?", widget=GovTextArea(), validators=[
+            InputRequired(message="Enter the reason, in words the employer will read"),
+            Length(max=2000, message="The reason must be 2000 characters or fewer")])
+    submit = SubmitField("Reject and e-mail the employer", widget=GovSubmitInput())

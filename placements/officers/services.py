@@ -1,23 +1,34 @@
-"""Officer services: approve employers, add learners."""
+"""Officer services: employers' approval and their page, learners, programmes, the officer's
+pages."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm
+from flask import current_app, url_for
 
 from placements import audit
 from placements.auth.services import create_invitation
 from placements.compliance import checks
 from placements.domain import DomainError, NotAllowed, access, eligibility
+from placements.domain import compliance as compliance_rules
+from placements.domain import employers as employer_rules
+from placements.domain import offers as offer_rules
 from placements.domain.offers import open_offers_stmt
+from placements.domain.placements import held_places
 from placements.domain.standing import RoundStanding, standings_of
 from placements.extensions import db
 from placements.geo import Located
+from placements.mail import send_mail
 from placements.models import (
+    AuditEvent,
     Employer,
+    EmployerEngagement,
+    EmployerStatus,
     Learner,
     OccupationalStandard,
     OutboxMessage,
@@ -28,19 +39,8 @@ from placements.models import (
     Programme,
     Role,
     User,
-    utcnow,
 )
 from placements.timeutil import today_uk
-
-
-def approve_employer(officer: User, employer: Employer) -> None:
-    """Approve an employer so its open offers become visible to learners."""
-    if employer.approved:
-        raise DomainError(f"{employer.name} is already approved")
-    employer.approved = True
-    employer.approved_at = utcnow()
-    employer.approved_by_id = officer.id
-    audit.record(officer, "employer.approved", employer, name=employer.name)
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,8 @@ def dashboard_counts(officer: User) -> dict[str, int]:
         "programmes": db.session.scalar(sa.select(sa.func.count(Programme.id)).where(
             access.officer_programmes_sql(officer))) or 0,
         "pending_employers": db.session.scalar(sa.select(sa.func.count(Employer.id)).where(
-            Employer.approved.is_(False))) or 0,
+            access.officer_employers_sql(officer),
+            Employer.status == EmployerStatus.AWAITING.value)) or 0,
         "open_places": db.session.scalar(
             open_offers_stmt().with_only_columns(
                 sa.func.coalesce(sa.func.sum(PlacementOffer.capacity), 0))) or 0,
@@ -205,11 +206,6 @@ def provider_programmes(officer: User) -> list[Programme]:
     """The officer's provider's programmes, by title."""
     return list(db.session.scalars(sa.select(Programme).where(
         access.officer_programmes_sql(officer)).order_by(Programme.title)))
-
-
-def employers_stmt() -> sa.Select[Employer]:
-    """Employers (every provider's officers see them all), those awaiting approval first."""
-    return sa.select(Employer).order_by(Employer.approved, Employer.name)
 
 
 def outbox_stmt(officer: User) -> sa.Select[OutboxMessage]:
@@ -260,3 +256,243 @@ def learner_rounds(learner: Learner) -> list[LearnerRound]:
             for rank, offer in prefs.get(s.round.id, [])]
         out.append(LearnerRound(standing=s, placement=rows.get(s.round.id), choices=choices))
     return out
+
+
+# --- employers: the list, an employer's page, approval ---------------------------------------
+
+def employers_stmt(officer: User, status: EmployerStatus | None = None) -> sa.Select[Employer]:
+    """The employers the officer sees (`domain.access`: all of them), awaiting a decision
+    first, then rejected, then approved; optionally of one status."""
+    order = sa.case({EmployerStatus.AWAITING.value: 0, EmployerStatus.REJECTED.value: 1},
+                    value=Employer.status, else_=2)
+    stmt = sa.select(Employer).where(access.officer_employers_sql(officer))
+    if status is not None:
+        stmt = stmt.where(Employer.status == status.value)
+    return stmt.order_by(order, Employer.name)
+
+
+def employer_counts(officer: User) -> dict[EmployerStatus, int]:
+    """How many employers the officer sees in each status."""
+    rows = db.session.execute(sa.select(Employer.status, sa.func.count()).where(
+        access.officer_employers_sql(officer)).group_by(Employer.status))
+    counts = dict.fromkeys(EmployerStatus, 0)
+    counts.update({EmployerStatus(status): n for status, n in rows})
+    return counts
+
+
+def offer_counts(employer_ids: Sequence[int]) -> dict[int, int]:
+    """How many offers each employer has (withdrawn ones included)."""
+    if not employer_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(PlacementOffer.employer_id, sa.func.count()).where(
+            PlacementOffer.employer_id.in_(list(employer_ids)))
+        .group_by(PlacementOffer.employer_id))
+    return {employer_id: n for employer_id, n in rows}
+
+
+def get_employer(officer: User, employer_id: int) -> Employer | None:
+    """Return an employer the officer may see, or None."""
+    employer = db.session.get(Employer, employer_id)
+    if employer is None or not access.officer_sees_employer(officer, employer):
+        return None
+    return employer
+
+
+@dataclass(frozen=True)
+class OfferLine:
+    """One of an employer's offers as its page shows it to an officer."""
+
+    offer: PlacementOffer
+    held: int
+    #: Why it is not open to learners' choices (None: it is open).
+    closed_because: str | None
+    #: Whether it would be open to choices were the employer approved (compliance apart).
+    open_once_approved: bool
+    #: What compliance item it still lacks, in words (None: nothing).
+    compliance_gap: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One event in an employer's history, in words for an officer."""
+
+    at: datetime
+    who: str
+    what: str
+
+
+@dataclass(frozen=True)
+class EmployerPage:
+    """Everything an officer's page about one employer shows."""
+
+    employer: Employer
+    users: list[User]
+    offers: list[OfferLine]
+    engagement: EmployerEngagement | None
+    history: list[HistoryLine]
+    approved_by: User | None
+    #: Whether the officer may open the employer's compliance page (`domain.access`).
+    sees_compliance: bool = False
+
+    @property
+    def open_offers(self) -> list[OfferLine]:
+        """The offers open to learners' choices (or that will be, once approved)."""
+        return [line for line in self.offers
+                if line.open_once_approved and line.compliance_gap is None]
+
+    @property
+    def on_hold(self) -> list[OfferLine]:
+        """The offers approval would not open yet: a compliance item is missing."""
+        return [line for line in self.offers
+                if line.open_once_approved and line.compliance_gap is not None]
+
+    @property
+    def open_places(self) -> int:
+        return sum(line.offer.capacity for line in self.open_offers)
+
+
+def employer_page(officer: User, employer: Employer, *, history_limit: int = 50
+                  ) -> EmployerPage:
+    """Gather an employer's page: its users, sites, offers (places held, open to choices or
+    why not), the officer's partnership's engagement record of it, and its history."""
+    if not access.officer_sees_employer(officer, employer):
+        raise NotAllowed("You cannot see this employer")
+    offers = list(employer.offers)
+    held = held_places([o.id for o in offers])
+    today = today_uk()
+    lines = [OfferLine(o, held.get(o.id, 0), offer_rules.closed_because(o, today=today),
+                       offer_rules.closed_reason(o.status, True, o.end_date, today) is None,
+                       compliance_rules.blocked_because(o, today=today))
+             for o in offers]
+    engagement = db.session.scalar(sa.select(EmployerEngagement).where(
+        EmployerEngagement.employer_id == employer.id,
+        access.officer_engagement_sql(officer)).order_by(EmployerEngagement.id).limit(1))
+    users = sorted(employer.users, key=lambda u: (u.name.lower(), u.id))
+    approved_by = (db.session.get(User, employer.approved_by_id)
+                   if employer.approved_by_id is not None else None)
+    return EmployerPage(employer, users, lines, engagement,
+                        employer_history(employer, limit=history_limit), approved_by,
+                        access.officer_sees_employer_compliance(officer, employer))
+
+
+#: Events of an employer's history in an officer's words (detail keys they may use).
+EMPLOYER_EVENTS: dict[str, str] = {
+    "employer.registered": "Registered {name}",
+    "employer.imported": "Added by an import",
+    "employer.approved": "Approved",
+    "employer.rejected": "Not approved: {reason}",
+    "employer.asked_again": "Asked for approval again: {note}",
+    "employer.colleague_added": "Added a colleague",
+    "site.created": "Added a site ({postcode})",
+    "site.imported": "Site added by an import",
+    "offer.created": "Added an offer ({capacity} places)",
+    "offer.updated": "Changed an offer",
+    "offer.capacity_changed": "Changed the places of an offer from {old} to {new}",
+    "offer.withdrawn": "Withdrew an offer",
+}
+
+
+def _describe(action: str, detail: dict[str, object], subject: str) -> str:
+    words = EMPLOYER_EVENTS.get(action)
+    if words is None:
+        return action.replace(".", ": ").replace("_", " ").capitalize() + subject
+    try:
+        return words.format_map({k: "" if v is None else v for k, v in detail.items()}) \
+            + subject
+    except (KeyError, IndexError, ValueError):
+        return words.split(":")[0].split(" (")[0] + subject
+
+
+def employer_history(employer: Employer, *, limit: int = 50) -> list[HistoryLine]:
+    """The audit trail of an employer, its sites, offers and users, newest first."""
+    offers = {o.id: o.title for o in employer.offers}
+    sites = {s.id: s.name for s in employer.sites}
+    users = {u.id for u in employer.users}
+    about = [sa.and_(AuditEvent.object_type == "Employer", AuditEvent.object_id == employer.id)]
+    if offers:
+        about.append(sa.and_(AuditEvent.object_type == "PlacementOffer",
+                             AuditEvent.object_id.in_(sorted(offers))))
+    if sites:
+        about.append(sa.and_(AuditEvent.object_type == "EmployerSite",
+                             AuditEvent.object_id.in_(sorted(sites))))
+    if users:
+        about.append(sa.and_(AuditEvent.object_type == "User",
+                             AuditEvent.action == "employer.colleague_added",
+                             AuditEvent.object_id.in_(sorted(users))))
+    events = db.session.scalars(sa.select(AuditEvent).where(sa.or_(*about)).options(
+        sa.orm.joinedload(AuditEvent.actor)).order_by(AuditEvent.at.desc(),
+                                                      AuditEvent.id.desc()).limit(limit))
+    out = []
+    for event in events:
+        subject = ""
+        if event.object_type == "PlacementOffer" and event.object_id in offers:
+            subject = f": {offers[event.object_id]}"
+        elif event.object_type == "EmployerSite" and event.object_id in sites:
+            subject = f": {sites[event.object_id]}"
+        who = event.actor.name if event.actor is not None else "Placements"
+        if event.actor is not None and event.actor.role == Role.OFFICER and event.actor.provider:
+            who = f"{event.actor.name} ({event.actor.provider.name})"
+        out.append(HistoryLine(event.at, who, _describe(event.action, event.detail or {},
+                                                        subject)))
+    return out
+
+
+def _employer_addresses(employer: Employer) -> list[tuple[str, str]]:
+    """Who hears about a decision: the employer's active users and its contact address
+    (each address once), as (address, name to greet)."""
+    seen: dict[str, str] = {}
+    for user in sorted(employer.users, key=lambda u: u.id):
+        if user.active:
+            seen.setdefault(user.email.lower(), user.name)
+    if employer.contact_email:
+        seen.setdefault(employer.contact_email.lower(), "")
+    return list(seen.items())
+
+
+def _officer_signature(officer: User) -> str:
+    provider = officer.provider.name if officer.provider else "the placement team"
+    return f"{officer.name}, placement officer, {provider} ({officer.email})"
+
+
+def approve_employer(officer: User, employer: Employer) -> None:
+    """Approve an employer awaiting a decision and tell its users (once, however many
+    officers press Approve at the same moment: `domain.employers`)."""
+    if not access.officer_sees_employer(officer, employer):
+        raise NotAllowed("You cannot see this employer")
+    employer_rules.approve(officer, employer)
+    link = _base_url() + url_for("employers.dashboard")
+    for address, name in _employer_addresses(employer):
+        send_mail(address, f"{employer.name} is approved on Placements",
+                  f"Hello{' ' + name if name else ''},\n\n"
+                  f"A placement officer has approved {employer.name} on Placements. Learners "
+                  "in your sector can now see and choose your open placement offers; you "
+                  "will hear from us when learners are placed with you.\n\n"
+                  f"Your offers and places: {link}\n\n"
+                  f"Approved by {_officer_signature(officer)}.\n",
+                  provider_id=officer.provider_id)
+
+
+def reject_employer(officer: User, employer: Employer, reason: str) -> None:
+    """Reject an employer awaiting a decision, with a reason, and tell its users what to do
+    (once: `domain.employers`)."""
+    if not access.officer_sees_employer(officer, employer):
+        raise NotAllowed("You cannot see this employer")
+    employer_rules.reject(officer, employer, reason)
+    link = _base_url() + url_for("employers.approval")
+    for address, name in _employer_addresses(employer):
+        send_mail(address, f"{employer.name} has not been approved on Placements",
+                  f"Hello{' ' + name if name else ''},\n\n"
+                  f"A placement officer has looked at {employer.name} on Placements and has "
+                  "not approved it. Until it is approved, learners cannot see or choose your "
+                  "placement offers.\n\n"
+                  f"The reason they gave:\n{employer.rejection_reason}\n\n"
+                  "What to do next: sign in, change what the reason asks for (your sites, "
+                  "offers or organisation's details), then ask for approval again, saying "
+                  f"what you have changed:\n{link}\n\n"
+                  f"If you have questions, contact {_officer_signature(officer)}.\n",
+                  provider_id=officer.provider_id)
+
+
+def _base_url() -> str:
+    return str(current_app.config["BASE_URL"]).rstrip("/")

@@ -14,19 +14,25 @@ from flask import (
 )
 from flask_login import current_user
 
-from placements.domain import DomainError, access
+from placements.domain import DomainError, IllegalTransition, access
 from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.mail import redact
 from placements.models import (
     Employer,
+    EmployerStatus,
     Learner,
     Programme,
     Role,
 )
 from placements.navigation import page_number, render_form
 from placements.officers import services
-from placements.officers.forms import LearnerForm, ProgrammeForm, tri_state
+from placements.officers.forms import (
+    LearnerForm,
+    ProgrammeForm,
+    RejectEmployerForm,
+    tri_state,
+)
 from placements.reviews.services import attention_counts
 from placements.security import role_required
 
@@ -61,24 +67,73 @@ def dashboard():
 
 @bp.get("/employers")
 def employers():
-    """List employers, those awaiting approval first."""
-    rows = db.session.scalars(services.employers_stmt()).all()
-    return render_template("officers/employers.html", employers=rows, form=EmptyForm())
+    """List employers with their approval status, those awaiting a decision first."""
+    raw = request.args.get("status", "")
+    status = EmployerStatus(raw) if raw in set(EmployerStatus) else None
+    rows = list(db.session.scalars(services.employers_stmt(current_user, status)))
+    return render_template("officers/employers.html", employers=rows, status=status,
+                           counts=services.employer_counts(current_user),
+                           offers=services.offer_counts([e.id for e in rows]))
+
+
+def get_employer_or_404(employer_id: int) -> Employer:
+    """Return an employer the officer may see (`domain.access`), or 404."""
+    employer = services.get_employer(current_user, employer_id)
+    if employer is None:
+        abort(404)
+    return employer
+
+
+@bp.get("/employers/<int:employer_id>")
+def employer_detail(employer_id: int):
+    """Show an employer: organisation, users, sites, offers, engagement and history, with
+    Approve and Reject while it awaits a decision."""
+    employer = get_employer_or_404(employer_id)
+    return render_template("officers/employer_detail.html",
+                           page=services.employer_page(current_user, employer),
+                           form=EmptyForm())
 
 
 @bp.post("/employers/<int:employer_id>/approve")
 def approve_employer(employer_id: int):
-    """Approve an employer so learners can see its offers."""
+    """Approve an employer so learners can choose its offers; its users are e-mailed."""
     require_button_post()
-    employer = db.get_or_404(Employer, employer_id)
+    employer = get_employer_or_404(employer_id)
+    name = employer.name
     try:
         services.approve_employer(current_user, employer)
     except DomainError as exc:
+        db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for(".employers"), 303)
+        return redirect(url_for(".employer_detail", employer_id=employer_id), 303)
     db.session.commit()
-    flash(f"{employer.name} is approved.", "success")
-    return redirect(url_for(".employers"), 303)
+    flash(f"{name} is approved: learners can now choose its open offers, and its users have "
+          "been e-mailed.", "success")
+    return redirect(url_for(".employer_detail", employer_id=employer_id), 303)
+
+
+@bp.route("/employers/<int:employer_id>/reject", methods=["GET", "POST"])
+def reject_employer(employer_id: int):
+    """Reject an employer awaiting approval, with a reason e-mailed to its users."""
+    employer = get_employer_or_404(employer_id)
+    form = RejectEmployerForm()
+    if form.validate_on_submit():
+        name = employer.name
+        try:
+            services.reject_employer(current_user, employer, form.reason.data)
+        except IllegalTransition as exc:
+            db.session.rollback()
+            flash(exc.message, "error")
+            return redirect(url_for(".employer_detail", employer_id=employer_id), 303)
+        except DomainError as exc:
+            db.session.rollback()
+            show_domain_error(form, exc, "reason")
+        else:
+            db.session.commit()
+            flash(f"{name} has not been approved. Its users have been e-mailed your reason "
+                  "and can ask again once they have made changes.", "success")
+            return redirect(url_for(".employer_detail", employer_id=employer_id), 303)
+    return render_form("officers/employer_reject.html", form, employer=employer)
 
 
 @bp.get("/learners")

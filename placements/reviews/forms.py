@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovSelect,
     GovSubmitInput,
@@ -25,7 +24,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional
 
 from placements.domain import reviews as rules
-from placements.formkit import UKDateField, choices
+from placements.formkit import Form, UKDateField, choices
 from placements.frontend import GovRadioInput
 from placements.models import CONCERN_LABELS, ReviewKind, ReviewSide
 from placements.reviews.services import MAX_TEXT, PartData, SupervisorData, part_fields
@@ -57,7 +56,7 @@ def _rating(label: str) -> RadioField:
                                       rules.RATINGS.items()))
 
 
-class ReviewPartForm(FlaskForm):
+class ReviewPartForm(Form):
     """Every field a part of a review may ask; `part_form` keeps those one part asks."""
 
     induction_done = _yes_no("Induction done")
@@ -139,7 +138,7 @@ def part_form(kind: ReviewKind, side: ReviewSide, **kwargs: Any) -> ReviewPartFo
     return form
 
 
-class SupervisorForm(FlaskForm):
+class SupervisorForm(Form):
     """Who supervises a placement."""
 
     name = StringField("Full name", widget=GovTextInput(), validators=[
@@ -158,7 +157,7 @@ class SupervisorForm(FlaskForm):
                               phone=self.phone.data or "")
 
 
-class ConcernForm(FlaskForm):
+class ConcernForm(Form):
     """Raise a concern about a placement."""
 
     category = RadioField("What is the concern about?", widget=GovRadioInput(),
@@ -172,7 +171,7 @@ class ConcernForm(FlaskForm):
                          widget=GovSubmitInput())
 
 
-class DueDateForm(FlaskForm):
+class DueDateForm(Form):
     """Move a review's due date."""
 
     due_date = UKDateField("New due date", invalid_message="Enter a real date, like 27 3 2027",
@@ -181,7 +180,7 @@ class DueDateForm(FlaskForm):
     submit = SubmitField("Change the date", widget=GovSubmitInput())
 
 
-class WaiveForm(FlaskForm):
+class WaiveForm(Form):
     """Decide that a review is not needed."""
 
     reason = TextAreaField("Why is this review not needed?", widget=GovTextArea(), validators=[
@@ -190,7 +189,7 @@ class WaiveForm(FlaskForm):
     submit = SubmitField("Waive this review", widget=GovSubmitInput())
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     """Give a concern an owner."""
 
     owner_id = SelectField("Owner", coerce=int, widget=GovSelect(), validators=[
@@ -198,7 +197,7 @@ class AssignForm(FlaskForm):
     submit = SubmitField("Give it to this officer", widget=GovSubmitInput())
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     """Add a note to a concern's history."""
 
     note = TextAreaField("Add a note", widget=GovTextArea(), validators=[
@@ -206,7 +205,7 @@ class NoteForm(FlaskForm):
     submit = SubmitField("Add the note", widget=GovSubmitInput())
 
 
-class CloseForm(FlaskForm):
+class CloseForm(Form):
     """Close a concern with its outcome."""
 
     outcome = TextAreaField("Outcome", widget=GovTextArea(), validators=[
@@ -214,7 +213,7 @@ class CloseForm(FlaskForm):
     submit = SubmitField("Close the concern", widget=GovSubmitInput())
 
 
-class ReopenForm(FlaskForm):
+class ReopenForm(Form):
     """Reopen a closed concern."""
 
     reason = TextAreaField("Why reopen it?", widget=GovTextArea(), validators=[
@@ -223,7 +222,7 @@ class ReopenForm(FlaskForm):
     submit = SubmitField("Reopen the concern", widget=GovSubmitInput())
 
 
-class RejectHoursForm(FlaskForm):
+class RejectHoursForm(Form):
     """Reject hours through a supervisor's link, saying why."""
 
     reason = TextAreaField("Why are you rejecting these hours?", widget=GovTextArea(),

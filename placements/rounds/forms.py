@@ -11,7 +11,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import (
     BooleanField,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -83,13 +82,15 @@ class OverrideForm(Form):
     """Place a learner by hand."""
 
     student_ref = StringField("Learner's student number", widget=GovTextInput(), validators=[
-        InputRequired(message="Enter the learner's student number"), Length(max=40)])
+        InputRequired(message="Enter the learner's student number"),
+        Length(max=40, message="A student number is 40 characters or fewer")])
     offer_id = SelectField("Placement offer", coerce=int, widget=GovSelect(), validators=[
         InputRequired(message="Select the offer")])
     reason = TextAreaField("Why you are placing this learner by hand", widget=GovTextArea(),
                            validators=[InputRequired(message="Say why you are placing this "
                                                              "learner by hand"),
-                                       Length(max=2000)])
+                                       Length(max=2000, message="The reason must be 2000 "
+                                                                "characters or fewer")])
     confirm = BooleanField("I understand the warnings and want to place the learner anyway",
                            widget=GovCheckboxInput(), validators=[Optional()])
     submit = SubmitField("Place learner", widget=GovSubmitInput())
@@ -99,15 +100,24 @@ class LockForm(Form):
     """Keep a placement in the next run."""
 
     reason = StringField("Reason (optional)", widget=GovTextInput(),
-                         validators=[Optional(), Length(max=500)])
+                         validators=[Optional(), Length(
+                             max=500, message="The reason must be 500 characters or fewer")])
     submit = SubmitField("Lock", widget=GovSubmitInput())
+
+
+#: What a publication's hidden fields say when they are missing or stale (a tampered or
+#: long-open confirmation page).
+STALE_PAGE = "This page is out of date: go back to the round and check what will be published"
 
 
 class PublishForm(Form):
     """Publish what the confirmation page showed (its publication count and digest)."""
 
-    seen = IntegerField(widget=HiddenInput(), validators=[InputRequired()])
-    digest = HiddenField(validators=[InputRequired(), Length(max=64)])
+    seen = WholeNumberField("Publication seen", invalid_message=STALE_PAGE,
+                            widget=HiddenInput(),
+                            validators=[InputRequired(message=STALE_PAGE)])
+    digest = HiddenField(validators=[InputRequired(message=STALE_PAGE),
+                                     Length(max=64, message=STALE_PAGE)])
     submit = SubmitField("Publish and send the e-mails", widget=GovSubmitInput())
 
 

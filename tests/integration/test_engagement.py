@@ -291,6 +291,28 @@ def test_log_activity_bad_input(client, auth, world, extra, message):
     assert record.stage == EngagementStage.PROSPECT
 
 
+@pytest.mark.parametrize("blank", [{}, {"notes": "   ", "next_action": "  "}])
+def test_a_blank_activity_is_refused(client, auth, world, blank):
+    """The form comes with the kind and today's date filled in: pressing the button without
+    writing anything must not log an activity (nor move the prospect on)."""
+    record = prospect(world["officer1"])
+    auth.login("officer1@example.test")
+    data = {"kind": "call", **dmy(date.today(), "happened_on"), **blank}
+    response = client.post(f"/officer/engagement/{record.id}/activities", data=data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Enter who you spoke to and what was said, or the next action" in page
+    assert 'href="#notes"' in page  # the error summary links to the field
+    assert count(EngagementActivity) == 0
+    db.session.refresh(record)
+    assert record.stage == EngagementStage.PROSPECT
+    # A next action alone is enough.
+    response = client.post(f"/officer/engagement/{record.id}/activities",
+                           data={**data, "next_action": "Call back on Monday"})
+    assert response.status_code == 303
+    assert count(EngagementActivity) == 1
+
+
 def test_complete_action(client, auth, world):
     officer = world["officer1"]
     record = prospect(officer)

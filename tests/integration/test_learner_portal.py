@@ -578,3 +578,99 @@ def test_closed_round_takes_no_changes(client, auth, world):
     assert response.status_code == 400
     assert prefs(world) == [(1, world["o1"].id)]
     assert 'name="add"' not in client.get("/learner/offers").get_data(as_text=True)
+
+
+# --- Offers beyond the travel limit: said everywhere, allowed with a warning ----------------
+
+
+def test_a_choice_beyond_the_travel_limit_is_allowed_and_said_to_not_count(client, auth, world):
+    """Leeds is about 58 km from M1 1AA, the learner can travel 20 km: the offer list, the
+    offer page, the flash after adding it and the choices page all say (in the eligibility
+    rule's words) that the choice will not count; the choice is kept."""
+    from placements.domain import eligibility
+
+    (far,) = digital_offers(world, 1, postcode="LS1 1AA", employer_name="Leeds Code")
+    answer = eligibility.assess(eligibility.learner_facts(world["l1"]),
+                                eligibility.offer_facts(far))
+    warning = answer.travel_warning()
+    assert warning is not None
+    assert re.fullmatch(r"Beyond your travel limit \(\d+\.\d km, you said 20 km\): "
+                        r"this choice will not count", warning)
+    auth.login("learner1@example.test")
+    assert warning in client.get("/learner/offers").get_data(as_text=True)
+    assert warning in client.get(f"/learner/offers/{far.id}").get_data(as_text=True)
+    # Within the limit: no warning anywhere.
+    near = client.get(f"/learner/offers/{world['o1'].id}").get_data(as_text=True)
+    assert "Beyond your travel limit" not in near
+    response = client.post(choices_url(world), data={"add": str(world["o1"].id)},
+                           follow_redirects=True)
+    assert "The offer has been added to your choices." in response.get_data(as_text=True)
+    assert "will not count" not in response.get_data(as_text=True)
+    response = client.post(choices_url(world), data={"add": str(far.id)},
+                           follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert f"The offer has been added to your choices. {warning}" in page
+    assert prefs(world) == [(1, world["o1"].id), (2, far.id)]  # allowed
+    assert f"{warning}." in page  # on the ranked item
+    assert "1 of your choices is beyond your travel limit of 20 km and will not count" in page
+    # Raising the limit takes the warnings away.
+    learner = world["l1"]
+    learner.max_travel_km = 100
+    db.session.commit()
+    page = client.get(choices_url(world)).get_data(as_text=True)
+    assert "Beyond your travel limit" not in page
+    assert "will not count" not in page
+
+
+# --- Choices saved move by move with JavaScript (the same POST, answered in JSON) ------------
+
+JSON = {"Accept": "application/json"}
+
+
+def test_each_move_is_saved_as_it_happens_and_answered_in_json(client, auth, world):
+    a, b, c = digital_offers(world, 3)
+    auth.login("learner1@example.test")
+    url = choices_url(world)
+    client.post(url, data={"order": [str(a.id), str(b.id), str(c.id)]})
+    page = client.get(url).get_data(as_text=True)
+    assert f'data-rank-save="{url}"' in page
+    response = client.post(url, headers=JSON, data={
+        "order": [str(a.id), str(b.id), str(c.id)], "move": f"down:{a.id}"})
+    assert response.status_code == 200
+    assert response.get_json() == {"saved": True, "order": [b.id, a.id, c.id]}
+    assert prefs(world) == [(1, b.id), (2, a.id), (3, c.id)]
+    # No flash is left behind for the next page.
+    assert "have been saved" not in client.get(url).get_data(as_text=True)
+    # A stale tab's move applies to the saved list: removed offers never come back.
+    client.post(url, data={"order": [str(b.id), str(a.id), str(c.id)], "remove": str(c.id)})
+    response = client.post(url, headers=JSON, data={
+        "order": [str(b.id), str(a.id), str(c.id)], "move": f"up:{a.id}"})
+    assert response.get_json() == {"saved": True, "order": [a.id, b.id]}
+
+
+def test_a_refused_move_says_why_in_json_and_changes_nothing(client, auth, world, make_app):
+    a, b = digital_offers(world, 2)
+    auth.login("learner1@example.test")
+    url = choices_url(world)
+    client.post(url, data={"order": [str(a.id), str(b.id)]})
+    world["round"].preference_deadline = datetime.now(UTC) - timedelta(minutes=1)
+    db.session.commit()
+    response = client.post(url, headers=JSON, data={
+        "order": [str(a.id), str(b.id)], "move": f"down:{a.id}"})
+    assert response.status_code == 400
+    assert response.get_json()["saved"] is False
+    assert "deadline" in response.get_json()["error"]
+    assert prefs(world) == [(1, a.id), (2, b.id)]
+    # Without the CSRF token (an expired session): JSON too, nothing saved.
+    world["round"].preference_deadline = datetime.now(UTC) + timedelta(days=1)
+    db.session.commit()
+    strict = make_app(WTF_CSRF_ENABLED=True).test_client()
+    page = strict.get("/auth/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    strict.post("/auth/login", data={"email": "learner1@example.test", "password": PASSWORD,
+                                     "csrf_token": token})
+    response = strict.post(url, headers=JSON, data={
+        "order": [str(a.id), str(b.id)], "move": f"down:{a.id}"})
+    assert response.status_code == 400
+    assert "reload the page" in response.get_json()["message"]
+    assert prefs(world) == [(1, a.id), (2, b.id)]

@@ -131,3 +131,46 @@ def test_database_url_selects_psycopg_3(monkeypatch, tmp_path, given, used) -> N
     config.load(app, tmp_path, None)
     assert app.config["SQLALCHEMY_DATABASE_URI"] == used
     assert not (tmp_path / "secret_key").exists()
+
+
+# --- 0500_employer_status: approved employers stay approved, the others await a decision ----
+
+EMPLOYER_STATUS = "0500_employer_status"
+
+
+def _employer_status_carries_over(url: str) -> None:
+    app = _build(url)
+    with app.app_context():
+        config = _alembic_config(app)
+        before = ScriptDirectory.from_config(config).get_revision(EMPLOYER_STATUS).down_revision
+        try:
+            command.upgrade(config, before)
+            with db.engine.begin() as conn:
+                conn.execute(sa.text(
+                    "INSERT INTO employer (id, name, sector, region, approved, approved_at, "
+                    "created_at) VALUES (1, 'Old Approved', 'Digital', 'North West', :yes, "
+                    "'2026-01-05 10:00:00+00:00', '2026-01-01 10:00:00+00:00'), "
+                    "(2, 'Old Waiting', 'Digital', 'North West', :no, NULL, "
+                    "'2026-01-02 10:00:00+00:00')"), {"yes": True, "no": False})
+            command.upgrade(config, EMPLOYER_STATUS)
+            with db.engine.connect() as conn:
+                rows = conn.execute(sa.text(
+                    "SELECT id, status, status_changed_at IS NOT NULL FROM employer "
+                    "ORDER BY id")).all()
+            assert [tuple(r) for r in rows] == [(1, "approved", True), (2, "awaiting", False)]
+            command.downgrade(config, before)
+            with db.engine.connect() as conn:
+                rows = conn.execute(sa.text("SELECT id, approved FROM employer ORDER BY id"))
+                assert [(i, bool(a)) for i, a in rows] == [(1, True), (2, False)]
+            command.downgrade(config, "base")
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_employer_status_sqlite(sqlite_url) -> None:
+    _employer_status_carries_over(sqlite_url)
+
+
+def test_employer_status_postgres(postgres_url) -> None:
+    _employer_status_carries_over(postgres_url)

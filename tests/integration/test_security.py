@@ -543,7 +543,8 @@ def test_html_in_every_text_field_is_escaped_on_every_page(app, client, world):
 
 #: Officer routes whose object every officer of the platform may act on (employers are
 #: pooled: any officer may approve a registered employer).
-PLATFORM_WIDE = {"officers.approve_employer"}
+PLATFORM_WIDE = {"officers.approve_employer", "officers.employer_detail",
+                 "officers.reject_employer"}
 
 
 def test_an_outside_providers_officer_reaches_nothing_of_the_partnership(app, client, world):

@@ -211,6 +211,23 @@ def test_distance_exactly_at_the_limit_is_within_reach():
                               _offer(lat=53.70)).beyond_travel
 
 
+def test_travel_warning_edges():
+    learner = _learner(max_km=20.0)
+    km = haversine_km(learner.lat, learner.lon, 53.70, -2.24)
+    assert eligibility.assess(_learner(max_km=km), _offer(lat=53.70)).travel_warning() is None
+    beyond = eligibility.assess(learner, _offer(lat=53.70))
+    assert beyond.travel_warning() == (
+        f"Beyond your travel limit ({km:.1f} km, you said 20 km): this choice will not count")
+    assert f"{beyond.travel_warning()}." in beyond.for_learner()
+    # Just beyond a whole-kilometre limit never reads as within it.
+    just = eligibility.Eligibility(km=25.0001, max_km=25.0,
+                                   reasons=(eligibility.Reason.DISTANCE,))
+    assert just.travel_warning() == ("Beyond your travel limit (25.1 km, you said 25 km): "
+                                     "this choice will not count")
+    # Other reasons alone say nothing about travel.
+    assert eligibility.assess(_learner(), _offer(sector="Health")).travel_warning() is None
+
+
 def test_matrix_form_agrees_with_the_pair_rule():
     rng = random.Random(7)
     tags = ["dbs", "cscs", "driving_licence"]
