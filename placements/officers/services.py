@@ -260,15 +260,21 @@ def learner_rounds(learner: Learner) -> list[LearnerRound]:
 
 # --- employers: the list, an employer's page, approval ---------------------------------------
 
-def employers_stmt(officer: User, status: EmployerStatus | None = None) -> sa.Select[Employer]:
+def employers_stmt(officer: User, status: EmployerStatus | None = None,
+                   search: str = "") -> sa.Select[Employer]:
     """The employers the officer sees (`domain.access`: all of them), awaiting a decision
-    first, then rejected, then approved; optionally of one status."""
+    first, then rejected, then approved; optionally of one status, or whose name or contact
+    address contains `search`."""
     order = sa.case({EmployerStatus.AWAITING.value: 0, EmployerStatus.REJECTED.value: 1},
                     value=Employer.status, else_=2)
     stmt = sa.select(Employer).where(access.officer_employers_sql(officer))
     if status is not None:
         stmt = stmt.where(Employer.status == status.value)
-    return stmt.order_by(order, Employer.name)
+    if search.strip():
+        like = f"%{search.strip().lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(Employer.name).like(like),
+                                 sa.func.lower(Employer.contact_email).like(like)))
+    return stmt.order_by(order, Employer.name, Employer.id)
 
 
 def employer_counts(officer: User) -> dict[EmployerStatus, int]:

@@ -70,10 +70,12 @@ def employers():
     """List employers with their approval status, those awaiting a decision first."""
     raw = request.args.get("status", "")
     status = EmployerStatus(raw) if raw in set(EmployerStatus) else None
-    rows = list(db.session.scalars(services.employers_stmt(current_user, status)))
-    return render_template("officers/employers.html", employers=rows, status=status,
-                           counts=services.employer_counts(current_user),
-                           offers=services.offer_counts([e.id for e in rows]))
+    search = request.args.get("q", "")[:100]
+    pagination = db.paginate(services.employers_stmt(current_user, status, search),
+                             page=page_number(), per_page=PAGE_SIZE, error_out=False)
+    return render_template("officers/employers.html", pagination=pagination, status=status,
+                           search=search, counts=services.employer_counts(current_user),
+                           offers=services.offer_counts([e.id for e in pagination.items]))
 
 
 def get_employer_or_404(employer_id: int) -> Employer:

@@ -90,6 +90,39 @@ def test_the_list_shows_status_and_links_to_each_employer(client, auth, newcomer
     assert client.get("/officer/employers?status=nonsense").status_code == 200
 
 
+def test_the_list_pages_and_searches_in_sql(client, auth, world):
+    """A region has thousands of employers: 50 a page, the count is the database's, and a
+    search by name or contact e-mail keeps the status filter."""
+    from placements.models import EmployerStatus
+    from placements.officers.views import PAGE_SIZE
+
+    for n in range(PAGE_SIZE + 3):
+        db.session.add(Employer(name=f"Zeta {n:03d}", sector="Digital", region="North West",
+                                contact_email=f"hello{n}@zeta.test"))
+    db.session.commit()
+    auth.login("officer1@example.test")
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Employer))
+    first = client.get("/officer/employers").get_data(as_text=True)
+    assert f"{total} employer organisations (page 1 of 2)" in first
+    assert first.count('href="/officer/employers/') == PAGE_SIZE
+    second = client.get("/officer/employers?page=2").get_data(as_text=True)
+    assert second.count('href="/officer/employers/') == total - PAGE_SIZE
+    found = client.get("/officer/employers?q=HELLO7@").get_data(as_text=True)
+    assert "Zeta 007" in found
+    assert "Zeta 017" not in found
+    assert "1 employer organisation matching" in found
+    zetas = db.session.scalar(sa.select(sa.func.count()).select_from(Employer).where(
+        Employer.status == EmployerStatus.AWAITING.value, Employer.name.like("Zeta%")))
+    assert zetas == PAGE_SIZE + 3
+    scoped = client.get("/officer/employers?status=awaiting&q=zeta").get_data(as_text=True)
+    assert f"{zetas} employer organisations: awaiting approval matching “zeta” (page 1 of 2)" \
+        in scoped
+    assert "status=awaiting" in scoped.split('aria-label="Pages"')[1]  # pages keep the filter
+    none = client.get("/officer/employers?q=nobody-at-all").get_data(as_text=True)
+    assert "No employer's name or contact e-mail contains" in none
+    assert client.get("/officer/employers?page=999").status_code == 200
+
+
 def test_the_employer_page_shows_organisation_users_sites_offers_and_history(
         client, auth, newcomer):
     auth.login("officer1@example.test")
