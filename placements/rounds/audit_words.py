@@ -242,13 +242,16 @@ def _changed(e: AuditEvent, d: dict[str, Any], n: Names) -> Markup:
     labels = {"name": "name", "preference_deadline": "deadline for choices",
               "max_preferences": "choices that count", "rank_cost": "rank cost",
               "fallback": "fallback", "time_limit_s": "time limit (seconds)",
-              "programmes": "programmes", "ksb_coverage": "preferring KSB coverage"}
+              "programmes": "programmes", "ksb_coverage": "preferring KSB coverage",
+              "require_verified_checks": "counting only verified checks"}
     before, after = d.get("before") or {}, d.get("after") or {}
     parts = []
     for key in d.get("changed") or []:
         old, new = before.get(key), after.get(key)
         if isinstance(old, list):
             old, new = "; ".join(old), "; ".join(new or [])
+        elif isinstance(old, bool) or isinstance(new, bool):
+            old, new = ("yes" if old else "no"), ("yes" if new else "no")
         parts.append(Markup("{} from {} to {}").format(labels.get(key, key), old, new))
     return Markup(", ").join(parts)
 

@@ -244,6 +244,12 @@ def test_editing_a_round(client, world3):
     assert (round_.name, round_.max_preferences) == ("Spring 2027", 5)
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "round.changed"))
     assert event.detail["changed"] == ["max_preferences", "name"]
+    trail = client.get(f"/officer/rounds/{rid}/audit").get_data(as_text=True)
+    assert "choices that count from 3 to 5" in trail
+    client.post(f"/officer/rounds/{rid}/edit", data=_edit_data(
+        world3, name="Spring 2027", max_preferences="5", verified_checks="yes"))
+    trail = client.get(f"/officer/rounds/{rid}/audit").get_data(as_text=True)
+    assert "counting only verified checks from no to yes" in trail
 
 
 @pytest.mark.parametrize(("changes", "message"), [
