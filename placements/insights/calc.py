@@ -41,7 +41,7 @@ Fairness (per learner group of one dimension, e.g. age band):
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -250,15 +250,19 @@ class GroupCounts:
     rank_sum: int = 0
 
     def add(self, outcome: Outcome) -> None:
-        self.learners += 1
-        self.mandated += int(outcome.mandated)
-        if outcome.placed:
-            self.placed += 1
-            self.mandated_placed += int(outcome.mandated)
-            if outcome.rank is not None:
-                self.ranked += 1
-                self.rank_sum += outcome.rank
-                self.first_choice += int(outcome.rank == 1)
+        self.add_alike(outcome.mandated, outcome.placed, outcome.rank, 1)
+
+    def add_alike(self, mandated: bool, placed: bool, rank: int | None, n: int) -> None:
+        """Count `n` learners with the same outcome at once."""
+        self.learners += n
+        self.mandated += n * int(mandated)
+        if placed:
+            self.placed += n
+            self.mandated_placed += n * int(mandated)
+            if rank is not None:
+                self.ranked += n
+                self.rank_sum += n * rank
+                self.first_choice += n * int(rank == 1)
 
     def count(self, name: str) -> int:
         return int(getattr(self, name))
@@ -274,12 +278,13 @@ def percent(numerator: int, denominator: int) -> float | None:
 def group_counts(outcomes: Iterable[Outcome], dimension: str) -> tuple[list[GroupCounts],
                                                                       GroupCounts]:
     """Count the outcomes per group of one dimension; return (groups by label, total)."""
+    alike = Counter((o.groups.get(dimension) or "Not given", o.mandated, o.placed, o.rank)
+                    for o in outcomes)
     groups: dict[str, GroupCounts] = {}
     total = GroupCounts("All learners")
-    for outcome in outcomes:
-        label = outcome.groups.get(dimension) or "Not given"
-        groups.setdefault(label, GroupCounts(label)).add(outcome)
-        total.add(outcome)
+    for (label, mandated, placed, rank), n in alike.items():
+        groups.setdefault(label, GroupCounts(label)).add_alike(mandated, placed, rank, n)
+        total.add_alike(mandated, placed, rank, n)
     return [groups[k] for k in sorted(groups)], total
 
 

@@ -297,3 +297,21 @@ def test_reach_by_group_is_the_pair_rule_over_every_learner(seed):
             want[g, j] |= not verdict.reasons
     assert (got == want).all()
     assert want.any()
+
+
+def test_group_counts_of_alike_learners_equal_counting_one_by_one():
+    """Counting learners with the same outcome together gives the one-by-one counts."""
+    rng = np.random.default_rng(7)
+    outcomes = [Outcome({"age_band": str(rng.choice(["18-20", "21-24", ""]))},
+                        bool(rng.integers(2)), placed := bool(rng.integers(2)),
+                        int(rng.integers(1, 5)) if placed and rng.integers(3) else None)
+                for _ in range(500)]
+    groups, total = group_counts(outcomes, "age_band")
+    by_hand: dict[str, GroupCounts] = {}
+    whole = GroupCounts("All learners")
+    for o in outcomes:
+        label = o.groups.get("age_band") or "Not given"
+        by_hand.setdefault(label, GroupCounts(label)).add(o)
+        whole.add(o)
+    assert groups == [by_hand[k] for k in sorted(by_hand)]
+    assert total == whole
