@@ -425,7 +425,7 @@ def record_run(run: AllocationRun, result: dict[str, Any],
         "part": sum(1 for o in offers if 0 < o["filled"] < o["capacity"]),
         "empty": sum(1 for o in offers if o["filled"] == 0 and o["capacity"] > 0),
         "total": len(offers)}
-    return {"baseline": baseline, "fill": fill_counts,
+    return {"baseline": baseline, "fill": fill_counts, "explained": True,
             "locked": sum(1 for r in rows if r["locked"]),
             "changes": {str(c): counts.get(str(c), 0) for c in CHANGES},
             "summary": summary, "status": result.get("status"),
@@ -521,10 +521,10 @@ def run_changes(run: AllocationRun, before: AllocationRun | None = None, *,
     if per_page:
         stmt = stmt.limit(per_page).offset((page - 1) * per_page)
     lines = _lines(run, stmt)
-    # Lines kept before explanations were (migration 0013): from the problem, when shown.
+    # A run kept before explanations were (migration 0013): from the problem, when shown.
     unexplained = [f"L{r.learner_id}" for r in lines
                    if r.kind in (Change.LOST, Change.UNPLACED) and not r.detail]
-    if unexplained and per_page:
+    if unexplained and per_page and not kept.get("explained"):
         found = explain_unplaced(run.problem or {}, unexplained)
         for r in lines:
             r.detail = r.detail or found.get(f"L{r.learner_id}", "")
