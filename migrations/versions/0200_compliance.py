@@ -309,7 +309,7 @@ def upgrade():
     now = datetime.now(UTC)
     # The built-in types block allocation from the start: an offer's employer (and site)
     # needs accepted, in-date items before learners are allocated there. An officer can
-    # see what is missing on the compliance dashboard; an admin may stop a type blocking.
+    # see what is missing on the compliance dashboard (README: upgrading).
     op.bulk_insert(
         item_type,
         [
