@@ -288,6 +288,10 @@ def test_officer_maps_a_module_with_suggestions(client, auth, ksbs):
     assert len(confirmed) == 3
     assert "S4" in confirmed
     assert statuses[links[-1].ksb.code] == LinkStatus.REJECTED
+    page = client.get(f"/officer/ksbs/modules/{module.id}").get_data(as_text=True)
+    rejected = page.split("Rejected KSBs (1)")[1].split("</details>")[0]
+    assert f'name="confirm" value="{links[-1].id}"' in rejected
+    assert f'action="/officer/ksbs/modules/{module.id}/decide"' in rejected
     link = db.session.get(ModuleKsb, s4.id)
     assert link.decided_by_id == ksbs["officer1"].id
     # Only confirmed links count in the matrix.
