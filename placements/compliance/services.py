@@ -739,36 +739,34 @@ def placements_at_risk(officer: User, *, today: date | None = None, limit: int =
     employer or site lacks a blocking item valid until the placement ends: the first
     `limit` by start date, and how many there are in all.
 
-    The rule runs over plain rows: one query for the placements, one for the items held."""
+    The rule's SQL form (`compliant_sql` on the placement's last day) finds and counts
+    them; its Python form says what each one shown lacks."""
     today = today or today_uk()
+    providers = [officer.provider_id] if officer.provider_id else []
+    stmt = (sa.select(Placement.id, User.name, PlacementOffer.title, Employer.id,
+                      Employer.name, PlacementOffer.start_date, PlacementOffer.end_date,
+                      PlacementOffer.site_id, EmployerSite.name)
+            .join(PlacementOffer, PlacementOffer.id == Placement.offer_id)
+            .join(Employer, Employer.id == PlacementOffer.employer_id)
+            .join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
+            .join(Learner, Learner.id == Placement.learner_id)
+            .join(User, User.id == Learner.user_id)
+            .where(Placement.status.in_([s.value for s in VISIBLE_STATUSES]),
+                   Learner.provider_id == officer.provider_id,
+                   PlacementOffer.end_date >= today,
+                   ~rules.compliant_sql(today, providers, day=PlacementOffer.end_date)))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
     rows = db.session.execute(
-        sa.select(Placement.id, User.name, PlacementOffer.title, Employer.id, Employer.name,
-                  PlacementOffer.start_date, PlacementOffer.end_date, PlacementOffer.site_id,
-                  EmployerSite.name)
-        .join(PlacementOffer, PlacementOffer.id == Placement.offer_id)
-        .join(Employer, Employer.id == PlacementOffer.employer_id)
-        .join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
-        .join(Learner, Learner.id == Placement.learner_id)
-        .join(User, User.id == Learner.user_id)
-        .where(Placement.status.in_([s.value for s in VISIBLE_STATUSES]),
-               Learner.provider_id == officer.provider_id,
-               PlacementOffer.end_date >= today)
-        .order_by(PlacementOffer.start_date, Placement.id)).all()
+        stmt.order_by(PlacementOffer.start_date, Placement.id).limit(limit)).all()
     if not rows:
-        return [], 0
-    types = rules.blocking_types([officer.provider_id] if officer.provider_id else [])
+        return [], total
+    types = rules.blocking_types(providers)
     held = rules.held_items({r[3] for r in rows})
-    found: list[AtRisk] = []
-    total = 0
-    for pid, name, title, employer_id, employer, start, end, site_id, site_name in rows:
-        gaps = rules.gaps(types, held[employer_id], site_id=site_id, site_name=site_name,
-                          day=end)
-        if gaps:
-            total += 1
-            if len(found) < limit:
-                found.append(AtRisk(pid, name, title, employer_id, employer, start, end,
-                                    tuple(gaps)))
-    return found, total
+    return [AtRisk(pid, name, title, employer_id, employer, start, end, tuple(
+                rules.gaps(types, held[employer_id], site_id=site_id, site_name=site_name,
+                           day=end)))
+            for pid, name, title, employer_id, employer, start, end, site_id, site_name
+            in rows], total
 
 
 # --- reminders -----------------------------------------------------------------------------

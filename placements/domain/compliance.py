@@ -230,13 +230,16 @@ def blocked_offer_ids(offers: Iterable[tuple[int, int, int, date]], *, today: da
     return blocked
 
 
-def compliant_sql(today: date, provider_ids: Iterable[int] | None = None
+def compliant_sql(today: date, provider_ids: Iterable[int] | None = None, *,
+                  day: sa.ColumnElement[date] | sa.orm.InstrumentedAttribute[date] | None = None
                   ) -> sa.ColumnElement[bool]:
     """The same rule in SQL, for a statement over PlacementOffer: no applicable blocking
-    type lacks an accepted item valid on the later of today and the offer's start."""
+    type lacks an accepted item valid on the later of today and the offer's start (or on
+    `day`, such as the offer's end for a placement that must stay covered until then)."""
     item_t = sa.orm.aliased(ComplianceItemType)
-    day = sa.case((PlacementOffer.start_date > today, PlacementOffer.start_date),
-                  else_=sa.literal(today, sa.Date))
+    if day is None:
+        day = sa.case((PlacementOffer.start_date > today, PlacementOffer.start_date),
+                      else_=sa.literal(today, sa.Date))
     has_item = (
         sa.select(sa.literal(1)).select_from(ComplianceItem)
         .where(ComplianceItem.type_id == item_t.id,

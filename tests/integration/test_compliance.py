@@ -687,3 +687,23 @@ def test_placements_at_risk_are_counted_in_full_and_listed_first_by_start(app, w
     page = client.get("/officer/compliance/").get_data(as_text=True)
     assert "Published placements needing attention (1)" in page
     assert world["l1"].user.name in page
+
+
+def test_at_risk_sql_form_agrees_with_the_rule_on_the_placements_last_day(app, world):
+    """Covered until the day the placement ends: not at risk; lapsing the day before: at
+    risk, with the gap the Python form names."""
+    from placements.models import Placement, PlacementStatus
+
+    o1, e1, officer = world["o1"], world["e1"], world["officer1"]
+    _accept_all(e1, officer, expires=o1.end_date)
+    db.session.add(Placement(round_id=world["round"].id, learner_id=world["l1"].id,
+                             offer_id=o1.id, status=PlacementStatus.ACCEPTED))
+    db.session.commit()
+    assert services.placements_at_risk(officer) == ([], 0)
+    insurance = db.session.scalar(sa.select(ComplianceItem).where(
+        ComplianceItem.type_id == _types()["insurance"].id))
+    insurance.expires_on = o1.end_date - timedelta(days=1)
+    db.session.commit()
+    shown, total = services.placements_at_risk(officer)
+    assert total == 1
+    assert [g.type_name for g in shown[0].gaps] == ["Employer's liability insurance"]
