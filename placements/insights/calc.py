@@ -152,41 +152,66 @@ def reachable_by_group(learners: Sequence[DemandLearner], offers: Sequence[Suppl
 def supply_demand(learners: Iterable[DemandLearner],
                   offers: Iterable[SupplyOffer]) -> list[SupplyDemandCell]:
     """Return one row per (sector, cell) with learners or places, sorted by sector and cell."""
-    by_sector_l: dict[str, list[DemandLearner]] = defaultdict(list)
-    by_sector_o: dict[str, list[SupplyOffer]] = defaultdict(list)
-    for lr in learners:
-        by_sector_l[lr.sector].append(lr)
-    for of in offers:
-        if of.capacity > 0:
-            by_sector_o[of.sector].append(of)
-    cells: dict[tuple[str, str], SupplyDemandCell] = {}
+    learners, offers = list(learners), list(offers)
+    return supply_demand_grouped(learners, offers, [(lr.cell,) for lr in learners],
+                                 [(o.cell,) for o in offers], views=1)[0]
 
-    def cell(sector: str, key: str) -> SupplyDemandCell:
-        return cells.setdefault((sector, key), SupplyDemandCell(sector, key))
+
+def supply_demand_grouped(learners: Sequence[DemandLearner], offers: Sequence[SupplyOffer],
+                          learner_cells: Sequence[tuple[str, ...]],
+                          offer_cells: Sequence[tuple[str, ...]], *,
+                          views: int) -> list[list[SupplyDemandCell]]:
+    """Return the table of `supply_demand` once per grouping (area and region, say) with the
+    reach worked out once: `learner_cells[i]` and `offer_cells[j]` hold the cell of learner i
+    and offer j in each of the `views` groupings (the `cell` of the records is not read).
+    Reach is worked out for each distinct combination of cells learners have, and a cell of
+    one grouping reaches the places some combination with that cell reaches."""
+    by_sector_l: dict[str, list[int]] = defaultdict(list)
+    by_sector_o: dict[str, list[int]] = defaultdict(list)
+    for i, lr in enumerate(learners):
+        by_sector_l[lr.sector].append(i)
+    for j, of in enumerate(offers):
+        if of.capacity > 0:
+            by_sector_o[of.sector].append(j)
+    tables: list[dict[tuple[str, str], SupplyDemandCell]] = [{} for _ in range(views)]
+
+    def cell(v: int, sector: str, key: str) -> SupplyDemandCell:
+        return tables[v].setdefault((sector, key), SupplyDemandCell(sector, key))
 
     for sector in sorted(set(by_sector_l) | set(by_sector_o)):
-        s_learners, s_offers = by_sector_l.get(sector, []), by_sector_o.get(sector, [])
-        for of in s_offers:
-            cell(sector, of.cell).offered += of.capacity
-        keys = sorted({lr.cell for lr in s_learners})
-        key_index = {k: i for i, k in enumerate(keys)}
-        for lr in s_learners:
-            row = cell(sector, lr.cell)
-            row.learners += 1
-            row.mandated += int(lr.mandated)
-            if lr.placed is not None:
-                row.placed += int(lr.placed)
-                row.unplaced += int(not lr.placed)
-                row.mandated_unplaced += int(lr.mandated and not lr.placed)
-        if not s_learners:
+        l_ids, o_ids = by_sector_l.get(sector, []), by_sector_o.get(sector, [])
+        for j in o_ids:
+            for v in range(views):
+                cell(v, sector, offer_cells[j][v]).offered += offers[j].capacity
+        combos = sorted({learner_cells[i] for i in l_ids})
+        combo_index = {c: k for k, c in enumerate(combos)}
+        for i in l_ids:
+            lr = learners[i]
+            for v in range(views):
+                row = cell(v, sector, learner_cells[i][v])
+                row.learners += 1
+                row.mandated += int(lr.mandated)
+                if lr.placed is not None:
+                    row.placed += int(lr.placed)
+                    row.unplaced += int(not lr.placed)
+                    row.mandated_unplaced += int(lr.mandated and not lr.placed)
+        if not l_ids:
             continue
-        groups = np.array([key_index[lr.cell] for lr in s_learners], dtype=np.int64)
-        reach = reachable_by_group(s_learners, s_offers, groups, len(keys))
+        s_offers = [offers[j] for j in o_ids]
+        groups = np.array([combo_index[learner_cells[i]] for i in l_ids], dtype=np.int64)
+        reach = reachable_by_group([learners[i] for i in l_ids], s_offers, groups, len(combos))
         capacity = np.array([o.capacity for o in s_offers], dtype=np.int64)
-        places = reach.astype(np.int64) @ capacity if s_offers else np.zeros(len(keys), int)
-        for key, i in key_index.items():
-            cell(sector, key).reachable = int(places[i])
-    return [cells[k] for k in sorted(cells)]
+        for v in range(views):
+            keys = sorted({c[v] for c in combos})
+            key_index = {k: n for n, k in enumerate(keys)}
+            rows = np.array([key_index[c[v]] for c in combos], dtype=np.int64)
+            by_key = np.zeros((len(keys), len(s_offers)), dtype=bool)
+            np.logical_or.at(by_key, rows, reach)
+            places = by_key.astype(np.int64) @ capacity if s_offers else \
+                np.zeros(len(keys), dtype=np.int64)
+            for key, n in key_index.items():
+                cell(v, sector, key).reachable = int(places[n])
+    return [[t[k] for k in sorted(t)] for t in tables]
 
 
 #: Columns that add up across cells (reachable places do not: they overlap).

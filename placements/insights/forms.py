@@ -8,7 +8,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, ValidationErr
 
 from placements.formkit import Form, WholeNumberField, choices
 from placements.frontend import GovCheckboxInput
-from placements.insights.services import area_names
+from placements.insights.areas import area_names
 
 
 class WhatIfForm(Form):

@@ -10,6 +10,10 @@
   that supply and demand reads it.
 
 Everything is written with the job's success; a failed or cancelled solve keeps nothing.
+
+A baseline's figures (`placements.insights.figures`) are kept with it, and a run's with the
+run: this module connects to `placements.rounds.signals.run_solved`, so the run job keeps
+them in its own transaction without the rounds feature knowing this one.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import time
 from typing import Any
 
 from placements.extensions import db
-from placements.insights import services
+from placements.insights import figures, services
 from placements.jobs import JobContext, job_kind
-from placements.models import InsightSolve, SolveKind
+from placements.models import AllocationRun, InsightSolve, SolveKind
 from placements.rounds.problem import build_problem
+from placements.rounds.signals import run_solved
 from solver import parse_problem, solve
 
 
@@ -37,6 +42,14 @@ def _solve(ctx: JobContext, problem: dict[str, Any], stage: str) -> dict[str, An
     return result
 
 
+def keep_run_figures(run: AllocationRun, *, result: dict[str, Any], **_: Any) -> None:
+    """Keep a run's figures in its job's transaction (connected to `run_solved`)."""
+    figures.keep_for_run(run, result)
+
+
+run_solved.connect(keep_run_figures, weak=False)
+
+
 @job_kind(services.INSIGHTS_JOB, title="Insight solve")
 def run_insight_solve(ctx: JobContext) -> dict[str, Any]:
     """Work out a baseline or a scenario and keep it on its solve (with the job's commit)."""
@@ -49,6 +62,8 @@ def run_insight_solve(ctx: JobContext) -> dict[str, Any]:
         problem = build_problem(round_)
         result = _solve(ctx, problem, "Solving the round as it stands")
         insight.problem, insight.result = problem, result
+        figures.keep(figures.work_out(round_, problem, result, fairness=False),
+                     solve_id=insight.id)
         db.session.flush()  # the runner expires the session before it commits
         services.prune_baselines(round_.id)
         summary = result.get("summary", {})
@@ -63,6 +78,8 @@ def run_insight_solve(ctx: JobContext) -> dict[str, Any]:
                                 problem=problem, result=result)
         db.session.add(baseline)
         db.session.flush()
+        figures.keep(figures.work_out(round_, problem, result, fairness=False),
+                     solve_id=baseline.id)
         insight.base_solve_id = baseline.id
         services.prune_baselines(round_.id)
         base_problem, base_result = problem, result

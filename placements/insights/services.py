@@ -9,13 +9,13 @@ from the database (in a few bulk SELECTs) and queue solves; the solving itself i
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import undefer
 
 from placements import audit
 from placements.domain import DomainError, NotAllowed, access
@@ -23,7 +23,15 @@ from placements.domain import rounds as round_rules
 from placements.domain.offers import open_to_choices_sql
 from placements.extensions import db
 from placements.geo import districts
-from placements.insights import calc
+from placements.insights import calc, figures
+from placements.insights.areas import (
+    area_centroid,
+    area_label,
+    area_names,
+    area_regions,
+    cell_key,
+    cell_label,
+)
 from placements.jobs import (
     JobConflict,
     enqueue,
@@ -34,6 +42,7 @@ from placements.jobs import (
 )
 from placements.models import (
     ACTIVE_JOB_STATUSES,
+    AllocationFigures,
     AllocationRound,
     AllocationRun,
     Employer,
@@ -51,60 +60,7 @@ from placements.models import (
     utcnow,
 )
 
-#: Learner groups of the fairness report: (dimension key, heading).
-DIMENSIONS: list[tuple[str, str]] = [
-    ("first_in_family_he", "First in family in higher education"),
-    ("age_band", "Age band"),
-    ("prior_qualification", "Prior qualification"),
-    ("disability_declared", "Disability declared"),
-    ("provider", "Provider"),
-]
-UNKNOWN = "Not given"
 WHATIF_EMPLOYER = "WHATIF"
-
-
-# --- areas ----------------------------------------------------------------------------------
-
-@cache
-def area_names() -> dict[str, str]:
-    """Return postcode area letters -> the area name most of its districts carry."""
-    counts: dict[str, Counter] = {}
-    for district in districts().values():
-        counts.setdefault(calc.postcode_area(district.district), Counter())[district.area] += 1
-    return {area: c.most_common(1)[0][0] for area, c in counts.items()}
-
-
-@cache
-def area_regions() -> dict[str, str]:
-    """Return postcode area letters -> the ONS region most of its districts are in."""
-    counts: dict[str, Counter] = {}
-    for district in districts().values():
-        counts.setdefault(calc.postcode_area(district.district), Counter())[district.region] += 1
-    return {area: c.most_common(1)[0][0] for area, c in counts.items()}
-
-
-def region_of_postcode(postcode: str) -> str:
-    """Return the ONS region of a postcode's district ("Unknown" when not in the data)."""
-    outward = (postcode or "").strip().upper().split(" ")[0]
-    district = districts().get(outward)
-    if district is not None:
-        return district.region
-    return area_regions().get(calc.postcode_area(postcode), "Unknown")
-
-
-def area_label(area: str) -> str:
-    """Return "SK (Stockport)" for an area code."""
-    name = area_names().get(area)
-    return f"{area} ({name})" if name else area or "Unknown"
-
-
-def area_centroid(area: str) -> tuple[float, float]:
-    """Return the mean latitude and longitude of the area's postcode districts."""
-    points = [(d.lat, d.lon) for d in districts().values()
-              if calc.postcode_area(d.district) == area]
-    if not points:
-        raise DomainError(f"We do not know the postcode area {area}", field="area")
-    return (sum(p[0] for p in points) / len(points), sum(p[1] for p in points) / len(points))
 
 
 # --- scope ----------------------------------------------------------------------------------
@@ -153,11 +109,16 @@ def scope_for(officer: User, round_: AllocationRound | None) -> Scope:
 @dataclass
 class Source:
     """The allocation supply and demand and the what-if scenarios of a round read: its latest
-    finished run, or a baseline solved for the insight pages, whichever finished last."""
+    finished run, or a baseline solved for the insight pages, whichever finished last.
+
+    Its figures are read from those kept with it (`placements.insights.figures`); one kept
+    before figures were is worked out from its documents on each view."""
 
     round: AllocationRound
     run: AllocationRun | None = None
     solve: InsightSolve | None = None
+    _kept: AllocationFigures | None = field(default=None, init=False, repr=False)
+    _looked: bool = field(default=False, init=False, repr=False)
 
     @property
     def problem(self) -> dict[str, Any]:
@@ -175,12 +136,25 @@ class Source:
         return owner.finished_at if owner is not None else None
 
     @property
+    def kept(self) -> AllocationFigures | None:
+        """The figures kept with the allocation (None: kept before figures were)."""
+        if not self._looked:
+            self._kept = figures.kept_for(run_id=self.run.id) if self.run is not None else \
+                figures.kept_for(solve_id=self.solve.id) if self.solve is not None else None
+            self._looked = True
+        return self._kept
+
+    @property
     def summary(self) -> dict[str, Any]:
-        return self.result.get("summary") or {}
+        kept = self.kept
+        return dict(kept.summary) if kept is not None else self.result.get("summary") or {}
 
     @property
     def mandated_unplaced(self) -> int:
         """Mandated learners the allocation leaves without a place (its own count)."""
+        kept = self.kept
+        if kept is not None:
+            return kept.mandated_unplaced
         return sum(1 for u in self.result.get("unplaced", []) if u.get("mandated"))
 
     @property
@@ -193,7 +167,25 @@ class Source:
 
     @property
     def optimal(self) -> bool:
-        return self.result.get("status") == "optimal"
+        kept = self.kept
+        return (kept.status if kept is not None else self.result.get("status")) == "optimal"
+
+    def members(self) -> tuple[set[int], set[int]]:
+        """Ids of the learners and of the real offers the allocation solved."""
+        kept = self.kept
+        if kept is not None:
+            return set(kept.learner_ids), set(kept.offer_ids)
+        problem = self.problem
+        return ({int(lr["id"][1:]) for lr in problem.get("learners", [])},
+                {int(o["id"][1:]) for o in problem.get("offers", [])
+                 if str(o.get("id", "")).startswith("O") and str(o["id"])[1:].isdigit()})
+
+    def cells(self, by: str) -> list[calc.SupplyDemandCell]:
+        """The allocation's supply and demand table by area or region."""
+        kept = self.kept
+        if kept is not None:
+            return figures.kept_cells(kept, by)
+        return figures.supply_demand_cells(self.round, self.problem, self.result)[by]
 
 
 def _latest_run(round_: AllocationRound) -> tuple[int, datetime | None] | None:
@@ -281,10 +273,7 @@ def changes_since(source: Source, now: datetime | None = None) -> Changes:
     programmes, offers open to choices in its sectors (places held by other rounds are not
     compared), offers edited since, and whether learners may still change their choices."""
     round_ = source.round
-    problem = source.problem
-    then_learners = {int(lr["id"][1:]) for lr in problem.get("learners", [])}
-    then_offers = {int(o["id"][1:]) for o in problem.get("offers", [])
-                   if str(o.get("id", "")).startswith("O")}
+    then_learners, then_offers = source.members()
     programme_ids = list(db.session.scalars(sa.select(round_programmes.c.programme_id).where(
         round_programmes.c.round_id == round_.id)))
     now_learners = set(db.session.scalars(sa.select(Learner.id).where(
@@ -296,13 +285,10 @@ def changes_since(source: Source, now: datetime | None = None) -> Changes:
         .where(open_to_choices_sql(), PlacementOffer.sector.in_(sectors),
                PlacementOffer.capacity > 0))) if sectors else set()
     finished = source.finished_at
-    changed = 0
-    kept = sorted(then_offers & now_offers)
-    if finished is not None and kept:
-        for start in range(0, len(kept), 500):
-            changed += db.session.scalar(sa.select(sa.func.count()).where(
-                PlacementOffer.id.in_(kept[start:start + 500]),
-                PlacementOffer.updated_at > finished)) or 0
+    # Offers edited since are few: read them, then keep those in both.
+    edited = set(db.session.scalars(sa.select(PlacementOffer.id).where(
+        PlacementOffer.updated_at > finished))) if finished is not None else set()
+    changed = len(edited & then_offers & now_offers)
     return Changes(learners_added=len(now_learners - then_learners),
                    learners_gone=len(then_learners - now_learners),
                    offers_added=len(now_offers - then_offers),
@@ -336,28 +322,6 @@ class SupplyDemand:
         return calc.grand_total(self.totals)
 
 
-UNKNOWN_CELL = "Unknown"
-
-
-@lru_cache(maxsize=8192)
-def _outward_cell(outward: str, by: str) -> str:
-    key = region_of_postcode(outward) if by == "region" else calc.postcode_area(outward)
-    return key or UNKNOWN_CELL
-
-
-def _cell_key(postcode: str | None, by: str) -> str:
-    """The area (or region) of a postcode: its outward code decides, so it is cached."""
-    if not postcode:
-        return UNKNOWN_CELL
-    return _outward_cell(postcode.strip().upper().split(" ")[0], by)
-
-
-def _cell_label(cell: str, by: str) -> str:
-    if cell == UNKNOWN_CELL:
-        return "Unknown (no longer on record)"
-    return area_label(cell) if by == "area" else cell
-
-
 def _check_by(by: str) -> None:
     if by not in ("area", "region"):
         raise DomainError("Group by postcode area or region", field="by")
@@ -366,7 +330,7 @@ def _check_by(by: str) -> None:
 def _finish(by: str, rows: list[calc.SupplyDemandCell], sectors: list[str],
             source: Source | None = None) -> SupplyDemand:
     cells = sorted({r.cell for r in rows if r.learners})
-    labels = {c: _cell_label(c, by) for c in {r.cell for r in rows}}
+    labels = {c: cell_label(c, by) for c in {r.cell for r in rows}}
     return SupplyDemand(by=by, rows=rows, totals=calc.sector_totals(rows), sectors=sectors,
                         cells=cells, labels=labels, source=source)
 
@@ -381,7 +345,7 @@ def supply_demand(scope: Scope, by: str = "area") -> SupplyDemand:
         .join(Programme, Programme.id == Learner.programme_id)
         .where(Learner.programme_id.in_(scope.programme_ids),
                Learner.in_work_employer.is_(None))).all()
-    learners = [calc.DemandLearner(route, _cell_key(pc, by), bool(mandated), lat, lon,
+    learners = [calc.DemandLearner(route, cell_key(pc, by), bool(mandated), lat, lon,
                                    float(max_km), frozenset(creds or ()))
                 for pc, lat, lon, max_km, creds, route, mandated in learner_rows]
     sectors = sorted({lr.sector for lr in learners} | set(db.session.scalars(
@@ -393,66 +357,21 @@ def supply_demand(scope: Scope, by: str = "area") -> SupplyDemand:
         .join(Employer, Employer.id == PlacementOffer.employer_id)
         .where(open_to_choices_sql(), PlacementOffer.capacity > 0,
                PlacementOffer.sector.in_(sectors))).all()
-    offers = [calc.SupplyOffer(sector, _cell_key(pc, by), capacity, lat, lon,
+    offers = [calc.SupplyOffer(sector, cell_key(pc, by), capacity, lat, lon,
                                frozenset(req or ()))
               for pc, lat, lon, sector, capacity, req in offer_rows]
     return _finish(by, calc.supply_demand(learners, offers), sectors)
-
-
-def _home_postcodes(round_: AllocationRound, ids: list[int]) -> dict[int, str]:
-    """Home postcodes of the learners of an allocation: the round's programmes' learners in
-    one query, any others (moved to another programme since) by id."""
-    programme_ids = [p.id for p in round_.programmes]
-    out: dict[int, str] = {lid: pc for lid, pc in db.session.execute(
-        sa.select(Learner.id, Learner.home_postcode).where(
-            Learner.programme_id.in_(programme_ids)))} if programme_ids else {}
-    missing = [i for i in ids if i not in out]
-    for start in range(0, len(missing), 1000):
-        out.update((lid, pc) for lid, pc in db.session.execute(
-            sa.select(Learner.id, Learner.home_postcode).where(
-                Learner.id.in_(missing[start:start + 1000]))))
-    return out
-
-
-def _site_postcodes(sectors: list[str], ids: list[int]) -> dict[int, str]:
-    """Site postcodes of an allocation's offers: the offers of its sectors in one query, any
-    others by id."""
-    stmt = sa.select(PlacementOffer.id, EmployerSite.postcode).join(
-        EmployerSite, EmployerSite.id == PlacementOffer.site_id)
-    out: dict[int, str] = {oid: pc for oid, pc in db.session.execute(
-        stmt.where(PlacementOffer.sector.in_(sectors)))} if sectors else {}
-    missing = [i for i in ids if i not in out]
-    for start in range(0, len(missing), 1000):
-        out.update((oid, pc) for oid, pc in db.session.execute(stmt.where(
-            PlacementOffer.id.in_(missing[start:start + 1000]))))
-    return out
 
 
 def allocation_supply_demand(source: Source, by: str = "area") -> SupplyDemand:
     """Supply and demand of a round from an allocation: its learners by sector and home,
     placed or not (the shortfall is the mandated learners it leaves unplaced, so the cells
     add up exactly to its own count), the places of its offers where they are, and the
-    places within reach of each cell (eligibility's rule, on the same problem)."""
+    places within reach of each cell (`placements.insights.figures`)."""
     _check_by(by)
-    problem, result = source.problem, source.result
-    unplaced = {u["learner"] for u in result.get("unplaced", [])}
-    p_learners = problem.get("learners", [])
-    homes = _home_postcodes(source.round, [int(lr["id"][1:]) for lr in p_learners])
-    learners = [calc.DemandLearner(
-        lr["sector"], _cell_key(homes.get(int(lr["id"][1:])), by), bool(lr.get("mandated")),
-        float(lr["lat"]), float(lr["lon"]),
-        float(lr["max_km"]) if lr.get("max_km") is not None else float("inf"),
-        frozenset(lr.get("has") or ()), placed=lr["id"] not in unplaced)
-        for lr in p_learners]
-    p_offers = [o for o in problem.get("offers", []) if str(o.get("id", "")).startswith("O")]
-    sites = _site_postcodes(sorted({o["sector"] for o in p_offers}),
-                            [int(o["id"][1:]) for o in p_offers])
-    offers = [calc.SupplyOffer(o["sector"], _cell_key(sites.get(int(o["id"][1:])), by),
-                               int(o["capacity"]), float(o["lat"]), float(o["lon"]),
-                               frozenset(o.get("requires") or ()))
-              for o in p_offers]
-    sectors = sorted({lr.sector for lr in learners} | source.round.sectors())
-    return _finish(by, calc.supply_demand(learners, offers), sectors, source)
+    rows = source.cells(by)
+    sectors = sorted({r.sector for r in rows if r.learners} | source.round.sectors())
+    return _finish(by, rows, sectors, source)
 
 
 CSV_HEADER = ["Sector", "Area code", "Area", "Region", "Learners",
@@ -499,31 +418,18 @@ def run_for_officer(officer: User, run_id: int) -> AllocationRun | None:
     return run
 
 
-def _yes_no(value: bool | None) -> str:
-    return UNKNOWN if value is None else ("Yes" if value else "No")
+def has_result(run: AllocationRun) -> bool:
+    """Say whether the run succeeded with a result (without reading it)."""
+    return run.status == JobStatus.SUCCEEDED and bool(db.session.scalar(
+        sa.select(sa.literal(True)).where(AllocationRun.id == run.id,
+                                          AllocationRun.result.is_not(None))))
 
 
-def run_outcomes(result: dict[str, Any]) -> list[calc.Outcome]:
-    """Join a run's result to its learners' equality fields (learners since deleted drop)."""
-    placed: dict[int, int | None] = {}
-    for a in result.get("assignments", []):
-        placed[int(a["learner"][1:])] = None if a.get("locked") else a.get("rank")
-    unplaced = {int(u["learner"][1:]) for u in result.get("unplaced", [])}
-    ids = sorted(set(placed) | unplaced)
-    rows = db.session.execute(
-        sa.select(Learner.id, Learner.first_in_family_he, Learner.age_band,
-                  Learner.prior_qualification, Learner.disability_declared, Provider.name,
-                  Programme.placement_mandated)
-        .join(Provider, Provider.id == Learner.provider_id)
-        .join(Programme, Programme.id == Learner.programme_id)
-        .where(Learner.id.in_(ids))).all() if ids else []
-    outcomes = []
-    for lid, fif, age, prior, disability, provider, mandated in rows:
-        groups = {"first_in_family_he": _yes_no(fif), "age_band": age or UNKNOWN,
-                  "prior_qualification": prior or UNKNOWN,
-                  "disability_declared": _yes_no(disability), "provider": provider}
-        outcomes.append(calc.Outcome(groups, bool(mandated), lid in placed, placed.get(lid)))
-    return outcomes
+def groups_recorded_at(run: AllocationRun) -> datetime | None:
+    """When the learners' groups of a run's fairness report were read: when the run's
+    figures were kept (None: a run kept before figures were, read as they are now)."""
+    return db.session.scalar(sa.select(AllocationFigures.created_at).where(
+        AllocationFigures.run_id == run.id))
 
 
 @dataclass
@@ -541,12 +447,15 @@ class FairnessTable:
 
 
 def fairness_report(run: AllocationRun) -> list[FairnessTable]:
-    """Return the fairness tables of a run, one per learner dimension."""
-    outcomes = run_outcomes(run.result or {})
+    """Return the fairness tables of a run, one per learner dimension (from the groups kept
+    with it; a run kept before figures were is worked out from its result)."""
+    kept = figures.kept_for(run_id=run.id)
+    by_dimension = figures.kept_groups(kept) if kept is not None else \
+        figures.fairness_groups(run.result or {})
     tables = []
-    for key, heading in DIMENSIONS:
-        groups, total = calc.group_counts(outcomes, key)
-        shown, shown_total = calc.suppress(groups, total)
+    for key, heading in figures.DIMENSIONS:
+        groups = by_dimension.get(key, [])
+        shown, shown_total = calc.suppress(groups, figures.total(groups))
         tables.append(FairnessTable(key, heading, shown, shown_total))
     return tables
 
@@ -747,8 +656,8 @@ KEEP_BASELINES = 2
 
 
 def prune_baselines(round_id: int) -> int:
-    """Drop the documents of the round's older baselines (flushed baselines count); return
-    how many were dropped."""
+    """Drop the documents and figures of the round's older baselines (flushed baselines
+    count); return how many were dropped."""
     kept = list(db.session.scalars(
         sa.select(InsightSolve.id).where(InsightSolve.round_id == round_id,
                                          InsightSolve.kind == SolveKind.BASELINE,
@@ -759,6 +668,7 @@ def prune_baselines(round_id: int) -> int:
         return 0
     db.session.execute(sa.update(InsightSolve).where(InsightSolve.id.in_(old))
                        .values(problem=None, result=None))
+    db.session.execute(sa.delete(AllocationFigures).where(AllocationFigures.solve_id.in_(old)))
     return len(old)
 
 
@@ -871,6 +781,7 @@ def scenario_board(round_: AllocationRound, source: Source | None,
     solves = db.session.scalars(
         sa.select(InsightSolve).where(InsightSolve.round_id == round_.id,
                                       InsightSolve.kind == SolveKind.SCENARIO)
+        .options(undefer(InsightSolve.result))  # a scenario's answer is small
         .order_by(InsightSolve.created_at.desc(), InsightSolve.id.desc()).limit(limit)).all()
     board = ScenarioBoard(source, [], [], [], [])
     key = source.key if source is not None else None
@@ -881,9 +792,9 @@ def scenario_board(round_: AllocationRound, source: Source | None,
         elif scenario.answer is None:
             board.failed.append(scenario)
         else:
-            base = source_of(solve)
-            (board.current if base is not None and base.key == key
-             else board.earlier).append(scenario)
+            base = ("run", solve.base_run_id) if solve.base_run_id is not None else \
+                ("solve", solve.base_solve_id)
+            (board.current if base == key else board.earlier).append(scenario)
     board.failed = board.failed[-5:]
     return board
 

@@ -237,8 +237,9 @@ def solve_progress(round_id: int, solve_id: int):
 def fairness(run_id: int):
     """Show placement outcomes by learner group for a run, small numbers suppressed."""
     run = services.run_for_officer(current_user, run_id)
-    if run is None or not run.result:
+    if run is None or not services.has_result(run):
         abort(404)
     return render_template("insights/fairness.html", run=run,
                            tables=services.fairness_report(run),
+                           recorded_at=services.groups_recorded_at(run),
                            gap=calc.FLAG_GAP_PP, threshold=calc.SUPPRESS_BELOW)

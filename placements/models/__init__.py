@@ -72,7 +72,13 @@ from placements.models.hours import (
     HoursSource,
     HoursStatus,
 )
-from placements.models.insights import InsightSolve, SolveKind
+from placements.models.insights import (
+    AllocationFigures,
+    FigureCell,
+    FigureGroup,
+    InsightSolve,
+    SolveKind,
+)
 from placements.models.jobs import ACTIVE_JOB_STATUSES, Job, JobStatus
 from placements.models.ksb import (
     Delivery,
@@ -127,6 +133,9 @@ __all__ = [
     "HoursStatus",
     "OfferChange",
     "InsightSolve",
+    "AllocationFigures",
+    "FigureCell",
+    "FigureGroup",
     "SolveKind",
     "ACTIVE_JOB_STATUSES",
     "Job",

@@ -58,10 +58,11 @@ class InsightSolve(Base):
     area: Mapped[str | None] = mapped_column(sa.String(4))
     places: Mapped[int | None]
     spread: Mapped[bool] = mapped_column(default=False)
-    #: A baseline's `placement-problem/1` document.
-    problem: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    #: A baseline's `placement-problem/1` document (megabytes at region scale: loaded only
+    #: when read).
+    problem: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, deferred=True)
     #: A baseline's `placement-result/1`; a scenario's answer.
-    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, deferred=True)
 
     round: Mapped[AllocationRound] = relationship()
     created_by: Mapped[User | None] = relationship()
@@ -76,3 +77,72 @@ class InsightSolve(Base):
     @property
     def finished_at(self) -> datetime | None:
         return self.job.finished_at
+
+
+class AllocationFigures(Base):
+    """What the insight pages show of one allocation (a run, or a baseline solve), worked
+    out from its problem and result once, in the transaction that keeps the allocation
+    (`placements.insights.figures`), so that the pages read a few rows instead of its
+    documents (megabytes at region scale).
+
+    Homes, sites and learners' groups are as they were on record when it was kept."""
+
+    __tablename__ = "allocation_figures"
+    __table_args__ = (
+        sa.CheckConstraint("(run_id IS NULL) != (solve_id IS NULL)", name="figures_of_one"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("allocation_run.id", ondelete="CASCADE"), unique=True)
+    solve_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("insight_solve.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The solver's status ("optimal", "feasible") and its summary's counts.
+    status: Mapped[str] = mapped_column(sa.String(20))
+    summary: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    #: Mandated learners the allocation leaves without a place (the shortfall).
+    mandated_unplaced: Mapped[int]
+    #: Ids of the learners and of the real offers of its problem, ascending (what the pages
+    #: compare with the round as it stands).
+    learner_ids: Mapped[list[int]] = mapped_column(sa.JSON, deferred=True)
+    offer_ids: Mapped[list[int]] = mapped_column(sa.JSON, deferred=True)
+
+
+class FigureCell(Base):
+    """One row of an allocation's supply and demand table, grouped by area or region
+    (`placements.insights.calc.SupplyDemandCell`)."""
+
+    __tablename__ = "allocation_figure_cell"
+
+    figures_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("allocation_figures.id", ondelete="CASCADE"), primary_key=True)
+    by: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    sector: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    cell: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    learners: Mapped[int]
+    mandated: Mapped[int]
+    offered: Mapped[int]
+    reachable: Mapped[int]
+    placed: Mapped[int]
+    unplaced: Mapped[int]
+    mandated_unplaced: Mapped[int]
+
+
+class FigureGroup(Base):
+    """A run's raw outcome counts for one learner group of one fairness dimension
+    (`placements.insights.calc.GroupCounts`): suppressed only when shown."""
+
+    __tablename__ = "allocation_figure_group"
+
+    figures_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("allocation_figures.id", ondelete="CASCADE"), primary_key=True)
+    dimension: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    learners: Mapped[int]
+    placed: Mapped[int]
+    mandated: Mapped[int]
+    mandated_placed: Mapped[int]
+    first_choice: Mapped[int]
+    ranked: Mapped[int]
+    rank_sum: Mapped[int]

@@ -25,6 +25,7 @@ from placements.rounds.services import (
     apply_result,
     previous_run,
 )
+from placements.rounds.signals import run_solved
 from solver import parse_problem, solve
 
 
@@ -56,6 +57,8 @@ def run_allocation(ctx: JobContext) -> dict[str, Any]:
     db.session.expire_all()
     run = db.session.get(AllocationRun, ctx.payload["run_id"])
     assert run is not None
+    ctx.progress(message="Keeping the result")
+    run_solved.send(run, result=result)
     counts = apply_result(run, result)
     run.result = result
     kept = record_run(run, result, previous_run(run))
