@@ -193,16 +193,20 @@ def _allocate(officer: User, round_: AllocationRound) -> None:
     """Run the round's allocation (the hand placements are locked, so it keeps them) and
     write its result, as the job runner would, inside the seed's own transaction."""
     from placements.jobs.runner import JOB
-    from placements.rounds.services import apply_result, start_run
+    from placements.rounds.reports import record_run
+    from placements.rounds.services import apply_result, previous_run, start_run
+    from placements.rounds.signals import run_solved
     from solver import parse_problem, solve
 
     run = start_run(officer, round_)
     result = solve(parse_problem(run.problem))
-    apply_result(run, result)
+    run_solved.send(run, result=result)  # what other features keep with a run
+    counts = apply_result(run, result)
     run.result = result
+    kept = record_run(run, result, previous_run(run))
     JOB.apply(run.job, "claim", record=False, values={"started_at": utcnow()})
     JOB.apply(run.job, "succeed", record=False, values={
-        "finished_at": utcnow(), "result": {"placed": result["summary"]["placed"]}})
+        "finished_at": utcnow(), "result": {**kept, "written": counts}})
     db.session.flush()
 
 

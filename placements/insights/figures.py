@@ -111,25 +111,26 @@ def supply_demand_cells(round_: AllocationRound, problem: dict[str, Any],
     (eligibility's rule, on the same problem)."""
     unplaced = {u["learner"] for u in result.get("unplaced", [])}
     p_learners = problem.get("learners", [])
-    homes = _home_postcodes(round_, [i for i in (_key_id(lr["id"]) for lr in p_learners)
-                                     if i is not None])
+    l_ids = [_key_id(lr["id"]) for lr in p_learners]
+    homes = _home_postcodes(round_, [i for i in l_ids if i is not None])
     learners = [calc.DemandLearner(
         lr["sector"], "", bool(lr.get("mandated")), float(lr["lat"]), float(lr["lon"]),
         float(lr["max_km"]) if lr.get("max_km") is not None else float("inf"),
         frozenset(lr.get("has") or ()), placed=lr["id"] not in unplaced)
         for lr in p_learners]
-    learner_cells = []
-    for lr in p_learners:
-        home = homes.get(_key_id(lr["id"]) or 0)
-        learner_cells.append(tuple(cell_key(home, by) for by in GROUPINGS))
+    # Many learners share a home postcode: each postcode's cells are worked out once.
+    cells_of_home = {home: tuple(cell_key(home, by) for by in GROUPINGS)
+                     for home in set(homes.values()) | {None}}
+    learner_cells = [cells_of_home[homes.get(i) if i is not None else None] for i in l_ids]
     p_offers = [o for o in problem.get("offers", []) if str(o.get("id", "")).startswith("O")]
+    o_ids = [_key_id(o["id"]) for o in p_offers]
     sites = _site_postcodes(sorted({o["sector"] for o in p_offers}),
-                            [i for i in (_key_id(o["id"]) for o in p_offers) if i is not None])
+                            [i for i in o_ids if i is not None])
     offers = [calc.SupplyOffer(o["sector"], "", int(o["capacity"]), float(o["lat"]),
                                float(o["lon"]), frozenset(o.get("requires") or ()))
               for o in p_offers]
-    offer_cells = [tuple(cell_key(sites.get(_key_id(o["id"]) or 0), by) for by in GROUPINGS)
-                   for o in p_offers]
+    offer_cells = [tuple(cell_key(sites.get(i) if i is not None else None, by)
+                         for by in GROUPINGS) for i in o_ids]
     tables = calc.supply_demand_grouped(learners, offers, learner_cells, offer_cells,
                                         views=len(GROUPINGS))
     return dict(zip(GROUPINGS, tables, strict=True))
@@ -217,9 +218,14 @@ GROUP_COUNTS = ("learners", "placed", "mandated", "mandated_placed", "first_choi
 
 def kept_for(*, run_id: int | None = None,
              solve_id: int | None = None) -> AllocationFigures | None:
-    """The figures kept with a run or a solve (None: kept before figures were)."""
-    owner = AllocationFigures.run_id == run_id if run_id is not None else \
-        AllocationFigures.solve_id == solve_id
+    """The figures kept with a run or a solve (None: kept before figures were, or not
+    stored at all)."""
+    if run_id is not None:
+        owner = AllocationFigures.run_id == run_id
+    elif solve_id is not None:
+        owner = AllocationFigures.solve_id == solve_id
+    else:
+        return None
     return db.session.scalar(sa.select(AllocationFigures).where(owner))
 
 

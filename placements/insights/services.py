@@ -59,6 +59,7 @@ from placements.models import (
     round_programmes,
     utcnow,
 )
+from placements.rounds.problem import offer_ids_now
 
 WHATIF_EMPLOYER = "WHATIF"
 
@@ -270,20 +271,16 @@ class Changes:
 
 def changes_since(source: Source, now: datetime | None = None) -> Changes:
     """Compare the round as it stands with the allocation's problem: learners in the round's
-    programmes, offers open to choices in its sectors (places held by other rounds are not
-    compared), offers edited since, and whether learners may still change their choices."""
+    programmes, the offers its problem would include now (open to choices in its sectors,
+    with places left after other rounds' holds: `rounds.problem.offer_ids_now`), offers
+    edited since, and whether learners may still change their choices."""
     round_ = source.round
     then_learners, then_offers = source.members()
     programme_ids = list(db.session.scalars(sa.select(round_programmes.c.programme_id).where(
         round_programmes.c.round_id == round_.id)))
     now_learners = set(db.session.scalars(sa.select(Learner.id).where(
         Learner.programme_id.in_(programme_ids)))) if programme_ids else set()
-    sectors = sorted(round_.sectors())
-    now_offers = set(db.session.scalars(
-        sa.select(PlacementOffer.id).join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
-        .join(Employer, Employer.id == PlacementOffer.employer_id)
-        .where(open_to_choices_sql(), PlacementOffer.sector.in_(sectors),
-               PlacementOffer.capacity > 0))) if sectors else set()
+    now_offers = offer_ids_now(round_)
     finished = source.finished_at
     # Offers edited since are few: read them, then keep those in both.
     edited = set(db.session.scalars(sa.select(PlacementOffer.id).where(
@@ -446,18 +443,22 @@ class FairnessTable:
         return [g for g in self.groups if g.flags]
 
 
-def fairness_report(run: AllocationRun) -> list[FairnessTable]:
-    """Return the fairness tables of a run, one per learner dimension (from the groups kept
-    with it; a run kept before figures were is worked out from its result)."""
-    kept = figures.kept_for(run_id=run.id)
-    by_dimension = figures.kept_groups(kept) if kept is not None else \
-        figures.fairness_groups(run.result or {})
+def fairness_tables(by_dimension: dict[str, list[calc.GroupCounts]]) -> list[FairnessTable]:
+    """The fairness tables, one per learner dimension, suppressed and flagged."""
     tables = []
     for key, heading in figures.DIMENSIONS:
         groups = by_dimension.get(key, [])
         shown, shown_total = calc.suppress(groups, figures.total(groups))
         tables.append(FairnessTable(key, heading, shown, shown_total))
     return tables
+
+
+def fairness_report(run: AllocationRun) -> list[FairnessTable]:
+    """Return the fairness tables of a run (from the groups kept with it; a run kept before
+    figures were is worked out from its result)."""
+    kept = figures.kept_for(run_id=run.id)
+    return fairness_tables(figures.kept_groups(kept) if kept is not None else
+                           figures.fairness_groups(run.result or {}))
 
 
 # --- what-if --------------------------------------------------------------------------------

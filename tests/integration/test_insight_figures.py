@@ -13,12 +13,14 @@ from placements.extensions import db
 from placements.insights import figures, services
 from placements.models import (
     AllocationFigures,
+    AllocationRound,
     AllocationRun,
     FigureCell,
     FigureGroup,
     InsightSolve,
     Job,
     Learner,
+    Placement,
     PlacementOffer,
     Programme,
 )
@@ -129,10 +131,25 @@ def test_the_pages_read_no_document_when_figures_are_kept(client, auth, region,
         assert client.get(url).status_code == 200, url
 
 
+def test_an_unsaved_run_reads_no_other_allocations_figures(app, client, auth, region):
+    app.config["JOB_WORKER"] = "inline"
+    run = run_round(region)
+    auth.login("officer1@example.test")
+    client.post(f"/officer/insights/rounds/{region['round'].id}/baseline")
+    assert figures.kept_for() is None
+    six = {"assignments": [], "unplaced": [{"learner": lr["id"], "reason": "capacity"}
+                                          for lr in run.problem["learners"][:6]]}
+    assert len(run.problem["learners"]) > 6
+    unsaved = AllocationRun(round_id=region["round"].id, result=six)
+    tables = {t.key: t for t in services.fairness_report(unsaved)}
+    assert tables["age_band"].total.counts["learners"] == 6
+
+
 def test_changes_since_the_kept_allocation(client, auth, region):
     run = run_round(region)
     source = services.latest_source(region["round"])
-    assert source.kept is not None and source.run.id == run.id
+    assert source.kept is not None
+    assert source.run.id == run.id
     assert not services.changes_since(source).any
     add_learner(region, "LATE")
     prog1 = region["prog1"]
@@ -150,6 +167,34 @@ def test_changes_since_the_kept_allocation(client, auth, region):
     assert (changes.learners_added, changes.learners_gone) == (1, 1)
     assert changes.offers_changed == 1
     assert (changes.offers_added, changes.offers_gone) == (0, 0)
+
+
+def test_offers_full_with_another_rounds_learners_are_no_change(region):
+    """The problem leaves out an offer whose places another round holds: comparing with the
+    round as it stands must not call it an offer the allocation did not include."""
+    world = region
+    start, end, deadline = (world["o1"].start_date, world["o1"].end_date,
+                            world["round"].preference_deadline)
+    full = PlacementOffer(employer=world["e1"], site=world["s1"], title="Taken elsewhere",
+                          sector="Digital", capacity=1, start_date=start, end_date=end,
+                          hours_per_week=30, requirements=[])
+    other = AllocationRound(name="Other", provider=world["p1"], providers=[world["p1"]],
+                            programmes=[], max_preferences=3,
+                            preference_deadline=deadline)
+    db.session.add_all([full, other])
+    db.session.flush()
+    db.session.add(Placement(round=other, learner=world["l1"], offer=full))
+    db.session.commit()
+    run = run_round(world)
+    assert f"O{full.id}" not in {o["id"] for o in run.problem["offers"]}
+    changes = services.changes_since(services.latest_source(world["round"]))
+    assert (changes.offers_added, changes.offers_gone, changes.offers_changed) == (0, 0, 0)
+    assert not changes.any
+    # Once its place is free again, it is an offer the allocation did not include.
+    db.session.execute(sa.delete(Placement).where(Placement.round_id == other.id))
+    db.session.commit()
+    changes = services.changes_since(services.latest_source(world["round"]))
+    assert changes.offers_added == 1
 
 
 def test_a_failed_run_keeps_no_figures(region, monkeypatch):
@@ -212,7 +257,8 @@ def test_the_figures_command_keeps_what_older_allocations_lack(app, client, auth
     assert cells_of(figures.kept_cells(kept, "region")) == cells_of(worked.cells["region"])
     assert groups_of(figures.kept_groups(kept)) == groups_of(worked.groups)
     again = runner.invoke(args=["insights", "figures", "--round", str(round_id)])
-    assert again.exit_code == 0 and "0 allocations given figures." in again.output
+    assert again.exit_code == 0
+    assert "0 allocations given figures." in again.output
     bad = runner.invoke(args=["insights", "figures", "--round", "9999"])
     assert bad.exit_code == 2
     assert "there is no round 9999" in bad.output
