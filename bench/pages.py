@@ -13,11 +13,14 @@ and marks pages over the budget (p95 200 ms; none over 1 s).
     DATABASE_URL=postgresql://... .venv/bin/python -P bench/pages.py --learners 50000
 
 The baseline in the same run is the sign-in page (no database work beyond the session).
+Before timing, what the process holds is frozen out of the garbage collector's sweeps, as
+`wsgi.py` does for a serving process; `--no-freeze` times without it.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import re
@@ -139,6 +142,9 @@ def main() -> None:
                         "script prepared (seeded, run and published; `flask db upgrade` it "
                         "after schema changes): time it again")
     parser.add_argument("--only", default="", help="time only pages whose path contains this")
+    parser.add_argument("--no-freeze", action="store_true",
+                        help="do not freeze the process's objects out of the garbage "
+                             "collector's sweeps before timing (wsgi.py does)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="pages-bench-"))
     uri = os.environ.get("DATABASE_URL") or f"sqlite:///{args.reuse or workdir / 'bench.sqlite'}"
@@ -153,6 +159,9 @@ def main() -> None:
     else:
         round_id = _prepare(app, args.learners)
     rows = []
+    gc.collect()
+    if not args.no_freeze:
+        gc.freeze()
     baseline = _time(app.test_client(), "/auth/login", args.repeat)[0]
     for role, email in ROLES.items():
         client = app.test_client()
@@ -167,7 +176,8 @@ def main() -> None:
     if not rows:
         raise SystemExit(f"no page matches --only {args.only!r}")
     rows.sort(key=lambda r: -r[3])
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, "
+    print(f"heap {'not frozen' if args.no_freeze else 'frozen'}; "
+          f"machine: {platform.machine()} {platform.processor() or ''}, "
           f"{os.cpu_count()} cpus, python {platform.python_version()}; "
           f"database {uri.split(':')[0]}; {args.learners} learners; {args.repeat} requests "
           "per page")
