@@ -42,6 +42,7 @@ from placements.models import (
     User,
     utcnow,
 )
+from placements.querying import contains_text
 from placements.timeutil import today_uk
 
 S = ComplianceStatus
@@ -622,7 +623,7 @@ def employers_page(officer: User, *, search: str = "", page: int = 1, per_page: 
     """The employers an officer sees, by name, a page at a time."""
     stmt = sa.select(Employer).where(access.officer_compliance_employers_sql(officer))
     if search.strip():
-        stmt = stmt.where(Employer.name.ilike(f"%{search.strip()}%"))
+        stmt = stmt.where(contains_text(search, Employer.name))
     total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
     rows = list(db.session.scalars(stmt.order_by(Employer.name)
                                    .offset((page - 1) * per_page).limit(per_page)))

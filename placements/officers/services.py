@@ -40,6 +40,7 @@ from placements.models import (
     Role,
     User,
 )
+from placements.querying import contains_text
 from placements.timeutil import today_uk
 
 
@@ -112,9 +113,7 @@ def learners_query(officer: User, search: str = "") -> sa.Select:
                      sa.orm.selectinload(Learner.programme))
             .order_by(User.name, Learner.id))
     if search:
-        like = f"%{search.strip().lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like),
-                                 sa.func.lower(Learner.student_ref).like(like)))
+        stmt = stmt.where(contains_text(search, User.name, Learner.student_ref))
     return stmt
 
 
@@ -271,9 +270,7 @@ def employers_stmt(officer: User, status: EmployerStatus | None = None,
     if status is not None:
         stmt = stmt.where(Employer.status == status.value)
     if search.strip():
-        like = f"%{search.strip().lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(Employer.name).like(like),
-                                 sa.func.lower(Employer.contact_email).like(like)))
+        stmt = stmt.where(contains_text(search, Employer.name, Employer.contact_email))
     return stmt.order_by(order, Employer.name, Employer.id)
 
 

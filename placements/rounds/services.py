@@ -50,6 +50,7 @@ from placements.models import (
     round_programmes,
     utcnow,
 )
+from placements.querying import contains_text
 from placements.rounds.problem import build_problem, dropped_locks, parse_key
 
 P = PlacementStatus
@@ -539,10 +540,9 @@ def _candidates_stmt(round_: AllocationRound, search: str = "") -> sa.Select[Pla
             .where(PlacementOffer.sector.in_(sorted(round_.sectors())))
             .options(selectinload(PlacementOffer.site), selectinload(PlacementOffer.employer)))
     if search.strip():
-        like = f"%{search.strip().lower()}%"
-        stmt = stmt.where(sa.or_(*(sa.func.lower(c).like(like) for c in (
-            PlacementOffer.title, Employer.name, EmployerSite.name, EmployerSite.postcode,
-            EmployerSite.address))))
+        stmt = stmt.where(contains_text(search, PlacementOffer.title, Employer.name,
+                                        EmployerSite.name, EmployerSite.postcode,
+                                        EmployerSite.address))
     return stmt
 
 
@@ -668,9 +668,7 @@ def placements_stmt(round_: AllocationRound, search: str = "") -> sa.Select[Plac
                      selectinload(Placement.pending_offer))
             .order_by(User.name, Placement.id))
     if search:
-        like = f"%{search.strip().lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like),
-                                 sa.func.lower(Learner.student_ref).like(like)))
+        stmt = stmt.where(contains_text(search, User.name, Learner.student_ref))
     return stmt
 
 

@@ -428,3 +428,19 @@ def test_two_officers_deciding_at_once_decide_once(app, newcomer):
         AuditEvent.action.in_(["employer.approved", "employer.rejected"])))
     assert decisions == 1
     assert len(_outbox("Gamma Robotics")) == 1  # one active user, one e-mail
+
+
+def test_searches_take_percent_and_underscore_literally(client, auth, world):
+    """A search for "50%" finds the names containing "50%", not every name with "50"."""
+    for name in ("50% Engineering", "500 Builders", "A_B Care", "AXB Care"):
+        db.session.add(Employer(name=name, sector="Digital", region="North West"))
+    db.session.commit()
+    auth.login("officer1@example.test")
+    page = client.get("/officer/employers?q=50%25").get_data(as_text=True)
+    assert "50% Engineering" in page
+    assert "500 Builders" not in page
+    page = client.get("/officer/employers?q=a_b").get_data(as_text=True)
+    assert "A_B Care" in page
+    assert "AXB Care" not in page
+    page = client.get("/officer/employers?q=%5C").get_data(as_text=True)  # a backslash
+    assert "No employer's name or contact e-mail contains" in page
