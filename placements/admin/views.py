@@ -10,15 +10,12 @@ from placements.admin.forms import OfficerForm, ProviderForm
 from placements.extensions import db
 from placements.models import ProviderKind, Role
 from placements.navigation import render_form
-from placements.security import role_required
+from placements.security import restrict
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-@bp.before_request
-@role_required(Role.ADMIN)
-def _admins_only() -> None:
-    """Every page here is for administrators only."""
+restrict(bp, Role.ADMIN)
 
 
 @bp.get("/")

@@ -14,22 +14,14 @@ from placements.extensions import db
 from placements.formkit import EmptyForm, require_button_post, show_domain_error
 from placements.models import SCOPE_LABELS, ApiKey, Role
 from placements.navigation import render_form
-from placements.security import role_required
+from placements.security import restrict
 
 officer_bp = Blueprint("api_keys", __name__, url_prefix="/officer/api-keys")
 admin_bp = Blueprint("admin_api_keys", __name__, url_prefix="/admin/api-keys")
 
 
-@officer_bp.before_request
-@role_required(Role.OFFICER)
-def _officers_only() -> None:
-    """Officers manage their provider's keys here."""
-
-
-@admin_bp.before_request
-@role_required(Role.ADMIN)
-def _admins_only() -> None:
-    """Administrators manage every provider's keys here."""
+restrict(officer_bp, Role.OFFICER)
+restrict(admin_bp, Role.ADMIN)
 
 
 def _context(bp_name: str) -> dict:

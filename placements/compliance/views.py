@@ -50,7 +50,7 @@ from placements.models import (
     Role,
 )
 from placements.navigation import render_form
-from placements.security import role_required
+from placements.security import restrict
 from placements.timeutil import today_uk
 
 bp = Blueprint("compliance", __name__)
@@ -74,22 +74,9 @@ def _first_hook(state) -> None:
     state.app.before_request_funcs.setdefault(None, []).insert(0, _raise_upload_limit)
 
 
-@employer_bp.before_request
-@role_required(Role.EMPLOYER)
-def _employers_only() -> None:
-    """The employer's pages."""
-
-
-@officer_bp.before_request
-@role_required(Role.OFFICER)
-def _officers_only() -> None:
-    """The officer's pages."""
-
-
-@learner_bp.before_request
-@role_required(Role.LEARNER)
-def _learners_only() -> None:
-    """The learner's pages."""
+restrict(employer_bp, Role.EMPLOYER)
+restrict(officer_bp, Role.OFFICER)
+restrict(learner_bp, Role.LEARNER)
 
 
 @bp.app_context_processor

@@ -20,15 +20,12 @@ from placements.extensions import db
 from placements.formkit import EmptyForm, show_domain_error
 from placements.models import Employer, EmployerSite, PlacementOffer, Role
 from placements.navigation import render_form
-from placements.security import role_required
+from placements.security import restrict
 
 bp = Blueprint("employers", __name__, url_prefix="/employer")
 
 
-@bp.before_request
-@role_required(Role.EMPLOYER)
-def _employers_only() -> None:
-    """Every page here is for employer users only."""
+restrict(bp, Role.EMPLOYER)
 
 
 def current_employer() -> Employer:

@@ -29,7 +29,7 @@ from placements.models import (
 from placements.navigation import page_number, render_form
 from placements.reference import routes
 from placements.reviews.services import hosting_records, hosting_summaries
-from placements.security import role_required
+from placements.security import restrict
 
 bp = Blueprint("engagement", __name__, url_prefix="/officer/engagement")
 
@@ -37,10 +37,7 @@ STAGE_COLOURS = {"prospect": "grey", "contacted": "light-blue", "interested": "b
                  "pledged": "purple", "hosting": "green", "lapsed": "red"}
 
 
-@bp.before_request
-@role_required(Role.OFFICER)
-def _officers_only() -> None:
-    """Every page here is for placement officers only."""
+restrict(bp, Role.OFFICER)
 
 
 @bp.context_processor

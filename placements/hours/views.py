@@ -20,7 +20,7 @@ from placements.ksb import services as ksb_services
 from placements.ksb.forms import EvidenceForm
 from placements.models import HoursEntry, HoursStatus, Learner, Programme, Role
 from placements.navigation import page_number, render_form
-from placements.security import role_required
+from placements.security import restrict
 
 bp = Blueprint("hours", __name__, url_prefix="/hours")
 learner_bp = Blueprint("learner", __name__)
@@ -51,22 +51,9 @@ def _colours() -> dict[str, Any]:
             "STATUS_CODES": calc.STATUS_CODES}
 
 
-@learner_bp.before_request
-@role_required(Role.LEARNER)
-def _learners_only() -> None:
-    """The learner's pages."""
-
-
-@employer_bp.before_request
-@role_required(Role.EMPLOYER)
-def _employers_only() -> None:
-    """The employer's pages."""
-
-
-@officer_bp.before_request
-@role_required(Role.OFFICER)
-def _officers_only() -> None:
-    """The officer's pages."""
+restrict(learner_bp, Role.LEARNER)
+restrict(employer_bp, Role.EMPLOYER)
+restrict(officer_bp, Role.OFFICER)
 
 
 def _entry_or_404(entry_id: int) -> HoursEntry:

@@ -22,15 +22,12 @@ from placements.imports import pipeline, services
 from placements.imports.forms import UploadForm
 from placements.jobs import request_cancel, shown_error, shown_status, submit
 from placements.models import Job, Role
-from placements.security import role_required
+from placements.security import restrict
 
 bp = Blueprint("imports", __name__, url_prefix="/officer/imports")
 
 
-@bp.before_request
-@role_required(Role.OFFICER)
-def _officers_only() -> None:
-    """Every page here is for placement officers only."""
+restrict(bp, Role.OFFICER)
 
 
 def _kind_or_404(name: str) -> pipeline.ImportKind:

@@ -26,7 +26,7 @@ from placements.insights.forms import WhatIfForm
 from placements.jobs import submit
 from placements.models import AllocationRound, InsightSolve, Role
 from placements.navigation import render_form
-from placements.security import role_required
+from placements.security import restrict
 
 bp = Blueprint("insights", __name__, url_prefix="/officer/insights")
 
@@ -34,10 +34,7 @@ HEAT_CLASSES = {0: "govuk-tag--green", 1: "govuk-tag--yellow", 2: "govuk-tag--or
                 3: "govuk-tag--red"}
 
 
-@bp.before_request
-@role_required(Role.OFFICER)
-def _officers_only() -> None:
-    """Every page here is for placement officers only (equality data included)."""
+restrict(bp, Role.OFFICER)
 
 
 @bp.app_template_filter("heat_class")

@@ -43,7 +43,7 @@ from placements.models import (
     Role,
 )
 from placements.navigation import page_number, render_form
-from placements.security import role_required
+from placements.security import restrict
 
 bp = Blueprint("ksb", __name__)
 officer_bp = Blueprint("officer", __name__, url_prefix="/officer/ksbs")
@@ -59,22 +59,9 @@ def _words() -> dict[str, Any]:
             "Progress": rules.Progress}
 
 
-@officer_bp.before_request
-@role_required(Role.OFFICER)
-def _officers_only() -> None:
-    """The officer's pages."""
-
-
-@employer_bp.before_request
-@role_required(Role.EMPLOYER)
-def _employers_only() -> None:
-    """The employer's pages."""
-
-
-@learner_bp.before_request
-@role_required(Role.LEARNER)
-def _learners_only() -> None:
-    """The learner's pages."""
+restrict(officer_bp, Role.OFFICER)
+restrict(employer_bp, Role.EMPLOYER)
+restrict(learner_bp, Role.LEARNER)
 
 
 def _ids(name: str) -> list[int]:

@@ -25,17 +25,14 @@ from placements.learners import services
 from placements.learners.forms import ChoicesForm, DeclineForm, OfferFilterForm, ProfileForm
 from placements.models import AllocationRound, Learner, Role
 from placements.navigation import page_number, render_form
-from placements.security import is_safe_next, role_required
+from placements.security import is_safe_next, restrict
 
 bp = Blueprint("learners", __name__, url_prefix="/learner")
 
 PAGE_SIZE = 25
 
 
-@bp.before_request
-@role_required(Role.LEARNER)
-def _learners_only() -> None:
-    """Every page here is for learners only."""
+restrict(bp, Role.LEARNER)
 
 
 def current_learner() -> Learner:

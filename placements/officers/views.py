@@ -34,17 +34,14 @@ from placements.officers.forms import (
     tri_state,
 )
 from placements.reviews.services import attention_counts
-from placements.security import role_required
+from placements.security import restrict
 
 bp = Blueprint("officers", __name__, url_prefix="/officer")
 
 PAGE_SIZE = 50
 
 
-@bp.before_request
-@role_required(Role.OFFICER)
-def _officers_only() -> None:
-    """Every page here is for placement officers only."""
+restrict(bp, Role.OFFICER)
 
 
 def get_learner_or_404(learner_id: int) -> Learner:

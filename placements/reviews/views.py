@@ -51,7 +51,7 @@ from placements.reviews.forms import (
     WaiveForm,
     part_form,
 )
-from placements.security import role_required
+from placements.security import restrict
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
 officer_bp = Blueprint("officer", __name__, url_prefix="/officer")
@@ -104,22 +104,9 @@ def _review_words() -> dict[str, Any]:
             "ReviewSide": ReviewSide, "answers": answers, "link_state": services.link_state}
 
 
-@officer_bp.before_request
-@role_required(Role.OFFICER)
-def _officers_only() -> None:
-    """The officer's pages."""
-
-
-@employer_bp.before_request
-@role_required(Role.EMPLOYER)
-def _employers_only() -> None:
-    """The employer's pages."""
-
-
-@learner_bp.before_request
-@role_required(Role.LEARNER)
-def _learners_only() -> None:
-    """The learner's pages."""
+restrict(officer_bp, Role.OFFICER)
+restrict(employer_bp, Role.EMPLOYER)
+restrict(learner_bp, Role.LEARNER)
 
 
 def _send_limit() -> str:

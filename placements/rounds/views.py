@@ -46,7 +46,7 @@ from placements.rounds.forms import (
     RoundForm,
 )
 from placements.rounds.problem import build_problem
-from placements.security import role_required
+from placements.security import restrict
 from placements.timeutil import UK_TIME, today_uk
 
 bp = Blueprint("rounds", __name__, url_prefix="/officer/rounds")
@@ -54,10 +54,7 @@ bp = Blueprint("rounds", __name__, url_prefix="/officer/rounds")
 PAGE_SIZE = 50
 
 
-@bp.before_request
-@role_required(Role.OFFICER)
-def _officers_only() -> None:
-    """Every page here is for placement officers only."""
+restrict(bp, Role.OFFICER)
 
 
 bp.add_app_template_filter(shown_status, "job_status")
