@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
 
     _configure_sqlite(app)
+    _configure_postgres(app)
 
     from placements import auth, errors, frontend, navigation, security
 
@@ -88,6 +89,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     cli.init_app(app)
     return app
+
+
+def _configure_postgres(app: Flask) -> None:
+    """Turn PostgreSQL's JIT compiler off for the app's sessions: its pages run many short
+    queries whose estimated cost (a rule checked per offer) trips the JIT threshold, and
+    compiling costs more than it saves (15-20 ms on a 50,000-learner page,
+    bench/RESULTS.md)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+
+    with app.app_context():
+        engine = db.engine
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("SET jit = off")
+            cur.close()
+            dbapi_conn.commit()
 
 
 def _configure_sqlite(app: Flask) -> None:

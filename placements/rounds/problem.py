@@ -285,7 +285,6 @@ def offer_ids_now(round_: AllocationRound) -> set[int]:
     taken = held_places(exclude_round=round_.id)
     rows = db.session.execute(
         sa.select(PlacementOffer.id, PlacementOffer.capacity)
-        .join(EmployerSite, EmployerSite.id == PlacementOffer.site_id)
         .join(Employer, Employer.id == PlacementOffer.employer_id)
         .where(open_to_choices_sql(today_uk(), provider_ids_of(round_)),
                PlacementOffer.sector.in_(sorted(sectors)), PlacementOffer.capacity > 0))

@@ -13,6 +13,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -48,6 +49,16 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
                 assert pragma("foreign_keys") == 1
         finally:
             db.engine.dispose()
+
+
+def test_postgres_sessions_run_without_the_jit_compiler(app):
+    """On PostgreSQL every session of the app has JIT off, after a rollback too."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("PostgreSQL runs only under `make test-pg` (TEST_DATABASE_URL)")
+    assert db.session.scalar(sa.text("SHOW jit")) == "off"
+    db.session.rollback()
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW jit").scalar() == "off"
 
 
 def _learners_and_offers(world: dict) -> tuple[list[tuple[str, int]], list[int]]:
