@@ -208,6 +208,8 @@ class User(UserMixin, Base):
                            name="officer_has_provider"),
         sa.CheckConstraint("role != 'employer' OR employer_id IS NOT NULL",
                            name="employer_user_has_employer"),
+        # Lists of learners and placements are read in name order a page at a time.
+        sa.Index("ix_user_name", "name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

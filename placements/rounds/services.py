@@ -672,6 +672,16 @@ def placements_stmt(round_: AllocationRound, search: str = "") -> sa.Select[Plac
     return stmt
 
 
+def placements_total(round_: AllocationRound, search: str = "") -> int:
+    """How many placements `placements_stmt` selects (without a search: counted from the
+    round's index, not by joining every placement to its learner's name)."""
+    if not search:
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Placement).where(
+            Placement.round_id == round_.id)) or 0
+    return db.session.scalar(sa.select(sa.func.count()).select_from(
+        placements_stmt(round_, search).subquery())) or 0
+
+
 def locks_for(round_: AllocationRound, learner_ids: Sequence[int]) -> dict[int, PlacementLock]:
     """Return the round's locks of some learners, by learner id."""
     if not learner_ids:

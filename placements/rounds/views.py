@@ -347,7 +347,8 @@ def placements(round_id: int):
     search = request.args.get("q", "")[:100]
     page = page_number()
     pagination = db.paginate(services.placements_stmt(round_, search), page=page,
-                             per_page=PAGE_SIZE, error_out=False)
+                             per_page=PAGE_SIZE, error_out=False, count=False)
+    pagination.total = services.placements_total(round_, search)
     locks = services.locks_for(round_, [p.learner_id for p in pagination.items])
     return render_template("rounds/placements.html", round=round_, pagination=pagination,
                            search=search, locks=locks, form=LockForm(),

@@ -438,6 +438,29 @@ def test_placements_csv_is_safe(client, auth, inline, prefs):
     assert page.status_code == 200
 
 
+def test_placements_page_counts_what_it_lists(client, auth, inline, prefs):
+    """The page's total is the round's placements (counted from its index), and with a
+    search the placements that match, the same as the list holds."""
+    from placements.rounds import services as round_services
+
+    auth.login("officer1@example.test")
+    rid = prefs["round"].id
+    start(client, rid)
+    total = db.session.scalar(sa.select(sa.func.count(Placement.id)).where(
+        Placement.round_id == rid))
+    assert total >= 2
+    page = client.get(f"/officer/rounds/{rid}/placements").get_data(as_text=True)
+    assert f"{total} placements</caption>" in page
+    round_ = db.session.get(AllocationRound, rid)
+    ref = prefs["l1"].student_ref
+    listed = db.session.scalars(round_services.placements_stmt(round_, ref)).all()
+    assert round_services.placements_total(round_, ref) == len(listed) < total
+    searched = client.get(f"/officer/rounds/{rid}/placements?q={ref}").get_data(
+        as_text=True)
+    assert len(listed) == 1
+    assert f"1 placement matching “{ref}”</caption>" in searched
+
+
 def test_round_pages_render(client, auth, inline, prefs):
     auth.login("officer1@example.test")
     rid = prefs["round"].id
