@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[["JobContext"], "dict[str, Any] | None"]
 FailureHook = Callable[["Job", str], None]
+AfterHook = Callable[["Job"], None]
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,17 @@ class JobKind:
     #: Called (in a fresh transaction) when a job of this kind fails or is cancelled, to
     #: record it where the feature keeps its history (an audit event with its round, ...).
     on_failure: FailureHook | None = None
+    #: Called (in a fresh transaction) once a job of this kind has succeeded and committed,
+    #: for follow-up that must not undo it (refreshing the planner's statistics after bulk
+    #: writes, ...): a failure there is logged and the job stays succeeded.
+    after_success: AfterHook | None = None
 
 
 KINDS: dict[str, JobKind] = {}
 
 
-def job_kind(name: str, *, title: str,
-             on_failure: FailureHook | None = None) -> Callable[[Handler], Handler]:
+def job_kind(name: str, *, title: str, on_failure: FailureHook | None = None,
+             after_success: AfterHook | None = None) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of jobs of kind `name`."""
 
     def register(handler: Handler) -> Handler:
@@ -48,7 +53,7 @@ def job_kind(name: str, *, title: str,
         if existing is not None and existing.run is not handler and \
                 existing.run.__qualname__ != handler.__qualname__:
             raise ValueError(f"job kind {name!r} is registered twice")
-        KINDS[name] = JobKind(name, handler, title, on_failure)
+        KINDS[name] = JobKind(name, handler, title, on_failure, after_success)
         return handler
 
     return register

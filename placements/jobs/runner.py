@@ -36,7 +36,7 @@ from placements.domain import DomainError
 from placements.domain.lifecycle import Lifecycle, move
 from placements.extensions import db
 from placements.jobs.context import JobCancelled, JobContext
-from placements.jobs.registry import kind_of
+from placements.jobs.registry import JobKind, kind_of
 from placements.models import ACTIVE_JOB_STATUSES, Job, JobStatus, utcnow
 
 J = JobStatus
@@ -199,6 +199,21 @@ def _execute(job_id: int) -> None:
     finally:
         stop.set()
         beat.join(timeout=HEARTBEAT_INTERVAL_S + 1)
+    _after_success(kind, job_id)
+
+
+def _after_success(kind: JobKind, job_id: int) -> None:
+    """Run the kind's follow-up of a committed success; its failure only gets logged."""
+    if kind.after_success is None:
+        return
+    try:
+        job = db.session.get(Job, job_id)
+        if job is not None and job.status == J.SUCCEEDED:
+            kind.after_success(job)
+            db.session.commit()
+    except Exception as exc:  # noqa: BLE001 - the job succeeded whatever happens here
+        db.session.rollback()
+        current_app.logger.warning("job %s: follow-up after success failed: %s", job_id, exc)
 
 
 def _without_upload(payload: dict[str, Any] | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from placements.domain import rounds as round_rules
 from placements.extensions import db
 from placements.jobs import JobContext, JobRejected, job_kind
 from placements.models import AllocationRound, AllocationRun, Job, User
+from placements.querying import refresh_statistics
 from placements.rounds.reports import record_run
 from placements.rounds.services import (
     ALLOCATION_JOB,
@@ -39,7 +40,18 @@ def record_failure(job: Job, message: str) -> None:
                  error=message[:300])
 
 
-@job_kind(ALLOCATION_JOB, title="Allocation run", on_failure=record_failure)
+def analyse_run_tables(job: Job) -> None:
+    """After a run's bulk writes, refresh the planner's statistics of the tables it wrote."""
+    refresh_statistics(["placement", "run_learner", "run_offer", "allocation_figure_cell"])
+
+
+def analyse_publication_tables(job: Job) -> None:
+    """After a publication's bulk writes, refresh the statistics of the tables it wrote."""
+    refresh_statistics(["placement", "review_plan", "placement_review", "outbox_message"])
+
+
+@job_kind(ALLOCATION_JOB, title="Allocation run", on_failure=record_failure,
+          after_success=analyse_run_tables)
 def run_allocation(ctx: JobContext) -> dict[str, Any]:
     """Solve a stored problem and apply the result to the round (with the job's commit)."""
     run = db.session.get(AllocationRun, ctx.payload["run_id"])
@@ -78,7 +90,8 @@ def record_publication_failure(job: Job, message: str) -> None:
                      error=message[:300])
 
 
-@job_kind(PUBLICATION_JOB, title="Publication", on_failure=record_publication_failure)
+@job_kind(PUBLICATION_JOB, title="Publication", on_failure=record_publication_failure,
+          after_success=analyse_publication_tables)
 def publish(ctx: JobContext) -> dict[str, Any]:
     """Publish what the officer confirmed: the placements move on and every e-mail is
     written in the job's one transaction (all or nothing), then sent after its commit."""

@@ -51,6 +51,29 @@ def _count(ctx: JobContext) -> dict:
     return {"counted": total}
 
 
+AFTER: list[int] = []
+
+
+def _after(job: Job) -> None:
+    """Follow-up of a committed success: sees the job's work; breaks when asked."""
+    if job.payload.get("after_fails"):
+        db.session.add(Partnership(name=f"follow-up of {job.id}"))
+        db.session.flush()
+        raise RuntimeError("the follow-up broke")
+    assert db.session.scalar(sa.select(Partnership.id).where(
+        Partnership.name == f"made by job {job.id}")) is not None
+    AFTER.append(job.id)
+
+
+@job_kind("test.after", title="Counting with a follow-up (tests)", after_success=_after)
+def _count_then_follow(ctx: JobContext) -> dict:
+    if ctx.payload.get("fail"):
+        raise RuntimeError("the work broke")
+    db.session.add(Partnership(name=f"made by job {ctx.job_id}"))
+    db.session.flush()
+    return {"counted": 1}
+
+
 def partnerships() -> list[str]:
     db.session.expire_all()
     return sorted(db.session.scalars(sa.select(Partnership.name)))
@@ -87,6 +110,22 @@ def test_a_failing_job_keeps_nothing_and_tells_its_feature(app):
     assert "the work broke" in job.error
     assert partnerships() == []  # the row it wrote was rolled back
     assert [(job.id, job.error)] == FAILURES
+
+
+@pytest.mark.parametrize(("payload", "followed"), [({}, True), ({"fail": True}, False),
+                                                   ({"after_fails": True}, False)])
+def test_a_follow_up_runs_after_the_success_commits_and_cannot_undo_it(app, payload,
+                                                                        followed):
+    AFTER.clear()
+    job = enqueue("test.after", title="Count", payload=payload)
+    db.session.commit()
+    execute(app, job.id)
+    db.session.expire_all()
+    job = db.session.get(Job, job.id)
+    assert job.status == (JobStatus.FAILED if payload.get("fail") else JobStatus.SUCCEEDED)
+    assert ([job.id] if followed else []) == AFTER
+    # The job's own work stays; a broken follow-up's writes do not.
+    assert partnerships() == ([] if payload.get("fail") else [f"made by job {job.id}"])
 
 
 def test_a_job_runs_once_even_if_submitted_twice(app):
@@ -218,3 +257,26 @@ def test_a_failed_run_is_in_the_rounds_audit_trail(app, world, monkeypatch):
     assert event is not None
     assert event.round_id == world["round"].id
     assert "ZeroDivisionError" in event.detail["error"]
+
+
+def test_runs_and_publications_refresh_the_planners_statistics(app, world):
+    """After their bulk writes, a run and a publication have PostgreSQL analyse the tables
+    they wrote (elsewhere there is nothing to do)."""
+    from placements.jobs.registry import kind_of
+    from placements.querying import refresh_statistics
+    from placements.rounds.services import ALLOCATION_JOB, PUBLICATION_JOB
+    from tests.integration.test_insights import run_round
+
+    assert kind_of(ALLOCATION_JOB).after_success is not None
+    assert kind_of(PUBLICATION_JOB).after_success is not None
+    postgres = db.engine.dialect.name == "postgresql"
+    assert refresh_statistics(["placement"]) == (["placement"] if postgres else [])
+    db.session.commit()
+    if not postgres:
+        return
+    db.session.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+    run = run_round(world)
+    assert run.status == "succeeded"
+    analysed = db.session.scalar(sa.text(
+        "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'run_learner'"))
+    assert analysed is not None
