@@ -50,11 +50,16 @@ DIMENSIONS: list[tuple[str, str]] = [
 UNKNOWN = "Not given"
 #: Rows written at once.
 BATCH = 5000
+#: The counts kept per supply and demand cell and per fairness group.
+CELL_COUNTS = ("learners", "mandated", "offered", "reachable", "placed", "unplaced",
+               "mandated_unplaced")
+GROUP_COUNTS = ("learners", "placed", "mandated", "mandated_placed", "first_choice", "ranked",
+                "rank_sum")
 
 
 @dataclass
 class Figures:
-    """An allocation's figures, kept or worked out from its documents."""
+    """An allocation's figures as worked out from its documents (what `keep` writes)."""
 
     status: str
     summary: dict[str, Any]
@@ -208,12 +213,6 @@ def keep(figures: Figures, *, run_id: int | None = None,
         for start in range(0, len(rows), BATCH):
             db.session.execute(sa.insert(model), rows[start:start + BATCH])
     return kept
-
-
-CELL_COUNTS = ("learners", "mandated", "offered", "reachable", "placed", "unplaced",
-               "mandated_unplaced")
-GROUP_COUNTS = ("learners", "placed", "mandated", "mandated_placed", "first_choice", "ranked",
-                "rank_sum")
 
 
 def kept_for(*, run_id: int | None = None,
