@@ -16,7 +16,7 @@ from flask import Flask
 from placements import create_app
 from placements.extensions import db
 from placements.learners.services import save_preferences
-from placements.models import AllocationRun, JobStatus, Placement
+from placements.models import AllocationFigures, AllocationRun, JobStatus, Placement
 from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +71,10 @@ def test_run_is_solved_by_a_celery_worker(app: Flask, client, world):
         placed = db.session.scalars(sa.select(Placement).where(
             Placement.round_id == round_id, Placement.run_id == run_id)).all()
         assert [p.learner_id for p in placed] == [world["l1"].id]
+        # What other features keep with a run (the insight figures) is kept by the worker
+        # too: its app connects their receivers.
+        assert db.session.scalar(sa.select(AllocationFigures.id).where(
+            AllocationFigures.run_id == run_id)) is not None
     finally:
         worker.terminate()
         try:
