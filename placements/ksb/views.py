@@ -5,6 +5,7 @@ learners see their progress and tag their hours (`ksb.learner`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -222,20 +223,28 @@ def module_decide(module_id: int):
     """Confirm or reject suggested (or confirmed, or rejected) KSBs of a module."""
     require_button_post()
     module_ = _module_or_404(module_id)
+    return _decide(lambda verb, ids: services.decide_module_links(current_user, module_, verb,
+                                                                  ids),
+                   url_for(".module", module_id=module_.id, _anchor="suggestions"))
+
+
+def _decide(decide: Callable[[str, list[int]], int], back: str):
+    """Apply the confirm/reject form's decision with `decide(verb, ids)` (a module's or an
+    offer's links), say how many changed, and go back to the suggestions."""
     asked = _decision_from_form()
     if asked is None:
         abort(400)
     verb, ids = asked
     try:
-        n = services.decide_module_links(current_user, module_, verb, ids)
+        n = decide(verb, ids)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
     else:
         db.session.commit()
-        flash(f"{n} KSB{'s' if n != 1 else ''} {verb}ed." if verb == "confirm" else
-              f"{n} KSB{'s' if n != 1 else ''} rejected.", "success")
-    return redirect(url_for(".module", module_id=module_.id, _anchor="suggestions"), 303)
+        flash(f"{n} KSB{'s' if n != 1 else ''} "
+              f"{'confirmed' if verb == 'confirm' else 'rejected'}.", "success")
+    return redirect(back, 303)
 
 
 @officer_bp.post("/modules/<int:module_id>/add")
@@ -499,20 +508,8 @@ def offer_decide(offer_id: int):
     """Confirm or reject suggested KSBs of the offer."""
     require_button_post()
     offer_ = _own_offer_or_404(offer_id)
-    asked = _decision_from_form()
-    if asked is None:
-        abort(400)
-    verb, ids = asked
-    try:
-        n = services.decide_offer_links(current_user, offer_, verb, ids)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(f"{n} KSB{'s' if n != 1 else ''} {'confirmed' if verb == 'confirm' else 'rejected'}"
-              ".", "success")
-    return redirect(url_for(".offer", offer_id=offer_.id, _anchor="suggestions"), 303)
+    return _decide(lambda verb, ids: services.decide_offer_links(current_user, offer_, verb, ids),
+                   url_for(".offer", offer_id=offer_.id, _anchor="suggestions"))
 
 
 @employer_bp.post("/offers/<int:offer_id>/add")
